@@ -1,0 +1,2 @@
+//! The `edgeid` command-line tool (in progress).
+fn main() {}

@@ -1,0 +1,1 @@
+//! C API of edgeid: the vendor-facing surface lands with the C API issue.

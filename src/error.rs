@@ -1,0 +1,93 @@
+//! One error type for the crate. Every message says what was expected and what was found, and I/O
+//! errors carry the path they concern, because a terminal's log is often all a field engineer sees.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Convenient result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in edgeid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("write", "fsync", ...).
+        op: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The storage device is full; the commit was refused and the store is unchanged.
+    #[error("storage full while writing {path}: commit refused, store unchanged")]
+    StorageFull {
+        /// The file that could not grow.
+        path: PathBuf,
+    },
+    /// A file of the store is damaged or not what it claims to be.
+    #[error("corrupt {path}: {what}")]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// The first thing found wrong.
+        what: String,
+    },
+    /// A file was written by a newer or unknown format version.
+    #[error("{path}: format version {found} not supported (this build reads {min}..={max})")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Version found in the header.
+        found: u32,
+        /// Oldest supported.
+        min: u32,
+        /// Newest supported.
+        max: u32,
+    },
+    /// Another process holds the store's writer lock.
+    #[error("store {0} is locked by another process (only one writer may open a store)")]
+    Locked(PathBuf),
+    /// The directory holds no store (or it already holds one, for `create`).
+    #[error("{0}")]
+    NoStore(String),
+    /// An input (template, probe, id, argument) was refused; nothing was changed.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// A template or probe of another model or dimension than the store's.
+    #[error("model mismatch: store holds {expected}, got {found}")]
+    Model {
+        /// What the store declares.
+        expected: String,
+        /// What was offered.
+        found: String,
+    },
+    /// The named user or template does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// An earlier write or fsync failed; the store refuses further writes until reopened,
+    /// because the state of the disk is no longer known.
+    #[error("store is poisoned by an earlier I/O failure ({0}); reopen it")]
+    Poisoned(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the operation and path; ENOSPC becomes [`Error::StorageFull`].
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
+            return Error::StorageFull { path };
+        }
+        Error::Io { op, path, source }
+    }
+
+    /// A corruption error for `path`.
+    pub fn corrupt(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+}

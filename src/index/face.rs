@@ -1,0 +1,394 @@
+//! Exact face identification: a quantised SIMD scan that bounds every template's score, then an exact
+//! re-rank of the few templates that could matter.
+//!
+//! # Why the result is exact
+//! A stored template `x` (L2-normalised f32) has an int8 code `c_x` with scale `s_x` and residual
+//! `e_x = x - s_x c_x`; the probe `q` likewise (`s_q`, `c_q`, `e_q`). Then
+//!
+//! ```text
+//! <q, x> = s_x s_q <c_q, c_x>  +  s_x <c_x, e_q>  +  <e_x, q>
+//! |s_x <c_x, e_q>| <= s_x ||c_x|| ||e_q||        |<e_x, q>| <= ||e_x|| ||q||      (Cauchy–Schwarz)
+//! ```
+//! so the integer dot product from the kernel gives an approximate score `a` and a bound `b` with
+//! `a - b <= score <= a + b` (plus a small slack for f32 rounding). The scan keeps `tau`, the k-th best
+//! lower bound among distinct users: k users are certain to score at least `tau`, so a template whose
+//! upper bound is below `tau` (or below the threshold) cannot appear in the answer. Every other template
+//! is a candidate and is re-scored exactly. The final score of every template is computed one canonical
+//! way — `Kernels::dot_f32_f64`, bit-identical on every ISA — so results equal a brute-force scan over
+//! the live templates on every machine, ties broken by (user id, template id).
+//!
+//! Per-user fusion: a user with several templates is one candidate scored by its best template.
+
+use crate::error::{Error, Result};
+use crate::kernels::Kernels;
+use crate::store::{SegState, Snapshot, Store};
+use crate::template::{normalize, quantize_probe, QuantizedProbe};
+use rayon::prelude::*;
+
+/// Rounding slack added to every bound (f32 arithmetic on scores of magnitude <= 1).
+const SLACK: f32 = 2e-5;
+/// Rows scanned per kernel call.
+const BLOCK: usize = 256;
+/// Rows per parallel work item; galleries below `PARALLEL_MIN` rows are searched on one thread.
+const CHUNK: usize = 32_768;
+const PARALLEL_MIN: usize = 65_536;
+
+/// One identified user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Location the user belongs to.
+    pub location: String,
+    /// User id.
+    pub user: String,
+    /// The user's best-scoring template.
+    pub template: String,
+    /// Cosine similarity of the probe to that template.
+    pub score: f64,
+}
+
+/// A 1:N identification request.
+#[derive(Debug, Clone)]
+pub struct Identify<'a> {
+    probe: &'a [f32],
+    k: usize,
+    threshold: f64,
+    location: Option<&'a str>,
+}
+
+impl<'a> Identify<'a> {
+    /// Best user only, any score.
+    pub fn new(probe: &'a [f32]) -> Self {
+        Identify {
+            probe,
+            k: 1,
+            threshold: -1.0,
+            location: None,
+        }
+    }
+    /// Up to `k` users.
+    pub fn k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+    /// Only users scoring at least `t` (cosine, -1..=1).
+    pub fn threshold(mut self, t: f64) -> Self {
+        self.threshold = t;
+        self
+    }
+    /// Only users of this location.
+    pub fn location(mut self, l: &'a str) -> Self {
+        self.location = Some(l);
+        self
+    }
+}
+
+/// Identity of a user inside a snapshot: segment index and user index in that segment.
+#[derive(Clone, Copy)]
+struct UserAt {
+    seg: u32,
+    user: u32,
+}
+
+fn user_key(snap: &Snapshot, u: UserAt) -> (&str, &str) {
+    let seg = &snap.segs[u.seg as usize].seg;
+    (
+        seg.location_id(seg.user_loc()[u.user as usize]),
+        seg.user_id(u.user),
+    )
+}
+
+/// The k best lower bounds among distinct users.
+struct TopLower {
+    k: usize,
+    v: Vec<(f32, UserAt)>,
+}
+
+impl TopLower {
+    fn tau(&self) -> f32 {
+        if self.v.len() == self.k {
+            self.v[self.k - 1].0
+        } else {
+            f32::NEG_INFINITY
+        }
+    }
+    fn offer(&mut self, snap: &Snapshot, lower: f32, u: UserAt) {
+        if lower <= self.tau() {
+            return;
+        }
+        let key = user_key(snap, u);
+        if let Some(e) = self.v.iter_mut().find(|e| user_key(snap, e.1) == key) {
+            if lower <= e.0 {
+                return;
+            }
+            e.0 = lower;
+        } else {
+            self.v.push((lower, u));
+        }
+        self.v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        self.v.truncate(self.k);
+    }
+}
+
+/// What one scanned range leaves for the merge.
+struct Partial {
+    top: TopLower,
+    /// (segment index, row, upper bound)
+    cands: Vec<(u32, u32, f32)>,
+}
+
+struct Ctx<'a> {
+    snap: &'a Snapshot,
+    kernels: Kernels,
+    pq: &'a QuantizedProbe,
+    k: usize,
+    threshold: f32,
+    location: Option<&'a str>,
+}
+
+fn scan(ctx: &Ctx<'_>, si: usize, rows: std::ops::Range<usize>) -> Partial {
+    let s: &SegState = &ctx.snap.segs[si];
+    let seg = &s.seg;
+    let mut out = Partial {
+        top: TopLower {
+            k: ctx.k,
+            v: Vec::with_capacity(ctx.k + 1),
+        },
+        cands: Vec::new(),
+    };
+    // Location filter: the location index in this segment (skip the segment if absent).
+    let loc_ix = match ctx.location {
+        Some(l) => match (0..seg.locations() as u32).find(|&i| seg.location_id(i) == l) {
+            Some(i) => Some(i),
+            None => return out,
+        },
+        None => None,
+    };
+    let stride = seg.stride();
+    let codes = seg.codes();
+    let (scale, cnorm, resid) = seg.params();
+    let row_user = seg.row_user();
+    let user_loc = seg.user_loc();
+    let pq = ctx.pq;
+    let sq = pq.scale;
+    let eq = pq.residual as f32;
+    let nq = pq.norm as f32;
+    let bias = 128 * pq.code_sum;
+    let mut dots = [0i32; BLOCK];
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let n = BLOCK.min(rows.end - r0);
+        ctx.kernels.dot_u8i8_rows(
+            &codes[r0 * stride..(r0 + n) * stride],
+            &pq.codes,
+            &mut dots[..n],
+        );
+        let cut = out.top.tau().max(ctx.threshold);
+        for (j, &d) in dots[..n].iter().enumerate() {
+            let r = r0 + j;
+            let a = (d - bias) as f32 * scale[r] * sq;
+            let b = cnorm[r] * eq + resid[r] * nq + SLACK;
+            if a + b < cut || !s.live.get(r) {
+                continue;
+            }
+            let u = row_user[r];
+            if loc_ix.is_some_and(|l| user_loc[u as usize] != l) {
+                continue;
+            }
+            out.cands.push((si as u32, r as u32, a + b));
+            out.top.offer(
+                ctx.snap,
+                a - b,
+                UserAt {
+                    seg: si as u32,
+                    user: u,
+                },
+            );
+        }
+        if out.cands.len() > 4096 {
+            let cut = out.top.tau().max(ctx.threshold);
+            out.cands.retain(|c| c.2 >= cut);
+        }
+        r0 += n;
+    }
+    out
+}
+
+/// Checks and normalises a probe for a snapshot.
+fn prepare(snap: &Snapshot, probe: &[f32]) -> Result<Vec<f32>> {
+    normalize(probe, snap.dim).map_err(|e| match e {
+        Error::Invalid(m) => Error::Invalid(format!("probe: {m}")),
+        other => other,
+    })
+}
+
+/// Identifies a probe against a snapshot. `pool` spreads large galleries over threads.
+pub fn identify(
+    snap: &Snapshot,
+    kernels: Kernels,
+    pool: Option<&rayon::ThreadPool>,
+    req: &Identify<'_>,
+) -> Result<Vec<Hit>> {
+    if req.k == 0 {
+        return Ok(Vec::new());
+    }
+    if !(req.threshold.is_finite()) {
+        return Err(Error::Invalid("threshold must be a finite number".into()));
+    }
+    let q = prepare(snap, req.probe)?;
+    let stride = crate::store::segment::code_stride(snap.dim);
+    let pq = quantize_probe(&q, stride);
+    let ctx = Ctx {
+        snap,
+        kernels,
+        pq: &pq,
+        k: req.k,
+        // Round the threshold down so f32 never prunes a template scoring exactly at it.
+        threshold: (req.threshold as f32) - SLACK,
+        location: req.location,
+    };
+    let mut work = Vec::new();
+    for (si, s) in snap.segs.iter().enumerate() {
+        if s.live_count == 0 {
+            continue;
+        }
+        let n = s.seg.rows();
+        let mut r = 0;
+        while r < n {
+            work.push((si, r..(r + CHUNK).min(n)));
+            r += CHUNK;
+        }
+    }
+    let total: usize = snap.rows();
+    let parts: Vec<Partial> = match pool {
+        Some(p) if total >= PARALLEL_MIN && work.len() > 1 => p.install(|| {
+            work.into_par_iter()
+                .map(|(si, r)| scan(&ctx, si, r))
+                .collect()
+        }),
+        _ => work.into_iter().map(|(si, r)| scan(&ctx, si, r)).collect(),
+    };
+
+    // Merge: global tau over all partial lower bounds, then exact re-rank of surviving candidates.
+    let mut top = TopLower {
+        k: req.k,
+        v: Vec::new(),
+    };
+    for p in &parts {
+        for &(l, u) in &p.top.v {
+            top.offer(snap, l, u);
+        }
+    }
+    let cut = top.tau().max(ctx.threshold);
+    let mut best: std::collections::HashMap<(&str, &str), (f64, &str)> =
+        std::collections::HashMap::new();
+    for p in &parts {
+        for &(si, r, upper) in &p.cands {
+            if upper < cut {
+                continue;
+            }
+            let seg = &snap.segs[si as usize].seg;
+            let score = kernels.dot_f32_f64(&q, seg.vector(r as usize));
+            let (l, u, t) = seg.row_ids(r as usize);
+            let e = best.entry((l, u)).or_insert((score, t));
+            if score > e.0 || (score == e.0 && t < e.1) {
+                *e = (score, t);
+            }
+        }
+    }
+    Ok(finish(best, req.k, req.threshold))
+}
+
+/// Orders fused per-user scores: score descending, then user id, location, template ascending.
+fn finish(
+    best: std::collections::HashMap<(&str, &str), (f64, &str)>,
+    k: usize,
+    threshold: f64,
+) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = best
+        .into_iter()
+        .filter(|(_, (s, _))| *s >= threshold)
+        .map(|((l, u), (s, t))| Hit {
+            location: l.to_string(),
+            user: u.to_string(),
+            template: t.to_string(),
+            score: s,
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.user.cmp(&b.user))
+            .then_with(|| a.location.cmp(&b.location))
+            .then_with(|| a.template.cmp(&b.template))
+    });
+    hits.truncate(k);
+    hits
+}
+
+/// The brute-force reference: every live template scored exactly, fused per user, ordered like
+/// [`identify`]. Tests and `edgeid bench` compare against it.
+pub fn identify_brute_force(
+    snap: &Snapshot,
+    kernels: Kernels,
+    req: &Identify<'_>,
+) -> Result<Vec<Hit>> {
+    let q = prepare(snap, req.probe)?;
+    let mut best = std::collections::HashMap::new();
+    for (l, u, t, v) in snap.templates() {
+        if req.location.is_some_and(|x| x != l) {
+            continue;
+        }
+        let score = kernels.dot_f32_f64(&q, v);
+        let e = best.entry((l, u)).or_insert((score, t));
+        if score > e.0 || (score == e.0 && t < e.1) {
+            *e = (score, t);
+        }
+    }
+    Ok(finish(best, req.k, req.threshold))
+}
+
+/// 1:1 verification: the best exact score of the probe against the user's templates, or None when the
+/// user has no templates at that location.
+pub fn verify(
+    snap: &Snapshot,
+    kernels: Kernels,
+    location: &str,
+    user: &str,
+    probe: &[f32],
+) -> Result<Option<Hit>> {
+    let q = prepare(snap, probe)?;
+    let mut best: Option<Hit> = None;
+    for s in &snap.segs {
+        for r in s.seg.rows_of(location, user) {
+            if !s.live.get(r) {
+                continue;
+            }
+            let score = kernels.dot_f32_f64(&q, s.seg.vector(r));
+            let t = s.seg.row_ids(r).2;
+            if best
+                .as_ref()
+                .is_none_or(|b| score > b.score || (score == b.score && t < b.template.as_str()))
+            {
+                best = Some(Hit {
+                    location: location.to_string(),
+                    user: user.to_string(),
+                    template: t.to_string(),
+                    score,
+                });
+            }
+        }
+    }
+    Ok(best)
+}
+
+impl Store {
+    /// 1:N identification over the current snapshot (see [`identify`]).
+    pub fn identify(&self, req: &Identify<'_>) -> Result<Vec<Hit>> {
+        identify(&self.snapshot(), self.kernels(), self.pool(), req)
+    }
+
+    /// 1:1 verification against one user (see [`verify`]).
+    pub fn verify(&self, location: &str, user: &str, probe: &[f32]) -> Result<Option<Hit>> {
+        verify(&self.snapshot(), self.kernels(), location, user, probe)
+    }
+}

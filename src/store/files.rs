@@ -1,0 +1,103 @@
+//! Every kind of file in a store directory, named in one place so recovery and garbage collection never
+//! guess: anything in the directory that is not `LOCK`, the manifest, or a file the manifest names is a
+//! leftover of an interrupted checkpoint and is scrubbed on open.
+
+/// A file of the store, parsed from or formatted to its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// `MANIFEST`: names the live files (see `manifest`).
+    Manifest,
+    /// `MANIFEST.tmp`: a manifest being written.
+    ManifestTmp,
+    /// `LOCK`: held by the one writer process.
+    Lock,
+    /// `wal-<gen>.log`: the write-ahead log of generation `gen` (see `wal`).
+    Wal(u64),
+    /// `seg-<id>.seg`: an immutable face segment (see `segment`).
+    Segment(u64),
+    /// `seg-<id>-<gen>.del`: the deleted rows of segment `id`, generation `gen` (see `manifest`).
+    Deletes {
+        /// Segment id.
+        segment: u64,
+        /// Generation.
+        generation: u64,
+    },
+}
+
+impl FileKind {
+    /// The file name.
+    pub fn name(&self) -> String {
+        match self {
+            FileKind::Manifest => "MANIFEST".into(),
+            FileKind::ManifestTmp => "MANIFEST.tmp".into(),
+            FileKind::Lock => "LOCK".into(),
+            FileKind::Wal(g) => format!("wal-{g:016x}.log"),
+            FileKind::Segment(id) => format!("seg-{id:016x}.seg"),
+            FileKind::Deletes {
+                segment,
+                generation,
+            } => format!("seg-{segment:016x}-{generation:016x}.del"),
+        }
+    }
+
+    /// Parses a file name; None for names that are not the store's.
+    pub fn parse(name: &str) -> Option<FileKind> {
+        let hex = |s: &str| {
+            (s.len() == 16)
+                .then(|| u64::from_str_radix(s, 16).ok())
+                .flatten()
+        };
+        match name {
+            "MANIFEST" => return Some(FileKind::Manifest),
+            "MANIFEST.tmp" => return Some(FileKind::ManifestTmp),
+            "LOCK" => return Some(FileKind::Lock),
+            _ => {}
+        }
+        if let Some(g) = name
+            .strip_prefix("wal-")
+            .and_then(|s| s.strip_suffix(".log"))
+        {
+            return hex(g).map(FileKind::Wal);
+        }
+        if let Some(id) = name
+            .strip_prefix("seg-")
+            .and_then(|s| s.strip_suffix(".seg"))
+        {
+            return hex(id).map(FileKind::Segment);
+        }
+        if let Some(rest) = name
+            .strip_prefix("seg-")
+            .and_then(|s| s.strip_suffix(".del"))
+        {
+            let (a, b) = rest.split_once('-')?;
+            return Some(FileKind::Deletes {
+                segment: hex(a)?,
+                generation: hex(b)?,
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn names_round_trip() {
+        for k in [
+            FileKind::Manifest,
+            FileKind::ManifestTmp,
+            FileKind::Lock,
+            FileKind::Wal(3),
+            FileKind::Segment(u64::MAX),
+            FileKind::Deletes {
+                segment: 1,
+                generation: 2,
+            },
+        ] {
+            assert_eq!(FileKind::parse(&k.name()), Some(k));
+        }
+        assert_eq!(FileKind::parse("seg-12.seg"), None);
+        assert_eq!(FileKind::parse("notes.txt"), None);
+    }
+}

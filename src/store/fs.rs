@@ -1,0 +1,434 @@
+//! The file-system layer under the store.
+//!
+//! The store does all its I/O through [`Fs`] so the same commit code runs on the real disk ([`StdFs`])
+//! and on [`SimFs`], a simulated disk that keeps only what was made durable. `SimFs` is how the test
+//! suite proves crash safety: it can fail at the n-th sync point and then "lose power", keeping exactly
+//! the bytes and directory entries that were fsynced (plus, like a real disk, a random prefix of data
+//! appended since the last sync: a torn tail).
+
+use crate::error::{Error, Result};
+use crate::mmap::Bytes;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A file open for appending.
+pub trait FsFile: Send {
+    /// Appends `buf`.
+    fn append(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Makes the file's data durable (fdatasync).
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (used to drop a torn or refused record).
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// The operations the store needs from a file system. Paths are absolute or relative to the process.
+pub trait Fs: Send + Sync + std::fmt::Debug {
+    /// Creates a new file (fails if it exists) for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
+    /// Opens an existing file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
+    /// Reads a whole file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Maps (or loads) an immutable file.
+    fn map(&self, path: &Path) -> io::Result<Bytes>;
+    /// Renames atomically, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Overwrites the file with zeros, syncs it, then unlinks it: biometric bytes do not linger in
+    /// the file system's free space through this file.
+    fn scrub_remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creates, renames, removes) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Lists the file names in a directory.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the exclusive writer lock of a store directory; released when the guard drops.
+    fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>>;
+    /// Free bytes on the device, when known.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdFs;
+
+struct StdFile(File);
+
+impl FsFile for StdFile {
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+impl Fs for StdFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
+        let f = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Box::new(StdFile(f)))
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
+        let f = OpenOptions::new().append(true).open(path)?;
+        Ok(Box::new(StdFile(f)))
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+    fn map(&self, path: &Path) -> io::Result<Bytes> {
+        Bytes::map(&File::open(path)?)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn scrub_remove(&self, path: &Path) -> io::Result<()> {
+        let len = std::fs::metadata(path)?.len();
+        let mut f = OpenOptions::new().write(true).open(path)?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        f.sync_data()?;
+        drop(f);
+        std::fs::remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            if let Some(n) = e?.file_name().to_str() {
+                names.push(n.to_string());
+            }
+        }
+        Ok(names)
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>> {
+        let path = dir.join("LOCK");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Box::new(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+        }
+    }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
+    }
+}
+
+/// A simulated disk for crash tests: tracks what is durable, fails on demand, and "loses power".
+#[derive(Debug, Clone, Default)]
+pub struct SimFs {
+    state: Arc<Mutex<SimState>>,
+}
+
+#[derive(Debug, Default)]
+struct SimState {
+    /// inode → (current data, durable data)
+    inodes: HashMap<u64, (Vec<u8>, Vec<u8>)>,
+    names: HashMap<PathBuf, u64>,
+    durable_names: HashMap<PathBuf, u64>,
+    next_inode: u64,
+    /// Sync points seen so far.
+    syncs: u64,
+    /// Fail at this sync point and every operation after it.
+    fail_at_sync: Option<u64>,
+    dead: bool,
+    /// Bytes the disk may hold (None = unlimited).
+    capacity: Option<u64>,
+    locked: Vec<PathBuf>,
+    /// Seed for how much of an unsynced tail survives a power loss.
+    seed: u64,
+}
+
+fn dead_err() -> io::Error {
+    io::Error::other("simulated power loss")
+}
+
+impl SimState {
+    fn check(&self) -> io::Result<()> {
+        if self.dead {
+            Err(dead_err())
+        } else {
+            Ok(())
+        }
+    }
+    fn sync_point(&mut self) -> io::Result<()> {
+        self.check()?;
+        self.syncs += 1;
+        if Some(self.syncs) == self.fail_at_sync {
+            self.dead = true;
+            return Err(dead_err());
+        }
+        Ok(())
+    }
+    fn used(&self) -> u64 {
+        self.inodes.values().map(|(d, _)| d.len() as u64).sum()
+    }
+}
+
+struct SimFile {
+    state: Arc<Mutex<SimState>>,
+    inode: u64,
+    path: PathBuf,
+}
+
+impl FsFile for SimFile {
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.check()?;
+        if let Some(cap) = s.capacity {
+            if s.used() + buf.len() as u64 > cap {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+        }
+        let f = s.inodes.get_mut(&self.inode).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, self.path.display().to_string())
+        })?;
+        f.0.extend_from_slice(buf);
+        Ok(())
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.sync_point()?;
+        if let Some(f) = s.inodes.get_mut(&self.inode) {
+            f.1 = f.0.clone();
+        }
+        Ok(())
+    }
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.check()?;
+        if let Some(f) = s.inodes.get_mut(&self.inode) {
+            f.0.truncate(len as usize);
+        }
+        Ok(())
+    }
+}
+
+impl SimFs {
+    /// An empty simulated disk.
+    pub fn new() -> SimFs {
+        SimFs::default()
+    }
+
+    /// Makes the `n`-th sync point from now (1-based) fail, and every operation after it, as if the
+    /// power went out there.
+    pub fn fail_at_sync(&self, n: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.fail_at_sync = Some(s.syncs + n);
+    }
+
+    /// Sync points (file or directory syncs) performed so far.
+    pub fn syncs(&self) -> u64 {
+        self.state.lock().unwrap().syncs
+    }
+
+    /// Limits the disk to `bytes` in total (None: unlimited).
+    pub fn set_capacity(&self, bytes: Option<u64>) {
+        self.state.lock().unwrap().capacity = bytes;
+    }
+
+    /// Returns the disk as it would be after a power loss now: only durable directory entries survive,
+    /// each file keeps its durable data plus, when it was appended to since, a pseudo-random prefix of
+    /// the unsynced tail (`seed` picks which). Locks are released and faults cleared.
+    pub fn power_loss(&self, seed: u64) -> SimFs {
+        let s = self.state.lock().unwrap();
+        let mut rng = seed ^ s.seed ^ 0x9e37_79b9_7f4a_7c15;
+        let mut inodes = HashMap::new();
+        for (&ino, (cur, dur)) in &s.inodes {
+            let mut keep = dur.clone();
+            if cur.len() > dur.len() && cur.starts_with(dur) {
+                rng = splitmix(rng);
+                let extra = (rng % (cur.len() - dur.len() + 1) as u64) as usize;
+                keep.extend_from_slice(&cur[dur.len()..dur.len() + extra]);
+            }
+            inodes.insert(ino, (keep.clone(), keep));
+        }
+        let names = s.durable_names.clone();
+        SimFs {
+            state: Arc::new(Mutex::new(SimState {
+                inodes,
+                durable_names: names.clone(),
+                names,
+                next_inode: s.next_inode,
+                seed: splitmix(rng),
+                ..SimState::default()
+            })),
+        }
+    }
+
+    /// Returns the disk as it would be after a clean shutdown (everything written is kept).
+    pub fn clean_restart(&self) -> SimFs {
+        let s = self.state.lock().unwrap();
+        let inodes = s
+            .inodes
+            .iter()
+            .map(|(&i, (cur, _))| (i, (cur.clone(), cur.clone())))
+            .collect();
+        SimFs {
+            state: Arc::new(Mutex::new(SimState {
+                inodes,
+                durable_names: s.names.clone(),
+                names: s.names.clone(),
+                next_inode: s.next_inode,
+                ..SimState::default()
+            })),
+        }
+    }
+
+    /// Every byte currently stored in any file, for tests that check erasure and secrecy.
+    pub fn all_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let s = self.state.lock().unwrap();
+        s.names
+            .iter()
+            .map(|(p, i)| (p.clone(), s.inodes[i].0.clone()))
+            .collect()
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn not_found(path: &Path) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, path.display().to_string())
+}
+
+impl Fs for SimFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
+        let mut s = self.state.lock().unwrap();
+        s.check()?;
+        if s.names.contains_key(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                path.display().to_string(),
+            ));
+        }
+        let ino = s.next_inode;
+        s.next_inode += 1;
+        s.inodes.insert(ino, (Vec::new(), Vec::new()));
+        s.names.insert(path.to_path_buf(), ino);
+        Ok(Box::new(SimFile {
+            state: self.state.clone(),
+            inode: ino,
+            path: path.to_path_buf(),
+        }))
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
+        let s = self.state.lock().unwrap();
+        s.check()?;
+        let ino = *s.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(Box::new(SimFile {
+            state: self.state.clone(),
+            inode: ino,
+            path: path.to_path_buf(),
+        }))
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let s = self.state.lock().unwrap();
+        s.check()?;
+        let ino = s.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(s.inodes[ino].0.clone())
+    }
+    fn map(&self, path: &Path) -> io::Result<Bytes> {
+        Ok(Bytes::copy_from(&self.read(path)?))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.check()?;
+        let ino = s.names.remove(from).ok_or_else(|| not_found(from))?;
+        s.names.insert(to.to_path_buf(), ino);
+        Ok(())
+    }
+    fn scrub_remove(&self, path: &Path) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.sync_point()?;
+        let ino = s.names.remove(path).ok_or_else(|| not_found(path))?;
+        if let Some(f) = s.inodes.get_mut(&ino) {
+            f.0.iter_mut().for_each(|b| *b = 0);
+            f.1 = f.0.clone();
+        }
+        Ok(())
+    }
+    fn sync_dir(&self, _dir: &Path) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.sync_point()?;
+        s.durable_names = s.names.clone();
+        let live: std::collections::HashSet<u64> = s
+            .names
+            .values()
+            .chain(s.durable_names.values())
+            .copied()
+            .collect();
+        s.inodes.retain(|i, _| live.contains(i));
+        Ok(())
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let s = self.state.lock().unwrap();
+        s.check()?;
+        Ok(s.names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .collect())
+    }
+    fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
+        self.state.lock().unwrap().check()
+    }
+    fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>> {
+        let mut s = self.state.lock().unwrap();
+        if s.locked.iter().any(|d| d == dir) {
+            return Err(Error::Locked(dir.to_path_buf()));
+        }
+        s.locked.push(dir.to_path_buf());
+        Ok(Box::new(SimLock {
+            state: self.state.clone(),
+            dir: dir.to_path_buf(),
+        }))
+    }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        let s = self.state.lock().unwrap();
+        let ino = s.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(s.inodes[ino].0.len() as u64)
+    }
+}
+
+struct SimLock {
+    state: Arc<Mutex<SimState>>,
+    dir: PathBuf,
+}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.locked.retain(|d| d != &self.dir);
+        }
+    }
+}

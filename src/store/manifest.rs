@@ -1,0 +1,190 @@
+//! The manifest: the one small file that names the live state of a store.
+//!
+//! It is replaced, never edited: written to `MANIFEST.tmp`, fsynced, renamed over `MANIFEST`, and the
+//! directory fsynced. A crash leaves either the old or the new manifest, each naming complete files.
+//!
+//! # Format (version 1)
+//! ```text
+//! magic "EDGEIDMF" | version u32 | dim u32 | model (u16 len + bytes) | last_seq u64 | wal_gen u64 |
+//! next_id u64 | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) | crc32c u32
+//! ```
+//! The CRC covers every byte before it. `next_id` feeds segment ids and deletion generations, so a file
+//! name is never reused. Deletion files (`seg-<id>-<gen>.del`) hold: magic "EDGEIDDL", version u32,
+//! segment id u64, count u32, count × row u32 (ascending), crc32c u32.
+
+use super::codec::{Reader, Short, Writer};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+const MAGIC: [u8; 8] = *b"EDGEIDMF";
+const DEL_MAGIC: [u8; 8] = *b"EDGEIDDL";
+const VERSION: u32 = 1;
+
+/// The decoded manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Embedding dimension of the store.
+    pub dim: u32,
+    /// Face model of the store.
+    pub model: String,
+    /// Sequence number of the last commit included in the segments.
+    pub last_seq: u64,
+    /// Generation of the live write-ahead log.
+    pub wal_gen: u64,
+    /// Next unused id for segments and deletion files.
+    pub next_id: u64,
+    /// Live segments: (segment id, deletion-file generation or 0).
+    pub segments: Vec<(u64, u64)>,
+}
+
+impl Manifest {
+    /// Serialises with a trailing checksum.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.bytes(&MAGIC);
+        w.u32(VERSION);
+        w.u32(self.dim);
+        w.str(&self.model);
+        w.u64(self.last_seq);
+        w.u64(self.wal_gen);
+        w.u64(self.next_id);
+        w.u32(self.segments.len() as u32);
+        for &(id, del) in &self.segments {
+            w.u64(id);
+            w.u64(del);
+        }
+        let crc = crc32c::crc32c(&w.0);
+        w.u32(crc);
+        w.0
+    }
+
+    /// Parses and checks a manifest.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        if bytes.len() < 12 || bytes[..8] != MAGIC {
+            return Err(Error::corrupt(path, "not a manifest (bad magic)"));
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+            return Err(Error::corrupt(path, "manifest checksum mismatch"));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        if version != VERSION {
+            return Err(Error::Version {
+                path: path.into(),
+                found: version,
+                min: VERSION,
+                max: VERSION,
+            });
+        }
+        let parse = || -> Result<Manifest, Short> {
+            let mut r = Reader::new(&body[12..]);
+            let dim = r.u32("dim")?;
+            let model = r.str("model")?.to_string();
+            let last_seq = r.u64("last_seq")?;
+            let wal_gen = r.u64("wal_gen")?;
+            let next_id = r.u64("next_id")?;
+            let n = r.u32("segment count")?;
+            let mut segments = Vec::new();
+            for _ in 0..n {
+                segments.push((r.u64("segment id")?, r.u64("deletes generation")?));
+            }
+            if r.remaining() != 0 {
+                return Err(Short("length"));
+            }
+            Ok(Manifest {
+                dim,
+                model,
+                last_seq,
+                wal_gen,
+                next_id,
+                segments,
+            })
+        };
+        parse().map_err(|Short(w)| Error::corrupt(path, format!("manifest field {w} is damaged")))
+    }
+}
+
+/// Encodes a deletion file for `segment` listing dead `rows` (ascending).
+pub fn encode_deletes(segment: u64, rows: &[u32]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.bytes(&DEL_MAGIC);
+    w.u32(VERSION);
+    w.u64(segment);
+    w.u32(rows.len() as u32);
+    for &r in rows {
+        w.u32(r);
+    }
+    let crc = crc32c::crc32c(&w.0);
+    w.u32(crc);
+    w.0
+}
+
+/// Decodes a deletion file, checking it belongs to `segment` with `rows` rows.
+pub fn decode_deletes(bytes: &[u8], segment: u64, rows: usize, path: &Path) -> Result<Vec<u32>> {
+    let bad = |w: &str| Error::corrupt(path, w.to_string());
+    if bytes.len() < 28 || bytes[..8] != DEL_MAGIC {
+        return Err(bad("not a deletion file"));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+        return Err(bad("deletion file checksum mismatch"));
+    }
+    let mut r = Reader::new(&body[8..]);
+    let parsed = (|| -> Result<(u32, u64, Vec<u32>), Short> {
+        let v = r.u32("version")?;
+        let s = r.u64("segment")?;
+        let n = r.u32("count")?;
+        let mut out = Vec::with_capacity((n as usize).min(rows));
+        for _ in 0..n {
+            out.push(r.u32("row")?);
+        }
+        Ok((v, s, out))
+    })()
+    .map_err(|Short(w)| bad(w))?;
+    let (v, s, out) = parsed;
+    if v != VERSION {
+        return Err(Error::Version {
+            path: path.into(),
+            found: v,
+            min: VERSION,
+            max: VERSION,
+        });
+    }
+    if s != segment {
+        return Err(bad("deletion file names another segment"));
+    }
+    if out.iter().any(|&x| x as usize >= rows) || out.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad("deletion file rows out of range or not ascending"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn manifest_round_trip_and_damage() {
+        let m = Manifest {
+            dim: 512,
+            model: "w600k_mbf".into(),
+            last_seq: 9,
+            wal_gen: 2,
+            next_id: 5,
+            segments: vec![(1, 0), (3, 4)],
+        };
+        let b = m.encode();
+        assert_eq!(Manifest::decode(&b, Path::new("M")).unwrap(), m);
+        for i in 0..b.len() {
+            let mut c = b.clone();
+            c[i] ^= 1;
+            assert!(Manifest::decode(&c, Path::new("M")).is_err(), "flip at {i}");
+        }
+        let d = encode_deletes(3, &[1, 5]);
+        assert_eq!(
+            decode_deletes(&d, 3, 6, Path::new("D")).unwrap(),
+            vec![1, 5]
+        );
+        assert!(decode_deletes(&d, 3, 5, Path::new("D")).is_err());
+        assert!(decode_deletes(&d, 4, 6, Path::new("D")).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! Face templates: validation, normalisation and the quantised codes the index scans.
+//!
+//! A face template is an embedding produced by a recognition model. edgeid stores it L2-normalised
+//! (cosine similarity becomes a dot product) at full f32 precision for exact scores, plus an int8 code
+//! with a per-template scale and error terms, so the scan can bound every template's score without
+//! touching the f32 copy (see `index::face`).
+
+use crate::error::{Error, Result};
+
+/// Longest id (user, template, location) in bytes, as the platform sends them.
+pub const MAX_ID_LEN: usize = 64;
+/// Longest model name in bytes (stored in every segment header).
+pub const MAX_MODEL_LEN: usize = 32;
+/// Smallest and largest embedding dimension a store accepts.
+pub const DIM_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
+
+/// Checks an id: 1..=64 bytes of UTF-8 without control characters.
+pub fn check_id(what: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(Error::Invalid(format!(
+            "{what} id must be 1..={MAX_ID_LEN} bytes, got {} bytes",
+            id.len()
+        )));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "{what} id {id:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a model name: 1..=32 bytes of printable ASCII.
+pub fn check_model(model: &str) -> Result<()> {
+    if model.is_empty()
+        || model.len() > MAX_MODEL_LEN
+        || !model.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::Invalid(format!(
+            "model name must be 1..={MAX_MODEL_LEN} printable ASCII bytes, got {model:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates an embedding of the expected dimension and returns it L2-normalised.
+///
+/// Refuses a wrong dimension, NaN or infinite components, and the zero vector (which has no direction).
+pub fn normalize(embedding: &[f32], dim: usize) -> Result<Vec<f32>> {
+    if embedding.len() != dim {
+        return Err(Error::Invalid(format!(
+            "expected {dim} floats, got {}",
+            embedding.len()
+        )));
+    }
+    if let Some(i) = embedding.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "component {i} is {} (must be finite)",
+            embedding[i]
+        )));
+    }
+    let norm = embedding
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt();
+    if norm < 1e-12 {
+        return Err(Error::Invalid(
+            "zero vector has no direction and cannot be a template".into(),
+        ));
+    }
+    Ok(embedding
+        .iter()
+        .map(|&v| (f64::from(v) / norm) as f32)
+        .collect())
+}
+
+/// The int8 code of a vector and the terms that bound its error.
+///
+/// `v = scale * c + e` with `c` in -127..=127. The scan stores `c + 128` as u8 (what the kernels take).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantized {
+    /// Codes `c + 128`, length = padded stride (padding is 128, i.e. code 0).
+    pub codes: Vec<u8>,
+    /// Per-vector scale.
+    pub scale: f32,
+    /// `scale * ||c||`, rounded up: multiplies the probe's quantisation error in the bound.
+    pub code_norm: f32,
+    /// `||e||` = `||v - scale * c||`, rounded up: the template's own quantisation error.
+    pub residual: f32,
+}
+
+/// Rounds a non-negative f64 up to the next f32 (bounds must never shrink when stored).
+pub fn round_up_f32(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) >= x {
+        f
+    } else {
+        f32::from_bits(f.to_bits() + 1)
+    }
+}
+
+/// Quantises `v` to int8 codes with per-vector scale; `stride >= v.len()` pads the codes.
+pub fn quantize(v: &[f32], stride: usize) -> Quantized {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let mut codes = vec![128u8; stride];
+    let mut cnorm2 = 0f64;
+    let mut err2 = 0f64;
+    for (i, &x) in v.iter().enumerate() {
+        let c = (x / scale).round().clamp(-127.0, 127.0);
+        codes[i] = (c as i32 + 128) as u8;
+        cnorm2 += f64::from(c) * f64::from(c);
+        let e = f64::from(x) - f64::from(scale) * f64::from(c);
+        err2 += e * e;
+    }
+    Quantized {
+        codes,
+        scale,
+        code_norm: round_up_f32(f64::from(scale) * cnorm2.sqrt() * (1.0 + 1e-9)),
+        residual: round_up_f32(err2.sqrt() * (1.0 + 1e-9)),
+    }
+}
+
+/// A probe quantised to i8 (the kernels' second operand) with its error terms.
+#[derive(Debug, Clone)]
+pub struct QuantizedProbe {
+    /// Codes in -127..=127, padded with 0 to the stride.
+    pub codes: Vec<i8>,
+    /// Scale.
+    pub scale: f32,
+    /// Σ codes, to undo the +128 bias of template codes.
+    pub code_sum: i32,
+    /// `||e_q||`, rounded up.
+    pub residual: f64,
+    /// `||q||` (about 1 for a normalised probe), rounded up.
+    pub norm: f64,
+}
+
+/// Quantises a (normalised) probe.
+pub fn quantize_probe(q: &[f32], stride: usize) -> QuantizedProbe {
+    let max = q.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let mut codes = vec![0i8; stride];
+    let mut err2 = 0f64;
+    let mut norm2 = 0f64;
+    let mut sum = 0i32;
+    for (i, &x) in q.iter().enumerate() {
+        let c = (x / scale).round().clamp(-127.0, 127.0);
+        codes[i] = c as i8;
+        sum += c as i32;
+        let e = f64::from(x) - f64::from(scale) * f64::from(c);
+        err2 += e * e;
+        norm2 += f64::from(x) * f64::from(x);
+    }
+    QuantizedProbe {
+        codes,
+        scale,
+        code_sum: sum,
+        residual: err2.sqrt() * (1.0 + 1e-9),
+        norm: norm2.sqrt() * (1.0 + 1e-9),
+    }
+}
+
+/// Reads a template file: `dim` little-endian f32 (raw) or a JSON array of numbers.
+pub fn parse_embedding_file(bytes: &[u8]) -> Result<Vec<f32>> {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.first() == Some(&b'[') {
+        let text = std::str::from_utf8(trimmed)
+            .map_err(|_| Error::Invalid("JSON template is not UTF-8".into()))?;
+        let inner = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .ok_or_else(|| Error::Invalid("JSON template must be one array of numbers".into()))?;
+        if inner.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        return inner
+            .split(',')
+            .enumerate()
+            .map(|(i, s)| {
+                s.trim().parse::<f32>().map_err(|_| {
+                    Error::Invalid(format!(
+                        "JSON template element {i}: {:?} is not a number",
+                        s.trim()
+                    ))
+                })
+            })
+            .collect();
+    }
+    if !bytes.len().is_multiple_of(4) {
+        return Err(Error::Invalid(format!(
+            "raw template must be little-endian f32 (a multiple of 4 bytes), got {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_refuses_bad_vectors() {
+        assert!(normalize(&[1.0, 2.0], 3)
+            .unwrap_err()
+            .to_string()
+            .contains("expected 3 floats, got 2"));
+        assert!(normalize(&[1.0, f32::NAN, 0.0], 3).is_err());
+        assert!(normalize(&[1.0, f32::INFINITY, 0.0], 3).is_err());
+        assert!(normalize(&[0.0; 3], 3).is_err());
+        let n = normalize(&[3.0, 4.0, 0.0], 3).unwrap();
+        assert!((n[0] - 0.6).abs() < 1e-7 && (n[1] - 0.8).abs() < 1e-7);
+    }
+
+    #[test]
+    fn quantization_error_terms_bound_the_truth() {
+        let v = normalize(&[0.3, -0.2, 0.9, 0.01, -0.5, 0.0, 0.7, -0.05], 8).unwrap();
+        let q = quantize(&v, 64);
+        assert_eq!(q.codes.len(), 64);
+        assert!(q.codes[8..].iter().all(|&c| c == 128));
+        let err: f64 = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let c = f64::from(q.codes[i]) - 128.0;
+                (f64::from(x) - f64::from(q.scale) * c).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        assert!(f64::from(q.residual) >= err);
+        assert!(err < 0.01);
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("user", "").is_err());
+        assert!(check_id("user", &"x".repeat(65)).is_err());
+        assert!(check_id("user", "a\nb").is_err());
+        assert!(check_id("user", "u-1001").is_ok());
+        assert!(check_model("w600k_mbf").is_ok());
+        assert!(check_model("bad model").is_err());
+    }
+
+    #[test]
+    fn template_files_parse() {
+        assert_eq!(
+            parse_embedding_file(b"[1, 2.5,-3]").unwrap(),
+            vec![1.0, 2.5, -3.0]
+        );
+        assert!(parse_embedding_file(b"[1, x]").is_err());
+        let raw: Vec<u8> = [1.0f32, -2.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        assert_eq!(parse_embedding_file(&raw).unwrap(), vec![1.0, -2.0]);
+        assert!(parse_embedding_file(&raw[..7]).is_err());
+    }
+}

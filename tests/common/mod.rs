@@ -1,0 +1,103 @@
+//! Helpers shared by the integration tests: seeded data and an in-memory model of the store.
+#![allow(dead_code)]
+
+use edgeid::store::Change;
+use std::collections::BTreeMap;
+
+/// splitmix64: a small seeded generator so tests need no extra crates and are reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn gauss(&mut self) -> f32 {
+        let u1 = self.unit().max(1e-300);
+        let u2 = self.unit();
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+    pub fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.gauss()).collect()
+    }
+    /// A noisy copy of `v` (same direction plus gaussian noise of relative size `noise`).
+    pub fn near(&mut self, v: &[f32], noise: f32) -> Vec<f32> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let s = noise * norm / (v.len() as f32).sqrt();
+        v.iter().map(|x| x + s * self.gauss()).collect()
+    }
+}
+
+pub fn put(loc: &str, user: &str, tpl: &str, v: Vec<f32>) -> Change {
+    Change::PutFace {
+        location: loc.into(),
+        user: user.into(),
+        template: tpl.into(),
+        embedding: v,
+    }
+}
+
+/// The store as a map (location, user, template) → normalised embedding.
+pub type Model = BTreeMap<(String, String, String), Vec<f32>>;
+
+pub fn model_of(snap: &edgeid::Snapshot) -> Model {
+    snap.templates()
+        .map(|(l, u, t, v)| ((l.into(), u.into(), t.into()), v.to_vec()))
+        .collect()
+}
+
+/// Applies changes to a model the way the store must (all-or-nothing).
+pub fn apply_model(m: &mut Model, changes: &[Change], dim: usize) -> bool {
+    let mut next = m.clone();
+    for c in changes {
+        match c {
+            Change::PutFace {
+                location,
+                user,
+                template,
+                embedding,
+            } => {
+                let Ok(v) = edgeid::template::normalize(embedding, dim) else {
+                    return false;
+                };
+                next.insert((location.clone(), user.clone(), template.clone()), v);
+            }
+            Change::RemoveFace {
+                location,
+                user,
+                template,
+            } => {
+                if next
+                    .remove(&(location.clone(), user.clone(), template.clone()))
+                    .is_none()
+                {
+                    return false;
+                }
+            }
+            Change::RemoveUser { location, user } => {
+                let keys: Vec<_> = next
+                    .keys()
+                    .filter(|k| &k.0 == location && &k.1 == user)
+                    .cloned()
+                    .collect();
+                if keys.is_empty() {
+                    return false;
+                }
+                for k in keys {
+                    next.remove(&k);
+                }
+            }
+        }
+    }
+    *m = next;
+    true
+}
