@@ -1,0 +1,460 @@
+//! `edgeid bench face`: the numbers that matter on a terminal — insert rate, open time, one-probe
+//! latency, batch throughput, delete time, memory — plus a check that every answer was exact.
+
+use crate::out::{ms, round3, CmdResult, Fail, Out};
+use crate::synth::{self, Rng};
+use clap::Args;
+use edgeid::index::face::identify_brute_force;
+use edgeid::kernels::Kernels;
+use edgeid::{Change, Hit, Identify, OpenOptions, Store};
+use serde_json::json;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Templates per commit while building the gallery: large enough that the one fdatasync per commit
+/// does not dominate, as when a terminal syncs a whole site.
+const BATCH: usize = 10_000;
+/// Queries run before timing, so page faults of the first scan are not counted as latency.
+const WARMUP: usize = 5;
+/// Templates removed by the timed delete (or half the gallery if smaller).
+const DELETE: usize = 10_000;
+/// k of the second exactness comparison.
+const K_WIDE: usize = 10;
+const LOCATION: &str = "local";
+const TEMPLATE: &str = "t0";
+
+#[derive(Args)]
+pub struct BenchFaceArgs {
+    /// Synthetic gallery size (one template per user).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    gallery: u64,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = 512)]
+    dim: usize,
+    /// Number of synthetic queries.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    queries: u64,
+    /// Search threads (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Pin a SIMD kernel (e.g. scalar, avx2); default: the best this CPU has.
+    #[arg(long, value_name = "NAME")]
+    kernel: Option<String>,
+    /// Gallery from a file instead: raw little-endian f32, row-major, N x DIM.
+    #[arg(long, value_name = "FILE", requires = "queries_file")]
+    gallery_file: Option<PathBuf>,
+    /// Queries from a file instead: raw little-endian f32, row-major, Q x DIM.
+    #[arg(long, value_name = "FILE", requires = "gallery_file")]
+    queries_file: Option<PathBuf>,
+    /// Put the temporary store under this directory (default: the system temp dir), e.g. to
+    /// measure a particular disk.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn user_id(i: usize) -> String {
+    format!("u-{i:07}")
+}
+
+/// Where gallery rows come from. Synthetic rows are regenerated from their index, so neither
+/// source keeps the whole gallery in memory (peak RSS then measures the store, not the bench).
+enum Gallery {
+    Synthetic {
+        seed: u64,
+    },
+    File {
+        path: PathBuf,
+        reader: BufReader<File>,
+    },
+}
+
+impl Gallery {
+    fn rows(&mut self, start: usize, count: usize, dim: usize) -> Result<Vec<Vec<f32>>, Fail> {
+        match self {
+            Gallery::Synthetic { seed } => Ok((start..start + count)
+                .map(|i| synth::gaussian_vec(*seed, synth::GALLERY + i as u64, dim))
+                .collect()),
+            Gallery::File { path, reader } => {
+                let mut buf = vec![0u8; count * dim * 4];
+                reader
+                    .read_exact(&mut buf)
+                    .map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?;
+                Ok(buf.chunks_exact(dim * 4).map(le_f32s).collect())
+            }
+        }
+    }
+}
+
+fn le_f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Rows in a raw f32 matrix file, refusing a size that is not whole rows.
+fn rows_in(path: &Path, dim: usize) -> Result<usize, Fail> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?
+        .len();
+    let row = 4 * dim as u64;
+    if len == 0 || len % row != 0 {
+        return Err(Fail::new(format!(
+            "{}: {len} bytes is not a whole number of rows of {dim} little-endian f32 ({row} bytes each)",
+            path.display()
+        )));
+    }
+    Ok((len / row) as usize)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// A memory figure of this process from /proc/self/status, in MiB; None off Linux.
+fn proc_status_mb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// Runs `f(i)` for i in 0..n over `threads` threads (work handed out one index at a time, so
+/// uneven items balance) and returns the results in index order.
+fn parallel_map<T: Send>(
+    n: usize,
+    threads: usize,
+    f: impl Fn(usize) -> Result<T, Fail> + Sync,
+) -> Result<Vec<T>, Fail> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
+    let first_err: Mutex<Option<Fail>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(n).max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                match f(i) {
+                    Ok(v) => results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(v),
+                    Err(e) => {
+                        first_err
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                        next.store(n, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    Ok(results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every index ran"))
+        .collect())
+}
+
+pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
+    let dim = a.dim;
+    if !edgeid::template::DIM_RANGE.contains(&dim) {
+        return Err(Fail::new(format!(
+            "dimension must be in {:?}, got {dim}",
+            edgeid::template::DIM_RANGE
+        )));
+    }
+    let threads = a.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    );
+    let kernels = match &a.kernel {
+        None => Kernels::detect(),
+        Some(name) => Kernels::by_name(name).ok_or_else(|| {
+            let avail: Vec<_> = Kernels::all_available().iter().map(|k| k.name).collect();
+            Fail::new(format!(
+                "kernel {name:?} is not available on this CPU; available: {}",
+                avail.join(", ")
+            ))
+        })?,
+    };
+
+    // Data: gallery source, queries and (synthetic only) each query's source row.
+    let (mut gallery, n, queries, sources) = match (&a.gallery_file, &a.queries_file) {
+        (Some(gf), Some(qf)) => {
+            let n = rows_in(gf, dim)?;
+            let q = rows_in(qf, dim)?;
+            let qbytes =
+                std::fs::read(qf).map_err(|e| Fail::new(format!("read {}: {e}", qf.display())))?;
+            let queries: Vec<Vec<f32>> = qbytes.chunks_exact(dim * 4).map(le_f32s).collect();
+            debug_assert_eq!(queries.len(), q);
+            let reader = BufReader::new(
+                File::open(gf).map_err(|e| Fail::new(format!("read {}: {e}", gf.display())))?,
+            );
+            let g = Gallery::File {
+                path: gf.clone(),
+                reader,
+            };
+            (g, n, queries, None)
+        }
+        _ => {
+            let n = a.gallery as usize;
+            let sigma = 0.5 / (dim as f64).sqrt();
+            let mut pick = Rng::new(a.seed, synth::PROBE);
+            let mut queries = Vec::new();
+            let mut sources = Vec::new();
+            for j in 0..a.queries as usize {
+                let src = pick.below(n as u64) as usize;
+                let v = synth::gaussian_vec(a.seed, synth::GALLERY + src as u64, dim);
+                queries.push(synth::noisy(&v, a.seed, synth::PROBE + 1 + j as u64, sigma));
+                sources.push(src);
+            }
+            (
+                Gallery::Synthetic { seed: a.seed },
+                n,
+                queries,
+                Some(sources),
+            )
+        }
+    };
+    let q = queries.len();
+
+    let tmp = match &a.dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix("edgeid-bench-")
+            .tempdir_in(d),
+        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
+    }
+    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let dir = tmp.path().join("store");
+    let opts = OpenOptions::new().threads(threads).kernels(kernels);
+
+    // 1. Insert: one commit per batch; only the commits are timed, not generating the data.
+    let store = Store::create(&dir, "bench", dim, opts.clone())?;
+    let pb = out.progress(n as u64, "gallery");
+    let mut insert_time = Duration::ZERO;
+    let mut start = 0;
+    while start < n {
+        let count = BATCH.min(n - start);
+        let changes: Vec<Change> = gallery
+            .rows(start, count, dim)?
+            .into_iter()
+            .enumerate()
+            .map(|(k, embedding)| Change::PutFace {
+                location: LOCATION.into(),
+                user: user_id(start + k),
+                template: TEMPLATE.into(),
+                embedding,
+            })
+            .collect();
+        let t = Instant::now();
+        store.commit(&changes)?;
+        insert_time += t.elapsed();
+        start += count;
+        pb.inc(count as u64);
+    }
+    pb.finish_and_clear();
+    let insert_per_s = n as f64 / insert_time.as_secs_f64();
+
+    // 2. Open: checkpointed store, as a terminal finds it after a restart.
+    store.checkpoint()?;
+    drop(store);
+    let t = Instant::now();
+    let store = Store::open(&dir, opts.clone())?;
+    let open_ms = ms(t.elapsed());
+
+    // 3. Latency: one probe at a time, as at a door.
+    for p in queries.iter().cycle().take(WARMUP) {
+        store.identify(&Identify::new(p))?;
+    }
+    let mut lat = Vec::with_capacity(q);
+    let mut top1: Vec<Vec<Hit>> = Vec::with_capacity(q);
+    for p in &queries {
+        let t = Instant::now();
+        let hits = store.identify(&Identify::new(p))?;
+        lat.push(ms(t.elapsed()));
+        top1.push(hits);
+    }
+    let mut wide = Vec::with_capacity(q);
+    for p in &queries {
+        wide.push(store.identify(&Identify::new(p).k(K_WIDE))?);
+    }
+    // Peak RSS includes the bulk insert; the anonymous (heap) part of the resident set here is
+    // what an open, searching store costs besides its mapped segment files (which the kernel can
+    // drop and reload), before the bench's own reference checks allocate.
+    let anon = proc_status_mb("RssAnon");
+    let mean_ms = lat.iter().sum::<f64>() / q as f64;
+    lat.sort_by(f64::total_cmp);
+    let (p50_ms, p99_ms) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
+
+    // 4. Batch throughput: each query on one thread, `threads` queries at a time. Only one store
+    //    may be open per directory, so reopen it without its search pool.
+    let store = if threads > 1 {
+        drop(store);
+        Store::open(&dir, opts.clone().threads(1))?
+    } else {
+        store
+    };
+    for p in queries.iter().cycle().take(WARMUP) {
+        store.identify(&Identify::new(p))?;
+    }
+    let t = Instant::now();
+    let batch = parallel_map(q, threads, |i| {
+        Ok(store.identify(&Identify::new(&queries[i]))?)
+    })?;
+    let batch_qps = q as f64 / t.elapsed().as_secs_f64();
+
+    // 5. Exactness: every answer (pooled k=1 and k=10, single-threaded k=1) against the scalar
+    //    brute-force reference. The reference runs once with k=10; its first hit is the k=1
+    //    reference, since both sort the same fused scores and truncate.
+    let snap = store.snapshot();
+    let pb = out.progress(q as u64, "exactness");
+    let checks = parallel_map(q, threads, |i| {
+        let reference = identify_brute_force(
+            &snap,
+            Kernels::scalar(),
+            &Identify::new(&queries[i]).k(K_WIDE),
+        )?;
+        let first = &reference[..reference.len().min(1)];
+        let exact = top1[i] == first && batch[i] == first && wide[i] == reference;
+        let agrees = sources
+            .as_ref()
+            .map(|s| top1[i].first().is_some_and(|h| h.user == user_id(s[i])));
+        pb.inc(1);
+        Ok((exact, agrees))
+    })?;
+    pb.finish_and_clear();
+    drop(snap);
+    let mismatches = checks.iter().filter(|c| !c.0).count();
+    let exact = mismatches == 0;
+    let top1_source_agreement = sources
+        .as_ref()
+        .map(|_| checks.iter().filter(|c| c.1 == Some(true)).count() as f64 / q as f64);
+
+    // 6. Delete. The first write after opening builds the key index; time it apart (a re-put of
+    //    one stored template) so the delete is timed as on a running terminal.
+    let (l, u, t0, v) = {
+        let snap = store.snapshot();
+        let (l, u, t, v) = snap.templates().next().expect("gallery is not empty");
+        (l.to_string(), u.to_string(), t.to_string(), v.to_vec())
+    };
+    let t = Instant::now();
+    store.commit(&[Change::PutFace {
+        location: l,
+        user: u,
+        template: t0,
+        embedding: v,
+    }])?;
+    let first_write_ms = ms(t.elapsed());
+    let deleted = DELETE.min(n / 2);
+    let delete_10k_ms = if deleted > 0 {
+        let changes: Vec<Change> = (0..deleted)
+            .map(|i| Change::RemoveFace {
+                location: LOCATION.into(),
+                user: user_id(i),
+                template: TEMPLATE.into(),
+            })
+            .collect();
+        let t = Instant::now();
+        store.commit(&changes)?;
+        Some(ms(t.elapsed()))
+    } else {
+        None
+    };
+    let st = store.stats();
+    drop(store);
+    let peak = proc_status_mb("VmHWM");
+
+    let source = if a.gallery_file.is_some() {
+        "files"
+    } else {
+        "synthetic"
+    };
+    out.line(format_args!(
+        "edgeid bench face: {n} templates x {dim} dims, {q} queries ({source}), kernel {}, {threads} thread{}",
+        kernels.name,
+        if threads == 1 { "" } else { "s" }
+    ));
+    out.line(format_args!(
+        "  insert        {insert_per_s:>12.0} templates/s  (batches of {BATCH}, one fdatasync each)"
+    ));
+    out.line(format_args!("  open          {open_ms:>12.2} ms"));
+    out.line(format_args!(
+        "  identify      {p50_ms:>12.3} ms p50   {p99_ms:.3} ms p99   {mean_ms:.3} ms mean  (k=1)"
+    ));
+    out.line(format_args!(
+        "  batch         {batch_qps:>12.0} queries/s over {threads} thread{}",
+        if threads == 1 { "" } else { "s" }
+    ));
+    out.line(format_args!(
+        "  first write   {first_write_ms:>12.2} ms  (builds the key index after open)"
+    ));
+    if let Some(d) = delete_10k_ms {
+        out.line(format_args!(
+            "  delete        {d:>12.2} ms for {deleted} templates in one commit"
+        ));
+    }
+    if let Some(p) = peak {
+        out.line(format_args!(
+            "  peak RSS      {p:>12.1} MiB  (heap while searching: {} MiB, besides mapped files)",
+            anon.map_or("?".to_string(), |a| format!("{a:.1}"))
+        ));
+    }
+    out.line(format_args!(
+        "  exact         {:>12}  ({} of {q} queries equal the brute-force scan at k=1 and k={K_WIDE})",
+        exact,
+        q - mismatches
+    ));
+    if let Some(agree) = top1_source_agreement {
+        out.line(format_args!(
+            "  top-1 source  {:>11.1}%  (query's source template ranked first)",
+            agree * 100.0
+        ));
+    }
+
+    let report = json!({
+        "source": source,
+        "gallery": n,
+        "dim": dim,
+        "queries": q,
+        "seed": (source == "synthetic").then_some(a.seed),
+        "kernel": kernels.name,
+        "threads": threads,
+        "insert_per_s": insert_per_s.round(),
+        "open_ms": round3(open_ms),
+        "p50_ms": round3(p50_ms),
+        "p99_ms": round3(p99_ms),
+        "mean_ms": round3(mean_ms),
+        "batch_qps": batch_qps.round(),
+        "first_write_ms": round3(first_write_ms),
+        "deleted": deleted,
+        "delete_10k_ms": delete_10k_ms.map(round3),
+        "peak_rss_mb": peak,
+        "rss_anon_mb": anon,
+        "segment_bytes": st.segment_bytes,
+        "exact": exact,
+        "exact_mismatches": mismatches,
+        "top1_source_agreement": top1_source_agreement,
+    });
+    if !exact {
+        return Err(Fail {
+            message: format!("{mismatches} of {q} queries differ from the brute-force reference"),
+            json: Some(report),
+        });
+    }
+    Ok(report)
+}
