@@ -19,24 +19,67 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn rows(c: &mut Criterion) {
-    const ROWS: usize = 10_000;
+/// Scores `rows` random 512-byte codes against one query with every kernel.
+fn rows_group(c: &mut Criterion, group: &str, rows: usize) {
     const DIM: usize = 512;
     let mut s = 42;
-    let codes: Vec<u8> = (0..ROWS * DIM).map(|_| splitmix(&mut s) as u8).collect();
+    let codes: Vec<u8> = (0..rows * DIM).map(|_| splitmix(&mut s) as u8).collect();
     let query: Vec<i8> = (0..DIM)
-        .map(|_| (splitmix(&mut s) % 255) as i32 - 127)
-        .map(|q| q as i8)
+        .map(|_| ((splitmix(&mut s) % 255) as i32 - 127) as i8)
         .collect();
-    let mut out = vec![0i32; ROWS];
-    let mut g = c.benchmark_group("dot_u8i8_rows_10000x512");
-    g.throughput(Throughput::Bytes((ROWS * DIM) as u64));
+    let mut out = vec![0i32; rows];
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Bytes((rows * DIM) as u64));
     for k in Kernels::all_available() {
         g.bench_function(BenchmarkId::from_parameter(k.name), |b| {
             b.iter(|| k.dot_u8i8_rows(black_box(&codes), black_box(&query), &mut out))
         });
     }
     g.finish();
+}
+
+/// The scan over a 10,000-template gallery (5 MB: streams from L3 or DRAM).
+fn rows(c: &mut Criterion) {
+    rows_group(c, "dot_u8i8_rows_10000x512", 10_000);
+}
+
+/// A 1 MB gallery that stays in L2, which shows the kernels' compute speed
+/// rather than the memory system's.
+fn rows_cached(c: &mut Criterion) {
+    rows_group(c, "dot_u8i8_rows_2000x512", 2_000);
+}
+
+/// Scores `rows` random packed-u4 codes (512 dims, 256 bytes a row) against
+/// one query with every kernel; throughput counts the code bytes streamed.
+fn u4_rows_group(c: &mut Criterion, group: &str, rows: usize) {
+    const DIM: usize = 512;
+    let mut s = 11;
+    let codes: Vec<u8> = (0..rows * DIM / 2)
+        .map(|_| splitmix(&mut s) as u8)
+        .collect();
+    let query: Vec<i8> = (0..DIM)
+        .map(|_| ((splitmix(&mut s) % 255) as i32 - 127) as i8)
+        .collect();
+    let mut out = vec![0i32; rows];
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Bytes((rows * DIM / 2) as u64));
+    for k in Kernels::all_available() {
+        g.bench_function(BenchmarkId::from_parameter(k.name), |b| {
+            b.iter(|| k.dot_u4i8_rows(black_box(&codes), black_box(&query), &mut out))
+        });
+    }
+    g.finish();
+}
+
+/// The 4-bit first pass over 10,000 templates (2.5 MB: beyond one core's L2
+/// on most CPUs, so it streams from L3).
+fn u4_rows(c: &mut Criterion) {
+    u4_rows_group(c, "dot_u4i8_rows_10000x512", 10_000);
+}
+
+/// 2,000 templates (512 KB) stay in L2: the kernels' compute speed.
+fn u4_rows_cached(c: &mut Criterion) {
+    u4_rows_group(c, "dot_u4i8_rows_2000x512", 2_000);
 }
 
 fn dot_u8i8(c: &mut Criterion) {
@@ -76,8 +119,16 @@ fn f32_f64(c: &mut Criterion) {
 /// so the crate's `missing_docs` lint does not fire on macro output.
 #[allow(missing_docs)]
 mod group {
-    use super::{dot_u8i8, f32_f64, rows};
-    criterion::criterion_group!(benches, rows, dot_u8i8, f32_f64);
+    use super::{dot_u8i8, f32_f64, rows, rows_cached, u4_rows, u4_rows_cached};
+    criterion::criterion_group!(
+        benches,
+        rows,
+        rows_cached,
+        u4_rows,
+        u4_rows_cached,
+        dot_u8i8,
+        f32_f64
+    );
 }
 
 criterion_main!(group::benches);

@@ -122,10 +122,61 @@ pub fn quantize(v: &[f32], stride: usize) -> Quantized {
     }
 }
 
+/// Dimensions covered by a 4-bit code row: a multiple of 128 (see `Kernels::dot_u4i8_rows`).
+pub fn dims4(dim: usize) -> usize {
+    dim.div_ceil(128) * 128
+}
+
+/// Quantises `v` to packed 4-bit codes (`c` in -7..=7 stored as `c + 8`) for the first scan pass.
+///
+/// The scale is chosen among a few clipping levels to minimise `||e||`: with 15 levels, clipping the
+/// rare large components costs less than coarse steps for all the others. `dims` = [`dims4`].
+pub fn quantize4(v: &[f32], dims: usize) -> Quantized {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let mut best: Option<(f64, f32)> = None;
+    for f in [1.0f32, 0.85, 0.72, 0.62, 0.54, 0.47] {
+        let scale = if max > 0.0 { max * f / 7.0 } else { 1.0 };
+        let err2: f64 = v
+            .iter()
+            .map(|&x| {
+                let c = (x / scale).round().clamp(-7.0, 7.0);
+                (f64::from(x) - f64::from(scale) * f64::from(c)).powi(2)
+            })
+            .sum();
+        if best.is_none_or(|b| err2 < b.0) {
+            best = Some((err2, scale));
+        }
+    }
+    let (_, scale) = best.expect("at least one candidate");
+    let mut codes = vec![0x88u8; dims / 2];
+    let mut cnorm2 = 0f64;
+    let mut err2 = 0f64;
+    for (i, &x) in v.iter().enumerate() {
+        let c = (x / scale).round().clamp(-7.0, 7.0);
+        let nib = (c as i32 + 8) as u8;
+        let (block, o) = (i / 128, i % 128);
+        let byte = &mut codes[block * 64 + o % 64];
+        *byte = if o < 64 {
+            (*byte & 0xf0) | nib
+        } else {
+            (*byte & 0x0f) | (nib << 4)
+        };
+        cnorm2 += f64::from(c) * f64::from(c);
+        let e = f64::from(x) - f64::from(scale) * f64::from(c);
+        err2 += e * e;
+    }
+    Quantized {
+        codes,
+        scale,
+        code_norm: round_up_f32(f64::from(scale) * cnorm2.sqrt() * (1.0 + 1e-9)),
+        residual: round_up_f32(err2.sqrt() * (1.0 + 1e-9)),
+    }
+}
+
 /// A probe quantised to i8 (the kernels' second operand) with its error terms.
 #[derive(Debug, Clone)]
 pub struct QuantizedProbe {
-    /// Codes in -127..=127, padded with 0 to the stride.
+    /// Codes in -127..=127, padded with 0 to `max(stride, dims4)`.
     pub codes: Vec<i8>,
     /// Scale.
     pub scale: f32,
@@ -137,8 +188,9 @@ pub struct QuantizedProbe {
     pub norm: f64,
 }
 
-/// Quantises a (normalised) probe.
-pub fn quantize_probe(q: &[f32], stride: usize) -> QuantizedProbe {
+/// Quantises a (normalised) probe; `len` is the padded code length.
+pub fn quantize_probe(q: &[f32], len: usize) -> QuantizedProbe {
+    let stride = len;
     let max = q.iter().fold(0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
     let mut codes = vec![0i8; stride];
@@ -234,6 +286,35 @@ mod tests {
             .sqrt();
         assert!(f64::from(q.residual) >= err);
         assert!(err < 0.01);
+    }
+
+    #[test]
+    fn four_bit_codes_pack_and_bound() {
+        let mut x = 1u64;
+        let v: Vec<f32> = (0..200)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+            })
+            .collect();
+        let v = normalize(&v, 200).unwrap();
+        let q = quantize4(&v, dims4(200));
+        assert_eq!(q.codes.len(), 128);
+        let mut err2 = 0f64;
+        for (i, &x) in v.iter().enumerate() {
+            let (b, o) = (i / 128, i % 128);
+            let byte = q.codes[b * 64 + o % 64];
+            let nib = if o < 64 { byte & 15 } else { byte >> 4 };
+            let c = f64::from(nib) - 8.0;
+            assert!((-7.0..=7.0).contains(&c));
+            err2 += (f64::from(x) - f64::from(q.scale) * c).powi(2);
+        }
+        assert!(f64::from(q.residual) >= err2.sqrt());
+        assert!(err2.sqrt() < 0.2, "4-bit error {}", err2.sqrt());
+        // Padding (dims 200..256) is code 0, i.e. nibble 8.
+        assert_eq!(q.codes[64 + (200 - 128) % 64] >> 4, 8);
     }
 
     #[test]

@@ -142,75 +142,185 @@ struct Ctx<'a> {
     pq: &'a QuantizedProbe,
     k: usize,
     threshold: f32,
-    location: Option<&'a str>,
 }
 
-fn scan(ctx: &Ctx<'_>, si: usize, rows: std::ops::Range<usize>) -> Partial {
-    let s: &SegState = &ctx.snap.segs[si];
-    let seg = &s.seg;
-    let mut out = Partial {
-        top: TopLower {
-            k: ctx.k,
-            v: Vec::with_capacity(ctx.k + 1),
-        },
-        cands: Vec::new(),
-    };
-    // Location filter: the location index in this segment (skip the segment if absent).
-    let loc_ix = match ctx.location {
-        Some(l) => match (0..seg.locations() as u32).find(|&i| seg.location_id(i) == l) {
-            Some(i) => Some(i),
-            None => return out,
-        },
-        None => None,
-    };
-    let stride = seg.stride();
-    let codes = seg.codes();
-    let (scale, cnorm, resid) = seg.params();
-    let row_user = seg.row_user();
-    let user_loc = seg.user_loc();
-    let pq = ctx.pq;
-    let sq = pq.scale;
-    let eq = pq.residual as f32;
-    let nq = pq.norm as f32;
-    let bias = 128 * pq.code_sum;
-    let mut dots = [0i32; BLOCK];
-    let mut r0 = rows.start;
-    while r0 < rows.end {
-        let n = BLOCK.min(rows.end - r0);
-        ctx.kernels.dot_u8i8_rows(
-            &codes[r0 * stride..(r0 + n) * stride],
-            &pq.codes,
-            &mut dots[..n],
-        );
-        let cut = out.top.tau().max(ctx.threshold);
-        for (j, &d) in dots[..n].iter().enumerate() {
-            let r = r0 + j;
-            let a = (d - bias) as f32 * scale[r] * sq;
-            let b = cnorm[r] * eq + resid[r] * nq + SLACK;
-            if a + b < cut || !s.live.get(r) {
-                continue;
-            }
-            let u = row_user[r];
-            if loc_ix.is_some_and(|l| user_loc[u as usize] != l) {
-                continue;
-            }
-            out.cands.push((si as u32, r as u32, a + b));
-            out.top.offer(
-                ctx.snap,
-                a - b,
-                UserAt {
-                    seg: si as u32,
-                    user: u,
-                },
-            );
+/// One range of rows of one segment, with what the scan needs of it.
+struct Range<'a> {
+    si: usize,
+    rows: std::ops::Range<usize>,
+    s: &'a SegState,
+    /// Location index in this segment when the search is scoped (None: all).
+    loc_ix: Option<u32>,
+}
+
+impl Range<'_> {
+    fn admit(&self, r: usize) -> bool {
+        let seg = &self.s.seg;
+        self.s.live.get(r)
+            && self
+                .loc_ix
+                .is_none_or(|l| seg.user_loc()[seg.row_user()[r] as usize] == l)
+    }
+    fn user_at(&self, r: usize) -> UserAt {
+        UserAt {
+            seg: self.si as u32,
+            user: self.s.seg.row_user()[r],
         }
-        if out.cands.len() > 4096 {
-            let cut = out.top.tau().max(ctx.threshold);
-            out.cands.retain(|c| c.2 >= cut);
+    }
+}
+
+/// 4-bit scores of the block of rows starting at `r0` (`n` rows): fills `dots`.
+fn dots4(ctx: &Ctx<'_>, g: &Range<'_>, r0: usize, n: usize, dots: &mut [i32; BLOCK]) {
+    let seg = &g.s.seg;
+    let half = crate::template::dims4(seg.dim()) / 2;
+    ctx.kernels.dot_u4i8_rows(
+        &seg.codes4()[r0 * half..(r0 + n) * half],
+        &ctx.pq.codes[..2 * half],
+        &mut dots[..n],
+    );
+}
+
+/// Per-range constants of the 4-bit bounds, fetched once (not per row).
+struct Bounds4<'a> {
+    scale: &'a [f32],
+    cnorm: &'a [f32],
+    resid: &'a [f32],
+    bias: i32,
+    sq: f32,
+    eq: f32,
+    nq: f32,
+}
+
+impl<'a> Bounds4<'a> {
+    fn new(ctx: &Ctx<'_>, g: &Range<'a>) -> Self {
+        let (scale, cnorm, resid) = g.s.seg.params4();
+        let pq = ctx.pq;
+        Bounds4 {
+            scale,
+            cnorm,
+            resid,
+            bias: 8 * pq.code_sum,
+            sq: pq.scale,
+            eq: pq.residual as f32,
+            nq: pq.norm as f32,
+        }
+    }
+    /// (approximate score a, half-width b) of row `r` from its 4-bit dot product `d`.
+    #[inline(always)]
+    fn at(&self, r: usize, d: i32) -> (f32, f32) {
+        let a = (d - self.bias) as f32 * self.scale[r] * self.sq;
+        (a, self.cnorm[r] * self.eq + self.resid[r] * self.nq + SLACK)
+    }
+}
+
+/// Phase 1: the 4-bit pass over a range. Returns the range's best lower bounds (distinct users) and
+/// the largest upper bound of each block, so phase 2 revisits only blocks that can matter.
+fn phase1(ctx: &Ctx<'_>, g: &Range<'_>) -> (TopLower, Vec<f32>) {
+    let mut top = TopLower {
+        k: ctx.k,
+        v: Vec::with_capacity(ctx.k + 1),
+    };
+    let mut block_max = Vec::with_capacity(g.rows.len().div_ceil(BLOCK));
+    let bounds = Bounds4::new(ctx, g);
+    let mut dots = [0i32; BLOCK];
+    let mut lower = [0f32; BLOCK];
+    let mut r0 = g.rows.start;
+    while r0 < g.rows.end {
+        let n = BLOCK.min(g.rows.end - r0);
+        dots4(ctx, g, r0, n, &mut dots);
+        // Branch-free bounds for the whole block (this loop vectorises).
+        let (mut best_lower, mut best_upper) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+        for j in 0..n {
+            let (a, b) = bounds.at(r0 + j, dots[j]);
+            lower[j] = a - b;
+            best_lower = best_lower.max(a - b);
+            best_upper = best_upper.max(a + b);
+        }
+        block_max.push(best_upper);
+        if best_lower > top.tau() {
+            for j in 0..n {
+                if lower[j] > top.tau() && g.admit(r0 + j) {
+                    top.offer(ctx.snap, lower[j], g.user_at(r0 + j));
+                }
+            }
         }
         r0 += n;
     }
+    (top, block_max)
+}
+
+/// Phase 2: rows whose 4-bit upper bound reaches `cut` get int8 bounds (streamed per block when
+/// dense, gathered row by row when sparse); those are the candidates for the exact re-rank.
+fn phase2(ctx: &Ctx<'_>, g: &Range<'_>, block_max: &[f32], cut: f32) -> Partial {
+    let mut out = Partial {
+        top: TopLower {
+            k: ctx.k,
+            v: Vec::new(),
+        },
+        cands: Vec::new(),
+    };
+    let seg = &g.s.seg;
+    let stride = seg.stride();
+    let codes = seg.codes();
+    let (scale, cnorm, resid) = seg.params();
+    let pq = ctx.pq;
+    let q8 = &pq.codes[..stride];
+    let (bias, sq, eq, nq) = (128 * pq.code_sum, pq.scale, pq.residual as f32, pq.norm as f32);
+    let mut dots = [0i32; BLOCK];
+    let mut dots8 = [0i32; BLOCK];
+    let mut hits = Vec::with_capacity(BLOCK);
+    let bounds = Bounds4::new(ctx, g);
+    for (bi, &m) in block_max.iter().enumerate() {
+        if m < cut {
+            continue;
+        }
+        let r0 = g.rows.start + bi * BLOCK;
+        let n = BLOCK.min(g.rows.end - r0);
+        dots4(ctx, g, r0, n, &mut dots);
+        hits.clear();
+        for j in 0..n {
+            let (a, b) = bounds.at(r0 + j, dots[j]);
+            if a + b >= cut && g.admit(r0 + j) {
+                hits.push(j);
+            }
+        }
+        let dense = hits.len() * 8 > n;
+        if dense {
+            ctx.kernels
+                .dot_u8i8_rows(&codes[r0 * stride..(r0 + n) * stride], q8, &mut dots8[..n]);
+        }
+        for &j in &hits {
+            let r = r0 + j;
+            let d = if dense {
+                dots8[j]
+            } else {
+                ctx.kernels
+                    .dot_u8i8(&codes[r * stride..(r + 1) * stride], q8)
+            };
+            let a = (d - bias) as f32 * scale[r] * sq;
+            let b = cnorm[r] * eq + resid[r] * nq + SLACK;
+            if a + b >= cut {
+                out.top.offer(ctx.snap, a - b, g.user_at(r));
+                out.cands.push((g.si as u32, r as u32, a + b));
+            }
+        }
+    }
     out
+}
+
+/// Runs `f` over the ranges, on the pool when the gallery is large enough to repay it.
+fn each<T: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    parallel: bool,
+    ranges: &[Range<'_>],
+    f: impl Fn(&Range<'_>) -> T + Sync + Send,
+) -> Vec<T> {
+    match pool {
+        Some(p) if parallel && ranges.len() > 1 => {
+            p.install(|| ranges.par_iter().map(&f).collect())
+        }
+        _ => ranges.iter().map(f).collect(),
+    }
 }
 
 /// Checks and normalises a probe for a snapshot.
@@ -235,8 +345,7 @@ pub fn identify(
         return Err(Error::Invalid("threshold must be a finite number".into()));
     }
     let q = prepare(snap, req.probe)?;
-    let stride = crate::store::segment::code_stride(snap.dim);
-    let pq = quantize_probe(&q, stride);
+    let pq = quantize_probe(&q, crate::template::dims4(snap.dim));
     let ctx = Ctx {
         snap,
         kernels,
@@ -244,35 +353,57 @@ pub fn identify(
         k: req.k,
         // Round the threshold down so f32 never prunes a template scoring exactly at it.
         threshold: (req.threshold as f32) - SLACK,
-        location: req.location,
     };
-    let mut work = Vec::new();
+    let mut ranges = Vec::new();
     for (si, s) in snap.segs.iter().enumerate() {
         if s.live_count == 0 {
             continue;
         }
+        let loc_ix = match req.location {
+            Some(l) => match (0..s.seg.locations() as u32).find(|&i| s.seg.location_id(i) == l) {
+                Some(i) => Some(i),
+                None => continue,
+            },
+            None => None,
+        };
         let n = s.seg.rows();
         let mut r = 0;
         while r < n {
-            work.push((si, r..(r + CHUNK).min(n)));
+            ranges.push(Range {
+                si,
+                rows: r..(r + CHUNK).min(n),
+                s,
+                loc_ix,
+            });
             r += CHUNK;
         }
     }
-    let total: usize = snap.rows();
-    let parts: Vec<Partial> = match pool {
-        Some(p) if total >= PARALLEL_MIN && work.len() > 1 => p.install(|| {
-            work.into_par_iter()
-                .map(|(si, r)| scan(&ctx, si, r))
-                .collect()
-        }),
-        _ => work.into_iter().map(|(si, r)| scan(&ctx, si, r)).collect(),
-    };
+    let parallel = snap.rows() >= PARALLEL_MIN;
 
-    // Merge: global tau over all partial lower bounds, then exact re-rank of surviving candidates.
+    // Phase 1 everywhere, then one tau for all ranges: a range without a good match prunes with
+    // the tau another range found.
+    let first = each(pool, parallel, &ranges, |g| phase1(&ctx, g));
     let mut top = TopLower {
         k: req.k,
         v: Vec::new(),
     };
+    for (t, _) in &first {
+        for &(l, u) in &t.v {
+            top.offer(snap, l, u);
+        }
+    }
+    let cut4 = top.tau().max(ctx.threshold);
+    let ctx_ref = &ctx;
+    let parts: Vec<Partial> = {
+        let work: Vec<(usize, &Range<'_>)> = ranges.iter().enumerate().collect();
+        let run = |&(i, g): &(usize, &Range<'_>)| phase2(ctx_ref, g, &first[i].1, cut4);
+        match pool {
+            Some(p) if parallel && work.len() > 1 => p.install(|| work.par_iter().map(run).collect()),
+            _ => work.iter().map(run).collect(),
+        }
+    };
+
+    // Merge: the final tau over all int8 lower bounds, then the exact re-rank of the survivors.
     for p in &parts {
         for &(l, u) in &p.top.v {
             top.offer(snap, l, u);

@@ -32,6 +32,7 @@ pub(super) fn available() -> Vec<Kernels> {
             dot_u8i8: dot_u8i8_dotprod_entry,
             dot_u8i8_rows: dot_u8i8_rows_dotprod_entry,
             dot_f32_f64: dot_f32_f64_neon_entry,
+            dot_u4i8_rows: dot_u4i8_rows_dotprod_entry,
         });
     }
     v.push(Kernels {
@@ -39,6 +40,7 @@ pub(super) fn available() -> Vec<Kernels> {
         dot_u8i8: dot_u8i8_neon_entry,
         dot_u8i8_rows: dot_u8i8_rows_neon_entry,
         dot_f32_f64: dot_f32_f64_neon_entry,
+        dot_u4i8_rows: dot_u4i8_rows_neon_entry,
     });
     v
 }
@@ -69,6 +71,16 @@ fn dot_u8i8_dotprod_entry(a: &[u8], b: &[i8]) -> i32 {
 fn dot_u8i8_rows_dotprod_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
     // SAFETY: only in the "dotprod" table, built after NEON and dotprod were detected.
     unsafe { dot_u8i8_rows_dotprod(codes, query, out) }
+}
+
+fn dot_u4i8_rows_neon_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only reachable through a table built by `available` after NEON was detected.
+    unsafe { dot_u4i8_rows_neon(codes, query, out) }
+}
+
+fn dot_u4i8_rows_dotprod_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only in the "dotprod" table, built after NEON and dotprod were detected.
+    unsafe { dot_u4i8_rows_dotprod(codes, query, out) }
 }
 
 // ---------------------------------------------------------------------------
@@ -310,5 +322,166 @@ unsafe fn dot_u8i8_rows_dotprod(codes: &[u8], query: &[i8], out: &mut [i32]) {
     for r in r0..nrows {
         // SAFETY: NEON and dotprod are supported (this function's precondition).
         out[r] = unsafe { dot_u8i8_dotprod(&codes[r * d..(r + 1) * d], query) };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Packed 4-bit codes × i8 query (`Kernels::dot_u4i8_rows`). A row holds one
+// 64-byte block per 128 dimensions; byte j of a block carries dimension j in
+// its low nibble and dimension 64 + j in its high nibble, so 16-byte chunk k
+// of a block unpacks (`and 0x0f`, `ushr 4`) into the codes for query
+// [16k..16k + 16] and [64 + 16k..64 + 16k + 16]. The helpers score N rows
+// (ROWS in the main loop, 1 for the leftover rows) so each query load serves
+// four rows.
+
+/// Whole 128-dimension blocks the u4 helpers read from each of `n` rows of
+/// `rb` bytes at the start of `rows`: 0 unless all `n` rows are there.
+///
+/// The helpers load only blocks below this count, which keeps every load in
+/// bounds whatever the slice lengths: row r < n, block b reads bytes
+/// `r * rb + 64b..r * rb + 64b + 64`, and `64b + 64 <= rb`, `n * rb <= rows.len()`.
+#[inline(always)]
+fn u4_blocks(rows: &[u8], n: usize, rb: usize, query: &[i8]) -> usize {
+    if rows.len() / n.max(1) < rb {
+        0
+    } else {
+        (query.len() / 128).min(rb / 64)
+    }
+}
+
+/// Row size in bytes (`d / 2`) and how many rows of `codes` the u4 kernels may
+/// read; rows beyond that (only possible when a caller bypasses the size
+/// assert) get 0.
+#[inline(always)]
+fn u4_rows(codes: &[u8], d: usize, out: &mut [i32]) -> (usize, usize) {
+    let rb = d / 2;
+    (rb, usable_rows(codes, rb, out))
+}
+
+/// Lane sums of four vectors: result lane r = Σ lanes of `v[r]`.
+#[target_feature(enable = "neon")]
+fn hsum4_s32(v: &[int32x4_t; 4]) -> int32x4_t {
+    vpaddq_s32(vpaddq_s32(v[0], v[1]), vpaddq_s32(v[2], v[3]))
+}
+
+/// Packed-u4 × i8 over N rows with NEON; returns per-row i32 lane sums.
+///
+/// Nibbles (0..=15) are valid signed bytes, so `smlal`/`smlal2` multiply
+/// them by the query into i16 accumulators: `half0` for bytes 0..8 of each
+/// 16-byte chunk, `half1` for bytes 8..16. Over one block each 16-bit lane
+/// takes eight products of magnitude <= 15 * 128 = 1920, at most 15360:
+/// exact. `sadalp` then adds the lane pairs into i32 once per block.
+#[target_feature(enable = "neon")]
+fn u4_block_neon<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [int32x4_t; N] {
+    let blocks = u4_blocks(rows, N, rb, query);
+    let nib = vdupq_n_u8(0x0f);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut acc = [vdupq_n_s32(0); N];
+    for b in 0..blocks {
+        let mut half0 = [vdupq_n_s16(0); N];
+        let mut half1 = [vdupq_n_s16(0); N];
+        for k in 0..4 {
+            // SAFETY: b < blocks <= query.len() / 128 and k < 4: both loads
+            // lie in query bytes 128b..128b + 128.
+            let (ql, qh) = unsafe {
+                (
+                    vld1q_s8(pq.add(128 * b + 16 * k)),
+                    vld1q_s8(pq.add(128 * b + 64 + 16 * k)),
+                )
+            };
+            for r in 0..N {
+                // SAFETY: row r < N, block b < blocks, k < 4: in bounds (see `u4_blocks`).
+                let c = unsafe { vld1q_u8(pc.add(r * rb + 64 * b + 16 * k)) };
+                let lo = vreinterpretq_s8_u8(vandq_u8(c, nib));
+                let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(c));
+                half0[r] = vmlal_s8(half0[r], vget_low_s8(lo), vget_low_s8(ql));
+                half0[r] = vmlal_s8(half0[r], vget_low_s8(hi), vget_low_s8(qh));
+                half1[r] = vmlal_high_s8(half1[r], lo, ql);
+                half1[r] = vmlal_high_s8(half1[r], hi, qh);
+            }
+        }
+        for r in 0..N {
+            acc[r] = vpadalq_s16(vpadalq_s16(acc[r], half0[r]), half1[r]);
+        }
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with NEON.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+unsafe fn dot_u4i8_rows_neon(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let s = hsum4_s32(&u4_block_neon::<ROWS>(&codes[r0 * rb..], rb, query));
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len()).
+        unsafe { vst1q_s32(out.as_mut_ptr().add(r0), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = vaddvq_s32(u4_block_neon::<1>(&codes[r * rb..], rb, query)[0]);
+    }
+}
+
+/// Packed-u4 × i8 over N rows with `sdot`; returns per-row i32 lane sums.
+///
+/// Nibbles (0..=15) are valid signed bytes, so they go into `sdot` as they
+/// are (no `a ^ 0x80` shift and correction as for u8 codes). The low and high
+/// nibbles use separate accumulators to keep two independent `sdot` chains.
+#[target_feature(enable = "neon,dotprod")]
+fn u4_block_dotprod<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [int32x4_t; N] {
+    let blocks = u4_blocks(rows, N, rb, query);
+    let nib = vdupq_n_u8(0x0f);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut lo = [vdupq_n_s32(0); N];
+    let mut hi = [vdupq_n_s32(0); N];
+    for b in 0..blocks {
+        for k in 0..4 {
+            // SAFETY: b < blocks <= query.len() / 128 and k < 4: both loads
+            // lie in query bytes 128b..128b + 128.
+            let (ql, qh) = unsafe {
+                (
+                    vld1q_s8(pq.add(128 * b + 16 * k)),
+                    vld1q_s8(pq.add(128 * b + 64 + 16 * k)),
+                )
+            };
+            for r in 0..N {
+                // SAFETY: row r < N, block b < blocks, k < 4: in bounds (see
+                // `u4_blocks`). `sdot` needs dotprod, which this function's
+                // target features guarantee the CPU has.
+                unsafe {
+                    let c = vld1q_u8(pc.add(r * rb + 64 * b + 16 * k));
+                    lo[r] = sdot(lo[r], vreinterpretq_s8_u8(vandq_u8(c, nib)), ql);
+                    hi[r] = sdot(hi[r], vreinterpretq_s8_u8(vshrq_n_u8::<4>(c)), qh);
+                }
+            }
+        }
+    }
+    let mut acc = [vdupq_n_s32(0); N];
+    for r in 0..N {
+        acc[r] = vaddq_s32(lo[r], hi[r]);
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with dotprod.
+///
+/// # Safety
+/// The CPU must support NEON and dotprod.
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn dot_u4i8_rows_dotprod(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let s = hsum4_s32(&u4_block_dotprod::<ROWS>(&codes[r0 * rb..], rb, query));
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len()).
+        unsafe { vst1q_s32(out.as_mut_ptr().add(r0), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = vaddvq_s32(u4_block_dotprod::<1>(&codes[r * rb..], rb, query)[0]);
     }
 }

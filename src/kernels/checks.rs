@@ -25,6 +25,8 @@ pub const CHECKS: &[(&str, Check)] = &[
         f32_f64_bit_identical_wild_magnitudes,
     ),
     ("f32_f64_special_values", f32_f64_special_values),
+    ("u4_rows_random", u4_rows_random),
+    ("u4_rows_extremes", u4_rows_extremes),
 ];
 
 /// Runs `check` on every kernel table this CPU can run; errors name the kernel.
@@ -144,6 +146,49 @@ fn cmp_rows(k: &Kernels, codes: &[u8], query: &[i8], rows: usize) -> Result<(), 
     }
     Ok(())
 }
+
+/// Naive exact reference for one packed-u4 row: unpack to one code per
+/// dimension (block `b`, dimension `k` of 128: byte `64b + k % 64`, low nibble
+/// for `k < 64`, high nibble otherwise), then the plain dot.
+fn naive_u4(row: &[u8], query: &[i8]) -> i64 {
+    let unpacked: Vec<u8> = (0..query.len())
+        .map(|i| {
+            let (b, k) = (i / 128, i % 128);
+            let byte = row[64 * b + k % 64];
+            if k < 64 {
+                byte & 0x0f
+            } else {
+                byte >> 4
+            }
+        })
+        .collect();
+    naive_dot(&unpacked, query)
+}
+
+fn cmp_u4_rows(k: &Kernels, codes: &[u8], query: &[i8], rows: usize) -> Result<(), String> {
+    let rb = query.len() / 2;
+    let mut got = vec![i32::MIN; rows];
+    let mut scalar = vec![i32::MIN; rows];
+    k.dot_u4i8_rows(codes, query, &mut got);
+    Kernels::scalar().dot_u4i8_rows(codes, query, &mut scalar);
+    for r in 0..rows {
+        let want = naive_u4(&codes[r * rb..(r + 1) * rb], query);
+        if got[r] as i64 != want || scalar[r] as i64 != want {
+            return Err(format!(
+                "dot_u4i8_rows {rows} x dim {}, row {r}: got {}, scalar {}, want {want}",
+                query.len(),
+                got[r],
+                scalar[r]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Dimensions and row counts for the packed-u4 rows kernel (dimensions are
+/// multiples of 128 by contract; row counts straddle the four-row blocking).
+const U4_DIMS: &[usize] = &[128, 256, 512, 1024, 4096];
+const U4_ROWS: &[usize] = &[0, 1, 3, 4, 5, 17];
 
 fn cmp_f32(k: &Kernels, a: &[f32], b: &[f32], what: &str) -> Result<(), String> {
     let want = naive_f32(a, b);
@@ -293,6 +338,46 @@ pub fn f32_f64_special_values(k: &Kernels) -> Result<(), String> {
             let mut inf = vec![0.25f32; n];
             inf[n - 1] = f32::INFINITY;
             cmp_f32(k, &inf, &pos, "one infinity")?;
+        }
+    }
+    Ok(())
+}
+
+/// The packed-u4 rows kernel on random codes and queries, also from an odd
+/// offset to break alignment.
+pub fn u4_rows_random(k: &Kernels) -> Result<(), String> {
+    let mut rng = SplitMix64::new(6);
+    for &d in U4_DIMS {
+        for &rows in U4_ROWS {
+            for _ in 0..2 {
+                let codes = rng.codes(rows * d / 2);
+                let query = rng.query(d);
+                cmp_u4_rows(k, &codes, &query, rows)?;
+                let mut shifted = vec![0u8; 5];
+                shifted.extend_from_slice(&codes);
+                cmp_u4_rows(k, &shifted[5..], &query, rows)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The packed-u4 rows kernel at the extremes: both nibbles 15 against all
+/// 127 and all -127 (any i16 saturation or overflow shows up here), and each
+/// nibble alone, so swapping the low and high halves cannot go unnoticed.
+pub fn u4_rows_extremes(k: &Kernels) -> Result<(), String> {
+    for &d in U4_DIMS {
+        let half: Vec<i8> = (0..d)
+            .map(|i| if i % 128 < 64 { 127 } else { -127 })
+            .collect();
+        for &rows in U4_ROWS {
+            let n = rows * d / 2;
+            for byte in [0xffu8, 0x0f, 0xf0] {
+                let codes = vec![byte; n];
+                cmp_u4_rows(k, &codes, &vec![127i8; d], rows)?;
+                cmp_u4_rows(k, &codes, &vec![-127i8; d], rows)?;
+                cmp_u4_rows(k, &codes, &half, rows)?;
+            }
         }
     }
     Ok(())

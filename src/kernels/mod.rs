@@ -29,6 +29,8 @@ type DotU8I8 = fn(&[u8], &[i8]) -> i32;
 type DotU8I8Rows = fn(&[u8], &[i8], &mut [i32]);
 /// Signature of the canonical f32 dot kernel.
 type DotF32F64 = fn(&[f32], &[f32]) -> f64;
+/// Signature of the many-rows packed-u4 × i8 kernel.
+type DotU4I8Rows = fn(&[u8], &[i8], &mut [i32]);
 
 /// Kernel table selected once by runtime CPU detection.
 ///
@@ -44,6 +46,7 @@ pub struct Kernels {
     dot_u8i8: DotU8I8,
     dot_u8i8_rows: DotU8I8Rows,
     dot_f32_f64: DotF32F64,
+    dot_u4i8_rows: DotU4I8Rows,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -71,6 +74,7 @@ impl Kernels {
             dot_u8i8: scalar::dot_u8i8,
             dot_u8i8_rows: scalar::dot_u8i8_rows,
             dot_f32_f64: scalar::dot_f32_f64,
+            dot_u4i8_rows: scalar::dot_u4i8_rows,
         }
     }
 
@@ -121,6 +125,27 @@ impl Kernels {
         (self.dot_u8i8_rows)(codes, query, out)
     }
 
+    /// Scores many rows of packed 4-bit codes against one i8 query: the first, narrowest pass of
+    /// the scan (half the bytes of int8 per template).
+    ///
+    /// Layout of a row (`query.len() / 2` bytes, `query.len()` a multiple of 128): for each block of
+    /// 128 dimensions (64 bytes), byte `j` holds dimension `j` of the block in its low nibble and
+    /// dimension `64 + j` in its high nibble; nibbles are unsigned 0..=15. `out[r] = Σ nibble * q`.
+    /// Panics if `query.len() % 128 != 0` or `codes.len() != out.len() * query.len() / 2`.
+    #[inline]
+    pub fn dot_u4i8_rows(&self, codes: &[u8], query: &[i8], out: &mut [i32]) {
+        assert!(
+            query.len().is_multiple_of(128),
+            "dot_u4i8_rows: query length must be a multiple of 128"
+        );
+        assert_eq!(
+            Some(codes.len()),
+            out.len().checked_mul(query.len() / 2),
+            "dot_u4i8_rows: codes.len() must equal out.len() * query.len() / 2"
+        );
+        (self.dot_u4i8_rows)(codes, query, out)
+    }
+
     /// Canonical f32 dot product accumulated in f64, bit-identical on every ISA.
     ///
     /// Products `a[i] as f64 * b[i] as f64` are exact. They are summed in 8
@@ -154,7 +179,7 @@ mod tests {
     #[test]
     fn every_check_has_a_test() {
         // Guards against adding a check to CHECKS and forgetting its #[test].
-        assert_eq!(CHECKS.len(), 8);
+        assert_eq!(CHECKS.len(), 10);
     }
 
     #[test]
@@ -198,6 +223,16 @@ mod tests {
     }
 
     #[test]
+    fn u4_rows_random() {
+        run("u4_rows_random");
+    }
+
+    #[test]
+    fn u4_rows_extremes() {
+        run("u4_rows_extremes");
+    }
+
+    #[test]
     fn detect_is_available_and_cached() {
         let best = Kernels::detect();
         assert_eq!(best.name, Kernels::detect().name);
@@ -224,6 +259,20 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "multiple of 128")]
+    fn u4_rows_dim_not_multiple_of_128_panics() {
+        let mut out = [0i32; 1];
+        Kernels::detect().dot_u4i8_rows(&[0u8; 32], &[0i8; 64], &mut out);
+    }
+
+    #[test]
+    #[should_panic(expected = "out.len() * query.len() / 2")]
+    fn u4_rows_size_mismatch_panics() {
+        let mut out = [0i32; 2];
+        Kernels::detect().dot_u4i8_rows(&[0u8; 127], &[0i8; 128], &mut out);
+    }
+
+    #[test]
     #[should_panic(expected = "length mismatch")]
     fn f32_length_mismatch_panics() {
         Kernels::detect().dot_f32_f64(&[1.0], &[]);
@@ -235,6 +284,9 @@ mod tests {
             let mut out = [7i32; 3];
             k.dot_u8i8_rows(&[], &[], &mut out);
             assert_eq!(out, [0; 3], "{}", k.name);
+            let mut out = [7i32; 3];
+            k.dot_u4i8_rows(&[], &[], &mut out);
+            assert_eq!(out, [0; 3], "{} u4", k.name);
         }
     }
 }

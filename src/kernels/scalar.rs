@@ -52,3 +52,32 @@ pub(super) fn dot_f32_f64(a: &[f32], b: &[f32]) -> f64 {
 pub(super) fn reduce_lanes(l: &[f64; 8]) -> f64 {
     ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
+
+/// Packed 4-bit rows × i8 query (layout in [`super::Kernels::dot_u4i8_rows`]).
+///
+/// Rows are `query.len() / 2` bytes; only whole 64-byte blocks paired with
+/// whole 128-value query blocks count. Rows missing from `codes` (or all rows
+/// when `query.len() < 2`) get 0.
+pub(super) fn dot_u4i8_rows(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let row_bytes = query.len() / 2;
+    if row_bytes == 0 {
+        out.fill(0);
+        return;
+    }
+    let mut rows = codes.chunks_exact(row_bytes);
+    for o in out.iter_mut() {
+        *o = rows.next().map_or(0, |row| dot_u4i8(row, query));
+    }
+}
+
+/// One packed 4-bit row × i8 query.
+fn dot_u4i8(row: &[u8], query: &[i8]) -> i32 {
+    let mut acc = 0i32;
+    for (bytes, q) in row.chunks_exact(64).zip(query.chunks_exact(128)) {
+        for (j, &byte) in bytes.iter().enumerate() {
+            acc += i32::from(byte & 0x0f) * i32::from(q[j]);
+            acc += i32::from(byte >> 4) * i32::from(q[64 + j]);
+        }
+    }
+    acc
+}

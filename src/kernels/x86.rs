@@ -16,6 +16,9 @@ use super::{scalar, Kernels};
 /// once and used against this many rows.
 const ROWS: usize = 4;
 
+/// How many blocks of `ROWS` rows ahead the VNNI rows kernel prefetches (0 = off).
+const PREFETCH_BLOCKS: usize = 2;
+
 /// The x86 kernel tables this CPU supports, best first.
 pub(super) fn available() -> Vec<Kernels> {
     let mut v = Vec::new();
@@ -28,6 +31,7 @@ pub(super) fn available() -> Vec<Kernels> {
             dot_u8i8: dot_u8i8_avx512vnni_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx512vnni_entry,
             dot_f32_f64: dot_f32_f64_avx512_entry,
+            dot_u4i8_rows: dot_u4i8_rows_avx512vnni_entry,
         });
     }
     if avx2 && is_x86_feature_detected!("avxvnni") {
@@ -36,6 +40,7 @@ pub(super) fn available() -> Vec<Kernels> {
             dot_u8i8: dot_u8i8_avxvnni_entry,
             dot_u8i8_rows: dot_u8i8_rows_avxvnni_entry,
             dot_f32_f64: dot_f32_f64_avx2_entry,
+            dot_u4i8_rows: dot_u4i8_rows_avxvnni_entry,
         });
     }
     if avx512bw {
@@ -44,6 +49,7 @@ pub(super) fn available() -> Vec<Kernels> {
             dot_u8i8: dot_u8i8_avx512bw_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx512bw_entry,
             dot_f32_f64: dot_f32_f64_avx512_entry,
+            dot_u4i8_rows: dot_u4i8_rows_avx512bw_entry,
         });
     }
     if avx2 {
@@ -52,6 +58,7 @@ pub(super) fn available() -> Vec<Kernels> {
             dot_u8i8: dot_u8i8_avx2_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx2_entry,
             dot_f32_f64: dot_f32_f64_avx2_entry,
+            dot_u4i8_rows: dot_u4i8_rows_avx2_entry,
         });
     }
     v
@@ -110,6 +117,27 @@ fn dot_u8i8_rows_avx512vnni_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
     // SAFETY: only in the "avx512vnni" table, built after AVX2, AVX-512F/BW and
     // AVX-512 VNNI were detected.
     unsafe { dot_u8i8_rows_avx512vnni(codes, query, out) }
+}
+
+fn dot_u4i8_rows_avx2_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only reachable through a table built by `available` after AVX2 was detected.
+    unsafe { dot_u4i8_rows_avx2(codes, query, out) }
+}
+
+fn dot_u4i8_rows_avxvnni_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only in the "avxvnni" table, built after AVX2 and AVX-VNNI were detected.
+    unsafe { dot_u4i8_rows_avxvnni(codes, query, out) }
+}
+
+fn dot_u4i8_rows_avx512bw_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only in AVX-512 tables, built after AVX2, AVX-512F and AVX-512BW were detected.
+    unsafe { dot_u4i8_rows_avx512bw(codes, query, out) }
+}
+
+fn dot_u4i8_rows_avx512vnni_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    // SAFETY: only in the "avx512vnni" table, built after AVX2, AVX-512F/BW and
+    // AVX-512 VNNI were detected.
+    unsafe { dot_u4i8_rows_avx512vnni(codes, query, out) }
 }
 
 // ---------------------------------------------------------------------------
@@ -594,6 +622,16 @@ unsafe fn dot_u8i8_rows_avx512vnni(codes: &[u8], query: &[i8], out: &mut [i32]) 
             for (r, a) in acc.iter_mut().enumerate() {
                 // SAFETY: the block holds ROWS rows of d bytes; r * d + i + 64 <= ROWS * d.
                 let c = unsafe { _mm512_loadu_si512(base.add(r * d + i).cast()) };
+                if PREFETCH_BLOCKS > 0 {
+                    let ahead = base.wrapping_add(PREFETCH_BLOCKS * ROWS * d + r * d + i);
+                    // SAFETY: a prefetch is only a hint; it never faults, even
+                    // for addresses past the end of `codes`. (`_mm_prefetch` is a
+                    // safe fn in recent std but was `unsafe` in older releases.)
+                    #[allow(unused_unsafe)]
+                    unsafe {
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.cast())
+                    };
+                }
                 *a = _mm512_dpbusd_epi32(*a, c, q);
             }
             i += 64;
@@ -623,5 +661,326 @@ unsafe fn dot_u8i8_rows_avx512vnni(codes: &[u8], query: &[i8], out: &mut [i32]) 
     for r in r0..nrows {
         // SAFETY: the features are supported (this function's precondition).
         out[r] = unsafe { dot_u8i8_avx512vnni(&codes[r * d..(r + 1) * d], query) };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Packed 4-bit codes × i8 query (`Kernels::dot_u4i8_rows`). A row holds one
+// 64-byte block per 128 dimensions; byte j of a block carries dimension j in
+// its low nibble and dimension 64 + j in its high nibble, so one 64-byte load
+// unpacks into the codes for query[0..64] and query[64..128] of the block. The
+// helpers score N rows (ROWS in the main loop, 1 for the leftover rows) so
+// each query load serves four rows, like the u8 kernels.
+
+/// Whole 128-dimension blocks the u4 helpers read from each of `n` rows of
+/// `rb` bytes at the start of `rows`: 0 unless all `n` rows are there.
+///
+/// The helpers load only blocks below this count, which keeps every load in
+/// bounds whatever the slice lengths: row r < n, block b reads bytes
+/// `r * rb + 64b..r * rb + 64b + 64`, and `64b + 64 <= rb`, `n * rb <= rows.len()`.
+#[inline(always)]
+fn u4_blocks(rows: &[u8], n: usize, rb: usize, query: &[i8]) -> usize {
+    if rows.len() / n.max(1) < rb {
+        0
+    } else {
+        (query.len() / 128).min(rb / 64)
+    }
+}
+
+/// Row size in bytes (`d / 2`) and how many rows of `codes` the u4 kernels may
+/// read; rows beyond that (only possible when a caller bypasses the size
+/// assert) get 0.
+#[inline(always)]
+fn u4_rows(codes: &[u8], d: usize, out: &mut [i32]) -> (usize, usize) {
+    let rb = d / 2;
+    (rb, usable_rows(codes, rb, out))
+}
+
+/// How many rows ahead the u4 kernels prefetch (0 = off). Sixteen rows (4 KB
+/// at 512 dims) measured best for galleries beyond L2.
+const U4_PREFETCH_ROWS: usize = 16;
+
+/// Prefetches the cache line `U4_PREFETCH_ROWS` rows of `rb` bytes beyond
+/// byte `off` of the rows at `pc`.
+#[inline(always)]
+fn u4_prefetch(pc: *const u8, off: usize, rb: usize) {
+    if U4_PREFETCH_ROWS > 0 {
+        let ahead = pc.wrapping_add(off + U4_PREFETCH_ROWS * rb);
+        // SAFETY: a prefetch is only a hint; it never faults, even for
+        // addresses past the end of `codes`. (`_mm_prefetch` is a safe fn in
+        // recent std but was `unsafe` in older releases.)
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.cast())
+        };
+    }
+}
+
+/// Lane sums of four 512-bit vectors: result lane r = Σ lanes of `v[r]`.
+#[target_feature(enable = "avx2,avx512f")]
+fn hsum4x512_epi32(v: &[__m512i; 4]) -> __m128i {
+    // Within each 128-bit lane: [v0 a+c, v1 a+c, v0 b+d, v1 b+d], then the
+    // four rows' partial sums side by side, then the four lanes added.
+    let t0 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(v[0], v[1]),
+        _mm512_unpackhi_epi32(v[0], v[1]),
+    );
+    let t1 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(v[2], v[3]),
+        _mm512_unpackhi_epi32(v[2], v[3]),
+    );
+    let u = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+    let h = fold512(u);
+    _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h))
+}
+
+/// Packed-u4 × i8 over N rows with AVX2; returns per-row i32 lane sums.
+///
+/// `vpmaddubsw` saturates its pair sums at i16, but here the unsigned operand
+/// is a nibble (<= 15) and |q| <= 128, so a pair is at most 2 * 15 * 128 =
+/// 3840 in magnitude, and the four products summed per 16-bit lane of a block
+/// half (low + high nibbles) at most 7680: no saturation, the sums are exact.
+/// The two halves of a block are added in i16 (<= 15360) and widened to i32
+/// with `vpmaddwd` by ones.
+#[target_feature(enable = "avx2")]
+fn u4_block_avx2<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m256i; N] {
+    let blocks = u4_blocks(rows, N, rb, query);
+    let nib = _mm256_set1_epi8(0x0f);
+    let ones = _mm256_set1_epi16(1);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut acc = [_mm256_setzero_si256(); N];
+    for b in 0..blocks {
+        // SAFETY: b < blocks <= query.len() / 128: query bytes 128b..128b + 128 are in bounds.
+        let q = unsafe {
+            [
+                _mm256_loadu_si256(pq.add(128 * b).cast()),
+                _mm256_loadu_si256(pq.add(128 * b + 32).cast()),
+                _mm256_loadu_si256(pq.add(128 * b + 64).cast()),
+                _mm256_loadu_si256(pq.add(128 * b + 96).cast()),
+            ]
+        };
+        for (r, a) in acc.iter_mut().enumerate() {
+            u4_prefetch(pc, r * rb + 64 * b, rb);
+            // SAFETY: row r < N, block b < blocks: in bounds (see `u4_blocks`).
+            let (c0, c1) = unsafe {
+                let p = pc.add(r * rb + 64 * b);
+                (
+                    _mm256_loadu_si256(p.cast()),
+                    _mm256_loadu_si256(p.add(32).cast()),
+                )
+            };
+            let m0 = _mm256_add_epi16(
+                _mm256_maddubs_epi16(_mm256_and_si256(c0, nib), q[0]),
+                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16::<4>(c0), nib), q[2]),
+            );
+            let m1 = _mm256_add_epi16(
+                _mm256_maddubs_epi16(_mm256_and_si256(c1, nib), q[1]),
+                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16::<4>(c1), nib), q[3]),
+            );
+            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(_mm256_add_epi16(m0, m1), ones));
+        }
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+unsafe fn dot_u4i8_rows_avx2(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let a = u4_block_avx2::<ROWS>(&codes[r0 * rb..], rb, query);
+        let s = hsum4x256_epi32(a[0], a[1], a[2], a[3]);
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len());
+        // unaligned 16-byte store of four i32.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().add(r0).cast(), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = hsum256_epi32(u4_block_avx2::<1>(&codes[r * rb..], rb, query)[0]);
+    }
+}
+
+/// Packed-u4 × i8 over N rows with AVX-VNNI; returns per-row i32 lane sums.
+///
+/// `vpdpbusd` takes the codes as its unsigned operand, so the high nibbles
+/// need no shift: `c & 0xf0` is 16 × the high nibble (<= 240, a valid u8). It
+/// goes into its own accumulator, divided by 16 at the end — exactly, as every
+/// product is a multiple of 16. Lane bound: 4 * 240 * 128 per block, so no
+/// overflow below 2^31 / 122880 = 17476 blocks (over 2 M dimensions).
+#[target_feature(enable = "avx2,avxvnni")]
+fn u4_block_avxvnni<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m256i; N] {
+    let blocks = u4_blocks(rows, N, rb, query);
+    let lo_mask = _mm256_set1_epi8(0x0f);
+    let hi_mask = _mm256_set1_epi8(0xf0u8 as i8);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut lo = [_mm256_setzero_si256(); N];
+    let mut hi = [_mm256_setzero_si256(); N];
+    for b in 0..blocks {
+        for h in 0..2 {
+            // SAFETY: b < blocks <= query.len() / 128 and h < 2: both 32-byte
+            // loads lie in query bytes 128b..128b + 128.
+            let (ql, qh) = unsafe {
+                (
+                    _mm256_loadu_si256(pq.add(128 * b + 32 * h).cast()),
+                    _mm256_loadu_si256(pq.add(128 * b + 64 + 32 * h).cast()),
+                )
+            };
+            for r in 0..N {
+                // SAFETY: row r < N, block b < blocks, h < 2: in bounds (see `u4_blocks`).
+                let c = unsafe { _mm256_loadu_si256(pc.add(r * rb + 64 * b + 32 * h).cast()) };
+                if h == 0 {
+                    u4_prefetch(pc, r * rb + 64 * b, rb);
+                }
+                lo[r] = _mm256_dpbusd_avx_epi32(lo[r], _mm256_and_si256(c, lo_mask), ql);
+                hi[r] = _mm256_dpbusd_avx_epi32(hi[r], _mm256_and_si256(c, hi_mask), qh);
+            }
+        }
+    }
+    let mut acc = [_mm256_setzero_si256(); N];
+    for r in 0..N {
+        acc[r] = _mm256_add_epi32(lo[r], _mm256_srai_epi32::<4>(hi[r]));
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with AVX-VNNI.
+///
+/// # Safety
+/// The CPU must support AVX2 and AVX-VNNI.
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn dot_u4i8_rows_avxvnni(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let a = u4_block_avxvnni::<ROWS>(&codes[r0 * rb..], rb, query);
+        let s = hsum4x256_epi32(a[0], a[1], a[2], a[3]);
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len());
+        // unaligned 16-byte store of four i32.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().add(r0).cast(), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = hsum256_epi32(u4_block_avxvnni::<1>(&codes[r * rb..], rb, query)[0]);
+    }
+}
+
+/// Packed-u4 × i8 over N rows with AVX-512BW `vpmaddubsw` (exact for the
+/// reason given on [`u4_block_avx2`]); returns per-row i32 lane sums.
+///
+/// A block adds at most 7680 in magnitude to a 16-bit lane, so up to four
+/// blocks (30720) are summed in i16 before `vpmaddwd` widens them to i32.
+#[target_feature(enable = "avx2,avx512f,avx512bw")]
+fn u4_block_avx512bw<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m512i; N] {
+    const I16_BLOCKS: usize = 4;
+    let blocks = u4_blocks(rows, N, rb, query);
+    let nib = _mm512_set1_epi8(0x0f);
+    let ones = _mm512_set1_epi16(1);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut acc = [_mm512_setzero_si512(); N];
+    let mut b0 = 0;
+    while b0 < blocks {
+        let mut acc16 = [_mm512_setzero_si512(); N];
+        for b in b0..blocks.min(b0 + I16_BLOCKS) {
+            // SAFETY: b < blocks <= query.len() / 128: query bytes 128b..128b + 128 are in bounds.
+            let (ql, qh) = unsafe {
+                (
+                    _mm512_loadu_si512(pq.add(128 * b).cast()),
+                    _mm512_loadu_si512(pq.add(128 * b + 64).cast()),
+                )
+            };
+            for (r, a) in acc16.iter_mut().enumerate() {
+                // SAFETY: row r < N, block b < blocks: in bounds (see `u4_blocks`).
+                let c = unsafe { _mm512_loadu_si512(pc.add(r * rb + 64 * b).cast()) };
+                u4_prefetch(pc, r * rb + 64 * b, rb);
+                let lo = _mm512_and_si512(c, nib);
+                let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(c), nib);
+                *a = _mm512_add_epi16(*a, _mm512_maddubs_epi16(lo, ql));
+                *a = _mm512_add_epi16(*a, _mm512_maddubs_epi16(hi, qh));
+            }
+        }
+        for r in 0..N {
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(acc16[r], ones));
+        }
+        b0 += I16_BLOCKS;
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with AVX-512BW.
+///
+/// # Safety
+/// The CPU must support AVX2, AVX-512F and AVX-512BW.
+#[target_feature(enable = "avx2,avx512f,avx512bw")]
+unsafe fn dot_u4i8_rows_avx512bw(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let s = hsum4x512_epi32(&u4_block_avx512bw::<ROWS>(&codes[r0 * rb..], rb, query));
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len());
+        // unaligned 16-byte store of four i32.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().add(r0).cast(), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = _mm512_reduce_add_epi32(u4_block_avx512bw::<1>(&codes[r * rb..], rb, query)[0]);
+    }
+}
+
+/// Packed-u4 × i8 over N rows with AVX-512 VNNI; returns per-row i32 lane
+/// sums. One 64-byte load per row and block: `c & 0x0f` against query[0..64]
+/// and `c & 0xf0` (16 × the high nibble, no shift) against query[64..128] in
+/// a second accumulator divided by 16 at the end, as in [`u4_block_avxvnni`].
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+fn u4_block_avx512vnni<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m512i; N] {
+    let blocks = u4_blocks(rows, N, rb, query);
+    let lo_mask = _mm512_set1_epi8(0x0f);
+    let hi_mask = _mm512_set1_epi8(0xf0u8 as i8);
+    let (pc, pq) = (rows.as_ptr(), query.as_ptr());
+    let mut lo = [_mm512_setzero_si512(); N];
+    let mut hi = [_mm512_setzero_si512(); N];
+    for b in 0..blocks {
+        // SAFETY: b < blocks <= query.len() / 128: query bytes 128b..128b + 128 are in bounds.
+        let (ql, qh) = unsafe {
+            (
+                _mm512_loadu_si512(pq.add(128 * b).cast()),
+                _mm512_loadu_si512(pq.add(128 * b + 64).cast()),
+            )
+        };
+        for r in 0..N {
+            // SAFETY: row r < N, block b < blocks: in bounds (see `u4_blocks`).
+            let c = unsafe { _mm512_loadu_si512(pc.add(r * rb + 64 * b).cast()) };
+            u4_prefetch(pc, r * rb + 64 * b, rb);
+            lo[r] = _mm512_dpbusd_epi32(lo[r], _mm512_and_si512(c, lo_mask), ql);
+            hi[r] = _mm512_dpbusd_epi32(hi[r], _mm512_and_si512(c, hi_mask), qh);
+        }
+    }
+    let mut acc = [_mm512_setzero_si512(); N];
+    for r in 0..N {
+        acc[r] = _mm512_add_epi32(lo[r], _mm512_srai_epi32::<4>(hi[r]));
+    }
+    acc
+}
+
+/// Packed-u4 rows kernel with AVX-512 VNNI.
+///
+/// # Safety
+/// The CPU must support AVX2, AVX-512F, AVX-512BW and AVX-512 VNNI.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_u4i8_rows_avx512vnni(codes: &[u8], query: &[i8], out: &mut [i32]) {
+    let (rb, nrows) = u4_rows(codes, query.len(), out);
+    let mut r0 = 0;
+    while r0 + ROWS <= nrows {
+        let s = hsum4x512_epi32(&u4_block_avx512vnni::<ROWS>(&codes[r0 * rb..], rb, query));
+        // SAFETY: out[r0..r0 + ROWS] is in bounds (r0 + ROWS <= nrows <= out.len());
+        // unaligned 16-byte store of four i32.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().add(r0).cast(), s) };
+        r0 += ROWS;
+    }
+    for r in r0..nrows {
+        out[r] = _mm512_reduce_add_epi32(u4_block_avx512vnni::<1>(&codes[r * rb..], rb, query)[0]);
     }
 }

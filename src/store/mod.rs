@@ -65,7 +65,7 @@ impl Default for OpenOptions {
         OpenOptions {
             fs: Arc::new(StdFs),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            checkpoint_rows: 65_536,
+            checkpoint_rows: 16_384,
             erase_within: Duration::from_secs(600),
             kernels: None,
         }
@@ -87,8 +87,8 @@ impl OpenOptions {
         self.threads = n.max(1);
         self
     }
-    /// Tail rows that trigger a checkpoint (the log is replayed into memory on open, so this bounds
-    /// open time and memory).
+    /// Tail rows that trigger a checkpoint (default 16,384). The log is replayed into memory on open
+    /// and the tail is held in RAM, so this bounds open time and memory (about 43 MB at 512-d).
     pub fn checkpoint_rows(mut self, n: usize) -> Self {
         self.checkpoint_rows = n.max(1);
         self
@@ -250,7 +250,7 @@ pub struct Stats {
     pub live: usize,
     /// Deleted rows not yet compacted away.
     pub dead: usize,
-    /// Distinct (location, user) pairs with at least one row (live or dead) per segment, summed.
+    /// Segment files.
     pub segments: usize,
     /// Rows in the in-memory tail (logged, not yet checkpointed).
     pub tail_rows: usize,

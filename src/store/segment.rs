@@ -17,9 +17,11 @@
 //! | Params     | `f32` × rows three times: scale, code_norm, residual (see `template`)     |
 //! | Codes      | `u8` × rows × code_stride: int8 codes + 128, padded with 128              |
 //! | Vectors    | `f32` × rows × dim: the L2-normalised embeddings                          |
+//! | Params4    | like Params, for the 4-bit codes                                          |
+//! | Codes4     | `u8` × rows × dims4/2: packed 4-bit codes (`template::quantize4`)         |
 //!
 //! Sections RowUser..TplBytes are the "tables": small, checked on open against `tables_crc`. Params,
-//! Codes and Vectors are the bulk: covered by `payload_crc` (CRC-32C of every byte after the header),
+//! Codes, Vectors, Params4 and Codes4 are the bulk: covered by `payload_crc` (CRC-32C of every byte after the header),
 //! which `edgeid verify` and compaction check, so opening never reads the vectors.
 //! The header itself carries `header_crc` over its first 316 bytes.
 //!
@@ -28,7 +30,7 @@
 
 use crate::error::{Error, Result};
 use crate::mmap::Bytes;
-use crate::template::{quantize, MAX_MODEL_LEN};
+use crate::template::{dims4, quantize, quantize4, MAX_MODEL_LEN};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,8 +56,10 @@ enum Section {
     Params,
     Codes,
     Vectors,
+    Params4,
+    Codes4,
 }
-const SECTIONS: usize = 11;
+const SECTIONS: usize = 13;
 /// Sections covered by `tables_crc`.
 const TABLES: std::ops::Range<usize> = 0..8;
 
@@ -76,7 +80,7 @@ pub struct SegHeader {
     file_len: u64,
     tables_crc: u32,
     payload_crc: u32,
-    reserved: [u8; 52],
+    reserved: [u8; 20],
     header_crc: u32,
 }
 const _: () = assert!(std::mem::size_of::<SegHeader>() == HEADER_LEN);
@@ -137,8 +141,11 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[RowIn<'_>]) -> V
     let user_loc: Vec<u32> = users.iter().map(|u| u.0).collect();
 
     let n = rows.len();
+    let half = dims4(dim) / 2;
     let mut params = vec![0f32; 3 * n];
     let mut codes = vec![0u8; n * stride];
+    let mut params4 = vec![0f32; 3 * n];
+    let mut codes4 = vec![0u8; n * half];
     let mut vectors = Vec::with_capacity(n * dim);
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.vector.len(), dim, "segment row of wrong dimension");
@@ -147,6 +154,11 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[RowIn<'_>]) -> V
         params[n + i] = q.code_norm;
         params[2 * n + i] = q.residual;
         codes[i * stride..(i + 1) * stride].copy_from_slice(&q.codes);
+        let q4 = quantize4(r.vector, 2 * half);
+        params4[i] = q4.scale;
+        params4[n + i] = q4.code_norm;
+        params4[2 * n + i] = q4.residual;
+        codes4[i * half..(i + 1) * half].copy_from_slice(&q4.codes);
         vectors.extend_from_slice(r.vector);
     }
 
@@ -162,6 +174,8 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[RowIn<'_>]) -> V
         bytemuck::cast_slice(&params),
         &codes,
         bytemuck::cast_slice(&vectors),
+        bytemuck::cast_slice(&params4),
+        &codes4,
     ];
     let mut out = vec![0u8; HEADER_LEN];
     let mut hdr = SegHeader::zeroed();
@@ -275,6 +289,8 @@ impl Segment {
             12 * rows,
             rows * hdr.code_stride as u64,
             4 * rows * dim,
+            12 * rows,
+            rows * dims4(dim as usize) as u64 / 2,
         ];
         let mut end = HEADER_LEN as u64;
         for (i, (s, want)) in hdr.sections.iter().zip(expect).enumerate() {
@@ -490,6 +506,16 @@ impl Segment {
     /// All code rows (rows × stride).
     pub fn codes(&self) -> &[u8] {
         self.section(Section::Codes)
+    }
+    /// Per-row (scale, code_norm, residual) columns of the 4-bit codes.
+    pub fn params4(&self) -> (&[f32], &[f32], &[f32]) {
+        let p: &[f32] = bytemuck::cast_slice(self.section(Section::Params4));
+        let n = self.rows();
+        (&p[..n], &p[n..2 * n], &p[2 * n..])
+    }
+    /// All packed 4-bit code rows (rows × dims4/2).
+    pub fn codes4(&self) -> &[u8] {
+        self.section(Section::Codes4)
     }
     /// The normalised embedding of row `r`.
     pub fn vector(&self, r: usize) -> &[f32] {
