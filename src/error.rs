@@ -67,6 +67,9 @@ pub enum Error {
     /// The named user or template does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A synchronisation delta was refused; nothing of it was applied.
+    #[error("delta refused: {0}")]
+    Refused(#[from] crate::sync::Refusal),
     /// An earlier write or fsync failed; the store refuses further writes until reopened,
     /// because the state of the disk is no longer known.
     #[error("store is poisoned by an earlier I/O failure ({0}); reopen it")]

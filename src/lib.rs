@@ -5,11 +5,13 @@
 //! and what answers from it: exact 1:N identification and 1:1 verification ([`index::face`]).
 //! See `ARCHITECTURE.md` for the map of concepts to modules.
 
+pub mod catalog;
 pub mod error;
 pub mod index;
 pub mod kernels;
 mod mmap;
 pub mod store;
+pub mod sync;
 pub mod template;
 
 pub use error::{Error, Result};

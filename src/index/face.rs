@@ -238,9 +238,9 @@ fn phase1(ctx: &Ctx<'_>, g: &Range<'_>) -> (TopLower, Vec<f32>) {
         }
         block_max.push(best_upper);
         if best_lower > top.tau() {
-            for j in 0..n {
-                if lower[j] > top.tau() && g.admit(r0 + j) {
-                    top.offer(ctx.snap, lower[j], g.user_at(r0 + j));
+            for (j, &l) in lower[..n].iter().enumerate() {
+                if l > top.tau() && g.admit(r0 + j) {
+                    top.offer(ctx.snap, l, g.user_at(r0 + j));
                 }
             }
         }
@@ -265,7 +265,12 @@ fn phase2(ctx: &Ctx<'_>, g: &Range<'_>, block_max: &[f32], cut: f32) -> Partial 
     let (scale, cnorm, resid) = seg.params();
     let pq = ctx.pq;
     let q8 = &pq.codes[..stride];
-    let (bias, sq, eq, nq) = (128 * pq.code_sum, pq.scale, pq.residual as f32, pq.norm as f32);
+    let (bias, sq, eq, nq) = (
+        128 * pq.code_sum,
+        pq.scale,
+        pq.residual as f32,
+        pq.norm as f32,
+    );
     let mut dots = [0i32; BLOCK];
     let mut dots8 = [0i32; BLOCK];
     let mut hits = Vec::with_capacity(BLOCK);
@@ -278,8 +283,8 @@ fn phase2(ctx: &Ctx<'_>, g: &Range<'_>, block_max: &[f32], cut: f32) -> Partial 
         let n = BLOCK.min(g.rows.end - r0);
         dots4(ctx, g, r0, n, &mut dots);
         hits.clear();
-        for j in 0..n {
-            let (a, b) = bounds.at(r0 + j, dots[j]);
+        for (j, &d) in dots[..n].iter().enumerate() {
+            let (a, b) = bounds.at(r0 + j, d);
             if a + b >= cut && g.admit(r0 + j) {
                 hits.push(j);
             }
@@ -398,7 +403,9 @@ pub fn identify(
         let work: Vec<(usize, &Range<'_>)> = ranges.iter().enumerate().collect();
         let run = |&(i, g): &(usize, &Range<'_>)| phase2(ctx_ref, g, &first[i].1, cut4);
         match pool {
-            Some(p) if parallel && work.len() > 1 => p.install(|| work.par_iter().map(run).collect()),
+            Some(p) if parallel && work.len() > 1 => {
+                p.install(|| work.par_iter().map(run).collect())
+            }
             _ => work.iter().map(run).collect(),
         }
     };

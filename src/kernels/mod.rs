@@ -132,6 +132,11 @@ impl Kernels {
     /// 128 dimensions (64 bytes), byte `j` holds dimension `j` of the block in its low nibble and
     /// dimension `64 + j` in its high nibble; nibbles are unsigned 0..=15. `out[r] = Σ nibble * q`.
     /// Panics if `query.len() % 128 != 0` or `codes.len() != out.len() * query.len() / 2`.
+    ///
+    /// Exact for query values in -127..=127 and lengths up to 2^20 (the sum stays within i32).
+    /// SIMD versions score four rows per iteration sharing the query loads (the x86 ones also
+    /// prefetch ahead): at 256 bytes a row (512 dimensions) the scan is meant to run at memory
+    /// bandwidth.
     #[inline]
     pub fn dot_u4i8_rows(&self, codes: &[u8], query: &[i8], out: &mut [i32]) {
         assert!(

@@ -809,8 +809,9 @@ unsafe fn dot_u4i8_rows_avx2(codes: &[u8], query: &[i8], out: &mut [i32]) {
 /// `vpdpbusd` takes the codes as its unsigned operand, so the high nibbles
 /// need no shift: `c & 0xf0` is 16 × the high nibble (<= 240, a valid u8). It
 /// goes into its own accumulator, divided by 16 at the end — exactly, as every
-/// product is a multiple of 16. Lane bound: 4 * 240 * 128 per block, so no
-/// overflow below 2^31 / 122880 = 17476 blocks (over 2 M dimensions).
+/// product is a multiple of 16. Lane bound: two `vpdpbusd` of four products
+/// per block, 8 * 240 * 128 = 245760, so no overflow below 8738 blocks (over
+/// 1.1 M dimensions; the contract stops at 2^20).
 #[target_feature(enable = "avx2,avxvnni")]
 fn u4_block_avxvnni<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m256i; N] {
     let blocks = u4_blocks(rows, N, rb, query);
@@ -933,7 +934,8 @@ unsafe fn dot_u4i8_rows_avx512bw(codes: &[u8], query: &[i8], out: &mut [i32]) {
 /// Packed-u4 × i8 over N rows with AVX-512 VNNI; returns per-row i32 lane
 /// sums. One 64-byte load per row and block: `c & 0x0f` against query[0..64]
 /// and `c & 0xf0` (16 × the high nibble, no shift) against query[64..128] in
-/// a second accumulator divided by 16 at the end, as in [`u4_block_avxvnni`].
+/// a second accumulator divided by 16 at the end, as in [`u4_block_avxvnni`]
+/// (here one `vpdpbusd` per block and lane: no overflow below 17476 blocks).
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
 fn u4_block_avx512vnni<const N: usize>(rows: &[u8], rb: usize, query: &[i8]) -> [__m512i; N] {
     let blocks = u4_blocks(rows, N, rb, query);

@@ -15,6 +15,8 @@ pub enum FileKind {
     Wal(u64),
     /// `seg-<id>.seg`: an immutable face segment (see `segment`).
     Segment(u64),
+    /// `catalog-<id>.cat`: the catalog at a checkpoint (see `catalog`).
+    Catalog(u64),
     /// `seg-<id>-<gen>.del`: the deleted rows of segment `id`, generation `gen` (see `manifest`).
     Deletes {
         /// Segment id.
@@ -33,6 +35,7 @@ impl FileKind {
             FileKind::Lock => "LOCK".into(),
             FileKind::Wal(g) => format!("wal-{g:016x}.log"),
             FileKind::Segment(id) => format!("seg-{id:016x}.seg"),
+            FileKind::Catalog(id) => format!("catalog-{id:016x}.cat"),
             FileKind::Deletes {
                 segment,
                 generation,
@@ -90,6 +93,7 @@ mod tests {
             FileKind::Lock,
             FileKind::Wal(3),
             FileKind::Segment(u64::MAX),
+            FileKind::Catalog(9),
             FileKind::Deletes {
                 segment: 1,
                 generation: 2,

@@ -6,7 +6,7 @@
 //! # Format (version 1)
 //! ```text
 //! magic "EDGEIDMF" | version u32 | dim u32 | model (u16 len + bytes) | last_seq u64 | wal_gen u64 |
-//! next_id u64 | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) | crc32c u32
+//! next_id u64 | catalog file id u64 (0 = none) | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) | crc32c u32
 //! ```
 //! The CRC covers every byte before it. `next_id` feeds segment ids and deletion generations, so a file
 //! name is never reused. Deletion files (`seg-<id>-<gen>.del`) hold: magic "EDGEIDDL", version u32,
@@ -31,8 +31,10 @@ pub struct Manifest {
     pub last_seq: u64,
     /// Generation of the live write-ahead log.
     pub wal_gen: u64,
-    /// Next unused id for segments and deletion files.
+    /// Next unused id for segments, deletion and catalog files.
     pub next_id: u64,
+    /// Id of the catalog file (`catalog-<id>.cat`), 0 when the catalog is empty.
+    pub catalog: u64,
     /// Live segments: (segment id, deletion-file generation or 0).
     pub segments: Vec<(u64, u64)>,
 }
@@ -48,6 +50,7 @@ impl Manifest {
         w.u64(self.last_seq);
         w.u64(self.wal_gen);
         w.u64(self.next_id);
+        w.u64(self.catalog);
         w.u32(self.segments.len() as u32);
         for &(id, del) in &self.segments {
             w.u64(id);
@@ -83,6 +86,7 @@ impl Manifest {
             let last_seq = r.u64("last_seq")?;
             let wal_gen = r.u64("wal_gen")?;
             let next_id = r.u64("next_id")?;
+            let catalog = r.u64("catalog")?;
             let n = r.u32("segment count")?;
             let mut segments = Vec::new();
             for _ in 0..n {
@@ -97,6 +101,7 @@ impl Manifest {
                 last_seq,
                 wal_gen,
                 next_id,
+                catalog,
                 segments,
             })
         };
@@ -170,6 +175,7 @@ mod tests {
             last_seq: 9,
             wal_gen: 2,
             next_id: 5,
+            catalog: 4,
             segments: vec![(1, 0), (3, 4)],
         };
         let b = m.encode();

@@ -39,6 +39,7 @@ pub use files::FileKind;
 pub use segment::{RowIn, Segment};
 pub use wal::RowRef;
 
+use crate::catalog::{Catalog, CatalogOp};
 use crate::error::{Error, Result};
 use crate::kernels::Kernels;
 use crate::template::{check_id, check_model, normalize, DIM_RANGE};
@@ -185,6 +186,8 @@ pub struct Snapshot {
     pub(crate) segs: Vec<SegState>,
     /// Sequence number of the last commit visible here.
     pub(crate) seq: u64,
+    /// Users, credentials, rights and sync state, consistent with the templates.
+    pub(crate) catalog: Catalog,
 }
 
 impl Snapshot {
@@ -207,6 +210,10 @@ impl Snapshot {
     /// Sequence number of the last commit this snapshot includes.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+    /// The catalog (users, credentials, rights, schedules, doors, sync state) of this snapshot.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
     /// Every live template as (location, user, template, normalised embedding), for reference
     /// checks and export.
@@ -232,6 +239,8 @@ struct Writer {
     keys: Option<BTreeMap<Key, RowRef>>,
     /// Segments whose deletions changed since the manifest was written.
     dirty: HashSet<u64>,
+    /// The catalog changed since the manifest was written.
+    catalog_dirty: bool,
     /// When the oldest deletion whose bytes are still on the flash happened.
     unerased_since: Option<Instant>,
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
@@ -314,6 +323,7 @@ impl Store {
             last_seq: 0,
             wal_gen: 1,
             next_id: 1,
+            catalog: 0,
             segments: Vec::new(),
         };
         let wpath = path_of(dir, FileKind::Wal(1));
@@ -360,6 +370,9 @@ impl Store {
                 .iter()
                 .map(FileKind::name)
                 .collect();
+        if m.catalog != 0 {
+            named.insert(FileKind::Catalog(m.catalog).name());
+        }
         for &(id, del) in &m.segments {
             named.insert(FileKind::Segment(id).name());
             if del != 0 {
@@ -425,11 +438,19 @@ impl Store {
                 tail_base: None,
             });
         }
+        let catalog = if m.catalog != 0 {
+            let p = path_of(dir, FileKind::Catalog(m.catalog));
+            let b = fs.read(&p).map_err(|e| Error::io("read", &p, e))?;
+            Catalog::decode(&b, &p)?
+        } else {
+            Catalog::default()
+        };
         let mut snap = Snapshot {
             dim,
             model: m.model.clone(),
             segs,
             seq: m.last_seq,
+            catalog,
         };
 
         // Replay the log into the in-memory tail; cut a torn tail.
@@ -446,9 +467,11 @@ impl Store {
         }
         let mut tail_next = 0u64;
         let mut dirty = HashSet::new();
+        let mut catalog_dirty = false;
         for (seq, ops) in &replay.records {
             any_dead |= ops.iter().any(|o| matches!(o, WalOp::Kill(_)));
-            apply_ops(&mut snap, &m.model, ops, &mut tail_next, &mut dirty)?;
+            catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
+            apply_ops(&mut snap, &m.model, ops, &mut tail_next, &mut dirty, None)?;
             snap.seq = *seq;
         }
         let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
@@ -476,6 +499,7 @@ impl Store {
                 tail_next,
                 keys: None,
                 dirty,
+                catalog_dirty,
                 unerased_since: any_dead.then(Instant::now),
                 graveyard: Vec::new(),
                 poisoned: None,
@@ -529,114 +553,91 @@ impl Store {
         let mut normalized: Vec<Option<Vec<f32>>> = Vec::with_capacity(changes.len());
         for (i, c) in changes.iter().enumerate() {
             let at = |e: Error| Error::Invalid(format!("change {i}: {}", strip_invalid(&e)));
-            match c {
-                Change::PutFace {
-                    location,
-                    user,
-                    template,
-                    embedding,
-                } => {
-                    check_id("location", location).map_err(at)?;
-                    check_id("user", user).map_err(at)?;
-                    check_id("template", template).map_err(at)?;
-                    normalized.push(Some(normalize(embedding, dim).map_err(at)?));
-                }
-                Change::RemoveFace {
-                    location,
-                    user,
-                    template,
-                } => {
-                    check_id("location", location).map_err(at)?;
-                    check_id("user", user).map_err(at)?;
-                    check_id("template", template).map_err(at)?;
-                    normalized.push(None);
-                }
-                Change::RemoveUser { location, user } => {
-                    check_id("location", location).map_err(at)?;
-                    check_id("user", user).map_err(at)?;
-                    normalized.push(None);
-                }
-            }
-        }
-        let mut w = self.writer()?;
-        let snap = self.snapshot();
-        if w.keys.is_none() {
-            w.keys = Some(build_keys(&snap));
-        }
-        // Resolve to physical ops against the key index plus this batch's own effects.
-        let keys = w.keys.as_ref().expect("built above");
-        let mut overlay: BTreeMap<Key, Option<RowRef>> = BTreeMap::new();
-        let lookup = |overlay: &BTreeMap<Key, Option<RowRef>>, k: &Key| match overlay.get(k) {
-            Some(v) => *v,
-            None => keys.get(k).copied(),
-        };
-        let mut ops = Vec::new();
-        let mut next = w.tail_next;
-        for (i, (c, v)) in changes.iter().zip(normalized).enumerate() {
-            match c {
+            let (location, user, template) = match c {
                 Change::PutFace {
                     location,
                     user,
                     template,
                     ..
-                } => {
-                    let k = (location.clone(), user.clone(), template.clone());
-                    if let Some(old) = lookup(&overlay, &k) {
-                        ops.push(WalOp::Kill(old));
-                    }
-                    ops.push(WalOp::Insert {
-                        location: location.clone(),
-                        user: user.clone(),
-                        template: template.clone(),
-                        vector: v.expect("validated"),
-                    });
-                    overlay.insert(k, Some(RowRef::Tail(next)));
-                    next += 1;
                 }
-                Change::RemoveFace {
+                | Change::RemoveFace {
                     location,
                     user,
                     template,
-                } => {
-                    let k = (location.clone(), user.clone(), template.clone());
-                    let old = lookup(&overlay, &k).ok_or_else(|| {
-                        Error::NotFound(format!(
-                            "change {i}: template {template:?} of user {user:?} at {location:?}"
-                        ))
-                    })?;
-                    ops.push(WalOp::Kill(old));
-                    overlay.insert(k, None);
-                }
-                Change::RemoveUser { location, user } => {
-                    let lo = (location.clone(), user.clone(), String::new());
-                    let mut found: Vec<Key> = keys
-                        .range(lo.clone()..)
-                        .take_while(|(k, _)| k.0 == *location && k.1 == *user)
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    found.extend(
-                        overlay
-                            .range(lo..)
-                            .take_while(|(k, _)| k.0 == *location && k.1 == *user)
-                            .map(|(k, _)| k.clone()),
-                    );
-                    found.sort();
-                    found.dedup();
-                    let mut any = false;
-                    for k in found {
-                        if let Some(old) = lookup(&overlay, &k) {
-                            ops.push(WalOp::Kill(old));
-                            overlay.insert(k, None);
-                            any = true;
+                } => (location, user, Some(template)),
+                Change::RemoveUser { location, user } => (location, user, None),
+            };
+            check_id("location", location).map_err(at)?;
+            check_id("user", user).map_err(at)?;
+            if let Some(t) = template {
+                check_id("template", t).map_err(at)?;
+            }
+            normalized.push(match c {
+                Change::PutFace { embedding, .. } => Some(normalize(embedding, dim).map_err(at)?),
+                _ => None,
+            });
+        }
+        self.commit_plan(|p| {
+            for (i, (c, v)) in changes.iter().zip(normalized).enumerate() {
+                match c {
+                    Change::PutFace {
+                        location,
+                        user,
+                        template,
+                        ..
+                    } => p.put_face(location, user, template, v.expect("validated")),
+                    Change::RemoveFace {
+                        location,
+                        user,
+                        template,
+                    } => {
+                        if !p.remove_face(location, user, template) {
+                            return Err(Error::NotFound(format!(
+                                "change {i}: template {template:?} of user {user:?} at {location:?}"
+                            )));
                         }
                     }
-                    if !any {
-                        return Err(Error::NotFound(format!(
-                            "change {i}: user {user:?} at {location:?} has no templates"
-                        )));
+                    Change::RemoveUser { location, user } => {
+                        if p.remove_user_faces(location, user) == 0 {
+                            return Err(Error::NotFound(format!(
+                                "change {i}: user {user:?} at {location:?} has no templates"
+                            )));
+                        }
                     }
                 }
             }
+            Ok(())
+        })
+    }
+
+    /// Runs `plan` against the current state under the writer lock, then commits what it decided
+    /// as one log record. A plan that fails, or decides nothing, writes nothing.
+    pub(crate) fn commit_plan(
+        &self,
+        plan: impl FnOnce(&mut Planner<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let mut w = self.writer()?;
+        let snap = self.snapshot();
+        if w.keys.is_none() {
+            w.keys = Some(build_keys(&snap));
+        }
+        let mut p = Planner {
+            snap: &snap,
+            keys: w.keys.as_ref().expect("built above"),
+            overlay: BTreeMap::new(),
+            ops: Vec::new(),
+            next: w.tail_next,
+            catalog: snap.catalog.clone(),
+        };
+        plan(&mut p)?;
+        let Planner {
+            overlay,
+            ops,
+            catalog,
+            ..
+        } = p;
+        if ops.is_empty() {
+            return Ok(snap.seq);
         }
         let seq = snap.seq + 1;
         self.log(&mut w, seq, &ops)?;
@@ -645,11 +646,19 @@ impl Store {
         let mut new = (*snap).clone();
         let mut tail_next = w.tail_next;
         let mut dirty = std::mem::take(&mut w.dirty);
-        apply_ops(&mut new, &snap.model, &ops, &mut tail_next, &mut dirty)
-            .expect("ops resolved against this snapshot");
+        apply_ops(
+            &mut new,
+            &snap.model,
+            &ops,
+            &mut tail_next,
+            &mut dirty,
+            Some(catalog),
+        )
+        .expect("ops resolved against this snapshot");
         new.seq = seq;
         w.dirty = dirty;
         w.tail_next = tail_next;
+        w.catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
         let keys = w.keys.as_mut().expect("built above");
         for (k, v) in overlay {
             match v {
@@ -729,7 +738,7 @@ impl Store {
             .filter(|(_, s)| s.tail_base.is_some() || (compact && s.live_count < s.seg.rows()))
             .map(|(i, _)| i)
             .collect();
-        if !has_tail && !log_used && to_merge.is_empty() && w.dirty.is_empty() {
+        if !has_tail && !log_used && to_merge.is_empty() && w.dirty.is_empty() && !w.catalog_dirty {
             return Ok(());
         }
         let fs = &*self.fs;
@@ -842,7 +851,23 @@ impl Store {
             new_segs.push(ms);
         }
 
-        // 3. The next log, then the manifest switch.
+        // 3. The catalog, when it changed (it holds code hashes and fingerprints: the old file is
+        //    scrubbed like any other).
+        if w.catalog_dirty {
+            if m.catalog != 0 {
+                obsolete.push((None, path_of(dir, FileKind::Catalog(m.catalog))));
+            }
+            m.catalog = 0;
+            if !snap.catalog.locations.is_empty() {
+                let id = m.next_id;
+                m.next_id += 1;
+                let p = path_of(dir, FileKind::Catalog(id));
+                write_file(fs, &p, &snap.catalog.encode())?;
+                m.catalog = id;
+            }
+        }
+
+        // 4. The next log, then the manifest switch.
         let old_wal = path_of(dir, FileKind::Wal(m.wal_gen));
         m.wal_gen += 1;
         m.last_seq = snap.seq;
@@ -856,7 +881,7 @@ impl Store {
         write_manifest(fs, dir, &m)?;
         obsolete.push((None, old_wal));
 
-        // 4. Switch in memory.
+        // 5. Switch in memory.
         if let Some(keys) = w.keys.as_mut() {
             for v in keys.values_mut() {
                 if let Some(n) = moved.get(v) {
@@ -869,6 +894,7 @@ impl Store {
         w.manifest = m;
         w.tail_next = 0;
         w.dirty.clear();
+        w.catalog_dirty = false;
         if compact {
             w.unerased_since = None;
         }
@@ -996,6 +1022,124 @@ impl Store {
     }
 }
 
+/// What a commit is going to do, decided under the writer lock against the current state: face
+/// changes resolved to physical rows, and catalog changes applied to a working copy (so a plan can
+/// validate against the state it produces, e.g. duplicate cards across users).
+pub(crate) struct Planner<'a> {
+    snap: &'a Snapshot,
+    keys: &'a BTreeMap<Key, RowRef>,
+    overlay: BTreeMap<Key, Option<RowRef>>,
+    ops: Vec<WalOp>,
+    next: u64,
+    catalog: Catalog,
+}
+
+impl Planner<'_> {
+    /// The catalog as the plan has changed it so far.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    /// Logs a catalog change and applies it to the working copy.
+    pub(crate) fn apply_catalog(&mut self, op: CatalogOp) {
+        self.catalog.apply(&op);
+        self.ops.push(WalOp::Catalog(
+            postcard::to_allocvec(&op).expect("catalog op serialises"),
+        ));
+    }
+    fn lookup(&self, k: &Key) -> Option<RowRef> {
+        match self.overlay.get(k) {
+            Some(v) => *v,
+            None => self.keys.get(k).copied(),
+        }
+    }
+    /// Inserts or replaces a template (`v` normalised). Re-putting an identical embedding is a no-op.
+    pub(crate) fn put_face(&mut self, location: &str, user: &str, template: &str, v: Vec<f32>) {
+        let k = (location.to_string(), user.to_string(), template.to_string());
+        if let Some(old) = self.lookup(&k) {
+            if let Some((i, row)) = locate(self.snap, old) {
+                if self.snap.segs[i].live.get(row) && self.snap.segs[i].seg.vector(row) == v {
+                    return;
+                }
+            }
+            self.ops.push(WalOp::Kill(old));
+        }
+        self.ops.push(WalOp::Insert {
+            location: k.0.clone(),
+            user: k.1.clone(),
+            template: k.2.clone(),
+            vector: v,
+        });
+        self.overlay.insert(k, Some(RowRef::Tail(self.next)));
+        self.next += 1;
+    }
+    /// Removes a template; false if it does not exist.
+    pub(crate) fn remove_face(&mut self, location: &str, user: &str, template: &str) -> bool {
+        let k = (location.to_string(), user.to_string(), template.to_string());
+        match self.lookup(&k) {
+            Some(old) => {
+                self.ops.push(WalOp::Kill(old));
+                self.overlay.insert(k, None);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Template ids of a user, as the plan has changed them so far.
+    pub(crate) fn face_templates(&self, location: &str, user: &str) -> Vec<String> {
+        let lo = (location.to_string(), user.to_string(), String::new());
+        let mut ids: Vec<String> = self
+            .keys
+            .range(lo.clone()..)
+            .take_while(|(k, _)| k.0 == location && k.1 == user)
+            .map(|(k, _)| k.2.clone())
+            .chain(
+                self.overlay
+                    .range(lo..)
+                    .take_while(|(k, _)| k.0 == location && k.1 == user)
+                    .map(|(k, _)| k.2.clone()),
+            )
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.retain(|t| {
+            self.lookup(&(location.to_string(), user.to_string(), t.clone()))
+                .is_some()
+        });
+        ids
+    }
+    /// (user, template) of every template at a location, as the plan has changed them so far.
+    pub(crate) fn faces_at(&self, location: &str) -> Vec<(String, String)> {
+        let lo = (location.to_string(), String::new(), String::new());
+        let mut ids: Vec<(String, String)> = self
+            .keys
+            .range(lo.clone()..)
+            .take_while(|(k, _)| k.0 == location)
+            .map(|(k, _)| (k.1.clone(), k.2.clone()))
+            .chain(
+                self.overlay
+                    .range(lo..)
+                    .take_while(|(k, _)| k.0 == location)
+                    .map(|(k, _)| (k.1.clone(), k.2.clone())),
+            )
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.retain(|(u, t)| {
+            self.lookup(&(location.to_string(), u.clone(), t.clone()))
+                .is_some()
+        });
+        ids
+    }
+    /// Removes every template of a user; returns how many.
+    pub(crate) fn remove_user_faces(&mut self, location: &str, user: &str) -> usize {
+        let ids = self.face_templates(location, user);
+        for t in &ids {
+            self.remove_face(location, user, t);
+        }
+        ids.len()
+    }
+}
+
 fn strip_invalid(e: &Error) -> String {
     match e {
         Error::Invalid(s) => s.clone(),
@@ -1039,7 +1183,12 @@ fn apply_ops(
     ops: &[WalOp],
     tail_next: &mut u64,
     dirty: &mut HashSet<u64>,
+    catalog: Option<Catalog>,
 ) -> Result<()> {
+    let applied = catalog.is_some();
+    if let Some(c) = catalog {
+        snap.catalog = c;
+    }
     let mut inserts = Vec::new();
     let mut killed_new = Vec::new();
     for op in ops {
@@ -1058,6 +1207,14 @@ fn apply_ops(
                 }
                 if s.tail_base.is_none() {
                     dirty.insert(s.seg.id());
+                }
+            }
+            WalOp::Catalog(bytes) => {
+                if !applied {
+                    let op: CatalogOp = postcard::from_bytes(bytes).map_err(|e| {
+                        Error::corrupt("write-ahead log", format!("catalog op: {e}"))
+                    })?;
+                    snap.catalog.apply(&op);
                 }
             }
             WalOp::Insert {

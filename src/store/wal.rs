@@ -14,6 +14,8 @@
 //!   Inserted rows take consecutive tail row numbers, in log order, starting at 0 in each generation.
 //! - `2` kill a segment row: segment id `u64`, row `u32`.
 //! - `3` kill a tail row: tail row number `u64`.
+//! - `4` catalog change: `u32` length + a postcard-encoded `catalog::CatalogOp` (users, credentials as
+//!   keyed hashes, rights, schedules, doors, per-location sync state).
 //!
 //! Deletes are logged as the physical rows they kill (resolved by the writer before logging), so replay
 //! needs no id index and is deterministic. Replay stops at the first record that is short or fails its
@@ -61,6 +63,8 @@ pub enum WalOp {
     },
     /// Mark a row dead.
     Kill(RowRef),
+    /// A catalog change (postcard-encoded `catalog::CatalogOp`).
+    Catalog(Vec<u8>),
 }
 
 /// The file header of a log of generation `gen`.
@@ -103,6 +107,11 @@ pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
             WalOp::Kill(RowRef::Tail(n)) => {
                 w.u8(3);
                 w.u64(*n);
+            }
+            WalOp::Catalog(b) => {
+                w.u8(4);
+                w.u32(b.len() as u32);
+                w.bytes(b);
             }
         }
     }
@@ -190,6 +199,10 @@ fn decode_ops(payload: &[u8], dim: usize) -> Result<Vec<WalOp>, Short> {
                 row: r.u32("row")?,
             }),
             3 => WalOp::Kill(RowRef::Tail(r.u64("tail row")?)),
+            4 => {
+                let n = r.u32("catalog op length")? as usize;
+                WalOp::Catalog(r.take(n, "catalog op")?.to_vec())
+            }
             _ => return Err(Short("op tag")),
         });
     }

@@ -1,0 +1,404 @@
+//! The catalog: users, credentials, rights, schedules, doors and per-location sync state.
+//!
+//! Everything here is small next to the face templates, and kept in persistent maps (`imbl`) so a
+//! commit publishes a new catalog in O(change · log n) while searches keep reading the old one.
+//! Credentials are indexed for O(1) lookups: cards and plates normalised, access codes only as keyed
+//! hashes (HMAC-SHA256 with the location's code key) — the plain code never reaches the store, its
+//! log or its files.
+//!
+//! The catalog is logged as [`CatalogOp`]s inside write-ahead log records (so a delta is one atomic
+//! commit with its face templates) and written whole to a `catalog-<id>.cat` file by checkpoints:
+//! magic `EDGEIDCT`, version `u32`, payload length `u64`, CRC-32C `u32` of the payload, then the
+//! payload (postcard encoding of [`CatalogFile`]).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A 32-byte hash (SHA-256 or HMAC-SHA256).
+pub type Hash = [u8; 32];
+
+/// A fingerprint template as the platform sent it (the finger index keeps the searchable form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FingerTemplate {
+    /// Template id.
+    pub id: String,
+    /// Finger position code (ISO/IEC 19794-2: 0 unknown, 1 right thumb … 10 left little).
+    pub position: u8,
+    /// Record format, e.g. `iso19794-2:2005`.
+    pub format: String,
+    /// The record's bytes.
+    pub data: Vec<u8>,
+}
+
+/// Where and when a user may pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Right {
+    /// Door ids.
+    pub doors: Vec<String>,
+    /// Schedule id (None: always).
+    pub schedule: Option<String>,
+}
+
+/// A user of a location, normalised for lookups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Disabled users are kept but never granted.
+    pub enabled: bool,
+    /// Start of validity (Unix seconds).
+    pub valid_from: Option<i64>,
+    /// End of validity (Unix seconds).
+    pub valid_until: Option<i64>,
+    /// Face template ids (the embeddings live in the face index).
+    pub faces: Vec<String>,
+    /// Fingerprint templates.
+    pub fingers: Vec<FingerTemplate>,
+    /// Normalised cards (`csn:04A1B2`, `w26:12:34567`, `w34:1200:34567`).
+    pub cards: Vec<String>,
+    /// Access codes as keyed hashes.
+    pub codes: Vec<Hash>,
+    /// Normalised licence plates.
+    pub plates: Vec<String>,
+    /// Access rights.
+    pub rights: Vec<Right>,
+    /// Hash of the record's canonical form as sent (the digest's input).
+    pub hash: Hash,
+}
+
+/// A weekly schedule with holidays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Schedule id.
+    pub id: String,
+    /// IANA time zone name.
+    pub timezone: String,
+    /// Intervals: (weekday 0 = Monday, start minute, end minute), end exclusive.
+    pub weekly: Vec<(u8, u16, u16)>,
+    /// Holidays `YYYY-MM-DD` (no access).
+    pub holidays: Vec<String>,
+    /// Hash of the canonical form as sent.
+    pub hash: Hash,
+}
+
+/// A door and the credential combinations it accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Door {
+    /// Door id.
+    pub id: String,
+    /// Modes such as `face`, `card+code`.
+    pub modes: Vec<String>,
+    /// Hash of the canonical form as sent.
+    pub hash: Hash,
+}
+
+/// Everything the terminal knows of one location.
+#[derive(Debug, Clone, Default)]
+pub struct LocationState {
+    /// Last applied delta sequence.
+    pub seq: u64,
+    /// Key of the keyed hash of access codes (provisioned by a full synchronisation).
+    pub code_key: Option<Hash>,
+    /// Users by id.
+    pub users: imbl::OrdMap<String, Arc<UserRecord>>,
+    /// Card → user.
+    pub cards: imbl::HashMap<String, String>,
+    /// Code hash → user.
+    pub codes: imbl::HashMap<Hash, String>,
+    /// Plate → user.
+    pub plates: imbl::HashMap<String, String>,
+    /// Schedules by id.
+    pub schedules: imbl::OrdMap<String, Arc<Schedule>>,
+    /// Doors by id.
+    pub doors: imbl::OrdMap<String, Arc<Door>>,
+    /// Hashes of the last applied deltas by sequence (at least the last [`DELTA_HISTORY`]).
+    pub deltas: imbl::OrdMap<u64, Hash>,
+}
+
+/// Deltas whose hashes are kept per location, to tell a re-sent delta from a conflicting one.
+pub const DELTA_HISTORY: u64 = 10_000;
+
+/// One logged change of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CatalogOp {
+    /// Insert or replace a user.
+    PutUser {
+        /// Location id.
+        location: String,
+        /// The record.
+        user: UserRecord,
+    },
+    /// Remove a user.
+    DeleteUser {
+        /// Location id.
+        location: String,
+        /// User id.
+        id: String,
+    },
+    /// Insert or replace a schedule.
+    PutSchedule {
+        /// Location id.
+        location: String,
+        /// The schedule.
+        schedule: Schedule,
+    },
+    /// Remove a schedule.
+    DeleteSchedule {
+        /// Location id.
+        location: String,
+        /// Schedule id.
+        id: String,
+    },
+    /// Insert or replace a door.
+    PutDoor {
+        /// Location id.
+        location: String,
+        /// The door.
+        door: Door,
+    },
+    /// Remove a door.
+    DeleteDoor {
+        /// Location id.
+        location: String,
+        /// Door id.
+        id: String,
+    },
+    /// Forget the location's users, schedules and doors (a full synchronisation starts with this).
+    Reset {
+        /// Location id.
+        location: String,
+    },
+    /// Record an applied delta: the location's sequence, its hash, and a new code key if any.
+    Applied {
+        /// Location id.
+        location: String,
+        /// Sequence of the delta.
+        seq: u64,
+        /// Hash of the delta (codes keyed).
+        delta_hash: Hash,
+        /// Code key provisioned by this delta.
+        code_key: Option<Hash>,
+    },
+}
+
+/// All locations of a store.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Locations by id.
+    pub locations: imbl::OrdMap<String, LocationState>,
+}
+
+impl LocationState {
+    fn unindex(&mut self, u: &UserRecord) {
+        for c in &u.cards {
+            self.cards.remove(c);
+        }
+        for c in &u.codes {
+            self.codes.remove(c);
+        }
+        for p in &u.plates {
+            self.plates.remove(p);
+        }
+    }
+    fn index(&mut self, u: &UserRecord) {
+        for c in &u.cards {
+            self.cards.insert(c.clone(), u.id.clone());
+        }
+        for c in &u.codes {
+            self.codes.insert(*c, u.id.clone());
+        }
+        for p in &u.plates {
+            self.plates.insert(p.clone(), u.id.clone());
+        }
+    }
+}
+
+impl Catalog {
+    /// The state of a location (empty if unknown).
+    pub fn location(&self, id: &str) -> Option<&LocationState> {
+        self.locations.get(id)
+    }
+
+    /// Applies one op. Ops are validated before they are logged, so this cannot fail.
+    pub fn apply(&mut self, op: &CatalogOp) {
+        let state = |c: &mut Catalog, l: &str| {
+            c.locations
+                .entry(l.to_string())
+                .or_default()
+                .clone()
+        };
+        match op {
+            CatalogOp::PutUser { location, user } => {
+                let mut s = state(self, location);
+                if let Some(old) = s.users.get(&user.id).cloned() {
+                    s.unindex(&old);
+                }
+                s.index(user);
+                s.users.insert(user.id.clone(), Arc::new(user.clone()));
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::DeleteUser { location, id } => {
+                let mut s = state(self, location);
+                if let Some(old) = s.users.remove(id) {
+                    s.unindex(&old);
+                }
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::PutSchedule { location, schedule } => {
+                let mut s = state(self, location);
+                s.schedules
+                    .insert(schedule.id.clone(), Arc::new(schedule.clone()));
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::DeleteSchedule { location, id } => {
+                let mut s = state(self, location);
+                s.schedules.remove(id);
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::PutDoor { location, door } => {
+                let mut s = state(self, location);
+                s.doors.insert(door.id.clone(), Arc::new(door.clone()));
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::DeleteDoor { location, id } => {
+                let mut s = state(self, location);
+                s.doors.remove(id);
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::Reset { location } => {
+                let mut s = state(self, location);
+                s.users = Default::default();
+                s.cards = Default::default();
+                s.codes = Default::default();
+                s.plates = Default::default();
+                s.schedules = Default::default();
+                s.doors = Default::default();
+                self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::Applied {
+                location,
+                seq,
+                delta_hash,
+                code_key,
+            } => {
+                let mut s = state(self, location);
+                s.seq = *seq;
+                s.deltas.insert(*seq, *delta_hash);
+                while s.deltas.len() as u64 > DELTA_HISTORY {
+                    if let Some(&(first, _)) = s.deltas.get_min() {
+                        s.deltas.remove(&first);
+                    }
+                }
+                if let Some(k) = code_key {
+                    s.code_key = Some(*k);
+                }
+                self.locations.insert(location.clone(), s);
+            }
+        }
+    }
+
+    /// Serialises the whole catalog for a checkpoint file.
+    pub fn encode(&self) -> Vec<u8> {
+        let file = CatalogFile {
+            locations: self
+                .locations
+                .iter()
+                .map(|(id, s)| LocationFile {
+                    id: id.clone(),
+                    seq: s.seq,
+                    code_key: s.code_key,
+                    users: s.users.values().map(|u| (**u).clone()).collect(),
+                    schedules: s.schedules.values().map(|x| (**x).clone()).collect(),
+                    doors: s.doors.values().map(|x| (**x).clone()).collect(),
+                    deltas: s.deltas.iter().map(|(a, b)| (*a, *b)).collect(),
+                })
+                .collect(),
+        };
+        let payload = postcard::to_allocvec(&file).expect("catalog serialises");
+        let mut out = Vec::with_capacity(payload.len() + 24);
+        out.extend_from_slice(CATALOG_MAGIC);
+        out.extend_from_slice(&CATALOG_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Reads a checkpoint file.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
+        if bytes.len() < 24 || &bytes[..8] != CATALOG_MAGIC {
+            return Err(Error::corrupt(path, "not a catalog file (bad magic)"));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != CATALOG_VERSION {
+            return Err(Error::Version {
+                path: path.into(),
+                found: version,
+                min: CATALOG_VERSION,
+                max: CATALOG_VERSION,
+            });
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
+        let payload = &bytes[24..];
+        if payload.len() as u64 != len {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "catalog payload is {} bytes, header says {len}",
+                    payload.len()
+                ),
+            ));
+        }
+        if crc32c::crc32c(payload) != crc {
+            return Err(Error::corrupt(path, "catalog checksum mismatch"));
+        }
+        let file: CatalogFile = postcard::from_bytes(payload)
+            .map_err(|e| Error::corrupt(path, format!("catalog payload: {e}")))?;
+        let mut c = Catalog::default();
+        for l in file.locations {
+            let mut s = LocationState {
+                seq: l.seq,
+                code_key: l.code_key,
+                ..Default::default()
+            };
+            for u in l.users {
+                s.index(&u);
+                s.users.insert(u.id.clone(), Arc::new(u));
+            }
+            for x in l.schedules {
+                s.schedules.insert(x.id.clone(), Arc::new(x));
+            }
+            for x in l.doors {
+                s.doors.insert(x.id.clone(), Arc::new(x));
+            }
+            s.deltas = l.deltas.into_iter().collect();
+            c.locations.insert(l.id, s);
+        }
+        Ok(c)
+    }
+}
+
+const CATALOG_MAGIC: &[u8; 8] = b"EDGEIDCT";
+const CATALOG_VERSION: u32 = 1;
+
+/// The serialised form of the catalog (checkpoint files).
+#[derive(Serialize, Deserialize)]
+pub struct CatalogFile {
+    locations: Vec<LocationFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LocationFile {
+    id: String,
+    seq: u64,
+    code_key: Option<Hash>,
+    users: Vec<UserRecord>,
+    schedules: Vec<Schedule>,
+    doors: Vec<Door>,
+    deltas: Vec<(u64, Hash)>,
+}

@@ -1,0 +1,676 @@
+//! Parsing and validating a platform delta (format in `docs/sync-protocol.md`).
+//!
+//! Everything that can be checked without the store's current state is checked here, before the
+//! writer lock is taken: structure, ids, card formats, code and plate syntax, time stamps, time
+//! zones, embeddings (base64, model, dimension, finite, non-zero). Every error names where it is,
+//! e.g. `changes[3].user.faces[0].embedding: expected 512 floats, got 511`.
+
+use super::canonical::{self, code_hash, Rule};
+use super::Refusal;
+use crate::catalog::{Door, FingerTemplate, Hash, Right, Schedule, UserRecord};
+use crate::template::{check_id, normalize};
+use base64::Engine;
+use simd_json::{BorrowedValue as Value, StaticNode};
+
+/// The version this build reads.
+pub const FORMAT: &str = "edgeid.delta/1";
+
+/// A full synchronisation or a batch of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The location's complete state.
+    Full,
+    /// Changes on top of the previous sequence.
+    Changes,
+}
+
+/// One validated change.
+#[derive(Debug)]
+pub enum Op {
+    /// Insert or replace a user with its face templates (normalised embeddings).
+    UpsertUser(UserRecord, Vec<(String, Vec<f32>)>),
+    /// Remove a user.
+    DeleteUser(String),
+    /// Insert or replace a schedule.
+    UpsertSchedule(Schedule),
+    /// Remove a schedule.
+    DeleteSchedule(String),
+    /// Insert or replace a door.
+    UpsertDoor(Door),
+    /// Remove a door.
+    DeleteDoor(String),
+}
+
+/// A parsed, validated delta.
+#[derive(Debug)]
+pub struct Delta {
+    /// Location id.
+    pub location: String,
+    /// Sequence number.
+    pub sequence: u64,
+    /// Full or changes.
+    pub kind: Kind,
+    /// Code key provisioned by this delta.
+    pub code_key: Option<Hash>,
+    /// The changes, in order.
+    pub ops: Vec<Op>,
+    /// Hash of the delta's canonical form (codes keyed): tells a re-sent delta from a conflict.
+    pub hash: Hash,
+}
+
+type R<T> = Result<T, Refusal>;
+
+fn bad(path: impl Into<String>, msg: impl Into<String>) -> Refusal {
+    Refusal::Invalid {
+        path: path.into(),
+        message: msg.into(),
+    }
+}
+
+fn kind_of(v: &Value<'_>) -> &'static str {
+    match v {
+        Value::Static(StaticNode::Null) => "null",
+        Value::Static(StaticNode::Bool(_)) => "a boolean",
+        Value::Static(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// An object's members, refusing unknown keys (a misspelt field must not be silently ignored).
+struct Obj<'a, 'v> {
+    o: &'a simd_json::borrowed::Object<'v>,
+    path: String,
+}
+
+impl<'a, 'v> Obj<'a, 'v> {
+    fn new(v: &'a Value<'v>, path: &str, allowed: &[&str]) -> R<Self> {
+        let Value::Object(o) = v else {
+            return Err(bad(path, format!("expected an object, got {}", kind_of(v))));
+        };
+        for k in o.keys() {
+            if !allowed.contains(&k.as_ref()) {
+                return Err(bad(
+                    join(path, k),
+                    format!("unknown field (allowed: {})", allowed.join(", ")),
+                ));
+            }
+        }
+        Ok(Obj {
+            o,
+            path: path.to_string(),
+        })
+    }
+    fn at(&self, k: &str) -> String {
+        join(&self.path, k)
+    }
+    fn opt(&self, k: &str) -> Option<&'a Value<'v>> {
+        self.o
+            .get(k)
+            .filter(|v| !matches!(v, Value::Static(StaticNode::Null)))
+    }
+    fn req(&self, k: &str) -> R<&'a Value<'v>> {
+        self.opt(k).ok_or_else(|| bad(self.at(k), "missing"))
+    }
+    fn str(&self, k: &str) -> R<&'a str> {
+        as_str(self.req(k)?, &self.at(k))
+    }
+    fn opt_str(&self, k: &str) -> R<Option<&'a str>> {
+        self.opt(k).map(|v| as_str(v, &self.at(k))).transpose()
+    }
+    fn u64(&self, k: &str) -> R<u64> {
+        as_u64(self.req(k)?, &self.at(k))
+    }
+    fn arr(&self, k: &str) -> R<&'a [Value<'v>]> {
+        match self.opt(k) {
+            None => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            Some(v) => Err(bad(
+                self.at(k),
+                format!("expected an array, got {}", kind_of(v)),
+            )),
+        }
+    }
+}
+
+fn join(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
+}
+
+fn as_str<'a>(v: &'a Value<'_>, path: &str) -> R<&'a str> {
+    match v {
+        Value::String(s) => Ok(s),
+        _ => Err(bad(path, format!("expected a string, got {}", kind_of(v)))),
+    }
+}
+
+fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
+    match v {
+        Value::Static(StaticNode::U64(u)) => Ok(*u),
+        Value::Static(StaticNode::I64(i)) if *i >= 0 => Ok(*i as u64),
+        _ => Err(bad(
+            path,
+            format!("expected a non-negative integer, got {}", kind_of(v)),
+        )),
+    }
+}
+
+fn id(v: &str, what: &str, path: &str) -> R<String> {
+    check_id(what, v).map_err(|e| bad(path, invalid_text(e)))?;
+    Ok(v.to_string())
+}
+
+fn invalid_text(e: crate::Error) -> String {
+    match e {
+        crate::Error::Invalid(m) => m,
+        other => other.to_string(),
+    }
+}
+
+fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
+    v.map(|s| {
+        s.parse::<jiff::Timestamp>()
+            .map(|t| t.as_second())
+            .map_err(|e| bad(path, format!("{s:?} is not an RFC 3339 time stamp ({e})")))
+    })
+    .transpose()
+}
+
+/// Normalises a card credential. Formats: `csn` (hex serial, case-insensitive, 2..=32 digits),
+/// `wiegand26` (facility 0..=255, number 0..=65535), `wiegand34` (facility 0..=65535, number
+/// 0..=65535).
+pub fn card_key(format: &str, number: &str, facility: Option<u64>) -> Result<String, String> {
+    match format {
+        "csn" => {
+            let n = number.trim();
+            if n.len() < 2 || n.len() > 32 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("csn must be 2..=32 hex digits, got {number:?}"));
+            }
+            if facility.is_some() {
+                return Err("csn cards have no facility".into());
+            }
+            Ok(format!("csn:{}", n.to_ascii_uppercase()))
+        }
+        "wiegand26" | "wiegand34" => {
+            let fmax = if format == "wiegand26" { 255 } else { 65_535 };
+            let f = facility.ok_or_else(|| format!("{format} needs a facility code"))?;
+            if f > fmax {
+                return Err(format!("{format} facility must be 0..={fmax}, got {f}"));
+            }
+            let n: u64 = number
+                .trim()
+                .parse()
+                .map_err(|_| format!("{format} number must be an integer, got {number:?}"))?;
+            if n > 65_535 {
+                return Err(format!("{format} number must be 0..=65535, got {n}"));
+            }
+            let tag = if format == "wiegand26" { "w26" } else { "w34" };
+            Ok(format!("{tag}:{f}:{n}"))
+        }
+        other => Err(format!(
+            "unknown card format {other:?} (known: csn, wiegand26, wiegand34)"
+        )),
+    }
+}
+
+/// Normalises a licence plate: letters upper-cased, spaces, dashes and dots removed; 1..=16
+/// letters and digits remain.
+pub fn plate_key(p: &str) -> Result<String, String> {
+    let k: String = p
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .flat_map(char::to_uppercase)
+        .collect();
+    if k.is_empty() || k.chars().count() > 16 || !k.chars().all(char::is_alphanumeric) {
+        return Err(format!(
+            "plate must be 1..=16 letters or digits after removing spaces, dashes and dots, got {p:?}"
+        ));
+    }
+    Ok(k)
+}
+
+/// Checks an access code: 4..=12 decimal digits.
+pub fn check_code(c: &str) -> Result<(), String> {
+    if !(4..=12).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("access code must be 4..=12 digits".into());
+    }
+    Ok(())
+}
+
+const DOOR_FACTORS: &[&str] = &["face", "finger", "card", "code", "plate"];
+
+struct Ctx<'k> {
+    model: &'k str,
+    dim: usize,
+    key: Option<&'k Hash>,
+}
+
+/// Parses and validates a delta. `model`/`dim` are the store's; `current_key` is the location's
+/// code key before this delta (a full delta may bring its own).
+pub fn parse(
+    json: &mut [u8],
+    model: &str,
+    dim: usize,
+    current_key: impl FnOnce(&str) -> Option<Hash>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> R<Delta> {
+    let v = simd_json::to_borrowed_value(json)
+        .map_err(|e| Refusal::Parse(format!("not valid JSON: {e}")))?;
+    let top = Obj::new(
+        &v,
+        "",
+        &[
+            "format",
+            "location",
+            "sequence",
+            "kind",
+            "code_key",
+            "changes",
+            "signature",
+        ],
+    )?;
+    let format = top.str("format")?;
+    if format != FORMAT {
+        return Err(Refusal::Version(format!(
+            "format {format:?} is not supported (this build reads {FORMAT:?})"
+        )));
+    }
+    let location = id(top.str("location")?, "location", "location")?;
+    let sequence = top.u64("sequence")?;
+    if sequence == 0 {
+        return Err(bad("sequence", "must be at least 1"));
+    }
+    let kind = match top.str("kind")? {
+        "full" => Kind::Full,
+        "changes" => Kind::Changes,
+        other => {
+            return Err(bad(
+                "kind",
+                format!("expected \"full\" or \"changes\", got {other:?}"),
+            ))
+        }
+    };
+    if top.opt("signature").is_some() {
+        return Err(bad(
+            "signature",
+            "signed deltas are not supported by this build yet",
+        ));
+    }
+    let code_key = match top.opt_str("code_key")? {
+        None => None,
+        Some(_) if kind == Kind::Changes => {
+            return Err(bad(
+                "code_key",
+                "a code key is provisioned by a full synchronisation only (codes already stored would no longer match)",
+            ))
+        }
+        Some(s) => {
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| bad("code_key", format!("not base64: {e}")))?;
+            Some(
+                <Hash>::try_from(b.as_slice())
+                    .map_err(|_| bad("code_key", format!("expected 32 bytes, got {}", b.len())))?,
+            )
+        }
+    };
+    let key = code_key.or_else(|| current_key(&location));
+    let ctx = Ctx {
+        model,
+        dim,
+        key: key.as_ref(),
+    };
+    let changes = top.arr("changes")?;
+    let mut ops = Vec::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        let path = format!("changes[{i}]");
+        ops.push(parse_change(c, &path, &ctx)?);
+        if i % 256 == 0 {
+            progress(i, changes.len());
+        }
+    }
+    progress(changes.len(), changes.len());
+    let hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(|w| {
+        bad(
+            "",
+            format!("the delta holds {w}; only integers are allowed"),
+        )
+    })?;
+    Ok(Delta {
+        location,
+        sequence,
+        kind,
+        code_key,
+        ops,
+        hash,
+    })
+}
+
+fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
+    let Value::Object(o) = v else {
+        return Err(bad(path, format!("expected an object, got {}", kind_of(v))));
+    };
+    let op = match o.get("op") {
+        Some(Value::String(s)) => s.as_ref(),
+        _ => return Err(bad(join(path, "op"), "missing or not a string")),
+    };
+    match op {
+        "upsert_user" => {
+            let c = Obj::new(v, path, &["op", "user"])?;
+            parse_user(c.req("user")?, &c.at("user"), ctx)
+        }
+        "delete_user" | "delete_schedule" | "delete_door" => {
+            let c = Obj::new(v, path, &["op", "id"])?;
+            let what = &op["delete_".len()..];
+            let i = id(c.str("id")?, what, &c.at("id"))?;
+            Ok(match op {
+                "delete_user" => Op::DeleteUser(i),
+                "delete_schedule" => Op::DeleteSchedule(i),
+                _ => Op::DeleteDoor(i),
+            })
+        }
+        "upsert_schedule" => {
+            let c = Obj::new(v, path, &["op", "schedule"])?;
+            parse_schedule(c.req("schedule")?, &c.at("schedule")).map(Op::UpsertSchedule)
+        }
+        "upsert_door" => {
+            let c = Obj::new(v, path, &["op", "door"])?;
+            parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
+        }
+        other => Err(bad(
+            join(path, "op"),
+            format!("unknown op {other:?} (known: upsert_user, delete_user, upsert_schedule, delete_schedule, upsert_door, delete_door)"),
+        )),
+    }
+}
+
+fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
+    let u = Obj::new(
+        v,
+        path,
+        &[
+            "id",
+            "name",
+            "enabled",
+            "valid_from",
+            "valid_until",
+            "faces",
+            "fingers",
+            "cards",
+            "codes",
+            "plates",
+            "rights",
+        ],
+    )?;
+    let uid = id(u.str("id")?, "user", &u.at("id"))?;
+    let name = u.opt_str("name")?.map(str::to_string);
+    if name.as_ref().is_some_and(|n| n.len() > 256) {
+        return Err(bad(u.at("name"), "longer than 256 bytes"));
+    }
+    let enabled = match u.opt("enabled") {
+        None => true,
+        Some(Value::Static(StaticNode::Bool(b))) => *b,
+        Some(x) => {
+            return Err(bad(
+                u.at("enabled"),
+                format!("expected a boolean, got {}", kind_of(x)),
+            ))
+        }
+    };
+    let valid_from = time(u.opt_str("valid_from")?, &u.at("valid_from"))?;
+    let valid_until = time(u.opt_str("valid_until")?, &u.at("valid_until"))?;
+    if let (Some(a), Some(b)) = (valid_from, valid_until) {
+        if b < a {
+            return Err(bad(u.at("valid_until"), "is before valid_from"));
+        }
+    }
+    let mut faces = Vec::new();
+    for (i, f) in u.arr("faces")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("faces"));
+        let f = Obj::new(f, &p, &["id", "model", "embedding"])?;
+        let fid = id(f.str("id")?, "template", &f.at("id"))?;
+        let model = f.str("model")?;
+        if model != ctx.model {
+            return Err(bad(
+                f.at("model"),
+                format!("this store holds {} templates, got {model:?}", ctx.model),
+            ));
+        }
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(f.str("embedding")?)
+            .map_err(|e| bad(f.at("embedding"), format!("not base64: {e}")))?;
+        if b.len() % 4 != 0 {
+            return Err(bad(
+                f.at("embedding"),
+                format!("{} bytes is not a whole number of f32", b.len()),
+            ));
+        }
+        let floats: Vec<f32> = b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let v = normalize(&floats, ctx.dim).map_err(|e| bad(f.at("embedding"), invalid_text(e)))?;
+        if faces.iter().any(|(x, _): &(String, Vec<f32>)| *x == fid) {
+            return Err(bad(
+                f.at("id"),
+                format!("template id {fid:?} appears twice"),
+            ));
+        }
+        faces.push((fid, v));
+    }
+    let mut fingers = Vec::new();
+    for (i, f) in u.arr("fingers")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("fingers"));
+        let f = Obj::new(f, &p, &["id", "position", "format", "data"])?;
+        let position = f.u64("position")?;
+        if position > 10 {
+            return Err(bad(
+                f.at("position"),
+                format!("finger position must be 0..=10, got {position}"),
+            ));
+        }
+        let format = f.str("format")?;
+        if ![
+            "iso19794-2:2005",
+            "iso19794-2:2011",
+            "ansi378:2004",
+            "iso19794-2:card-normal",
+            "iso19794-2:card-compact",
+        ]
+        .contains(&format)
+        {
+            return Err(bad(
+                f.at("format"),
+                format!("unknown fingerprint format {format:?}"),
+            ));
+        }
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(f.str("data")?)
+            .map_err(|e| bad(f.at("data"), format!("not base64: {e}")))?;
+        if data.is_empty() || data.len() > 65_536 {
+            return Err(bad(
+                f.at("data"),
+                format!("template of {} bytes (1..=65536 expected)", data.len()),
+            ));
+        }
+        fingers.push(FingerTemplate {
+            id: id(f.str("id")?, "template", &f.at("id"))?,
+            position: position as u8,
+            format: format.to_string(),
+            data,
+        });
+    }
+    let mut cards = Vec::new();
+    for (i, c) in u.arr("cards")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("cards"));
+        let c = Obj::new(c, &p, &["format", "number", "facility"])?;
+        let number = match c.req("number")? {
+            Value::String(s) => s.to_string(),
+            n => as_u64(n, &c.at("number"))?.to_string(),
+        };
+        let facility = c
+            .opt("facility")
+            .map(|f| as_u64(f, &c.at("facility")))
+            .transpose()?;
+        let k = card_key(c.str("format")?, &number, facility).map_err(|m| bad(&p, m))?;
+        if cards.contains(&k) {
+            return Err(bad(&p, format!("card {k} appears twice")));
+        }
+        cards.push(k);
+    }
+    let mut codes = Vec::new();
+    for (i, c) in u.arr("codes")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("codes"));
+        let s = as_str(c, &p)?;
+        check_code(s).map_err(|m| bad(&p, m))?;
+        let key = ctx.key.ok_or_else(|| {
+            bad(
+                &p,
+                "the location has no code key yet: send a full synchronisation with code_key first",
+            )
+        })?;
+        let h = code_hash(key, s);
+        if codes.contains(&h) {
+            return Err(bad(&p, "code appears twice"));
+        }
+        codes.push(h);
+    }
+    let mut plates = Vec::new();
+    for (i, c) in u.arr("plates")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("plates"));
+        let k = plate_key(as_str(c, &p)?).map_err(|m| bad(&p, m))?;
+        if plates.contains(&k) {
+            return Err(bad(&p, format!("plate {k} appears twice")));
+        }
+        plates.push(k);
+    }
+    let mut rights = Vec::new();
+    for (i, r) in u.arr("rights")?.iter().enumerate() {
+        let p = format!("{}[{i}]", u.at("rights"));
+        let r = Obj::new(r, &p, &["doors", "schedule"])?;
+        let mut doors = Vec::new();
+        for (j, d) in r.arr("doors")?.iter().enumerate() {
+            let dp = format!("{}[{j}]", r.at("doors"));
+            doors.push(id(as_str(d, &dp)?, "door", &dp)?);
+        }
+        if doors.is_empty() {
+            return Err(bad(r.at("doors"), "a right names at least one door"));
+        }
+        let schedule = r
+            .opt_str("schedule")?
+            .map(|s| id(s, "schedule", &r.at("schedule")))
+            .transpose()?;
+        rights.push(Right { doors, schedule });
+    }
+    let hash = canonical::hash(v, Rule::User(ctx.key)).map_err(|w| {
+        bad(
+            path,
+            format!("the user holds {w}; only integers are allowed"),
+        )
+    })?;
+    Ok(Op::UpsertUser(
+        UserRecord {
+            id: uid,
+            name,
+            enabled,
+            valid_from,
+            valid_until,
+            faces: faces.iter().map(|f| f.0.clone()).collect(),
+            fingers,
+            cards,
+            codes,
+            plates,
+            rights,
+            hash,
+        },
+        faces,
+    ))
+}
+
+fn hhmm(s: &str, path: &str) -> R<u16> {
+    let ok = s.len() == 5 && s.as_bytes()[2] == b':';
+    let h: Option<u16> = s.get(..2).and_then(|x| x.parse().ok());
+    let m: Option<u16> = s.get(3..).and_then(|x| x.parse().ok());
+    match (ok, h, m) {
+        (true, Some(h), Some(m)) if (h < 24 && m < 60) || (h == 24 && m == 0) => Ok(h * 60 + m),
+        _ => Err(bad(
+            path,
+            format!("expected HH:MM (00:00..=24:00), got {s:?}"),
+        )),
+    }
+}
+
+fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
+    let s = Obj::new(v, path, &["id", "timezone", "weekly", "holidays"])?;
+    let sid = id(s.str("id")?, "schedule", &s.at("id"))?;
+    let tz = s.str("timezone")?;
+    jiff::tz::TimeZone::get(tz)
+        .map_err(|_| bad(s.at("timezone"), format!("unknown time zone {tz:?}")))?;
+    let mut weekly = Vec::new();
+    if let Some(w) = s.opt("weekly") {
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let wo = Obj::new(w, &s.at("weekly"), &days)?;
+        for (d, name) in days.iter().enumerate() {
+            for (i, iv) in wo.arr(name)?.iter().enumerate() {
+                let p = format!("{}[{i}]", wo.at(name));
+                let Value::Array(pair) = iv else {
+                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
+                };
+                if pair.len() != 2 {
+                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
+                }
+                let a = hhmm(as_str(&pair[0], &p)?, &p)?;
+                let b = hhmm(as_str(&pair[1], &p)?, &p)?;
+                if b <= a {
+                    return Err(bad(&p, "interval ends before it starts"));
+                }
+                weekly.push((d as u8, a, b));
+            }
+        }
+    }
+    let mut holidays = Vec::new();
+    for (i, h) in s.arr("holidays")?.iter().enumerate() {
+        let p = format!("{}[{i}]", s.at("holidays"));
+        let d = as_str(h, &p)?;
+        d.parse::<jiff::civil::Date>()
+            .map_err(|_| bad(&p, format!("expected a date YYYY-MM-DD, got {d:?}")))?;
+        holidays.push(d.to_string());
+    }
+    Ok(Schedule {
+        id: sid,
+        timezone: tz.to_string(),
+        weekly,
+        holidays,
+        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
+    })
+}
+
+fn parse_door(v: &Value<'_>, path: &str) -> R<Door> {
+    let d = Obj::new(v, path, &["id", "modes"])?;
+    let did = id(d.str("id")?, "door", &d.at("id"))?;
+    let mut modes = Vec::new();
+    for (i, m) in d.arr("modes")?.iter().enumerate() {
+        let p = format!("{}[{i}]", d.at("modes"));
+        let m = as_str(m, &p)?;
+        if m.split('+').any(|f| !DOOR_FACTORS.contains(&f)) {
+            return Err(bad(
+                &p,
+                format!(
+                    "mode {m:?}: factors are {} joined by '+'",
+                    DOOR_FACTORS.join(", ")
+                ),
+            ));
+        }
+        modes.push(m.to_string());
+    }
+    Ok(Door {
+        id: did,
+        modes,
+        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
+    })
+}
