@@ -225,12 +225,8 @@ impl Catalog {
 
     /// Applies one op. Ops are validated before they are logged, so this cannot fail.
     pub fn apply(&mut self, op: &CatalogOp) {
-        let state = |c: &mut Catalog, l: &str| {
-            c.locations
-                .entry(l.to_string())
-                .or_default()
-                .clone()
-        };
+        let state =
+            |c: &mut Catalog, l: &str| c.locations.entry(l.to_string()).or_default().clone();
         match op {
             CatalogOp::PutUser { location, user } => {
                 let mut s = state(self, location);
