@@ -265,7 +265,7 @@ fn refusals_name_the_place_and_change_nothing() {
     apply(&s, &delta("hq", 1, "full", vec![upsert(user("a", 1))])).unwrap();
     let digest = s.digest("hq").unwrap();
     let seq = s.snapshot().seq();
-    let short = b64(&vec![0u8; 4 * (DIM - 1)]);
+    let short = b64(&[0u8; 4 * (DIM - 1)]);
     let mut cases: Vec<(Vec<u8>, &str)> = vec![
         (b"{not json".to_vec(), "not valid JSON"),
         (br#"{"format":"edgeid.delta/2","location":"hq","sequence":2,"kind":"changes","changes":[]}"#.to_vec(), "not supported"),
@@ -314,7 +314,7 @@ fn digest_is_deterministic_and_changes_with_any_field() {
     };
     let d0 = digest_of(&base);
     assert_eq!(d0, digest_of(&base));
-    assert_eq!(d0, platform_digest(&[base.clone()], &[], &[]));
+    assert_eq!(d0, platform_digest(std::slice::from_ref(&base), &[], &[]));
     for (field, value) in [
         ("name", json!("B")),
         ("enabled", json!(false)),

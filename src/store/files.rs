@@ -63,6 +63,12 @@ impl FileKind {
             return hex(g).map(FileKind::Wal);
         }
         if let Some(id) = name
+            .strip_prefix("catalog-")
+            .and_then(|s| s.strip_suffix(".cat"))
+        {
+            return hex(id).map(FileKind::Catalog);
+        }
+        if let Some(id) = name
             .strip_prefix("seg-")
             .and_then(|s| s.strip_suffix(".seg"))
         {

@@ -756,13 +756,7 @@ impl Store {
             let s = &snap.segs[i];
             for r in 0..s.seg.rows() {
                 if s.live.get(r) {
-                    let (l, u, t) = s.seg.row_ids(r);
-                    rows_in.push(RowIn {
-                        location: l,
-                        user: u,
-                        template: t,
-                        vector: s.seg.vector(r),
-                    });
+                    rows_in.push(RowIn::of(&s.seg, r));
                     sources.push(match s.tail_base {
                         Some(b) => RowRef::Tail(b + r as u64),
                         None => RowRef::Seg {
@@ -1234,6 +1228,7 @@ fn apply_ops(
                     user,
                     template,
                     vector,
+                    from: None,
                 });
             }
         }
@@ -1285,13 +1280,7 @@ fn merge_tail(model: &str, dim: usize, a: &SegState, b: &SegState) -> SegState {
     let mut live = Vec::with_capacity(rows.capacity());
     for s in [a, b] {
         for r in 0..s.seg.rows() {
-            let (l, u, t) = s.seg.row_ids(r);
-            rows.push(RowIn {
-                location: l,
-                user: u,
-                template: t,
-                vector: s.seg.vector(r),
-            });
+            rows.push(RowIn::of(&s.seg, r));
             live.push(s.live.get(r));
         }
     }

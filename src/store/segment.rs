@@ -101,6 +101,23 @@ pub struct RowIn<'a> {
     pub template: &'a str,
     /// L2-normalised embedding.
     pub vector: &'a [f32],
+    /// The row's codes when it comes from another segment (compaction, tail merges): copied instead
+    /// of quantised again, so rewriting costs a copy.
+    pub from: Option<(&'a Segment, usize)>,
+}
+
+impl<'a> RowIn<'a> {
+    /// Row `r` of `seg`, carrying its codes along.
+    pub fn of(seg: &'a Segment, r: usize) -> RowIn<'a> {
+        let (location, user, template) = seg.row_ids(r);
+        RowIn {
+            location,
+            user,
+            template,
+            vector: seg.vector(r),
+            from: Some((seg, r)),
+        }
+    }
 }
 
 fn align64(n: usize) -> usize {
@@ -149,16 +166,27 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[RowIn<'_>]) -> V
     let mut vectors = Vec::with_capacity(n * dim);
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.vector.len(), dim, "segment row of wrong dimension");
-        let q = quantize(r.vector, stride);
-        params[i] = q.scale;
-        params[n + i] = q.code_norm;
-        params[2 * n + i] = q.residual;
-        codes[i * stride..(i + 1) * stride].copy_from_slice(&q.codes);
-        let q4 = quantize4(r.vector, 2 * half);
-        params4[i] = q4.scale;
-        params4[n + i] = q4.code_norm;
-        params4[2 * n + i] = q4.residual;
-        codes4[i * half..(i + 1) * half].copy_from_slice(&q4.codes);
+        if let Some((src, sr)) = r.from.filter(|(src, _)| src.dim() == dim) {
+            let (s8, c8, r8) = src.params();
+            let (s4, c4, r4) = src.params4();
+            (params[i], params[n + i], params[2 * n + i]) = (s8[sr], c8[sr], r8[sr]);
+            (params4[i], params4[n + i], params4[2 * n + i]) = (s4[sr], c4[sr], r4[sr]);
+            codes[i * stride..(i + 1) * stride]
+                .copy_from_slice(&src.codes()[sr * stride..(sr + 1) * stride]);
+            codes4[i * half..(i + 1) * half]
+                .copy_from_slice(&src.codes4()[sr * half..(sr + 1) * half]);
+        } else {
+            let q = quantize(r.vector, stride);
+            params[i] = q.scale;
+            params[n + i] = q.code_norm;
+            params[2 * n + i] = q.residual;
+            codes[i * stride..(i + 1) * stride].copy_from_slice(&q.codes);
+            let q4 = quantize4(r.vector, 2 * half);
+            params4[i] = q4.scale;
+            params4[n + i] = q4.code_norm;
+            params4[2 * n + i] = q4.residual;
+            codes4[i * half..(i + 1) * half].copy_from_slice(&q4.codes);
+        }
         vectors.extend_from_slice(r.vector);
     }
 
@@ -546,6 +574,7 @@ mod tests {
                 user: u,
                 template: t,
                 vector: v,
+                from: None,
             })
             .collect();
         encode(7, "test-model", 16, &rin)
