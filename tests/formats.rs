@@ -1,0 +1,95 @@
+//! Golden fixtures: a store written by format version 1 must open and answer the same forever.
+//! `testdata/formats/v1/` was written by `write_v1_fixture` (run it with `--ignored` only when a new
+//! format version is added, into a new folder; never rewrite an existing fixture).
+
+mod common;
+use common::*;
+use edgeid::{Change, Identify, OpenOptions, Store};
+use std::path::{Path, PathBuf};
+
+const DIM: usize = 16;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/v1")
+}
+
+fn full_delta() -> Vec<u8> {
+    br#"{"format":"edgeid.delta/1","location":"hq","sequence":3,"kind":"full","code_key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","changes":[
+      {"op":"upsert_user","user":{"id":"ada","name":"Ada","cards":[{"format":"csn","number":"0A0B"}],"codes":["2468"],"plates":["AB-1"]}},
+      {"op":"upsert_schedule","schedule":{"id":"always","timezone":"UTC","weekly":{"mon":[["00:00","24:00"]]}}}]}"#.to_vec()
+}
+
+/// Writes the fixture: two checkpointed segments (one with a deleted row), a catalog file, and a log
+/// with more commits on top.
+#[test]
+#[ignore]
+fn write_v1_fixture() {
+    let dir = fixture();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = Store::create(&dir, "fixture-model", DIM, OpenOptions::new().threads(1)).unwrap();
+    let mut rng = Rng(11);
+    let batch: Vec<Change> = (0..6)
+        .map(|i| put("lobby", &format!("u{i}"), "f", rng.vector(DIM)))
+        .collect();
+    s.commit(&batch).unwrap();
+    s.apply_delta(&full_delta(), &mut |_| {}).unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[put("lobby", "u6", "f", rng.vector(DIM))])
+        .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[Change::RemoveUser {
+        location: "lobby".into(),
+        user: "u1".into(),
+    }])
+    .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[put("lobby", "u7", "f", rng.vector(DIM))])
+        .unwrap();
+    drop(s);
+    let _ = std::fs::remove_file(dir.join("LOCK"));
+}
+
+#[test]
+fn v1_fixture_opens_and_answers() {
+    // Work on a copy: opening writes (lock file, possibly a trimmed log).
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
+    assert!(s.verify_checksums().unwrap() > s.stats().segments); // segments plus the replayed tail
+    let st = s.stats();
+    assert_eq!(
+        (st.model.as_str(), st.dim, st.live),
+        ("fixture-model", DIM, 7)
+    );
+    let mut rng = Rng(11);
+    let vs: Vec<Vec<f32>> = (0..8).map(|_| rng.vector(DIM)).collect();
+    for (i, v) in vs.iter().enumerate() {
+        let hits = s.identify(&Identify::new(v).k(1)).unwrap();
+        if i == 1 {
+            assert_ne!(hits[0].user, "u1", "u1 was deleted");
+        } else {
+            assert_eq!(hits[0].user, format!("u{i}"));
+            assert!(hits[0].score > 0.999_999);
+        }
+    }
+    assert_eq!(
+        s.lookup_code(Some("hq"), "2468").unwrap().unwrap().user,
+        "ada"
+    );
+    assert_eq!(
+        s.lookup_card(None, "csn", "0a0b", None)
+            .unwrap()
+            .unwrap()
+            .user,
+        "ada"
+    );
+    assert_eq!(s.sync_status()[0].sequence, 3);
+    // The already-applied full delta is recognised after the reopen.
+    assert!(matches!(
+        s.apply_delta(&full_delta(), &mut |_| {}).unwrap(),
+        edgeid::sync::Outcome::AlreadyApplied { .. }
+    ));
+}
