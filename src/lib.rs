@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod finger;
 pub mod index;
 pub mod kernels;
 mod mmap;

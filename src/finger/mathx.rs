@@ -1,0 +1,59 @@
+//! Small numeric helpers for the matcher: angle wrapping, a fast sigmoid table, erf.
+
+use std::f32::consts::{PI, TAU};
+
+/// Wraps an angle difference to [-π, π).
+#[inline]
+pub(crate) fn wrap_pi(a: f32) -> f32 {
+    let mut x = a % TAU;
+    if x < -PI {
+        x += TAU;
+    } else if x >= PI {
+        x -= TAU;
+    }
+    x
+}
+
+/// Error function, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
+pub(crate) fn erf(x: f64) -> f64 {
+    let s = x.signum();
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-x * x).exp();
+    s * y
+}
+
+/// The logistic Z(v; μ, τ) = 1 / (1 + e^{-τ (v - μ)}) of MCC.
+#[inline]
+pub(crate) fn sigmoid(v: f32, mu: f32, tau: f32) -> f32 {
+    1.0 / (1.0 + (-tau * (v - mu)).exp())
+}
+
+/// A sampled function on [0, max] with linear index (nearest sample), clamped at the ends.
+pub(crate) struct Table<const N: usize> {
+    vals: [f32; N],
+    scale: f32,
+}
+
+impl<const N: usize> Table<N> {
+    pub(crate) fn new(max: f32, f: impl Fn(f32) -> f32) -> Self {
+        let mut vals = [0.0; N];
+        for (i, v) in vals.iter_mut().enumerate() {
+            *v = f(i as f32 * max / (N - 1) as f32);
+        }
+        Table {
+            vals,
+            scale: (N - 1) as f32 / max,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, x: f32) -> f32 {
+        let i = (x * self.scale + 0.5) as usize; // saturating cast: negative → 0
+        self.vals[i.min(N - 1)]
+    }
+}

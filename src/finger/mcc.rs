@@ -1,0 +1,671 @@
+//! Minutia Cylinder-Code: cylinder construction (at preparation time) and the comparison of two
+//! prepared templates (local similarities by popcount, relaxation, consolidation).
+//!
+//! See the module docs of [`crate::finger`] for the reasoning and the parameters.
+
+use std::cell::RefCell;
+use std::f32::consts::{PI, TAU};
+
+use super::mathx::{erf, sigmoid, wrap_pi, Table};
+use super::popcnt::{self, Counts, PairFn};
+use super::template::{Point, TemplateRef};
+
+/// Internal length unit: pixels at 500 dpi (19.7 px/mm, the ISO 197 px/cm).
+pub const PX_PER_MM: f32 = 19.7;
+
+/// Cylinder radius R (internal pixels).
+pub const R: f32 = 70.0;
+/// Cells along each side of the cylinder base.
+pub const NS: usize = 16;
+/// Direction sections (cylinder height).
+pub const ND: usize = 6;
+/// Spatial standard deviation σS.
+pub const SIGMA_S: f32 = 28.0 / 3.0;
+/// Directional standard deviation σD.
+pub const SIGMA_D: f32 = 2.0 * PI / 9.0;
+/// Bit threshold μψ of a cell's contribution.
+pub const MU_PSI: f32 = 0.01;
+/// Convex hull expansion Ω for cell validity.
+pub const OMEGA: f32 = 50.0;
+/// Minimum fraction of valid cells for a valid cylinder.
+pub const MIN_VC: f32 = 0.75;
+/// Minimum number of neighbour minutiae for a valid cylinder.
+pub const MIN_M: usize = 2;
+/// Minimum fraction of commonly valid cells for two cylinders to be comparable.
+pub const MIN_ME: f32 = 0.60;
+/// Largest direction difference of two comparable minutiae.
+pub const DELTA_THETA: f32 = PI / 3.0;
+
+/// Cylinders of A whose best match votes for the global rotation.
+pub const ROT_SAMPLES: usize = 16;
+/// Rotations up to this are handled without an estimate (radians).
+pub const ROT_FREE: f32 = PI / 4.0;
+/// Share of the rotation votes the peak (three bins) needs before the estimate is used.
+pub const ROT_CONFIDENCE: f32 = 0.6;
+/// Bins of the rotation histogram (the direction check is ±`DELTA_THETA` around the peak bin's
+/// centre, so a bin must be narrower than the slack `DELTA_THETA` leaves).
+pub const ROT_BINS: usize = 24;
+
+/// Cells of one section.
+pub const CELLS: usize = NS * NS;
+/// u64 words per section.
+pub const WPS: usize = CELLS.div_ceil(64);
+/// Value words of a cylinder (sections, padded to a multiple of 8 words).
+pub const VAL_WORDS: usize = (ND * WPS).div_ceil(8) * 8;
+/// Mask words (the section validity mask repeated to 8 words).
+pub const MASK_WORDS: usize = 8;
+/// Words per cylinder.
+pub const CYL_WORDS: usize = VAL_WORDS + MASK_WORDS;
+const _: () = assert!(8 % WPS == 0);
+
+/// Most minutiae kept per template (the best by quality).
+pub const MAX_MINUTIAE: usize = 64;
+
+/// Relaxation: pairs entering the relaxation (at most).
+pub const NR_MAX: usize = 64;
+/// ρ1: logistic on the difference of the two pairs' distances (px): μ.
+pub const MU_RHO1: f32 = 5.0;
+/// ρ1: τ.
+pub const TAU_RHO1: f32 = -1.6;
+/// ρ2: logistic on the difference of the direction differences: μ (rad).
+pub const MU_RHO2: f32 = PI / 12.0;
+/// ρ2: τ.
+pub const TAU_RHO2: f32 = -30.0;
+/// ρ3: logistic on the difference of the radial angles: μ (rad).
+pub const MU_RHO3: f32 = PI / 12.0;
+/// ρ3: τ.
+pub const TAU_RHO3: f32 = -30.0;
+/// Relaxation weight wR.
+pub const W_R: f32 = 0.5;
+/// Relaxation iterations.
+pub const N_REL: usize = 5;
+/// Pair count for the score: n_P = MIN_NP + round(Z(min(nA, nB); MU_P, TAU_P) · (MAX_NP − MIN_NP)).
+pub const MIN_NP: usize = 4;
+/// See [`MIN_NP`].
+pub const MAX_NP: usize = 12;
+/// See [`MIN_NP`].
+pub const MU_P: f32 = 20.0;
+/// See [`MIN_NP`].
+pub const TAU_P: f32 = 0.4;
+
+const CELL: f32 = 2.0 * R / NS as f32;
+
+/// Builds the cylinders of `pts` (internal units). Returns the order in which minutiae are to be
+/// stored (valid cylinders first) and the cylinder words of the valid ones.
+pub(crate) fn build_cylinders(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
+    let n = pts.len();
+    let hull = convex_hull(pts);
+    let half = (NS as f32 - 1.0) / 2.0;
+    let sec = TAU / ND as f32;
+    let cells_in_circle = (0..CELLS)
+        .filter(|&c| {
+            let u = (c % NS) as f32 - half;
+            let v = (c / NS) as f32 - half;
+            (u * u + v * v) * CELL * CELL <= R * R
+        })
+        .count();
+    let sigma_s = SIGMA_S;
+    let mu_psi = MU_PSI;
+    let omega = OMEGA;
+    let min_vc = MIN_VC;
+    let reach = 3.0 * sigma_s;
+    let mut valid_order = Vec::new();
+    let mut invalid = Vec::new();
+    let mut words = Vec::new();
+    let mut sums = vec![0f32; ND * CELLS];
+    let bt = build_tables();
+    let hull = Hull::new(hull);
+    let mut neighbours = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = pts[i];
+        let (s, c) = p.sincos();
+        neighbours.clear();
+        neighbours.extend((0..n).filter(|&j| {
+            j != i && {
+                let dx = pts[j].x - p.x;
+                let dy = pts[j].y - p.y;
+                dx * dx + dy * dy <= (R + reach) * (R + reach)
+            }
+        }));
+        if neighbours.len() < MIN_M {
+            invalid.push(i);
+            continue;
+        }
+        // Cell validity.
+        let mut mask = [0u64; WPS];
+        let mut nvalid = 0;
+        for cell in 0..CELLS {
+            let u = ((cell % NS) as f32 - half) * CELL;
+            let v = ((cell / NS) as f32 - half) * CELL;
+            if u * u + v * v > R * R {
+                continue;
+            }
+            let wx = p.x + u * c - v * s;
+            let wy = p.y + u * s + v * c;
+            if hull.near(wx, wy, omega) {
+                mask[cell / 64] |= 1 << (cell % 64);
+                nvalid += 1;
+            }
+        }
+        if (nvalid as f32) < min_vc * cells_in_circle as f32 {
+            invalid.push(i);
+            continue;
+        }
+        sums.iter_mut().for_each(|v| *v = 0.0);
+        for &j in &neighbours {
+            let q = pts[j];
+            let dx = q.x - p.x;
+            let dy = q.y - p.y;
+            // Neighbour in the cylinder's frame (rotated by -θ).
+            let lu = dx * c + dy * s;
+            let lv = -dx * s + dy * c;
+            let dtheta = wrap_pi(q.theta() - p.theta());
+            let mut gd = [0f32; ND];
+            for (k, g) in gd.iter_mut().enumerate() {
+                let phi = -PI + (k as f32 + 0.5) * sec;
+                *g = bt.gd.get(wrap_pi(phi - dtheta).abs());
+            }
+            let a0 = (((lu - reach) / CELL + half).ceil().max(0.0)) as usize;
+            let a1 = (((lu + reach) / CELL + half).floor().min(NS as f32 - 1.0)) as isize;
+            let b0 = (((lv - reach) / CELL + half).ceil().max(0.0)) as usize;
+            let b1 = (((lv + reach) / CELL + half).floor().min(NS as f32 - 1.0)) as isize;
+            if a1 < 0 || b1 < 0 {
+                continue;
+            }
+            for b in b0..=(b1 as usize) {
+                let cv = (b as f32 - half) * CELL;
+                for a in a0..=(a1 as usize) {
+                    let cu = (a as f32 - half) * CELL;
+                    let d2 = (cu - lu) * (cu - lu) + (cv - lv) * (cv - lv);
+                    if d2 > reach * reach {
+                        continue;
+                    }
+                    let gsv = bt.gs.get(d2);
+                    let cell = b * NS + a;
+                    for k in 0..ND {
+                        sums[k * CELLS + cell] += gsv * gd[k];
+                    }
+                }
+            }
+        }
+        let base = words.len();
+        words.resize(base + CYL_WORDS, 0);
+        let cyl = &mut words[base..];
+        for k in 0..ND {
+            for cell in 0..CELLS {
+                if mask[cell / 64] >> (cell % 64) & 1 == 1 && sums[k * CELLS + cell] >= mu_psi {
+                    cyl[k * WPS + cell / 64] |= 1 << (cell % 64);
+                }
+            }
+        }
+        for w in 0..MASK_WORDS {
+            cyl[VAL_WORDS + w] = mask[w % WPS];
+        }
+        valid_order.push(i);
+    }
+    valid_order.extend(invalid);
+    (valid_order, words)
+}
+
+/// Convex hull (counter-clockwise, y up) by Andrew's monotone chain.
+fn convex_hull(pts: &[Point]) -> Vec<(f32, f32)> {
+    let mut p: Vec<(f32, f32)> = pts.iter().map(|m| (m.x, m.y)).collect();
+    p.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    p.dedup();
+    if p.len() < 3 {
+        return p;
+    }
+    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
+    let mut h: Vec<(f32, f32)> = Vec::with_capacity(2 * p.len());
+    for &q in &p {
+        while h.len() >= 2 && cross(h[h.len() - 2], h[h.len() - 1], q) <= 0.0 {
+            h.pop();
+        }
+        h.push(q);
+    }
+    let lower = h.len() + 1;
+    for &q in p.iter().rev().skip(1) {
+        while h.len() >= lower && cross(h[h.len() - 2], h[h.len() - 1], q) <= 0.0 {
+            h.pop();
+        }
+        h.push(q);
+    }
+    h.pop();
+    h
+}
+
+/// Tables for cylinder construction: the spatial Gaussian over the squared distance and the
+/// directional contribution (the Gaussian's mass over one section) over |α|.
+struct BuildTables {
+    gs: Table<16384>,
+    gd: Table<8192>,
+}
+
+fn build_tables() -> &'static BuildTables {
+    static T: std::sync::OnceLock<BuildTables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let sigma_s = SIGMA_S;
+        let sigma_d = f64::from(SIGMA_D);
+        let reach = 3.0 * sigma_s;
+        let norm = 1.0 / (sigma_s * TAU.sqrt());
+        let h = std::f64::consts::TAU / ND as f64 / 2.0;
+        let sd = sigma_d * std::f64::consts::SQRT_2;
+        BuildTables {
+            gs: Table::new(reach * reach, |d2| {
+                norm * (-d2 / (2.0 * sigma_s * sigma_s)).exp()
+            }),
+            gd: Table::new(PI, |a| {
+                let a = f64::from(a);
+                (0.5 * (erf((a + h) / sd) - erf((a - h) / sd))) as f32
+            }),
+        }
+    })
+}
+
+/// A convex hull with its edges' inward unit normals, for the cell validity test.
+struct Hull {
+    pts: Vec<(f32, f32)>,
+    normals: Vec<(f32, f32)>,
+}
+
+impl Hull {
+    fn new(pts: Vec<(f32, f32)>) -> Hull {
+        let n = pts.len();
+        let normals = if n >= 3 {
+            (0..n)
+                .map(|i| {
+                    let (a, b) = (pts[i], pts[(i + 1) % n]);
+                    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                    let l = (dx * dx + dy * dy).sqrt().max(1e-6);
+                    (-dy / l, dx / l)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Hull { pts, normals }
+    }
+
+    /// Inside the hull or within `omega` of it.
+    #[inline]
+    fn near(&self, x: f32, y: f32, omega: f32) -> bool {
+        if self.normals.is_empty() {
+            return hull_dist_ok(&self.pts, x, y, omega);
+        }
+        let mut worst = 0f32;
+        for (&(vx, vy), &(nx, ny)) in self.pts.iter().zip(&self.normals) {
+            worst = worst.max(-(nx * (x - vx) + ny * (y - vy)));
+        }
+        if worst <= 0.0 {
+            return true;
+        }
+        if worst > omega {
+            return false;
+        }
+        hull_dist_ok(&self.pts, x, y, omega)
+    }
+}
+
+/// True if (x, y) is inside the hull or within `omega` of it.
+fn hull_dist_ok(h: &[(f32, f32)], x: f32, y: f32, omega: f32) -> bool {
+    let seg_d2 = |a: (f32, f32), b: (f32, f32)| {
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let l2 = dx * dx + dy * dy;
+        let t = if l2 > 0.0 {
+            (((x - a.0) * dx + (y - a.1) * dy) / l2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let (px, py) = (a.0 + t * dx - x, a.1 + t * dy - y);
+        px * px + py * py
+    };
+    match h.len() {
+        0 => false,
+        1 => seg_d2(h[0], h[0]) <= omega * omega,
+        2 => seg_d2(h[0], h[1]) <= omega * omega,
+        n => {
+            let mut inside = true;
+            let mut best = f32::INFINITY;
+            for i in 0..n {
+                let a = h[i];
+                let b = h[(i + 1) % n];
+                if (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0) < 0.0 {
+                    inside = false;
+                }
+                best = best.min(seg_d2(a, b));
+            }
+            inside || best <= omega * omega
+        }
+    }
+}
+
+/// Lookup tables for the comparison.
+struct Tables {
+    /// sqrt of popcounts.
+    sqrt: Vec<f32>,
+    /// ρ1 over the distance difference (px).
+    z1: Table<256>,
+    /// ρ2 over the direction difference (rad).
+    z2: Table<256>,
+    /// ρ3 over 1 − cos of the radial angle difference.
+    z3: Table<512>,
+    /// n_P per min(nA, nB).
+    np: [usize; MAX_MINUTIAE + 1],
+    /// Direction difference (u16 code) beyond which ρ2 < 1e-4.
+    z2_cut: u16,
+    /// Distance difference beyond which ρ1 < 1e-4.
+    z1_cut: f32,
+}
+
+fn tables() -> &'static Tables {
+    static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut np = [0; MAX_MINUTIAE + 1];
+        for (n, v) in np.iter_mut().enumerate() {
+            *v = MIN_NP
+                + (sigmoid(n as f32, MU_P, TAU_P) * (MAX_NP - MIN_NP) as f32).round() as usize;
+        }
+        // Z(v) = 1e-4 where τ (v − μ) = ln(1e4 − 1).
+        let cut = |mu: f32, tau: f32| mu + (1e4f32 - 1.0).ln() / -tau;
+        Tables {
+            sqrt: (0..=(CYL_WORDS * 64)).map(|i| (i as f32).sqrt()).collect(),
+            z1: Table::new(24.0, |d| sigmoid(d, MU_RHO1, TAU_RHO1)),
+            z2: Table::new(PI, |d| sigmoid(d, MU_RHO2, TAU_RHO2)),
+            z3: Table::new(0.5, |omc| {
+                let d = (1.0 - omc).clamp(-1.0, 1.0).acos();
+                sigmoid(d, MU_RHO3, TAU_RHO3)
+            }),
+            np,
+            z2_cut: (cut(MU_RHO2, TAU_RHO2) / TAU * 65536.0) as u16,
+            z1_cut: cut(MU_RHO1, TAU_RHO1),
+        }
+    })
+}
+
+/// Per-thread scratch space, so a comparison allocates nothing.
+struct Scratch {
+    cand: Vec<(f32, u8, u8)>,
+    order: Vec<u16>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+
+        cand: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
+        order: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
+    });
+}
+
+/// Angle difference of two u16-coded angles (65536 = 2π), absolute, in code units (0..=32768).
+#[inline]
+fn adiff(a: u16, b: u16) -> u16 {
+    (a.wrapping_sub(b) as i16).unsigned_abs()
+}
+
+/// Compares two prepared templates with the given pair kernel. Score in [0, 1].
+pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: PairFn) -> f32 {
+    let na = a.n_cyl();
+    let nb = b.n_cyl();
+    if na == 0 || nb == 0 {
+        return 0.0;
+    }
+    let t = tables();
+    let min_common = (MIN_ME * cells_in_circle() as f32) as u32;
+    let dtheta_max = (DELTA_THETA / TAU * 65536.0) as u16;
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        s.cand.clear();
+        let mut idx = [0u8; MAX_MINUTIAE];
+        let mut counts = [Counts::default(); MAX_MINUTIAE];
+        let bcyl = b.cylinders();
+        let lambda = |c: &Counts| {
+            if c.common < min_common || c.na + c.nb == 0 {
+                0.0
+            } else {
+                1.0 - t.sqrt[c.nx as usize] / (t.sqrt[c.na as usize] + t.sqrt[c.nb as usize])
+            }
+        };
+        // Global rotation estimate: the best match of up to ROT_SAMPLES cylinders of A among all of
+        // B's votes for its direction difference; the direction check below is relative to it.
+        let mut all_idx = [0u8; MAX_MINUTIAE];
+        for (j, x) in all_idx.iter_mut().enumerate().take(nb) {
+            *x = j as u8;
+        }
+        let mut votes = [0f32; ROT_BINS];
+        let step = na.div_ceil(ROT_SAMPLES).max(1);
+        for i in (0..na).step_by(step) {
+            kernel(a.cylinder(i), bcyl, &all_idx[..nb], &mut counts[..nb]);
+            let (mut best, mut bj) = (0.0, 0);
+            for (j, c) in counts[..nb].iter().enumerate() {
+                let l = lambda(c);
+                if l > best {
+                    best = l;
+                    bj = j;
+                }
+            }
+            if best > 0.0 {
+                let d = b.point(bj).angle.wrapping_sub(a.point(i).angle);
+                votes[usize::from(d) * ROT_BINS / 65536] += best;
+            }
+        }
+        // Peak of the circular histogram smoothed over three bins.
+        let mut peak = 0;
+        let mut peak_v = -1.0;
+        for k in 0..ROT_BINS {
+            let v = votes[(k + ROT_BINS - 1) % ROT_BINS] + votes[k] + votes[(k + 1) % ROT_BINS];
+            if v > peak_v {
+                peak_v = v;
+                peak = k;
+            }
+        }
+        // Upright unless the votes agree clearly on a rotation beyond ±ROT_FREE: the data this was
+        // tuned on (and most sensors with a finger guide) is near upright, and a weak estimate on an
+        // upright pair would only cost accuracy.
+        let total: f32 = votes.iter().sum();
+        let centre = ((peak * 65536 + 32768) / ROT_BINS) as u16;
+        let far = adiff(centre, 0) > (ROT_FREE / TAU * 65536.0) as u16;
+        let rot = if far && peak_v >= ROT_CONFIDENCE * total {
+            centre
+        } else {
+            0
+        };
+        for i in 0..na {
+            let ta = a.point(i).angle.wrapping_add(rot);
+            let mut n = 0;
+            for j in 0..nb {
+                idx[n] = j as u8;
+                n += usize::from(adiff(ta, b.point(j).angle) <= dtheta_max);
+            }
+            kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
+            for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
+                let lam = lambda(c);
+                if lam > 0.0 {
+                    s.cand.push((lam, i as u8, j));
+                }
+            }
+        }
+        lssr(a, b, &s.cand, &mut s.order, t)
+    })
+}
+
+fn cells_in_circle() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        let half = (NS as f32 - 1.0) / 2.0;
+        (0..CELLS)
+            .filter(|&c| {
+                let u = (c % NS) as f32 - half;
+                let v = (c / NS) as f32 - half;
+                (u * u + v * v) * CELL * CELL <= R * R
+            })
+            .count()
+    })
+}
+
+const QBUCKETS: usize = 1024;
+
+/// Bucket of λ ∈ (0, 1] in descending order (bucket 0 holds the highest).
+#[inline]
+fn qbucket(l: f32) -> usize {
+    QBUCKETS - ((l * QBUCKETS as f32) as usize).min(QBUCKETS)
+}
+
+/// Local similarity sort with relaxation (MCC's LSS-R), on the candidate pairs (λ, i, j).
+fn lssr(
+    a: &TemplateRef<'_>,
+    b: &TemplateRef<'_>,
+    cand: &[(f32, u8, u8)],
+    order: &mut Vec<u16>,
+    t: &Tables,
+) -> f32 {
+    let n_min = a.n_cyl().min(b.n_cyl());
+    let nr = n_min.min(NR_MAX);
+    if cand.is_empty() {
+        return 0.0;
+    }
+    // Top pairs by local similarity, each minutia used at most once (greedy).
+    let mut used_a = [false; MAX_MINUTIAE];
+    let mut used_b = [false; MAX_MINUTIAE];
+    let mut sel: [(f32, u8, u8); NR_MAX] = [(0.0, 0, 0); NR_MAX];
+    let mut m = 0;
+    // Bucket sort by λ quantised to 1/1024 (descending; ties in matrix order), then greedy.
+    let mut start = [0u16; QBUCKETS + 1];
+    for &c in cand.iter() {
+        start[qbucket(c.0)] += 1;
+    }
+    let mut acc = 0u16;
+    for v in start.iter_mut() {
+        let h = *v;
+        *v = acc;
+        acc += h;
+    }
+    order.clear();
+    order.resize(cand.len(), 0);
+    for (ci, &c) in cand.iter().enumerate() {
+        let q = qbucket(c.0);
+        order[start[q] as usize] = ci as u16;
+        start[q] += 1;
+    }
+    for &ci in order.iter() {
+        let (l, i, j) = cand[ci as usize];
+        let (iu, ju) = (usize::from(i), usize::from(j));
+        if used_a[iu] || used_b[ju] {
+            continue;
+        }
+        used_a[iu] = true;
+        used_b[ju] = true;
+        sel[m] = (l, i, j);
+        m += 1;
+        if m == nr {
+            break;
+        }
+    }
+    let sel = &sel[..m];
+    // Pair data, structure of arrays.
+    let mut ax = [0f32; NR_MAX];
+    let mut ay = [0f32; NR_MAX];
+    let mut ac = [0f32; NR_MAX];
+    let mut asn = [0f32; NR_MAX];
+    let mut bx = [0f32; NR_MAX];
+    let mut by = [0f32; NR_MAX];
+    let mut bc = [0f32; NR_MAX];
+    let mut bsn = [0f32; NR_MAX];
+    let mut dang = [0u16; NR_MAX];
+    for (ti, &(_, i, j)) in sel.iter().enumerate() {
+        let p = a.point(i as usize);
+        let q = b.point(j as usize);
+        (ax[ti], ay[ti]) = (p.x, p.y);
+        (bx[ti], by[ti]) = (q.x, q.y);
+        (asn[ti], ac[ti]) = p.sincos();
+        (bsn[ti], bc[ti]) = q.sincos();
+        dang[ti] = q.angle.wrapping_sub(p.angle);
+    }
+    // Compatibility ρ(t, k) of every two selected pairs, kept sparse (most pairs of pairs are
+    // incompatible). Cheapest test first: the direction difference, then the distances.
+    let d2_max = t.z2_cut;
+    let l_max = t.z1_cut;
+    let mut nnz = [0u8; NR_MAX];
+    let mut rk = [[0u8; NR_MAX]; NR_MAX];
+    let mut rv = [[0f32; NR_MAX]; NR_MAX];
+    let mut push = |ti: usize, ki: usize, r: f32| {
+        if r > 1e-4 {
+            let n = nnz[ti] as usize;
+            rk[ti][n] = ki as u8;
+            rv[ti][n] = r;
+            nnz[ti] += 1;
+        }
+    };
+    for ti in 0..m {
+        for ki in ti + 1..m {
+            let d2 = adiff(dang[ki], dang[ti]);
+            if d2 > d2_max {
+                continue;
+            }
+            let (dxa, dya) = (ax[ki] - ax[ti], ay[ki] - ay[ti]);
+            let (dxb, dyb) = (bx[ki] - bx[ti], by[ki] - by[ti]);
+            let la = (dxa * dxa + dya * dya).sqrt();
+            let lb = (dxb * dxb + dyb * dyb).sqrt();
+            let dl = (la - lb).abs();
+            if dl > l_max {
+                continue;
+            }
+            let r12 = t.z1.get(dl) * t.z2.get(f32::from(d2) * (TAU / 65536.0));
+            let den = la * lb;
+            if den <= 0.0 {
+                push(ti, ki, r12);
+                push(ki, ti, r12);
+                continue;
+            }
+            let inv = 1.0 / den;
+            // The segment's direction in each minutia's own frame, compared through the cosine of
+            // the angle between them (ρ3), seen from t and from k. The dot product of the segment
+            // rotated into a's and b's frames is d_a·R(θb−θa)·d_b, so only the frames' relative
+            // rotation matters.
+            let cos_t = ((dxa * ac[ti] + dya * asn[ti]) * (dxb * bc[ti] + dyb * bsn[ti])
+                + (-dxa * asn[ti] + dya * ac[ti]) * (-dxb * bsn[ti] + dyb * bc[ti]))
+                * inv;
+            let cos_k = ((dxa * ac[ki] + dya * asn[ki]) * (dxb * bc[ki] + dyb * bsn[ki])
+                + (-dxa * asn[ki] + dya * ac[ki]) * (-dxb * bsn[ki] + dyb * bc[ki]))
+                * inv;
+            push(ti, ki, r12 * t.z3.get(1.0 - cos_t));
+            push(ki, ti, r12 * t.z3.get(1.0 - cos_k));
+        }
+    }
+    // Relaxation.
+    let mut lam = [0f32; NR_MAX];
+    let mut next = [0f32; NR_MAX];
+    for (ti, p) in sel.iter().enumerate() {
+        lam[ti] = p.0;
+    }
+    let denom = if m > 1 { (m - 1) as f32 } else { 1.0 };
+    let wr = W_R;
+    for _ in 0..N_REL {
+        for ti in 0..m {
+            let n = nnz[ti] as usize;
+            let mut acc = 0.0;
+            for (&k, &r) in rk[ti][..n].iter().zip(&rv[ti][..n]) {
+                acc += r * lam[k as usize];
+            }
+            next[ti] = wr * lam[ti] + (1.0 - wr) * acc / denom;
+        }
+        lam[..m].copy_from_slice(&next[..m]);
+    }
+    // Efficiency ε = λ_final / λ_initial; average λ_final of the n_P most efficient pairs.
+    let mut eff: [(f32, f32, u8); NR_MAX] = [(0.0, 0.0, 0); NR_MAX];
+    for ti in 0..m {
+        eff[ti] = (lam[ti] / sel[ti].0, lam[ti], ti as u8);
+    }
+    let eff = &mut eff[..m];
+    eff.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
+    let np = t.np[n_min.min(MAX_MINUTIAE)];
+    let top = &eff[..np.min(m)];
+    let sum: f32 = top.iter().map(|e| e.1).sum();
+    sum / np as f32
+}
+
+/// The process-wide best pair kernel.
+pub(crate) fn kernel() -> PairFn {
+    popcnt::detect().1
+}
