@@ -1,13 +1,17 @@
 //! `edgeid`: the command-line tool of the edgeid engine — set up and inspect a terminal's template
-//! store, enrol and identify faces by hand, benchmark and demonstrate the engine.
+//! store, enrol and identify faces by hand, apply the platform's synchronisation deltas, show users
+//! and look them up by credential, benchmark and demonstrate the engine.
 //!
 //! Every command prints text for people, or with `--json` exactly one JSON object on stdout so
 //! scripts never have to parse prose. Errors go to stderr with exit code 1 (2 for usage errors).
 
 mod bench;
+mod bench_sync;
+mod deltas;
 mod demo;
 mod out;
 mod store_cmds;
+mod sync_cmds;
 mod synth;
 
 use clap::{Args, Parser, Subcommand};
@@ -15,7 +19,7 @@ use out::{Fail, Out};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Identity engine for access-control terminals: template store, exact face 1:N.
+/// Identity engine for access-control terminals: template store, exact face 1:N, synchronisation.
 #[derive(Parser)]
 #[command(name = "edgeid", version, about, propagate_version = true)]
 struct Cli {
@@ -39,10 +43,23 @@ enum Cmd {
     Compact(StoreArg),
     /// Read every byte of the store and check every checksum (exit 1 on damage).
     Verify(StoreArg),
+    /// Apply the platform's deltas, show what each location holds, prove it with digests.
+    #[command(subcommand)]
+    Sync(SyncCmd),
+    /// Show what the terminal knows of a user (access codes never shown).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Find the user holding a card, access code or licence plate.
+    ///
+    /// Prints `location/user`, or "no user". Exit status: 0 when a user holds the credential, 1 when
+    /// none does (so scripts can test it), also 1 on errors (with a message on stderr).
+    #[command(subcommand)]
+    Lookup(LookupCmd),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// Enrol synthetic users and identify them: the whole job, end to end, with no setup.
+    /// Synchronise synthetic users through deltas, look them up and identify them: the whole job,
+    /// end to end, with no setup.
     Demo(demo::DemoArgs),
 }
 
@@ -59,9 +76,43 @@ enum FaceCmd {
 }
 
 #[derive(Subcommand)]
+enum SyncCmd {
+    /// Apply delta files in order; stop at the first refusal (exit 1 if any was refused).
+    ///
+    /// Prints per file `applied`, `already-applied` (re-sent, nothing changed), `refused: <reason>`
+    /// (the delta is wrong: resending it will not help), `failed: <error>` (the terminal could not
+    /// apply it, e.g. storage full; it may be sent again) or `not applied` (after a refusal: a later
+    /// delta of the same location would be refused as a gap anyway). Each delta is applied entirely
+    /// or not at all, and is durable when reported applied.
+    Apply(sync_cmds::ApplyArgs),
+    /// Per location: last applied sequence, users, faces, fingers and digest.
+    Status(StoreArg),
+    /// The digest of a location, to compare with the one the platform computes from what it sent.
+    Digest(sync_cmds::DigestArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Name, validity, templates, credentials, rights and record hash of one user.
+    Show(sync_cmds::UserShowArgs),
+}
+
+#[derive(Subcommand)]
+enum LookupCmd {
+    /// Card → user (exit 1 when no user holds it).
+    Card(sync_cmds::CardArgs),
+    /// Access code → user (exit 1 when no user holds it). The code is never printed.
+    Code(sync_cmds::CodeArgs),
+    /// Licence plate → user, matched without case, spaces, dashes or dots (exit 1 when none).
+    Plate(sync_cmds::PlateArgs),
+}
+
+#[derive(Subcommand)]
 enum BenchCmd {
     /// Face identification: insert, open, latency, throughput, exactness, delete.
     Face(bench::BenchFaceArgs),
+    /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
+    Sync(bench_sync::BenchSyncArgs),
 }
 
 /// The store directory argument shared by every command that works on a store.
@@ -84,7 +135,15 @@ fn main() -> ExitCode {
         Cmd::Stats(a) => store_cmds::stats(&a, out),
         Cmd::Compact(a) => store_cmds::compact(&a, out),
         Cmd::Verify(a) => store_cmds::verify_store(&a, out),
+        Cmd::Sync(SyncCmd::Apply(a)) => sync_cmds::apply(&a, out),
+        Cmd::Sync(SyncCmd::Status(a)) => sync_cmds::status(&a, out),
+        Cmd::Sync(SyncCmd::Digest(a)) => sync_cmds::digest(&a, out),
+        Cmd::User(UserCmd::Show(a)) => sync_cmds::user_show(&a, out),
+        Cmd::Lookup(LookupCmd::Card(a)) => sync_cmds::lookup_card(&a, out),
+        Cmd::Lookup(LookupCmd::Code(a)) => sync_cmds::lookup_code(&a, out),
+        Cmd::Lookup(LookupCmd::Plate(a)) => sync_cmds::lookup_plate(&a, out),
         Cmd::Bench(BenchCmd::Face(a)) => bench::face(&a, out),
+        Cmd::Bench(BenchCmd::Sync(a)) => bench_sync::run(&a, out),
         Cmd::Demo(a) => demo::run(&a, out),
     };
     match result {
@@ -96,7 +155,9 @@ fn main() -> ExitCode {
             if let Some(v) = json {
                 out.json(&v);
             }
-            eprintln!("edgeid: error: {message}");
+            if !message.is_empty() {
+                eprintln!("edgeid: error: {message}");
+            }
             ExitCode::FAILURE
         }
     }

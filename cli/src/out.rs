@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// A command that failed: the message goes to stderr and the process exits with 1. `json` is
 /// printed first in `--json` mode, for commands (demo) whose report still matters when they fail.
+/// An empty message is a "no" answer rather than an error (`lookup` finding nobody, like `grep`
+/// finding nothing): exit 1 with no error line.
 pub struct Fail {
     pub message: String,
     pub json: Option<Value>,
@@ -22,6 +24,14 @@ impl Fail {
         Fail {
             message: message.into(),
             json: None,
+        }
+    }
+
+    /// A "no" answer: exit status 1, `json` as the report, nothing on stderr.
+    pub fn no(json: Value) -> Fail {
+        Fail {
+            message: String::new(),
+            json: Some(json),
         }
     }
 }

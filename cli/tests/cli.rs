@@ -357,6 +357,17 @@ fn demo_identifies_everyone() {
         out.contains("10/10 enrolled users identified, 2/2 strangers rejected"),
         "{out}"
     );
+    // Driven by deltas: full sync, one user, a batch with a deletion, status, lookups.
+    for line in [
+        "full synchronisation (sequence 1): 300 users",
+        "synchronize user (sequence 2)",
+        "synchronize all changes (sequence 3)",
+        "already applied, nothing changed",
+        "sync status: location local, sequence 3, 299 users",
+        "removed user no longer identified, 3/3 lookups right",
+    ] {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
     let j = json(&["demo", "--users", "20", "--dim", "32"]);
     assert_eq!(j["ok"], true);
     assert_eq!(j["probes"].as_array().unwrap().len(), 12);

@@ -1,1 +1,43 @@
-//! C API of edgeid: the vendor-facing surface lands with the C API issue.
+//! The C API of edgeid: `libedgeid.so` / `libedgeid.a` and `include/edgeid.h`.
+//!
+//! The header is generated from this crate by a pinned cbindgen and committed; `tests/header.rs`
+//! fails (with a diff) when the two disagree, and `EDGEID_BLESS=1 cargo test -p edgeid-ffi --test
+//! header` rewrites it. Every exported function is declared in the module of its concept:
+//! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
+//! verify) and [`info`] (version, kernel, error messages). Functions appear in the header in that
+//! order; the sync functions of a later version go after [`face`].
+//!
+//! # Ownership (the one place it is recorded)
+//! | C type | Rust representation | owner | released by |
+//! |---|---|---|---|
+//! | `edgeid_store *` | a token (not an address) naming an `Arc<Store>` in [`handle`]'s registry | the registry | `edgeid_close` (waits for calls in progress) |
+//! | `edgeid_batch *` | `Box<edgeid_batch>` turned into a raw pointer | the caller | `edgeid_batch_free` |
+//! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
+//! | `edgeid_hit`, `edgeid_stats`, message buffers | caller memory, written during the call | the caller | the caller |
+//!
+//! Because a store handle is only a key, a closed or made-up handle is looked up, not dereferenced:
+//! it gives `EDGEID_ERR_CLOSED`, never a crash, and a store stays alive while a call on another
+//! thread still uses it.
+//!
+//! # Rules every export follows
+//! - runs inside [`status::guard`] / [`handle::with_store`] (or its own `catch_unwind` where it
+//!   returns no status): panics are caught and become `EDGEID_ERR_PANIC`; failures set the
+//!   thread's last error message. Only `edgeid_version` and `edgeid_status_str`, which return a
+//!   static string and execute nothing that can panic, have no boundary;
+//! - checks every pointer for NULL (and alignment) and every string for UTF-8 before use, through
+//!   the helpers in [`args`], the only module that turns C pointers into references.
+
+pub mod args;
+pub mod handle;
+pub mod status;
+
+pub mod store;
+
+pub mod face;
+
+pub mod info;
+
+pub use face::{edgeid_batch, edgeid_hit};
+pub use handle::edgeid_store;
+pub use status::edgeid_status;
+pub use store::{edgeid_open_options, edgeid_stats};

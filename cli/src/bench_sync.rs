@@ -1,0 +1,351 @@
+//! `edgeid bench sync`: the synchronisation numbers of the issue — "synchronize all changes" with
+//! 10,000 users (parse speed and the whole apply with its durable commit), "synchronize user" (one
+//! user), and a full synchronisation of 100,000 users while another thread keeps identifying
+//! (search latency idle vs. during the apply).
+
+use crate::bench::percentile;
+use crate::deltas;
+use crate::out::{ms, round3, CmdResult, Fail, Out};
+use crate::synth;
+use clap::Args;
+use edgeid::sync::delta::Kind;
+use edgeid::sync::Outcome;
+use edgeid::{Identify, OpenOptions, Store};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const MODEL: &str = "bench";
+const LOCATION: &str = "bench";
+/// Parse timings taken (the median is reported).
+const PARSE_RUNS: usize = 3;
+/// One-user deltas timed (the median is reported).
+const ONE_USER_RUNS: usize = 20;
+/// Distinct probes cycled by the search thread.
+const PROBES: usize = 64;
+/// Idle searches: at least this many and for at least [`IDLE_TIME`], but no more than
+/// [`IDLE_MAX`] (small galleries answer in microseconds).
+const IDLE_SEARCHES: usize = 200;
+const IDLE_TIME: Duration = Duration::from_secs(1);
+const IDLE_MAX: usize = 20_000;
+
+#[derive(Args)]
+pub struct BenchSyncArgs {
+    /// Users in the "synchronize all changes" delta, one face each.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    users: u64,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = 512)]
+    dim: usize,
+    /// Users of the full synchronisation timed while searches run (0: skip that part).
+    #[arg(long, default_value_t = 100_000)]
+    full_users: u64,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Put the temporary stores under this directory (default: the system temp dir), e.g. to
+    /// measure a particular disk.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn user_id(i: usize) -> String {
+    format!("u-{i:07}")
+}
+
+/// Synthetic faces: user `i` is a random direction, each enrolment a noisy capture of it.
+struct Faces {
+    seed: u64,
+    dim: usize,
+}
+
+impl Faces {
+    fn base(&self, i: usize) -> Vec<f32> {
+        synth::gaussian_vec(self.seed, synth::GALLERY + i as u64, self.dim)
+    }
+    fn capture(&self, i: usize, enrolment: u64) -> Vec<f32> {
+        let sigma = 0.3 / (self.dim as f64).sqrt();
+        let stream = synth::EXTRA + (enrolment << 40) + i as u64;
+        synth::noisy(&self.base(i), self.seed, stream, sigma)
+    }
+    fn probe(&self, i: usize, j: usize) -> Vec<f32> {
+        let sigma = 0.5 / (self.dim as f64).sqrt();
+        synth::noisy(&self.base(i), self.seed, synth::PROBE + j as u64, sigma)
+    }
+    fn user(&self, i: usize, enrolment: u64) -> Value {
+        json!({"id": user_id(i), "name": format!("Bench user {i}"),
+               "faces": [deltas::face("f1", MODEL, &self.capture(i, enrolment))]})
+    }
+    /// A delta upserting users `users` at enrolment `enrolment`, with a progress bar.
+    fn delta(
+        &self,
+        users: std::ops::Range<usize>,
+        sequence: u64,
+        kind: Kind,
+        enrolment: u64,
+        out: Out,
+    ) -> Vec<u8> {
+        let pb = out.progress(users.len() as u64, "building");
+        let changes = users
+            .map(|i| {
+                pb.inc(1);
+                deltas::upsert_user(self.user(i, enrolment))
+            })
+            .collect();
+        pb.finish_and_clear();
+        let key = (kind == Kind::Full).then(|| deltas::code_key(self.seed));
+        deltas::delta(LOCATION, sequence, kind, key.as_ref(), changes)
+    }
+}
+
+fn apply(store: &Store, delta: &[u8], what: &str) -> Result<f64, Fail> {
+    let t = Instant::now();
+    let outcome = store.apply_delta(delta, &mut |_| {})?;
+    let took = ms(t.elapsed());
+    match outcome {
+        Outcome::Applied { .. } => Ok(took),
+        other => Err(Fail::new(format!(
+            "{what}: expected applied, got {other:?}"
+        ))),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Search latencies (ms), sorted, and how many top-1 answers were not the probe's source user.
+struct Searches {
+    lat: Vec<f64>,
+    wrong: usize,
+}
+
+impl Searches {
+    fn p(&self, q: f64) -> Option<f64> {
+        (!self.lat.is_empty()).then(|| round3(percentile(&self.lat, q)))
+    }
+}
+
+pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
+    let (n, m, dim) = (a.users as usize, a.full_users as usize, a.dim);
+    if !edgeid::template::DIM_RANGE.contains(&dim) {
+        return Err(Fail::new(format!(
+            "dimension must be in {:?}, got {dim}",
+            edgeid::template::DIM_RANGE
+        )));
+    }
+    let faces = Faces { seed: a.seed, dim };
+    let tmp = match &a.dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix("edgeid-bench-")
+            .tempdir_in(d),
+        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
+    }
+    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
+
+    out.line(format_args!(
+        "edgeid bench sync: {dim}-dim faces, {threads} core{}{}",
+        if threads == 1 { "" } else { "s" },
+        load.map_or(String::new(), |l| format!(", load average {l:.2} at start"))
+    ));
+
+    // (a) "Synchronize all changes": N users re-enrolled in one delta, on a store that already had
+    //     a full synchronisation of them.
+    let store = Store::create(&tmp.path().join("changes"), MODEL, dim, OpenOptions::new())?;
+    let first = faces.delta(0..n, 1, Kind::Full, 0, out);
+    apply(&store, &first, "the first full synchronisation")?;
+    drop(first);
+    let changes = faces.delta(0..n, 2, Kind::Changes, 1, out);
+    let bytes = changes.len();
+    let mut parse = Vec::new();
+    for _ in 0..PARSE_RUNS {
+        let mut copy = changes.clone();
+        let t = Instant::now();
+        let d = edgeid::sync::delta::parse(&mut copy, MODEL, dim, |_| None, &mut |_, _| {})
+            .map_err(|e| Fail::new(format!("parse: {e}")))?;
+        parse.push(ms(t.elapsed()));
+        drop(d);
+    }
+    let parse_ms = median(parse);
+    let parse_mb_s = bytes as f64 / 1e6 / (parse_ms / 1e3);
+    let apply_ms = apply(&store, &changes, "the changes delta")?;
+    drop(changes);
+
+    // (b) "Synchronize user": one user per delta, each its own durable commit.
+    let mut one = Vec::new();
+    for r in 0..ONE_USER_RUNS {
+        let d = faces.delta(
+            r % n..r % n + 1,
+            3 + r as u64,
+            Kind::Changes,
+            2 + r as u64,
+            out,
+        );
+        one.push(apply(&store, &d, "a one-user delta")?);
+    }
+    let one_user_ms = median(one);
+    drop(store);
+
+    out.line(format_args!(
+        "  all changes   {n} users, {:.1} MB of JSON: parse {parse_ms:.1} ms ({parse_mb_s:.0} MB/s), apply {apply_ms:.1} ms (parse, validation, durable commit)",
+        bytes as f64 / 1e6
+    ));
+    out.line(format_args!(
+        "  one user      {one_user_ms:.2} ms (median of {ONE_USER_RUNS}, one fdatasync each)"
+    ));
+
+    // (c) Full synchronisation of M users while another thread identifies continuously. The store
+    //     already holds the M users (a previous full sync), so searches before, during and after
+    //     scan galleries of the same size; the new sync re-enrols everyone.
+    let mut full = json!({
+        "full_users": m, "full_sync_bytes": null, "full_sync_ms": null,
+        "search_p50_idle_ms": null, "search_p99_idle_ms": null,
+        "search_p50_during_ms": null, "search_p99_during_ms": null, "search_p99_ratio": null,
+        "search_max_idle_ms": null, "search_max_during_ms": null,
+        "searches_idle": null, "searches_during": null, "search_wrong": null,
+    });
+    if m > 0 {
+        let store = Store::create(&tmp.path().join("full"), MODEL, dim, OpenOptions::new())?;
+        let first = faces.delta(0..m, 1, Kind::Full, 0, out);
+        let first_ms = apply(&store, &first, "the first full synchronisation")?;
+        drop(first);
+        let second = faces.delta(0..m, 2, Kind::Full, 1, out);
+        let sources: Vec<usize> = (0..PROBES).map(|j| j * m / PROBES).collect();
+        let probes: Vec<Vec<f32>> = sources
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| faces.probe(i, j))
+            .collect();
+        let search = |j: usize| -> Result<(Duration, bool), Fail> {
+            let k = j % PROBES;
+            let t = Instant::now();
+            let hits = store.identify(&Identify::new(&probes[k]))?;
+            let took = t.elapsed();
+            let right = hits.first().is_some_and(|h| h.user == user_id(sources[k]));
+            Ok((took, right))
+        };
+        for j in 0..PROBES.min(8) {
+            search(j)?; // warm-up: page faults of the first scans are not latency
+        }
+        let mut idle = Searches {
+            lat: Vec::new(),
+            wrong: 0,
+        };
+        let t = Instant::now();
+        while idle.lat.len() < IDLE_SEARCHES
+            || (t.elapsed() < IDLE_TIME && idle.lat.len() < IDLE_MAX)
+        {
+            let (took, right) = search(idle.lat.len())?;
+            idle.lat.push(ms(took));
+            idle.wrong += usize::from(!right);
+        }
+        idle.lat.sort_by(f64::total_cmp);
+
+        let done = AtomicBool::new(false);
+        let (full_ms, during) = std::thread::scope(|s| -> Result<_, Fail> {
+            let searcher = s.spawn(|| -> Result<Vec<(Instant, Duration, bool)>, Fail> {
+                let mut all = Vec::new();
+                let mut j = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    let (took, right) = search(j)?;
+                    all.push((start, took, right));
+                    j += 1;
+                }
+                Ok(all)
+            });
+            // Let the searcher get going so the apply's first moments are covered too.
+            std::thread::sleep(Duration::from_millis(50));
+            let start = Instant::now();
+            let r = apply(&store, &second, "the full synchronisation");
+            let end = Instant::now();
+            done.store(true, Ordering::Relaxed);
+            let all = searcher.join().expect("search thread")?;
+            let full_ms = r?;
+            // Searches that ran entirely within the apply.
+            let mut during = Searches {
+                lat: Vec::new(),
+                wrong: 0,
+            };
+            for (t0, took, right) in all {
+                if t0 >= start && t0 + took <= end {
+                    during.lat.push(ms(took));
+                    during.wrong += usize::from(!right);
+                }
+            }
+            during.lat.sort_by(f64::total_cmp);
+            Ok((full_ms, during))
+        })?;
+        let users = store.sync_status().first().map_or(0, |l| l.users);
+        if users != m {
+            return Err(Fail::new(format!(
+                "after the full synchronisation the location has {users} users, expected {m}"
+            )));
+        }
+        let ratio = match (during.p(0.99), idle.p(0.99)) {
+            (Some(d), Some(i)) if i > 0.0 => Some((d / i * 100.0).round() / 100.0),
+            _ => None,
+        };
+        full = json!({
+            "full_users": m, "full_sync_bytes": second.len(), "full_sync_ms": round3(full_ms),
+            "first_full_sync_ms": round3(first_ms),
+            "search_p50_idle_ms": idle.p(0.5), "search_p99_idle_ms": idle.p(0.99),
+            "search_p50_during_ms": during.p(0.5), "search_p99_during_ms": during.p(0.99),
+            "search_p99_ratio": ratio,
+            "search_max_idle_ms": idle.lat.last().copied().map(round3),
+            "search_max_during_ms": during.lat.last().copied().map(round3),
+            "searches_idle": idle.lat.len(), "searches_during": during.lat.len(),
+            "search_wrong": idle.wrong + during.wrong,
+        });
+        out.line(format_args!(
+            "  full sync     {m} users, {:.1} MB of JSON: {:.2} s (the first one, into an empty store: {:.2} s)",
+            second.len() as f64 / 1e6,
+            full_ms / 1e3,
+            first_ms / 1e3
+        ));
+        let show = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+        out.line(format_args!(
+            "  search idle   {} ms p50   {} ms p99   {} ms max   ({} searches of {m} templates)",
+            show(idle.p(0.5)),
+            show(idle.p(0.99)),
+            show(idle.lat.last().copied()),
+            idle.lat.len()
+        ));
+        out.line(format_args!(
+            "  search during {} ms p50   {} ms p99   {} ms max   ({} searches; p99 ratio {})",
+            show(during.p(0.5)),
+            show(during.p(0.99)),
+            show(during.lat.last().copied()),
+            during.lat.len(),
+            ratio.map_or("-".to_string(), |r| format!("{r:.2}x"))
+        ));
+        if idle.wrong + during.wrong > 0 {
+            out.line(format_args!(
+                "  WARNING: {} searches did not find the probe's source user first",
+                idle.wrong + during.wrong
+            ));
+        }
+    }
+
+    let mut report = json!({
+        "users": n,
+        "dim": dim,
+        "threads": threads,
+        "load_average": load,
+        "bytes": bytes,
+        "parse_ms": round3(parse_ms),
+        "parse_mb_s": parse_mb_s.round(),
+        "apply_ms": round3(apply_ms),
+        "one_user_ms": round3(one_user_ms),
+    });
+    if let (Value::Object(r), Value::Object(f)) = (&mut report, full) {
+        r.extend(f);
+    }
+    Ok(report)
+}

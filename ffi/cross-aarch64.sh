@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Cross-builds libedgeid and the C example for aarch64 (ARM terminals) on x86-64 and runs them
+# under qemu-user: the example end to end, and the C API test program.
+#
+#   ffi/cross-aarch64.sh [PREFIX]        (default PREFIX: target/aarch64-stage)
+#
+# Needs (Debian, see shared/aarch64.md): rustc-web and libstd-rust-web-dev:arm64 (Debian's rustc
+# with an arm64 standard library: rustup cannot fetch targets here), gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross, qemu-user, pkg-config. Installs them when run as root and missing.
+#
+# Under qemu-user on x86-64 a second thread hangs, so everything runs with one search thread
+# (EDGEID_THREADS=1, EDGEID_TEST_ONE_THREAD=1); on a real ARM terminal threads work as anywhere.
+set -euo pipefail
+
+ffi="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$ffi")"
+prefix="${1:-$root/target/aarch64-stage}"
+triple=aarch64-unknown-linux-gnu
+
+missing=0
+for cmd in /usr/bin/rustc aarch64-linux-gnu-gcc qemu-aarch64 pkg-config; do
+    command -v "$cmd" >/dev/null 2>&1 || missing=1
+done
+dpkg -s libstd-rust-web-dev:arm64 >/dev/null 2>&1 || missing=1
+dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing=1
+if [ "$missing" = 1 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "cross-aarch64: missing packages and not root; see shared/aarch64.md" >&2
+        exit 1
+    fi
+    dpkg --add-architecture arm64
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
+        libc6-dev-arm64-cross qemu-user pkg-config
+fi
+
+# Debian's rustc for this build only; its own target dir (another compiler than rustup's).
+export RUSTC=/usr/bin/rustc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_DIR="${AARCH64_TARGET_DIR:-$root/target/aarch64}"
+echo "cross-aarch64: $("$RUSTC" --version), target dir $CARGO_TARGET_DIR"
+
+# 1. libedgeid.so / libedgeid.a for aarch64, installed with header and pkg-config file.
+make -C "$ffi" install TARGET="$triple" PREFIX="$prefix"
+file "$prefix"/lib/libedgeid.so.* 2>/dev/null || true
+
+# 2. The example, cross-compiled against the staged installation through pkg-config.
+build="$CARGO_TARGET_DIR/example"
+mkdir -p "$build"
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ffi/examples" CC=aarch64-linux-gnu-gcc O="$build" all
+
+# 3. The C API test program, cross-compiled and linked statically against libedgeid.a.
+aarch64-linux-gnu-gcc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
+    -I "$prefix/include" -I "$ffi/tests/c" "$ffi/tests/c/api_test.c" -o "$build/api_test" \
+    "$prefix/lib/libedgeid.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+# 4. Run under qemu-user, single-threaded.
+run() { qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH="$prefix/lib" "$@"; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+python3 - "$work" <<'EOF'
+import struct, sys, random
+r = random.Random(7)
+people = {n: [r.uniform(-1, 1) for _ in range(128)] for n in ("ann", "bo")}
+for n, v in people.items():
+    open(f"{sys.argv[1]}/{n}.f32", "wb").write(struct.pack("<128f", *v))
+probe = [x + r.uniform(-0.05, 0.05) for x in people["bo"]]
+open(f"{sys.argv[1]}/probe.f32", "wb").write(struct.pack("<128f", *probe))
+EOF
+export EDGEID_THREADS=1 EDGEID_TEST_ONE_THREAD=1
+for exe in terminal terminal-static; do
+    rm -rf "$work/store"
+    run "$build/$exe" "$work/store" enroll lobby ann "$work/ann.f32"
+    run "$build/$exe" "$work/store" enroll lobby bo "$work/bo.f32"
+    out="$(run "$build/$exe" "$work/store" identify "$work/probe.f32")"
+    echo "$out"
+    case "$out" in *"user bo"*) ;; *) echo "cross-aarch64: $exe did not find bo" >&2; exit 1 ;; esac
+done
+mkdir "$work/api"
+run "$build/api_test" "$work/api"
+echo "cross-aarch64: ok"

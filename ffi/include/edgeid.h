@@ -1,0 +1,644 @@
+/*
+ * edgeid.h - C API of edgeid, the identity engine inside access-control terminals.
+ *
+ * A terminal keeps its own copy of the users of its location in a store (a directory on its
+ * flash): crash-safe, and answering exact 1:N face identification and 1:1 verification.
+ *
+ * CONVENTIONS
+ * - Every function that can fail returns an edgeid_status: EDGEID_OK (0) or an error code. After an
+ *   error, edgeid_last_error_message() gives this thread's message for it (what was expected, what
+ *   was found). No function crashes on NULL pointers, bad UTF-8, wrong sizes or closed handles: they
+ *   give error codes. (Pointers must still cover the lengths passed with them.)
+ * - Strings passed in are UTF-8 with an explicit length in bytes (const char *s, size_t s_len) and
+ *   need not be NUL-terminated. Ids (location, user, template) are 1..=64 bytes without control
+ *   characters. Strings returned are NUL-terminated.
+ * - Buffers passed in are only read during the call; nothing keeps a pointer to them.
+ * - Output arguments named *_out that are documented "may be NULL" are optional.
+ * - Structs with a leading `size` field must have it set to sizeof(the struct) (version check).
+ *
+ * OWNERSHIP
+ * - edgeid_store *: from edgeid_open / edgeid_create; released by edgeid_close (NULL: no-op). The
+ *   value is a handle, not an address: after edgeid_close, calls with it return EDGEID_ERR_CLOSED.
+ * - edgeid_batch *: from edgeid_batch_new; released by edgeid_batch_free (NULL: no-op).
+ * - const char * returned by edgeid_version, edgeid_kernel_name, edgeid_status_str: static; never
+ *   free them.
+ * - edgeid_hit, edgeid_stats, message buffers: the caller's memory; edgeid writes into them.
+ *
+ * THREADS
+ * Each function states its thread safety. In short: a store handle may be used from any number of
+ * threads at once; identify, verify and stats run concurrently with one another and with commits
+ * (a search sees the store before or after a commit, never half of it); commits and maintenance on
+ * one store are serialised. A store starts `threads` search workers (edgeid_open_options) that
+ * share each search over a large gallery (65,536 templates or more); threads = 1 starts none.
+ *
+ * VERSIONS AND ABI: see ffi/README.md. While EDGEID_VERSION_MAJOR is 0, each minor version may
+ * change the ABI (the shared library's SONAME is libedgeid.so.0.MINOR); patch versions never do.
+ */
+
+#ifndef EDGEID_H
+#define EDGEID_H
+
+/* Generated from ffi/src by cbindgen (see ffi/cbindgen.toml); do not edit by hand. */
+
+#include <stddef.h>
+#include <stdint.h>
+#define EDGEID_VERSION_MAJOR 0
+#define EDGEID_VERSION_MINOR 1
+#define EDGEID_VERSION_PATCH 0
+#define EDGEID_VERSION_STRING "0.1.0"
+
+/**
+ * `edgeid_open_options.flags`: open without writing (not supported yet: `EDGEID_ERR_UNSUPPORTED`).
+ */
+#define EDGEID_OPEN_READ_ONLY 1
+
+/**
+ * Most search threads a store may start (edgeid_open_options.threads).
+ */
+#define EDGEID_MAX_THREADS 1024
+
+/**
+ * Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
+ */
+#define EDGEID_MODEL_BUF 33
+
+/**
+ * Longest location, user or template id in bytes (UTF-8, no control characters, not empty).
+ */
+#define EDGEID_ID_MAX_LEN 64
+
+/**
+ * Size of the id buffers in `edgeid_hit`: the longest id plus a NUL.
+ */
+#define EDGEID_ID_BUF 65
+
+/**
+ * A threshold that accepts every score (scores are cosine similarities in -1..=1).
+ */
+#define EDGEID_ANY_SCORE -1.0
+
+/**
+ * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
+ * error message (`edgeid_last_error_message`) then says what was expected and what was found.
+ * Values are stable: a code keeps its number forever and new codes are only appended.
+ */
+enum edgeid_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Success.
+     */
+    EDGEID_OK = 0,
+    /**
+     * A required pointer argument was NULL (or a pointer was not aligned for its type).
+     */
+    EDGEID_ERR_NULL = 1,
+    /**
+     * A string argument is not valid UTF-8.
+     */
+    EDGEID_ERR_UTF8 = 2,
+    /**
+     * An argument or input was refused: id rules (1..=64 bytes, no control characters), a NaN,
+     * infinite or all-zero embedding, k = 0, a non-finite threshold, bad options. Nothing changed.
+     */
+    EDGEID_ERR_INVALID = 3,
+    /**
+     * An embedding's length is not the store's dimension. Nothing changed.
+     */
+    EDGEID_ERR_DIMENSION = 4,
+    /**
+     * A struct's `size` field is not `sizeof` of a version of that struct this library knows.
+     */
+    EDGEID_ERR_SIZE = 5,
+    /**
+     * The user or template does not exist (remove, verify).
+     */
+    EDGEID_ERR_NOT_FOUND = 6,
+    /**
+     * `edgeid_open`: the directory holds no store. `edgeid_create`: it already holds one.
+     */
+    EDGEID_ERR_NO_STORE = 7,
+    /**
+     * The store is open elsewhere (another process or another handle): one writer per store.
+     */
+    EDGEID_ERR_LOCKED = 8,
+    /**
+     * A file operation failed (the message names the operation and the path).
+     */
+    EDGEID_ERR_IO = 9,
+    /**
+     * The storage device is full: the commit was refused and the store is unchanged.
+     */
+    EDGEID_ERR_STORAGE_FULL = 10,
+    /**
+     * A file of the store is damaged (the message names it and the first thing found wrong).
+     */
+    EDGEID_ERR_CORRUPT = 11,
+    /**
+     * A file was written in a format version this library does not read.
+     */
+    EDGEID_ERR_VERSION = 12,
+    /**
+     * Input of another face model than the store's.
+     */
+    EDGEID_ERR_MODEL = 13,
+    /**
+     * An earlier write or fsync failed; the store refuses writes until it is closed and reopened.
+     */
+    EDGEID_ERR_POISONED = 14,
+    /**
+     * The store handle was closed, or never was a handle.
+     */
+    EDGEID_ERR_CLOSED = 15,
+    /**
+     * The option or flag is not supported by this version of the library.
+     */
+    EDGEID_ERR_UNSUPPORTED = 16,
+    /**
+     * An internal error (a bug in edgeid) was caught. The store handle involved has been closed
+     * (the files on disk are consistent: reopen the store); output arguments are unspecified.
+     */
+    EDGEID_ERR_PANIC = 17,
+    /**
+     * An error this version of the C API does not classify; the message tells what happened.
+     */
+    EDGEID_ERR_OTHER = 18,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_status edgeid_status;
+#else
+typedef uint32_t edgeid_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A list of changes committed together, atomically, by `edgeid_commit`. Opaque: created by
+ * `edgeid_batch_new`, released by `edgeid_batch_free`. Not tied to a store.
+ */
+typedef struct edgeid_batch edgeid_batch;
+
+/**
+ * An open store. Opaque: obtained from `edgeid_open` / `edgeid_create`, released by
+ * `edgeid_close`. The value is a token, not an address; never dereference it.
+ */
+typedef struct edgeid_store edgeid_store;
+
+/**
+ * How to open or create a store. Zero means "default" in every field, so
+ * `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
+ * does passing NULL instead of options.
+ */
+typedef struct edgeid_open_options {
+    /**
+     * Must be `sizeof(edgeid_open_options)` (lets later versions add fields; see ABI rules).
+     */
+    uint32_t size;
+    /**
+     * Search threads: 0 = one per CPU core (default), 1 = search on the calling thread only,
+     * n = a pool of n threads (at most `EDGEID_MAX_THREADS`) that share each large search.
+     */
+    uint32_t threads;
+    /**
+     * `EDGEID_OPEN_*` bits; unknown bits give `EDGEID_ERR_UNSUPPORTED`.
+     */
+    uint32_t flags;
+} edgeid_open_options;
+
+/**
+ * Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call.
+ */
+typedef struct edgeid_stats {
+    /**
+     * Must be `sizeof(edgeid_stats)` on input (lets later versions add fields).
+     */
+    uint32_t size;
+    /**
+     * Embedding dimension.
+     */
+    uint32_t dim;
+    /**
+     * Live face templates.
+     */
+    uint64_t live_templates;
+    /**
+     * Deleted rows whose space compaction has not reclaimed yet.
+     */
+    uint64_t deleted_rows;
+    /**
+     * Segment files.
+     */
+    uint64_t segments;
+    /**
+     * Rows in the in-memory tail (logged, not yet written as a segment).
+     */
+    uint64_t tail_rows;
+    /**
+     * Bytes of segment files.
+     */
+    uint64_t segment_bytes;
+    /**
+     * Bytes of the write-ahead log.
+     */
+    uint64_t wal_bytes;
+    /**
+     * Sequence number of the last commit (0 for a new store).
+     */
+    uint64_t seq;
+    /**
+     * Length of `model` in bytes.
+     */
+    uint32_t model_len;
+    /**
+     * Face model name, printable ASCII, NUL-terminated.
+     */
+    char model[EDGEID_MODEL_BUF];
+} edgeid_stats;
+
+/**
+ * One identified user (or the result of a verification). The ids are copied into the struct:
+ * `xxx_id_len` bytes of UTF-8, followed by a NUL (ids never contain NUL), so they can be used with
+ * or without the length. This struct's layout never changes within a major version.
+ */
+typedef struct edgeid_hit {
+    /**
+     * Cosine similarity of the probe to the user's best template, -1..=1.
+     */
+    double score;
+    /**
+     * Length of `location_id` in bytes.
+     */
+    size_t location_id_len;
+    /**
+     * Length of `user_id` in bytes.
+     */
+    size_t user_id_len;
+    /**
+     * Length of `template_id` in bytes.
+     */
+    size_t template_id_len;
+    /**
+     * Location the user belongs to.
+     */
+    char location_id[EDGEID_ID_BUF];
+    /**
+     * The user.
+     */
+    char user_id[EDGEID_ID_BUF];
+    /**
+     * The user's template that scored best.
+     */
+    char template_id[EDGEID_ID_BUF];
+} edgeid_hit;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Opens an existing store.
+ *
+ * `path`/`path_len`: the store directory, UTF-8, not NUL-terminated. `options`: NULL for
+ * defaults. On success `*store_out` is the new handle; on failure it is set to NULL.
+ * Errors: `EDGEID_ERR_NO_STORE` (no store there: create one), `EDGEID_ERR_LOCKED` (open in another
+ * process or through another handle), `EDGEID_ERR_CORRUPT`, `EDGEID_ERR_VERSION`, `EDGEID_ERR_IO`,
+ * `EDGEID_ERR_UNSUPPORTED` (read-only or unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
+ * Thread safety: any thread. A store directory can be open once at a time.
+ *
+ * # Safety
+ * `path` must point to `path_len` readable bytes; `options`, if not NULL, to an
+ * `edgeid_open_options`; `store_out` to writable memory for one pointer.
+ */
+edgeid_status edgeid_open(const char *path,
+                          size_t path_len,
+                          const struct edgeid_open_options *options,
+                          struct edgeid_store **store_out);
+
+/**
+ * Creates a new, empty store in directory `path` (created if missing) for embeddings of face
+ * model `model` (1..=32 printable ASCII bytes) with `dim` dimensions (8..=4096), and opens it.
+ *
+ * On success `*store_out` is the new handle; on failure it is set to NULL.
+ * Errors: `EDGEID_ERR_NO_STORE` (a store already exists there), `EDGEID_ERR_INVALID` (model name,
+ * dimension), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
+ * Thread safety: any thread.
+ *
+ * # Safety
+ * `path` must point to `path_len` readable bytes, `model` to `model_len`; `options`, if not NULL,
+ * to an `edgeid_open_options`; `store_out` to writable memory for one pointer.
+ */
+edgeid_status edgeid_create(const char *path,
+                            size_t path_len,
+                            const char *model,
+                            size_t model_len,
+                            size_t dim,
+                            const struct edgeid_open_options *options,
+                            struct edgeid_store **store_out);
+
+/**
+ * Closes a store: waits until calls running on it in other threads return, then closes its files
+ * and releases its lock (the directory can be opened again as soon as this returns). Afterwards
+ * every call with this handle returns `EDGEID_ERR_CLOSED`.
+ *
+ * `edgeid_close(NULL)` does nothing and returns `EDGEID_OK`; closing a handle twice returns
+ * `EDGEID_ERR_CLOSED`. Everything committed is already durable: closing loses nothing.
+ * Thread safety: any thread, also while other threads use the store (their later calls return
+ * `EDGEID_ERR_CLOSED`).
+ */
+edgeid_status edgeid_close(struct edgeid_store *store);
+
+/**
+ * Fills `*stats` with the store's counts and sizes. Set `stats->size = sizeof(edgeid_stats)`
+ * first (`EDGEID_ERR_SIZE` otherwise).
+ * Thread safety: any thread, concurrently with every other call on the store.
+ *
+ * # Safety
+ * `stats` must point to a writable `edgeid_stats` whose `size` field is initialised.
+ */
+edgeid_status edgeid_store_stats(struct edgeid_store *store,
+                                 struct edgeid_stats *stats);
+
+/**
+ * Compacts the store: writes the in-memory tail as a segment and rewrites segments with deleted
+ * rows, so dead rows stop costing scan time and their bytes leave the flash.
+ * Thread safety: any thread; serialised with commits and other maintenance; identify and verify
+ * on other threads continue meanwhile (on the state before compaction).
+ */
+edgeid_status edgeid_compact(struct edgeid_store *store);
+
+/**
+ * Erases the bytes of deleted templates now (compaction plus overwriting the obsolete files).
+ * `*still_mapped_out` (may be NULL) receives how many obsolete files searches running right now
+ * still read; they are erased by a later commit or `edgeid_maintain`.
+ * Thread safety: as `edgeid_compact`.
+ *
+ * # Safety
+ * `still_mapped_out`, if not NULL, must point to writable memory for one `size_t`.
+ */
+edgeid_status edgeid_erase_deleted(struct edgeid_store *store,
+                                   size_t *still_mapped_out);
+
+/**
+ * Housekeeping a long-running terminal calls periodically (say once a minute): erases deleted
+ * templates once the oldest deletion is 10 minutes old, writes a large tail as a segment, and
+ * removes files no search uses any more. Cheap when there is nothing to do.
+ * Thread safety: as `edgeid_compact`.
+ */
+edgeid_status edgeid_maintain(struct edgeid_store *store);
+
+/**
+ * Reads every segment completely and checks all checksums (`EDGEID_ERR_CORRUPT` names the first
+ * damaged file). `*segments_out` (may be NULL) receives the number of segments checked.
+ * Thread safety: any thread, concurrently with every other call on the store.
+ *
+ * # Safety
+ * `segments_out`, if not NULL, must point to writable memory for one `size_t`.
+ */
+edgeid_status edgeid_verify_checksums(struct edgeid_store *store,
+                                      size_t *segments_out);
+
+/**
+ * Adds or replaces one face template and commits it (durable when this returns).
+ *
+ * The ids are UTF-8, 1..=64 bytes, no control characters, not NUL-terminated. `embedding` holds
+ * `dim` floats as the model produced them (the store normalises them); `dim` must be the store's
+ * dimension (`EDGEID_ERR_DIMENSION`), values finite and not all zero (`EDGEID_ERR_INVALID`). A
+ * template with the same three ids is replaced. `*seq_out` (may be NULL) receives the commit's
+ * sequence number.
+ * Thread safety: any thread, concurrently with identify/verify/stats on other threads (they see
+ * the store before or after the commit, never half of it); commits are serialised.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes, `embedding` to `dim` floats;
+ * `seq_out`, if not NULL, to writable memory for one `uint64_t`.
+ */
+edgeid_status edgeid_face_put(struct edgeid_store *store,
+                              const char *location_id,
+                              size_t location_id_len,
+                              const char *user_id,
+                              size_t user_id_len,
+                              const char *template_id,
+                              size_t template_id_len,
+                              const float *embedding,
+                              size_t dim,
+                              uint64_t *seq_out);
+
+/**
+ * Removes one face template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
+ * `*seq_out` (may be NULL) receives the commit's sequence number.
+ * Thread safety: as `edgeid_face_put`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes; `seq_out`, if not NULL, to writable
+ * memory for one `uint64_t`.
+ */
+edgeid_status edgeid_face_remove(struct edgeid_store *store,
+                                 const char *location_id,
+                                 size_t location_id_len,
+                                 const char *user_id,
+                                 size_t user_id_len,
+                                 const char *template_id,
+                                 size_t template_id_len,
+                                 uint64_t *seq_out);
+
+/**
+ * Removes every face template of a user at a location and commits (`EDGEID_ERR_NOT_FOUND` if the
+ * user has none). `*seq_out` (may be NULL) receives the commit's sequence number.
+ * Thread safety: as `edgeid_face_put`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes; `seq_out`, if not NULL, to writable
+ * memory for one `uint64_t`.
+ */
+edgeid_status edgeid_face_remove_user(struct edgeid_store *store,
+                                      const char *location_id,
+                                      size_t location_id_len,
+                                      const char *user_id,
+                                      size_t user_id_len,
+                                      uint64_t *seq_out);
+
+/**
+ * A new, empty batch. Returns NULL only if the library failed internally (see
+ * `edgeid_last_error_message`). Free it with `edgeid_batch_free`.
+ * Thread safety: a batch may be used by one thread at a time, and handed between threads.
+ */
+struct edgeid_batch *edgeid_batch_new(void);
+
+/**
+ * Adds "put this face template" to a batch. Checks the ids and values now (the batch is unchanged
+ * if they are refused); the dimension is checked by `edgeid_commit` against the store.
+ * Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch from `edgeid_batch_new`; each id pointer must point to its
+ * length in readable bytes, `embedding` to `dim` floats.
+ */
+edgeid_status edgeid_batch_face_put(struct edgeid_batch *batch,
+                                    const char *location_id,
+                                    size_t location_id_len,
+                                    const char *user_id,
+                                    size_t user_id_len,
+                                    const char *template_id,
+                                    size_t template_id_len,
+                                    const float *embedding,
+                                    size_t dim);
+
+/**
+ * Adds "remove this face template" to a batch (the commit fails with `EDGEID_ERR_NOT_FOUND` if it
+ * does not exist then). Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
+ */
+edgeid_status edgeid_batch_face_remove(struct edgeid_batch *batch,
+                                       const char *location_id,
+                                       size_t location_id_len,
+                                       const char *user_id,
+                                       size_t user_id_len,
+                                       const char *template_id,
+                                       size_t template_id_len);
+
+/**
+ * Adds "remove every face template of this user" to a batch (the commit fails with
+ * `EDGEID_ERR_NOT_FOUND` if the user has none then). Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
+ */
+edgeid_status edgeid_batch_face_remove_user(struct edgeid_batch *batch,
+                                            const char *location_id,
+                                            size_t location_id_len,
+                                            const char *user_id,
+                                            size_t user_id_len);
+
+/**
+ * Number of changes in a batch (0 for NULL). Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch not used by another thread during the call.
+ */
+size_t edgeid_batch_len(const struct edgeid_batch *batch);
+
+/**
+ * Commits every change of `batch`, in order, as one atomic and durable commit: all or nothing
+ * (a refused change, e.g. removing a template that does not exist, refuses the whole batch and
+ * the message names the change by its index). The batch is not modified: free it or reuse it.
+ * `*seq_out` (may be NULL) receives the commit's sequence number. An empty batch writes nothing;
+ * `*seq_out` then receives the current sequence number.
+ * Thread safety: as `edgeid_face_put`; the batch must not be modified during the call.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch; `seq_out`, if not NULL, must point to writable memory for
+ * one `uint64_t`.
+ */
+edgeid_status edgeid_commit(struct edgeid_store *store,
+                            const struct edgeid_batch *batch,
+                            uint64_t *seq_out);
+
+/**
+ * Frees a batch. `edgeid_batch_free(NULL)` does nothing. Thread safety: any thread, once no other
+ * thread uses the batch.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch from `edgeid_batch_new`, not used afterwards.
+ */
+void edgeid_batch_free(struct edgeid_batch *batch);
+
+/**
+ * 1:N identification: the up to `k` users whose best template is most similar to the probe,
+ * best first (ties: by user id, location id, template id), each at most once.
+ *
+ * `probe`: `dim` floats as the model produced them; `dim` must be the store's dimension.
+ * `location_id`: NULL for every location, or only users of this location. `threshold`: only users
+ * scoring at least this (cosine, -1..=1; `EDGEID_ANY_SCORE` for all; must be finite).
+ * `hits`: an array of `k >= 1` entries; the first `*n_hits` are written, the rest untouched.
+ * The result is exact (equal to scoring every template) and the same on every CPU.
+ * Thread safety: any number of threads at once, also while another thread commits.
+ *
+ * # Safety
+ * `probe` must point to `dim` floats, `location_id` (if not NULL) to `location_id_len` bytes,
+ * `hits` to `k` writable `edgeid_hit`, `n_hits` to a writable `size_t`.
+ */
+edgeid_status edgeid_face_identify(struct edgeid_store *store,
+                                   const float *probe,
+                                   size_t dim,
+                                   const char *location_id,
+                                   size_t location_id_len,
+                                   double threshold,
+                                   struct edgeid_hit *hits,
+                                   size_t k,
+                                   size_t *n_hits);
+
+/**
+ * 1:1 verification: how similar the probe is to a user's best template at a location.
+ * `*hit_out` receives the score and the template; compare the score with your threshold.
+ * `EDGEID_ERR_NOT_FOUND` if the user has no face template there.
+ * Thread safety: as `edgeid_face_identify`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes, `probe` to `dim` floats, `hit_out`
+ * to a writable `edgeid_hit`.
+ */
+edgeid_status edgeid_face_verify(struct edgeid_store *store,
+                                 const char *location_id,
+                                 size_t location_id_len,
+                                 const char *user_id,
+                                 size_t user_id_len,
+                                 const float *probe,
+                                 size_t dim,
+                                 struct edgeid_hit *hit_out);
+
+/**
+ * The library's version, "MAJOR.MINOR.PATCH" (NUL-terminated, static: never free it). Compare it
+ * with `EDGEID_VERSION_STRING` to detect a library older than the header you built against.
+ * Thread safety: any thread.
+ */
+const char *edgeid_version(void);
+
+/**
+ * Name of the SIMD kernel this CPU uses for face search, e.g. "avx512vnni", "avx2", "neon",
+ * "scalar" (NUL-terminated, static: never free it). Every kernel gives the same results.
+ * Thread safety: any thread.
+ */
+const char *edgeid_kernel_name(void);
+
+/**
+ * A short, static description of a status code, e.g. "EDGEID_ERR_NULL: a required pointer was
+ * NULL" (NUL-terminated; never free it). Unknown codes give "unknown edgeid status code".
+ * Thread safety: any thread.
+ */
+const char *edgeid_status_str(uint32_t status);
+
+/**
+ * The message of the last failed call on this thread (calls that succeed leave it unchanged, so
+ * read it right after the failure). Copies it into `buf` as UTF-8, cut at a character boundary to
+ * fit `buf_len - 1` bytes, and NUL-terminates it; returns the full length in bytes (without the
+ * NUL). So `if (n >= buf_len)` the message was cut; `edgeid_last_error_message(NULL, 0)` returns
+ * the length needed. Returns 0 (and writes "") if no call on this thread has failed.
+ * Thread safety: any thread; each thread has its own message.
+ *
+ * # Safety
+ * `buf`, if not NULL, must point to `buf_len` writable bytes.
+ */
+size_t edgeid_last_error_message(char *buf,
+                                 size_t buf_len);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/*
+ * ---- Planned, not in this version ------------------------------------------------------------
+ * The sync functions land here, appended without changing anything above:
+ *   edgeid_apply_delta(store, const uint8_t *delta, size_t len, progress callback + user data,
+ *                      edgeid_apply_result *result)   applied / already applied / refused + message
+ *   edgeid_sync_status(store, location, ...)           sequence and state per location
+ *   edgeid_digest(store, location, ...)                digest of a location's content
+ *   edgeid_card_lookup / edgeid_code_lookup / edgeid_plate_lookup (credential -> user)
+ * and later fingerprint identify/verify and the access decision. A progress callback must not
+ * call edgeid_close on the store it reports on.
+ */
+
+#endif /* EDGEID_H */

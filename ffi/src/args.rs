@@ -1,0 +1,211 @@
+//! Turning C arguments into Rust values: the only module that reads or writes through caller
+//! pointers.
+//!
+//! # Safety
+//! C cannot tell Rust how large a buffer is, so each helper trusts the length the caller passed and
+//! the header documents, per function, how much memory each pointer must cover. Everything else is
+//! checked before any pointer is used: NULL gives `EDGEID_ERR_NULL` (as does a pointer not aligned
+//! for its type, which C code can only produce by a cast), a length whose byte size exceeds
+//! `isize::MAX` gives `EDGEID_ERR_INVALID`, bad UTF-8 `EDGEID_ERR_UTF8`. Borrowed slices live no
+//! longer than the call (the `'a` of each helper is chosen by the calling export, which never
+//! stores them).
+
+use crate::status::edgeid_status::*;
+use crate::status::{Failure, FfiResult};
+use std::ffi::c_char;
+
+/// Fails unless `ptr` is non-NULL and aligned for `T`.
+fn check_ptr<T>(what: &str, ptr: *const T) -> FfiResult {
+    if ptr.is_null() {
+        return Err(Failure::new(EDGEID_ERR_NULL, format!("{what} is NULL")));
+    }
+    if !ptr.is_aligned() {
+        return Err(Failure::new(
+            EDGEID_ERR_NULL,
+            format!(
+                "{what} is not aligned to {} bytes",
+                std::mem::align_of::<T>()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless `len` elements of `T` fit in `isize::MAX` bytes (the limit of any real buffer).
+fn check_len<T>(what: &str, len: usize) -> FfiResult {
+    match len.checked_mul(std::mem::size_of::<T>()) {
+        Some(b) if b <= isize::MAX as usize => Ok(()),
+        _ => Err(Failure::new(
+            EDGEID_ERR_INVALID,
+            format!("{what}: length {len} is larger than any buffer"),
+        )),
+    }
+}
+
+/// A required slice of `len` elements at `ptr`.
+///
+/// # Safety
+/// If `ptr` is non-NULL, it must point to `len` initialised elements that stay valid and unmodified
+/// for `'a`.
+pub unsafe fn slice<'a, T>(what: &str, ptr: *const T, len: usize) -> FfiResult<&'a [T]> {
+    check_ptr(what, ptr)?;
+    check_len::<T>(what, len)?;
+    // SAFETY: `ptr` is non-NULL and aligned (checked), the byte size fits isize (checked), and the
+    // caller guarantees `len` initialised elements valid for 'a (this function's contract).
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A required UTF-8 string of `len` bytes at `ptr` (not NUL-terminated).
+///
+/// # Safety
+/// As [`slice`]: if non-NULL, `ptr` must point to `len` readable bytes valid for `'a`.
+pub unsafe fn str_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
+    // SAFETY: forwarded contract; c_char and u8 have the same size and alignment.
+    let bytes = unsafe { slice(what, ptr.cast::<u8>(), len) }?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            EDGEID_ERR_UTF8,
+            format!(
+                "{what} is not valid UTF-8 (first bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// An optional UTF-8 string: NULL means none (the length is then ignored).
+///
+/// # Safety
+/// As [`str_arg`].
+pub unsafe fn opt_str_arg<'a>(
+    what: &str,
+    ptr: *const c_char,
+    len: usize,
+) -> FfiResult<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { str_arg(what, ptr, len) }.map(Some)
+}
+
+/// Reads a struct through a pointer that may be NULL (None).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to a readable, initialised `T` for the duration of the call, and
+/// every bit pattern must be a valid `T` (only plain integer fields).
+pub unsafe fn read_opt<T: Copy>(what: &str, ptr: *const T) -> FfiResult<Option<T>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    check_ptr(what, ptr)?;
+    // SAFETY: non-NULL and aligned (checked); readable and valid per this function's contract.
+    Ok(Some(unsafe { ptr.read() }))
+}
+
+/// Reads the leading `uint32_t size` field of a caller struct, before touching the rest of it.
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to at least 4 readable bytes holding the struct's `size` field.
+pub unsafe fn read_size_field<T>(what: &str, ptr: *const T) -> FfiResult<u32> {
+    check_ptr(what, ptr)?;
+    // SAFETY: non-NULL and aligned for T (checked), hence for its first u32 field (T's alignment is
+    // at least 4 because it starts with a u32); the caller guarantees the 4 bytes are readable.
+    Ok(unsafe { ptr.cast::<u32>().read() })
+}
+
+/// Writes `value` through a required output pointer.
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to writable memory for one `T`.
+pub unsafe fn write_out<T>(what: &str, ptr: *mut T, value: T) -> FfiResult {
+    check_ptr(what, ptr.cast_const())?;
+    // SAFETY: non-NULL and aligned (checked), writable per this function's contract. `write` does
+    // not drop the old contents, which C may have left uninitialised.
+    unsafe { ptr.write(value) };
+    Ok(())
+}
+
+/// Writes `value` through an optional output pointer (NULL: the value is not wanted).
+///
+/// # Safety
+/// As [`write_out`].
+pub unsafe fn write_opt<T>(what: &str, ptr: *mut T, value: T) -> FfiResult {
+    if ptr.is_null() {
+        return Ok(());
+    }
+    // SAFETY: forwarded contract.
+    unsafe { write_out(what, ptr, value) }
+}
+
+/// A required output array of `len` elements.
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to `len` writable elements that nothing else accesses during `'a`.
+/// The elements need not be initialised: callers only `write` whole values into them.
+pub unsafe fn out_array<'a, T>(
+    what: &str,
+    ptr: *mut T,
+    len: usize,
+) -> FfiResult<&'a mut [std::mem::MaybeUninit<T>]> {
+    check_ptr(what, ptr.cast_const())?;
+    check_len::<T>(what, len)?;
+    // SAFETY: non-NULL, aligned, byte size within isize (checked); writable and unaliased per this
+    // function's contract; MaybeUninit<T> has T's layout and makes no claim about the contents.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<std::mem::MaybeUninit<T>>(), len) })
+}
+
+/// Copies `s` into a fixed C buffer, NUL-terminated; `s` must be shorter than the buffer (ids and
+/// model names are checked to fit by the library).
+pub fn fill<const N: usize>(s: &str) -> [c_char; N] {
+    let mut out = [0 as c_char; N];
+    let n = s.len().min(N - 1);
+    for (o, b) in out.iter_mut().zip(&s.as_bytes()[..n]) {
+        *o = *b as c_char;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_misaligned_and_huge_are_refused() {
+        // SAFETY: NULL and a misaligned pointer are refused before any read.
+        unsafe {
+            let e = slice::<f32>("probe", std::ptr::null(), 3).unwrap_err();
+            assert_eq!(e.status, EDGEID_ERR_NULL);
+            let buf = [0f32; 4];
+            let odd = buf.as_ptr().cast::<u8>().add(1).cast::<f32>();
+            assert_eq!(slice("probe", odd, 1).unwrap_err().status, EDGEID_ERR_NULL);
+            let e = slice("probe", buf.as_ptr(), usize::MAX / 2).unwrap_err();
+            assert_eq!(e.status, EDGEID_ERR_INVALID);
+        }
+    }
+
+    #[test]
+    fn strings_are_checked() {
+        let good = "héllo";
+        let bad = [b'a', 0xff, b'b'];
+        // SAFETY: the pointers cover the lengths given.
+        unsafe {
+            assert_eq!(
+                str_arg("s", good.as_ptr().cast(), good.len()).unwrap(),
+                good
+            );
+            let e = str_arg("user id", bad.as_ptr().cast(), 3).unwrap_err();
+            assert_eq!(e.status, EDGEID_ERR_UTF8);
+            assert!(e.message.contains("offset 1"), "{}", e.message);
+            assert_eq!(opt_str_arg("s", std::ptr::null(), 99).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn fill_terminates() {
+        let a: [c_char; 5] = fill("abc");
+        assert_eq!(a.map(|c| c as u8), *b"abc\0\0");
+        let b: [c_char; 3] = fill("abcdef");
+        assert_eq!(b.map(|c| c as u8), *b"ab\0");
+    }
+}

@@ -1,0 +1,304 @@
+//! Opening, creating and closing stores; maintenance and statistics.
+
+use crate::args::{self, fill};
+use crate::handle::{self, edgeid_store};
+use crate::status::edgeid_status::{self, *};
+use crate::status::{guard, Failure, FfiResult};
+use engine::{OpenOptions, Store};
+use std::ffi::c_char;
+use std::path::Path;
+
+/// `edgeid_open_options.flags`: open without writing (not supported yet: `EDGEID_ERR_UNSUPPORTED`).
+pub const EDGEID_OPEN_READ_ONLY: u32 = 1;
+
+/// Most search threads a store may start (edgeid_open_options.threads).
+pub const EDGEID_MAX_THREADS: u32 = 1024;
+
+/// How to open or create a store. Zero means "default" in every field, so
+/// `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
+/// does passing NULL instead of options.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+#[allow(non_camel_case_types)]
+pub struct edgeid_open_options {
+    /// Must be `sizeof(edgeid_open_options)` (lets later versions add fields; see ABI rules).
+    pub size: u32,
+    /// Search threads: 0 = one per CPU core (default), 1 = search on the calling thread only,
+    /// n = a pool of n threads (at most `EDGEID_MAX_THREADS`) that share each large search.
+    pub threads: u32,
+    /// `EDGEID_OPEN_*` bits; unknown bits give `EDGEID_ERR_UNSUPPORTED`.
+    pub flags: u32,
+}
+
+/// Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+#[allow(non_camel_case_types)]
+pub struct edgeid_stats {
+    /// Must be `sizeof(edgeid_stats)` on input (lets later versions add fields).
+    pub size: u32,
+    /// Embedding dimension.
+    pub dim: u32,
+    /// Live face templates.
+    pub live_templates: u64,
+    /// Deleted rows whose space compaction has not reclaimed yet.
+    pub deleted_rows: u64,
+    /// Segment files.
+    pub segments: u64,
+    /// Rows in the in-memory tail (logged, not yet written as a segment).
+    pub tail_rows: u64,
+    /// Bytes of segment files.
+    pub segment_bytes: u64,
+    /// Bytes of the write-ahead log.
+    pub wal_bytes: u64,
+    /// Sequence number of the last commit (0 for a new store).
+    pub seq: u64,
+    /// Length of `model` in bytes.
+    pub model_len: u32,
+    /// Face model name, printable ASCII, NUL-terminated.
+    pub model: [c_char; EDGEID_MODEL_BUF],
+}
+
+/// Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
+pub const EDGEID_MODEL_BUF: usize = 33;
+
+const _: () = assert!(EDGEID_MODEL_BUF == engine::template::MAX_MODEL_LEN + 1);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 104);
+const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 12);
+
+fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
+    let mut o = OpenOptions::new();
+    if ptr.is_null() {
+        return Ok(o);
+    }
+    // SAFETY: non-NULL `options` points to an edgeid_open_options (header contract); the size
+    // field is read first, and the whole struct only if it has the size of this version's struct.
+    let size = unsafe { args::read_size_field("options", ptr) }?;
+    if size as usize != std::mem::size_of::<edgeid_open_options>() {
+        return Err(Failure::new(
+            EDGEID_ERR_SIZE,
+            format!(
+                "options.size must be sizeof(edgeid_open_options) = {}, got {size}",
+                std::mem::size_of::<edgeid_open_options>()
+            ),
+        ));
+    }
+    // SAFETY: as above; every field is a plain integer, valid for any bits.
+    let opts = unsafe { args::read_opt("options", ptr) }?.expect("checked non-NULL");
+    if opts.flags & EDGEID_OPEN_READ_ONLY != 0 {
+        return Err(Failure::new(
+            EDGEID_ERR_UNSUPPORTED,
+            "EDGEID_OPEN_READ_ONLY is not supported by this version",
+        ));
+    }
+    if opts.flags != 0 {
+        return Err(Failure::new(
+            EDGEID_ERR_UNSUPPORTED,
+            format!(
+                "options.flags has bits this version does not know: {:#x}",
+                opts.flags
+            ),
+        ));
+    }
+    if opts.threads > EDGEID_MAX_THREADS {
+        return Err(Failure::new(
+            EDGEID_ERR_INVALID,
+            format!(
+                "options.threads must be 0..={EDGEID_MAX_THREADS}, got {}",
+                opts.threads
+            ),
+        ));
+    }
+    if opts.threads > 0 {
+        o = o.threads(opts.threads as usize);
+    }
+    Ok(o)
+}
+
+/// Opens an existing store.
+///
+/// `path`/`path_len`: the store directory, UTF-8, not NUL-terminated. `options`: NULL for
+/// defaults. On success `*store_out` is the new handle; on failure it is set to NULL.
+/// Errors: `EDGEID_ERR_NO_STORE` (no store there: create one), `EDGEID_ERR_LOCKED` (open in another
+/// process or through another handle), `EDGEID_ERR_CORRUPT`, `EDGEID_ERR_VERSION`, `EDGEID_ERR_IO`,
+/// `EDGEID_ERR_UNSUPPORTED` (read-only or unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
+/// Thread safety: any thread. A store directory can be open once at a time.
+///
+/// # Safety
+/// `path` must point to `path_len` readable bytes; `options`, if not NULL, to an
+/// `edgeid_open_options`; `store_out` to writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_open(
+    path: *const c_char,
+    path_len: usize,
+    options: *const edgeid_open_options,
+    store_out: *mut *mut edgeid_store,
+) -> edgeid_status {
+    guard("edgeid_open", || {
+        // SAFETY: header contract of `store_out`.
+        unsafe { args::write_out("store_out", store_out, std::ptr::null_mut()) }?;
+        // SAFETY: header contract of `path`.
+        let path = unsafe { args::str_arg("path", path, path_len) }?;
+        let opts = open_options(options)?;
+        let store = Store::open(Path::new(path), opts)?;
+        let h = handle::register(store)?;
+        // SAFETY: as above.
+        unsafe { args::write_out("store_out", store_out, h) }
+    })
+}
+
+/// Creates a new, empty store in directory `path` (created if missing) for embeddings of face
+/// model `model` (1..=32 printable ASCII bytes) with `dim` dimensions (8..=4096), and opens it.
+///
+/// On success `*store_out` is the new handle; on failure it is set to NULL.
+/// Errors: `EDGEID_ERR_NO_STORE` (a store already exists there), `EDGEID_ERR_INVALID` (model name,
+/// dimension), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
+/// Thread safety: any thread.
+///
+/// # Safety
+/// `path` must point to `path_len` readable bytes, `model` to `model_len`; `options`, if not NULL,
+/// to an `edgeid_open_options`; `store_out` to writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_create(
+    path: *const c_char,
+    path_len: usize,
+    model: *const c_char,
+    model_len: usize,
+    dim: usize,
+    options: *const edgeid_open_options,
+    store_out: *mut *mut edgeid_store,
+) -> edgeid_status {
+    guard("edgeid_create", || {
+        // SAFETY: header contract of `store_out`.
+        unsafe { args::write_out("store_out", store_out, std::ptr::null_mut()) }?;
+        // SAFETY: header contract of `path` and `model`.
+        let (path, model) = unsafe {
+            (
+                args::str_arg("path", path, path_len)?,
+                args::str_arg("model", model, model_len)?,
+            )
+        };
+        let opts = open_options(options)?;
+        let store = Store::create(Path::new(path), model, dim, opts)?;
+        let h = handle::register(store)?;
+        // SAFETY: as above.
+        unsafe { args::write_out("store_out", store_out, h) }
+    })
+}
+
+/// Closes a store: waits until calls running on it in other threads return, then closes its files
+/// and releases its lock (the directory can be opened again as soon as this returns). Afterwards
+/// every call with this handle returns `EDGEID_ERR_CLOSED`.
+///
+/// `edgeid_close(NULL)` does nothing and returns `EDGEID_OK`; closing a handle twice returns
+/// `EDGEID_ERR_CLOSED`. Everything committed is already durable: closing loses nothing.
+/// Thread safety: any thread, also while other threads use the store (their later calls return
+/// `EDGEID_ERR_CLOSED`).
+#[no_mangle]
+pub extern "C" fn edgeid_close(store: *mut edgeid_store) -> edgeid_status {
+    if store.is_null() {
+        return EDGEID_OK;
+    }
+    match std::panic::catch_unwind(|| handle::close(store)) {
+        Ok(s) => s,
+        Err(_) => EDGEID_ERR_PANIC,
+    }
+}
+
+/// Fills `*stats` with the store's counts and sizes. Set `stats->size = sizeof(edgeid_stats)`
+/// first (`EDGEID_ERR_SIZE` otherwise).
+/// Thread safety: any thread, concurrently with every other call on the store.
+///
+/// # Safety
+/// `stats` must point to a writable `edgeid_stats` whose `size` field is initialised.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_store_stats(
+    store: *mut edgeid_store,
+    stats: *mut edgeid_stats,
+) -> edgeid_status {
+    handle::with_store("edgeid_store_stats", store, |s| {
+        // SAFETY: header contract of `stats`: its size field is readable.
+        let size = unsafe { args::read_size_field("stats", stats.cast_const()) }?;
+        if size as usize != std::mem::size_of::<edgeid_stats>() {
+            return Err(Failure::new(
+                EDGEID_ERR_SIZE,
+                format!(
+                    "stats->size must be sizeof(edgeid_stats) = {}, got {size}",
+                    std::mem::size_of::<edgeid_stats>()
+                ),
+            ));
+        }
+        let st = s.stats();
+        let out = edgeid_stats {
+            size,
+            dim: st.dim as u32,
+            live_templates: st.live as u64,
+            deleted_rows: st.dead as u64,
+            segments: st.segments as u64,
+            tail_rows: st.tail_rows as u64,
+            segment_bytes: st.segment_bytes,
+            wal_bytes: st.wal_bytes,
+            seq: st.seq,
+            model_len: st.model.len() as u32,
+            model: fill(&st.model),
+        };
+        // SAFETY: header contract of `stats`: a writable edgeid_stats.
+        unsafe { args::write_out("stats", stats, out) }
+    })
+}
+
+/// Compacts the store: writes the in-memory tail as a segment and rewrites segments with deleted
+/// rows, so dead rows stop costing scan time and their bytes leave the flash.
+/// Thread safety: any thread; serialised with commits and other maintenance; identify and verify
+/// on other threads continue meanwhile (on the state before compaction).
+#[no_mangle]
+pub extern "C" fn edgeid_compact(store: *mut edgeid_store) -> edgeid_status {
+    handle::with_store("edgeid_compact", store, |s| Ok(s.compact()?))
+}
+
+/// Erases the bytes of deleted templates now (compaction plus overwriting the obsolete files).
+/// `*still_mapped_out` (may be NULL) receives how many obsolete files searches running right now
+/// still read; they are erased by a later commit or `edgeid_maintain`.
+/// Thread safety: as `edgeid_compact`.
+///
+/// # Safety
+/// `still_mapped_out`, if not NULL, must point to writable memory for one `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_erase_deleted(
+    store: *mut edgeid_store,
+    still_mapped_out: *mut usize,
+) -> edgeid_status {
+    handle::with_store("edgeid_erase_deleted", store, |s| {
+        let n = s.erase_deleted()?;
+        // SAFETY: header contract of `still_mapped_out`.
+        unsafe { args::write_opt("still_mapped_out", still_mapped_out, n) }
+    })
+}
+
+/// Housekeeping a long-running terminal calls periodically (say once a minute): erases deleted
+/// templates once the oldest deletion is 10 minutes old, writes a large tail as a segment, and
+/// removes files no search uses any more. Cheap when there is nothing to do.
+/// Thread safety: as `edgeid_compact`.
+#[no_mangle]
+pub extern "C" fn edgeid_maintain(store: *mut edgeid_store) -> edgeid_status {
+    handle::with_store("edgeid_maintain", store, |s| Ok(s.maintain()?))
+}
+
+/// Reads every segment completely and checks all checksums (`EDGEID_ERR_CORRUPT` names the first
+/// damaged file). `*segments_out` (may be NULL) receives the number of segments checked.
+/// Thread safety: any thread, concurrently with every other call on the store.
+///
+/// # Safety
+/// `segments_out`, if not NULL, must point to writable memory for one `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_verify_checksums(
+    store: *mut edgeid_store,
+    segments_out: *mut usize,
+) -> edgeid_status {
+    handle::with_store("edgeid_verify_checksums", store, |s| {
+        let n = s.verify_checksums()?;
+        // SAFETY: header contract of `segments_out`.
+        unsafe { args::write_opt("segments_out", segments_out, n) }
+    })
+}

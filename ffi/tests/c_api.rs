@@ -1,0 +1,483 @@
+//! Builds the C tests in `tests/c/` with the system C compiler against the real `libedgeid.so` and
+//! `libedgeid.a`, and runs them: directly, linked statically, with threads, and under valgrind.
+//! Also checks that the shared library exports exactly the header's functions, that the header
+//! compiles as C++, and that `make install` + pkg-config + the example work together.
+//!
+//! Cargo does not build a cdylib/staticlib for the integration tests of its own package, so the
+//! first test that needs the library runs `cargo build -p edgeid-ffi` with the profile and target
+//! directory this test binary was built with (everything else is already fresh, so this takes a
+//! moment) and takes the artefact paths from cargo's JSON messages.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Libraries `libedgeid.a` needs on Linux (`rustc --print native-static-libs`).
+const STATIC_DEPS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+fn ffi_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Lib {
+    /// `libedgeid.so` as cargo built it.
+    so: PathBuf,
+    /// `libedgeid.a` as cargo built it.
+    a: PathBuf,
+    /// The directory of `so` and `a`.
+    dir: PathBuf,
+    /// A directory with the shared library under its SONAME, and `libedgeid.so` pointing to it,
+    /// as an installation has it.
+    libdir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn soname() -> String {
+    let (major, minor) = (
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+    );
+    if major == "0" {
+        format!("libedgeid.so.0.{minor}")
+    } else {
+        format!("libedgeid.so.{major}")
+    }
+}
+
+/// Builds the library once per test process.
+fn lib() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // <target>/<profile dir>/deps/c_api-<hash>
+        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let profile: Vec<&str> = match profile_dir.file_name().and_then(OsStr::to_str) {
+            Some("debug") => vec!["--profile", "test"],
+            Some("release") => vec!["--release"],
+            Some(other) => vec!["--profile", other],
+            None => vec![],
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(&cargo)
+            .args([
+                "build",
+                "-p",
+                "edgeid-ffi",
+                "--message-format=json-render-diagnostics",
+            ])
+            .args(&profile)
+            .arg("--target-dir")
+            .arg(target_dir)
+            .arg("--manifest-path")
+            .arg(ffi_dir().join("Cargo.toml"))
+            .output()
+            .expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build -p edgeid-ffi failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (mut so, mut a) = (None, None);
+        for f in artefacts(&String::from_utf8_lossy(&out.stdout)) {
+            if f.ends_with(".so") {
+                so = Some(PathBuf::from(f));
+            } else if f.ends_with(".a") {
+                a = Some(PathBuf::from(f));
+            }
+        }
+        let so = so.expect("cargo built libedgeid.so");
+        let a = a.expect("cargo built libedgeid.a");
+        let tmp = tempfile::tempdir().unwrap();
+        let libdir = tmp.path().join("lib");
+        std::fs::create_dir(&libdir).unwrap();
+        std::fs::copy(&so, libdir.join(soname())).unwrap();
+        std::os::unix::fs::symlink(soname(), libdir.join("libedgeid.so")).unwrap();
+        Lib {
+            dir: so.parent().unwrap().to_path_buf(),
+            so,
+            a,
+            libdir,
+            _tmp: tmp,
+        }
+    })
+}
+
+/// The file names of the edgeid-ffi library artefacts in cargo's JSON messages.
+fn artefacts(json_lines: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for line in json_lines.lines() {
+        if !line.contains("\"reason\":\"compiler-artifact\"") || !line.contains("#edgeid-ffi@") {
+            continue;
+        }
+        let Some(start) = line.find("\"filenames\":[") else {
+            continue;
+        };
+        let rest = &line[start + "\"filenames\":[".len()..];
+        let list = &rest[..rest.find(']').unwrap_or(rest.len())];
+        for item in list.split("\",\"") {
+            files.push(item.trim_matches('"').replace("\\\\", "\\"));
+        }
+    }
+    files
+}
+
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+enum Link {
+    Shared,
+    Static,
+}
+
+/// Compiles one C test program strictly (C99, all warnings are errors).
+fn compile(src: &str, out: &Path, link: Link) {
+    let lib = lib();
+    let mut cmd = Command::new(cc());
+    cmd.args([
+        "-std=c99",
+        "-D_DEFAULT_SOURCE",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+        "-O1",
+    ])
+    .arg("-I")
+    .arg(ffi_dir().join("include"))
+    .arg("-I")
+    .arg(ffi_dir().join("tests/c"))
+    .arg(ffi_dir().join("tests/c").join(src))
+    .arg("-o")
+    .arg(out);
+    match link {
+        Link::Shared => {
+            cmd.arg("-L")
+                .arg(&lib.libdir)
+                .arg("-ledgeid")
+                .arg(format!("-Wl,-rpath,{}", lib.libdir.display()));
+        }
+        Link::Static => {
+            cmd.arg(&lib.a).args(STATIC_DEPS);
+        }
+    }
+    cmd.args(["-lpthread", "-lm"]);
+    run_ok(&mut cmd);
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn print(out: &Output) {
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn api_test_shared() {
+    let dir = scratch();
+    let exe = dir.path().join("api_test");
+    compile("api_test.c", &exe, Link::Shared);
+    let out = run_ok(Command::new(&exe).arg(dir.path()));
+    print(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
+}
+
+#[test]
+fn api_test_static() {
+    let dir = scratch();
+    let exe = dir.path().join("api_test_static");
+    compile("api_test.c", &exe, Link::Static);
+    let out = run_ok(Command::new(&exe).arg(dir.path()));
+    print(&out);
+}
+
+#[test]
+fn threads_test() {
+    let dir = scratch();
+    let exe = dir.path().join("threads_test");
+    compile("threads_test.c", &exe, Link::Shared);
+    let out = run_ok(Command::new(&exe).arg(dir.path()).arg("300"));
+    print(&out);
+}
+
+#[test]
+fn valgrind_finds_no_errors_or_leaks() {
+    if !have("valgrind") {
+        println!("NOTICE: valgrind is not installed; skipping the valgrind run of the C tests");
+        return;
+    }
+    let dir = scratch();
+    let api = dir.path().join("api_test");
+    let threads = dir.path().join("threads_test");
+    compile("api_test.c", &api, Link::Shared);
+    compile("threads_test.c", &threads, Link::Shared);
+    let valgrind = |args: &[&OsStr]| {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,possible",
+            "--show-leak-kinds=definite,possible",
+            "--quiet",
+        ])
+        .arg(format!(
+            "--suppressions={}",
+            ffi_dir().join("tests/c/valgrind.supp").display()
+        ))
+        .args(args);
+        let out = run_ok(&mut cmd);
+        print(&out);
+    };
+    let api_dir = dir.path().join("api");
+    std::fs::create_dir(&api_dir).unwrap();
+    valgrind(&[api.as_os_str(), api_dir.as_os_str()]);
+    let thr_dir = dir.path().join("thr");
+    std::fs::create_dir(&thr_dir).unwrap();
+    valgrind(&[threads.as_os_str(), thr_dir.as_os_str(), OsStr::new("25")]);
+}
+
+/// Function names declared in the header.
+fn header_functions() -> Vec<String> {
+    let header = std::fs::read_to_string(ffi_dir().join("include/edgeid.h")).unwrap();
+    let mut names: Vec<String> = header
+        .lines()
+        .filter(|l| {
+            l.contains('(')
+                && l.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !l.starts_with("typedef")
+        })
+        .filter_map(|l| {
+            let before = &l[..l.find('(').unwrap()];
+            before
+                .split_whitespace()
+                .last()
+                .map(|n| n.trim_start_matches('*').to_string())
+        })
+        .filter(|n| n.starts_with("edgeid_"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn shared_library_exports_exactly_the_header_functions() {
+    if !have("nm") {
+        println!("NOTICE: nm is not installed; skipping the exported symbol check");
+        return;
+    }
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(&lib().so),
+    );
+    let mut exported: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
+            (kind == "T").then(|| name.to_string())
+        })
+        .collect();
+    exported.sort();
+    let declared = header_functions();
+    assert!(
+        declared.len() >= 20,
+        "parsed too few functions: {declared:?}"
+    );
+    assert_eq!(
+        exported, declared,
+        "functions exported by libedgeid.so (left) differ from those declared in edgeid.h (right)"
+    );
+}
+
+#[test]
+fn shared_library_has_versioned_soname() {
+    if !have("readelf") {
+        println!("NOTICE: readelf is not installed; skipping the SONAME check");
+        return;
+    }
+    let out = run_ok(Command::new("readelf").arg("-d").arg(&lib().so));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("Library soname: [{}]", soname())),
+        "{text}"
+    );
+}
+
+#[test]
+fn header_compiles_as_cpp() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    if !have(&cxx) {
+        println!("NOTICE: no C++ compiler; skipping the C++ header check");
+        return;
+    }
+    let dir = scratch();
+    let src = dir.path().join("h.cpp");
+    std::fs::write(
+        &src,
+        "#include \"edgeid.h\"\n\
+         static_assert(sizeof(edgeid_open_options) == 12, \"options\");\n\
+         int main() { edgeid_status s = edgeid_close(nullptr); return s == EDGEID_OK ? 0 : 1; }\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new(&cxx)
+            .args(["-std=c++11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"])
+            .arg("-I")
+            .arg(ffi_dir().join("include"))
+            .arg(&src),
+    );
+}
+
+/// `make install` into a prefix, then the example built through pkg-config against the installed
+/// library, enrolling and identifying a face from embedding files.
+#[test]
+fn install_and_example_terminal() {
+    if !have("make") || !have("pkg-config") {
+        println!("NOTICE: make or pkg-config is not installed; skipping the install/example test");
+        return;
+    }
+    let lib = lib();
+    let tmp = scratch();
+    let prefix = tmp.path().join("prefix");
+    run_ok(
+        Command::new("make")
+            .arg("-C")
+            .arg(ffi_dir())
+            .arg("install")
+            .arg("SKIP_BUILD=1")
+            .arg(format!("LIB_DIR={}", lib.dir.display()))
+            .arg(format!("PREFIX={}", prefix.display())),
+    );
+    for f in [
+        "include/edgeid.h",
+        "lib/libedgeid.a",
+        "lib/libedgeid.so",
+        "lib/pkgconfig/edgeid.pc",
+    ] {
+        assert!(prefix.join(f).exists(), "{f} not installed");
+    }
+    assert!(prefix.join("lib").join(soname()).exists());
+
+    let pc_path = prefix.join("lib/pkgconfig");
+    let out = run_ok(
+        Command::new("pkg-config")
+            .args(["--modversion", "edgeid"])
+            .env("PKG_CONFIG_PATH", &pc_path),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let build = tmp.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    run_ok(
+        Command::new("make")
+            .arg("-C")
+            .arg(ffi_dir().join("examples"))
+            .arg(format!("O={}", build.display()))
+            .arg("all")
+            .env("PKG_CONFIG_PATH", &pc_path),
+    );
+
+    // Two people's embeddings as raw little-endian f32, and a probe close to the second.
+    let dim = 64;
+    let emb = |seed: u32| -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x & 0xffff) as f32 / 32768.0 - 1.0
+            })
+            .collect()
+    };
+    let write = |name: &str, v: &[f32]| {
+        let p = tmp.path().join(name);
+        std::fs::write(
+            &p,
+            v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        p
+    };
+    let ann = write("ann.f32", &emb(1));
+    let bo = write("bo.f32", &emb(2));
+    let mut near = emb(2);
+    near[0] += 0.05;
+    let probe = write("probe.f32", &near);
+    // The JSON form the CLI also reads.
+    let json = tmp.path().join("probe.json");
+    let items: Vec<String> = near.iter().map(|f| format!("{f}")).collect();
+    std::fs::write(&json, format!("[{}]\n", items.join(", "))).unwrap();
+
+    let store = tmp.path().join("store");
+    for exe in [build.join("terminal"), build.join("terminal-static")] {
+        let _ = std::fs::remove_dir_all(&store);
+        let term = |args: &[&OsStr]| -> String {
+            let out = run_ok(
+                Command::new(&exe)
+                    .args(args)
+                    .env("LD_LIBRARY_PATH", prefix.join("lib")),
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let s = store.as_os_str();
+        let add = OsStr::new("enroll");
+        term(&[s, add, "lobby".as_ref(), "ann".as_ref(), ann.as_os_str()]);
+        term(&[s, add, "lobby".as_ref(), "bo".as_ref(), bo.as_os_str()]);
+        let found = term(&[s, "identify".as_ref(), probe.as_os_str()]);
+        assert!(found.contains("user bo"), "{found}");
+        assert!(found.contains("score 0.99"), "{found}");
+        let found = term(&[s, "identify".as_ref(), json.as_os_str(), "0.5".as_ref()]);
+        assert!(found.contains("user bo"), "{found}");
+        let none = term(&[s, "identify".as_ref(), ann.as_os_str(), "1.01".as_ref()]);
+        assert!(none.contains("no match"), "{none}");
+    }
+}
+
+#[test]
+fn artefact_paths_are_parsed() {
+    let msg = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/ffi#edgeid-ffi@0.1.0","target":{"kind":["cdylib","staticlib"]},"filenames":["/t/debug/libedgeid.so","/t/debug/libedgeid.a"],"executable":null}
+{"reason":"compiler-artifact","package_id":"path+file:///w#edgeid@0.1.0","filenames":["/t/debug/deps/libedgeid-1.rlib"]}"#;
+    assert_eq!(
+        artefacts(msg),
+        ["/t/debug/libedgeid.so", "/t/debug/libedgeid.a"]
+    );
+}
