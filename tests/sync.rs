@@ -375,12 +375,16 @@ fn searches_never_see_half_a_delta() {
         std::thread::spawn(move || {
             let mut checks = 0;
             started.wait();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            loop {
+                let done = stop.load(std::sync::atomic::Ordering::Relaxed);
                 let snap = s.snapshot();
                 // Every delta adds one user with two faces: catalog and face index agree, always.
                 let users = snap.catalog().location("hq").map_or(0, |l| l.users.len());
                 assert_eq!(snap.live(), 2 * users, "a snapshot shows half a delta");
                 checks += 1;
+                if done {
+                    break;
+                }
             }
             checks
         })

@@ -282,6 +282,8 @@ pub struct Store {
     opts: OpenOptions,
     kernels: Kernels,
     pool: Option<rayon::ThreadPool>,
+    /// Search threads that have exited (a closed store waits for all of them).
+    pool_exited: Arc<(Mutex<usize>, std::sync::Condvar)>,
     current: RwLock<Arc<Snapshot>>,
     writer: Mutex<Writer>,
     _lock: Box<dyn Send + Sync>,
@@ -290,6 +292,20 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({})", self.dir.display())
+    }
+}
+
+impl Drop for Store {
+    /// Closing a store stops its search threads and waits (up to 5 s) until they are gone, so an
+    /// embedding process (or valgrind) sees no thread of edgeid outlive the store.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let n = pool.current_num_threads();
+            drop(pool);
+            let (count, cv) = &*self.pool_exited;
+            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = cv.wait_timeout_while(guard, Duration::from_secs(5), |c| *c < n);
+        }
     }
 }
 
@@ -475,11 +491,18 @@ impl Store {
             snap.seq = *seq;
         }
         let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
+        let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
         let pool = if opts.threads > 1 {
+            let ex = exited.clone();
             Some(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(opts.threads)
                     .thread_name(|i| format!("edgeid-search-{i}"))
+                    .exit_handler(move |_| {
+                        let (n, cv) = &*ex;
+                        *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                        cv.notify_all();
+                    })
                     .build()
                     .map_err(|e| Error::Invalid(format!("cannot start search threads: {e}")))?,
             )
@@ -491,6 +514,7 @@ impl Store {
             fs,
             kernels,
             pool,
+            pool_exited: exited,
             current: RwLock::new(Arc::new(snap)),
             writer: Mutex::new(Writer {
                 wal,
@@ -541,7 +565,12 @@ impl Store {
     }
 
     fn publish(&self, snap: Snapshot) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(snap),
+        );
+        // Freeing a large old snapshot happens here, outside the lock readers take.
+        drop(old);
     }
 
     /// Applies a batch of changes as one atomic, durable commit: all or nothing, durable when this

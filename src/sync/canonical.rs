@@ -31,24 +31,31 @@ pub fn hex(h: &[u8]) -> String {
 
 fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+    let b = s.as_bytes();
+    let mut run = 0; // start of the current run of bytes copied as they are
+    for (i, &c) in b.iter().enumerate() {
+        // Multi-byte UTF-8 sequences never contain bytes below 0x80, so a byte test is enough.
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&b[run..i]);
+                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+                run = i + 1;
+                continue;
             }
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[run..i]);
+        out.extend_from_slice(esc);
+        run = i + 1;
     }
+    out.extend_from_slice(&b[run..]);
     out.push(b'"');
 }
 
