@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds libedgeid and the C example for aarch64 (ARM terminals) on x86-64 and runs them
-# under qemu-user: the example end to end, and the C API test program.
+# under qemu-user: the example end to end (faces, then the example sync deltas), and the C API
+# test programs (api_test, sync_test).
 #
 #   ffi/cross-aarch64.sh [PREFIX]        (default PREFIX: target/aarch64-stage)
 #
@@ -50,10 +51,12 @@ build="$CARGO_TARGET_DIR/example"
 mkdir -p "$build"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ffi/examples" CC=aarch64-linux-gnu-gcc O="$build" all
 
-# 3. The C API test program, cross-compiled and linked statically against libedgeid.a.
-aarch64-linux-gnu-gcc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
-    -I "$prefix/include" -I "$ffi/tests/c" "$ffi/tests/c/api_test.c" -o "$build/api_test" \
-    "$prefix/lib/libedgeid.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# 3. The C API test programs, cross-compiled and linked statically against libedgeid.a.
+for t in api_test sync_test; do
+    aarch64-linux-gnu-gcc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
+        -I "$prefix/include" -I "$ffi/tests/c" "$ffi/tests/c/$t.c" -o "$build/$t" \
+        "$prefix/lib/libedgeid.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+done
 
 # 4. Run under qemu-user, single-threaded.
 run() { qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH="$prefix/lib" "$@"; }
@@ -76,7 +79,15 @@ for exe in terminal terminal-static; do
     out="$(run "$build/$exe" "$work/store" identify "$work/probe.f32")"
     echo "$out"
     case "$out" in *"user bo"*) ;; *) echo "cross-aarch64: $exe did not find bo" >&2; exit 1 ;; esac
+    rm -rf "$work/sync-store"
+    out="$(EDGEID_MODEL=w600k_mbf run "$build/$exe" "$work/sync-store" apply \
+        "$root/testdata/sync/01-full.json")"
+    echo "$out"
+    case "$out" in *"applied: hq-amsterdam sequence 41"*) ;;
+        *) echo "cross-aarch64: $exe did not apply the delta" >&2; exit 1 ;; esac
 done
-mkdir "$work/api"
+mkdir "$work/api" "$work/sync"
 run "$build/api_test" "$work/api"
+# No concurrency phase here (EDGEID_TEST_ONE_THREAD): threads hang under qemu-user.
+run "$build/sync_test" "$work/sync" "$root/testdata/sync" 0
 echo "cross-aarch64: ok"

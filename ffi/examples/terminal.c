@@ -1,16 +1,29 @@
 /*
  * terminal.c - the smallest useful edgeid program: what a door terminal does with faces.
  *
+ *   terminal STORE apply DELTA_FILE [EMBEDDING_FILE [THRESHOLD]]
+ *   terminal STORE status
+ *   terminal STORE card FORMAT NUMBER [FACILITY]
  *   terminal STORE enroll LOCATION USER EMBEDDING_FILE [TEMPLATE_ID]
  *   terminal STORE identify EMBEDDING_FILE [THRESHOLD]
  *   terminal STORE verify LOCATION USER EMBEDDING_FILE [THRESHOLD]
  *   terminal STORE remove LOCATION USER
  *
- * STORE is a directory; `enroll` creates the store there if there is none, for the model named by
- * the environment variable EDGEID_MODEL (default "demo-model") and the dimension of the first
- * embedding; EDGEID_THREADS sets the number of search threads (default: one per core). An
- * EMBEDDING_FILE holds one face embedding as the model produced it: raw
- * little-endian 32-bit floats, or a JSON array of numbers ("[0.12, -0.5, ...]").
+ * STORE is a directory. `apply` applies a synchronisation delta file from the platform
+ * (docs/sync-protocol.md) and prints the outcome (exit status 3 if it was refused); given an
+ * EMBEDDING_FILE too, it then identifies that face, as a terminal does at the door once it is up
+ * to date. `status` prints the sync state
+ * of each location, `card` finds the holder of a card ("csn" with a hex serial, or "wiegand26" /
+ * "wiegand34" with a number and a FACILITY code).
+ *
+ * `apply` and `enroll` create the store if there is none, for the face model named by the
+ * environment variable EDGEID_MODEL (default "demo-model") and the dimension EDGEID_DIM (`apply`,
+ * default 512) or that of the embedding (`enroll`); EDGEID_THREADS sets the number of search
+ * threads (default: one per core). An EMBEDDING_FILE holds one face embedding as the model produced
+ * it: raw little-endian 32-bit floats, or a JSON array of numbers ("[0.12, -0.5, ...]").
+ *
+ * Access codes are deliberately not a command: a code typed at the door goes straight from the
+ * keypad to edgeid_lookup_code / edgeid_check_code, never onto a command line or into a log.
  *
  * Copy it, replace read_embedding() with your face model's output, keep the error handling.
  * Build: see Makefile and ../README.md.
@@ -34,26 +47,32 @@ static void die(const char *what, edgeid_status st) {
     exit(1);
 }
 
-/* Reads an embedding file into a malloc'ed array; sets *dim. Exits on error. */
-static float *read_embedding(const char *path, size_t *dim) {
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer; sets *size. Exits on error. */
+static unsigned char *read_file(const char *path, long *size) {
     FILE *f = fopen(path, "rb");
     unsigned char *bytes;
-    long size;
-    float *v;
-    size_t n = 0, i = 0;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (*size = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET) != 0) {
         fprintf(stderr, "terminal: cannot read %s: %s\n", path, strerror(errno));
         exit(1);
     }
-    bytes = malloc((size_t)size + 1);
-    if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) {
+    bytes = malloc((size_t)*size + 1);
+    if (bytes == NULL || fread(bytes, 1, (size_t)*size, f) != (size_t)*size) {
         fprintf(stderr, "terminal: cannot read %s\n", path);
         exit(1);
     }
     fclose(f);
-    bytes[size] = 0;
+    bytes[*size] = 0;
+    return bytes;
+}
+
+/* Reads an embedding file into a malloc'ed array; sets *dim. Exits on error. */
+static float *read_embedding(const char *path, size_t *dim) {
+    long size;
+    unsigned char *bytes = read_file(path, &size);
+    float *v;
+    size_t n = 0, i = 0;
 
     while (i < (size_t)size && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' ||
                                 bytes[i] == '\t')) {
@@ -139,22 +158,130 @@ static void print_hit(const edgeid_hit *h) {
            h->score);
 }
 
+/* Identifies the face in an embedding file and prints who it is. */
+static void identify(edgeid_store *store, const char *path, double threshold) {
+    edgeid_hit hits[3];
+    size_t dim, n, i;
+    float *emb = read_embedding(path, &dim);
+    edgeid_status st = edgeid_face_identify(store, emb, dim, NULL, 0, threshold, hits, 3, &n);
+    free(emb);
+    if (st != EDGEID_OK) {
+        die("identifying", st);
+    }
+    if (n == 0) {
+        printf("no match (threshold %.2f)\n", threshold);
+    }
+    for (i = 0; i < n; i++) {
+        printf("%s", i == 0 ? "" : "  also: ");
+        print_hit(&hits[i]);
+    }
+}
+
+/* Progress of an apply: runs on the calling thread, inside edgeid_apply_delta. It may only look
+ * (print, update a display); it must not close the store or change it, and must return. */
+static void on_progress(void *user_data, edgeid_progress_stage stage, size_t done, size_t total) {
+    const char *file = user_data;
+    if (stage == EDGEID_PROGRESS_VALIDATING) {
+        printf("%s: validating %lu/%lu changes\n", file, (unsigned long)done, (unsigned long)total);
+    } else if (stage == EDGEID_PROGRESS_COMMITTING) {
+        printf("%s: committing %lu changes\n", file, (unsigned long)total);
+    }
+}
+
+/* Applies a delta file and prints the outcome; returns 0 if it was applied (now or before), 3 if
+ * the delta was refused (the store is unchanged then). */
+static int apply(edgeid_store *store, const char *path) {
+    long size;
+    unsigned char *delta = read_file(path, &size);
+    edgeid_apply_result r;
+    edgeid_status st;
+
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r; /* lets a newer library know which result this program understands */
+    st = edgeid_apply_delta(store, delta, (size_t)size, on_progress, (void *)path, &r);
+    free(delta);
+    if (st == EDGEID_OK) {
+        if (r.outcome == EDGEID_OUTCOME_APPLIED) {
+            printf("applied: %.*s sequence %llu, %llu changes\n", (int)r.location_id_len,
+                   r.location_id, (unsigned long long)r.sequence, (unsigned long long)r.changes);
+        } else {
+            printf("already applied: %.*s sequence %llu, nothing changed\n",
+                   (int)r.location_id_len, r.location_id, (unsigned long long)r.sequence);
+        }
+        return 0;
+    }
+    if (st == EDGEID_ERR_REFUSED) {
+        /* Report it to the platform: a gap or a stale sequence asks for a full synchronisation,
+         * anything else is a bad delta. */
+        const char *kind;
+        char msg[512];
+        edgeid_last_error_message(msg, sizeof msg);
+        switch (r.refusal) {
+        case EDGEID_REFUSAL_PARSE: kind = "not JSON"; break;
+        case EDGEID_REFUSAL_VERSION: kind = "unsupported format"; break;
+        case EDGEID_REFUSAL_INVALID: kind = "invalid"; break;
+        case EDGEID_REFUSAL_GAP: kind = "gap, full synchronisation needed"; break;
+        case EDGEID_REFUSAL_CONFLICT: kind = "conflict"; break;
+        case EDGEID_REFUSAL_STALE: kind = "stale, full synchronisation needed"; break;
+        default: kind = "other"; break; /* kinds a newer library may add */
+        }
+        printf("refused (%s): %s\n", kind, msg);
+        return 3;
+    }
+    die("applying the delta", st); /* I/O, storage full, ...: the store is unchanged */
+    return 1;
+}
+
+/* Prints the sync state of every location. */
+static void print_status(edgeid_store *store) {
+    edgeid_location_status *locs = NULL;
+    size_t n = 0, i;
+    edgeid_status st;
+    /* Ask for the count, then fetch; loop in case a delta adds a location in between. */
+    while ((st = edgeid_sync_status(store, locs, n, &n)) == EDGEID_ERR_SIZE) {
+        free(locs);
+        locs = malloc(n * sizeof *locs);
+        if (locs == NULL) {
+            fprintf(stderr, "terminal: out of memory\n");
+            exit(1);
+        }
+    }
+    if (st != EDGEID_OK) {
+        die("reading the sync status", st);
+    }
+    if (n == 0) {
+        printf("no location synchronised yet\n");
+    }
+    for (i = 0; i < n; i++) {
+        printf("%.*s: sequence %llu, %llu users, %llu faces, %llu fingers, digest %s\n",
+               (int)locs[i].location_id_len, locs[i].location_id,
+               (unsigned long long)locs[i].sequence, (unsigned long long)locs[i].users,
+               (unsigned long long)locs[i].faces, (unsigned long long)locs[i].fingers,
+               locs[i].digest);
+    }
+    free(locs);
+}
+
 int main(int argc, char **argv) {
     edgeid_store *store;
     edgeid_status st;
     const char *cmd;
     size_t dim;
-    float *emb;
+    float *emb = NULL;
+    int rc = 0;
 
     if (argc < 3) {
         fprintf(stderr,
-                "usage: %s STORE enroll LOCATION USER EMBEDDING_FILE [TEMPLATE_ID]\n"
+                "usage: %s STORE apply DELTA_FILE [EMBEDDING_FILE [THRESHOLD]]\n"
+                "       %s STORE status\n"
+                "       %s STORE card FORMAT NUMBER [FACILITY]\n"
+                "       %s STORE enroll LOCATION USER EMBEDDING_FILE [TEMPLATE_ID]\n"
                 "       %s STORE identify EMBEDDING_FILE [THRESHOLD]\n"
                 "       %s STORE verify LOCATION USER EMBEDDING_FILE [THRESHOLD]\n"
                 "       %s STORE remove LOCATION USER\n"
                 "libedgeid %s (header %s), kernel %s\n",
-                argv[0], argv[0], argv[0], argv[0], edgeid_version(), EDGEID_VERSION_STRING,
-                edgeid_kernel_name());
+                argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], edgeid_version(),
+                EDGEID_VERSION_STRING, edgeid_kernel_name());
         return 2;
     }
     cmd = argv[2];
@@ -165,10 +292,34 @@ int main(int argc, char **argv) {
                 EDGEID_VERSION_STRING, edgeid_version());
     }
 
-    /* Once sync lands, a terminal applies the delta files its server sends here, before
-     * answering at the door: edgeid_apply_delta(store, bytes, len, progress, ctx, &result). */
-
-    if (strcmp(cmd, "enroll") == 0 && (argc == 6 || argc == 7)) {
+    if (strcmp(cmd, "apply") == 0 && argc >= 4 && argc <= 6) {
+        const char *env_dim = getenv("EDGEID_DIM");
+        store = open_store(argv[1], env_dim ? (size_t)atol(env_dim) : 512);
+        rc = apply(store, argv[3]);
+        if (argc >= 5) {
+            identify(store, argv[4], argc == 6 ? strtod(argv[5], NULL) : DEFAULT_THRESHOLD);
+        }
+    } else if (strcmp(cmd, "status") == 0 && argc == 3) {
+        store = open_store(argv[1], 0);
+        print_status(store);
+    } else if (strcmp(cmd, "card") == 0 && (argc == 5 || argc == 6)) {
+        const char *format = argv[3], *number = argv[4];
+        int64_t facility = argc == 6 ? (int64_t)atol(argv[5]) : EDGEID_NO_FACILITY;
+        edgeid_user_ref who;
+        bool found;
+        store = open_store(argv[1], 0);
+        st = edgeid_lookup_card(store, NULL, 0, format, strlen(format), number, strlen(number),
+                                facility, &who, &found);
+        if (st != EDGEID_OK) {
+            die("looking the card up", st);
+        }
+        if (found) {
+            printf("card %s %s: user %.*s at %.*s\n", format, number, (int)who.user_id_len,
+                   who.user_id, (int)who.location_id_len, who.location_id);
+        } else {
+            printf("card %s %s: unknown\n", format, number);
+        }
+    } else if (strcmp(cmd, "enroll") == 0 && (argc == 6 || argc == 7)) {
         const char *loc = argv[3], *user = argv[4], *tmpl = argc == 7 ? argv[6] : "face-1";
         uint64_t seq;
         emb = read_embedding(argv[5], &dim);
@@ -181,22 +332,8 @@ int main(int argc, char **argv) {
         printf("enrolled user %s at %s (template %s), commit %llu\n", user, loc, tmpl,
                (unsigned long long)seq);
     } else if (strcmp(cmd, "identify") == 0 && (argc == 4 || argc == 5)) {
-        double threshold = argc == 5 ? strtod(argv[4], NULL) : DEFAULT_THRESHOLD;
-        edgeid_hit hits[3];
-        size_t n, i;
-        emb = read_embedding(argv[3], &dim);
         store = open_store(argv[1], 0);
-        st = edgeid_face_identify(store, emb, dim, NULL, 0, threshold, hits, 3, &n);
-        if (st != EDGEID_OK) {
-            die("identifying", st);
-        }
-        if (n == 0) {
-            printf("no match (threshold %.2f)\n", threshold);
-        }
-        for (i = 0; i < n; i++) {
-            printf("%s", i == 0 ? "" : "  also: ");
-            print_hit(&hits[i]);
-        }
+        identify(store, argv[3], argc == 5 ? strtod(argv[4], NULL) : DEFAULT_THRESHOLD);
     } else if (strcmp(cmd, "verify") == 0 && (argc == 6 || argc == 7)) {
         const char *loc = argv[3], *user = argv[4];
         double threshold = argc == 7 ? strtod(argv[6], NULL) : DEFAULT_THRESHOLD;
@@ -211,7 +348,6 @@ int main(int argc, char **argv) {
         print_hit(&hit);
     } else if (strcmp(cmd, "remove") == 0 && argc == 5) {
         const char *loc = argv[3], *user = argv[4];
-        emb = NULL;
         store = open_store(argv[1], 0);
         st = edgeid_face_remove_user(store, loc, strlen(loc), user, strlen(user), NULL);
         if (st != EDGEID_OK) {
@@ -233,5 +369,5 @@ int main(int argc, char **argv) {
     if (st != EDGEID_OK) {
         die("closing", st);
     }
-    return 0;
+    return rc;
 }

@@ -2,7 +2,9 @@
  * edgeid.h - C API of edgeid, the identity engine inside access-control terminals.
  *
  * A terminal keeps its own copy of the users of its location in a store (a directory on its
- * flash): crash-safe, and answering exact 1:N face identification and 1:1 verification.
+ * flash): crash-safe, kept up to date by the platform's synchronisation deltas
+ * (edgeid_apply_delta), and answering exact 1:N face identification, 1:1 verification and
+ * card / access code / licence plate lookups.
  *
  * CONVENTIONS
  * - Every function that can fail returns an edgeid_status: EDGEID_OK (0) or an error code. After an
@@ -22,14 +24,19 @@
  * - edgeid_batch *: from edgeid_batch_new; released by edgeid_batch_free (NULL: no-op).
  * - const char * returned by edgeid_version, edgeid_kernel_name, edgeid_status_str: static; never
  *   free them.
- * - edgeid_hit, edgeid_stats, message buffers: the caller's memory; edgeid writes into them.
+ * - edgeid_hit, edgeid_stats, edgeid_apply_result, edgeid_location_status, edgeid_user_ref, digest
+ *   and message buffers: the caller's memory; edgeid writes into them.
+ * - Access codes passed in are only read during the call: never stored, copied, logged or put in
+ *   an error message.
  *
  * THREADS
  * Each function states its thread safety. In short: a store handle may be used from any number of
- * threads at once; identify, verify and stats run concurrently with one another and with commits
- * (a search sees the store before or after a commit, never half of it); commits and maintenance on
- * one store are serialised. A store starts `threads` search workers (edgeid_open_options) that
- * share each search over a large gallery (65,536 templates or more); threads = 1 starts none.
+ * threads at once; identify, verify, stats, sync status, digests and lookups run concurrently with
+ * one another and with commits and applied deltas (they see the store before or after a commit or
+ * delta, never half of it); commits, deltas and maintenance on one store are serialised. The
+ * progress callback of edgeid_apply_delta runs on the calling thread. A store starts `threads`
+ * search workers (edgeid_open_options) that share each search over a large gallery (65,536
+ * templates or more); threads = 1 starts none.
  *
  * VERSIONS AND ABI: see ffi/README.md. While EDGEID_VERSION_MAJOR is 0, each minor version may
  * change the ABI (the shared library's SONAME is libedgeid.so.0.MINOR); patch versions never do.
@@ -40,6 +47,7 @@
 
 /* Generated from ffi/src by cbindgen (see ffi/cbindgen.toml); do not edit by hand. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #define EDGEID_VERSION_MAJOR 0
@@ -78,6 +86,16 @@
 #define EDGEID_ANY_SCORE -1.0
 
 /**
+ * Size of a digest buffer: 64 lowercase hex digits (SHA-256) plus a NUL.
+ */
+#define EDGEID_DIGEST_BUF 65
+
+/**
+ * `edgeid_lookup_card`'s `facility` for card formats without a facility code (`csn`).
+ */
+#define EDGEID_NO_FACILITY -1
+
+/**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
  * error message (`edgeid_last_error_message`) then says what was expected and what was found.
  * Values are stable: a code keeps its number forever and new codes are only appended.
@@ -109,11 +127,13 @@ enum edgeid_status
      */
     EDGEID_ERR_DIMENSION = 4,
     /**
-     * A struct's `size` field is not `sizeof` of a version of that struct this library knows.
+     * A struct's `size` field is not `sizeof` of a version of that struct this library knows, or
+     * a caller's array is too small for the result (`edgeid_sync_status` says what it needs).
      */
     EDGEID_ERR_SIZE = 5,
     /**
-     * The user or template does not exist (remove, verify).
+     * The user or template does not exist (remove, verify), or the location has never received a
+     * delta (digest).
      */
     EDGEID_ERR_NOT_FOUND = 6,
     /**
@@ -165,12 +185,131 @@ enum edgeid_status
      * An error this version of the C API does not classify; the message tells what happened.
      */
     EDGEID_ERR_OTHER = 18,
+    /**
+     * `edgeid_apply_delta`: the delta was refused (not JSON, unsupported format, an invalid field,
+     * a sequence gap, a conflict, a stale sequence); nothing of it was applied. The result says
+     * which kind of refusal, the message what exactly (e.g. the path of the invalid field).
+     */
+    EDGEID_ERR_REFUSED = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum edgeid_status edgeid_status;
 #else
 typedef uint32_t edgeid_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The stage an apply has reached, passed to an `edgeid_progress_fn`.
+ */
+enum edgeid_progress_stage
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Parsing and validating: `done` of `total` changes checked (reported at the start, every
+     * 256 changes, and at the end with `done == total`).
+     */
+    EDGEID_PROGRESS_VALIDATING = 1,
+    /**
+     * The delta is valid; checking its sequence and committing (once; `done == total ==` the
+     * number of changes).
+     */
+    EDGEID_PROGRESS_COMMITTING = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_progress_stage edgeid_progress_stage;
+#else
+typedef uint32_t edgeid_progress_stage;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What `edgeid_apply_delta` did with a delta (`edgeid_apply_result.outcome`). Values are stable;
+ * new ones may be appended.
+ */
+enum edgeid_apply_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No outcome: the call failed before deciding (see its status), e.g. an I/O error.
+     */
+    EDGEID_OUTCOME_NONE = 0,
+    /**
+     * Applied: the delta's changes are committed and durable.
+     */
+    EDGEID_OUTCOME_APPLIED = 1,
+    /**
+     * This exact delta had been applied before; nothing changed. A success: re-sending a delta
+     * is harmless.
+     */
+    EDGEID_OUTCOME_ALREADY_APPLIED = 2,
+    /**
+     * Refused (the call returned `EDGEID_ERR_REFUSED`); nothing of the delta was applied.
+     */
+    EDGEID_OUTCOME_REFUSED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_apply_outcome edgeid_apply_outcome;
+#else
+typedef uint32_t edgeid_apply_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a delta was refused (`edgeid_apply_result.refusal`). Values are stable; new ones may be
+ * appended, so handle `default:`.
+ */
+enum edgeid_refusal
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Not refused.
+     */
+    EDGEID_REFUSAL_NONE = 0,
+    /**
+     * Not JSON.
+     */
+    EDGEID_REFUSAL_PARSE = 1,
+    /**
+     * A `format` this library does not read.
+     */
+    EDGEID_REFUSAL_VERSION = 2,
+    /**
+     * A field is wrong; the message names it, e.g.
+     * `changes[1].user.faces[0].embedding: expected 512 floats, got 511`.
+     */
+    EDGEID_REFUSAL_INVALID = 3,
+    /**
+     * The sequence skips deltas: the platform must send a full synchronisation.
+     */
+    EDGEID_REFUSAL_GAP = 4,
+    /**
+     * A sequence already applied, re-sent with different content.
+     */
+    EDGEID_REFUSAL_CONFLICT = 5,
+    /**
+     * A sequence older than the deltas this store remembers: send a full synchronisation.
+     */
+    EDGEID_REFUSAL_STALE = 6,
+    /**
+     * A reason this version of the C API does not classify; the message tells what it is.
+     */
+    EDGEID_REFUSAL_OTHER = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_refusal edgeid_refusal;
+#else
+typedef uint32_t edgeid_refusal;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -292,6 +431,110 @@ typedef struct edgeid_hit {
      */
     char template_id[EDGEID_ID_BUF];
 } edgeid_hit;
+
+/**
+ * Progress callback of `edgeid_apply_delta`: `user_data` is the pointer given to it, unchanged.
+ * Called on the thread that called `edgeid_apply_delta`, before it returns; see there for what
+ * the callback may and may not do.
+ */
+typedef void (*edgeid_progress_fn)(void *user_data,
+                                   edgeid_progress_stage stage,
+                                   size_t done,
+                                   size_t total);
+
+/**
+ * Result of `edgeid_apply_delta`. Set `size = sizeof(edgeid_apply_result)` before the call (lets
+ * later versions add fields at the end); the library fills in everything else.
+ */
+typedef struct edgeid_apply_result {
+    /**
+     * Must be `sizeof(edgeid_apply_result)` on input; left unchanged.
+     */
+    uint32_t size;
+    /**
+     * What happened.
+     */
+    edgeid_apply_outcome outcome;
+    /**
+     * Why it was refused (`EDGEID_REFUSAL_NONE` unless `outcome` is `EDGEID_OUTCOME_REFUSED`).
+     */
+    edgeid_refusal refusal;
+    /**
+     * The delta's sequence number (applied: the location's sequence now). 0 when refused for a
+     * reason that is not about the sequence (parse, version, invalid).
+     */
+    uint64_t sequence;
+    /**
+     * Number of changes applied (0 unless `outcome` is `EDGEID_OUTCOME_APPLIED`).
+     */
+    uint64_t changes;
+    /**
+     * Length of `location_id` in bytes (0 when refused for a parse, version or invalid reason).
+     */
+    size_t location_id_len;
+    /**
+     * The delta's location, UTF-8, NUL-terminated.
+     */
+    char location_id[EDGEID_ID_BUF];
+} edgeid_apply_result;
+
+/**
+ * Sync state of one location (`edgeid_sync_status`). This struct's layout never changes within
+ * a major version.
+ */
+typedef struct edgeid_location_status {
+    /**
+     * Sequence number of the last delta applied.
+     */
+    uint64_t sequence;
+    /**
+     * Users.
+     */
+    uint64_t users;
+    /**
+     * Face templates in the face index at this location.
+     */
+    uint64_t faces;
+    /**
+     * Fingerprint templates.
+     */
+    uint64_t fingers;
+    /**
+     * Length of `location_id` in bytes.
+     */
+    size_t location_id_len;
+    /**
+     * The location, UTF-8, NUL-terminated.
+     */
+    char location_id[EDGEID_ID_BUF];
+    /**
+     * The location's digest: 64 lowercase hex digits and a NUL (as `edgeid_digest`).
+     */
+    char digest[EDGEID_DIGEST_BUF];
+} edgeid_location_status;
+
+/**
+ * A user found by a credential: location and user id, UTF-8 with lengths, NUL-terminated. This
+ * struct's layout never changes within a major version.
+ */
+typedef struct edgeid_user_ref {
+    /**
+     * Length of `location_id` in bytes.
+     */
+    size_t location_id_len;
+    /**
+     * Length of `user_id` in bytes.
+     */
+    size_t user_id_len;
+    /**
+     * The user's location.
+     */
+    char location_id[EDGEID_ID_BUF];
+    /**
+     * The user.
+     */
+    char user_id[EDGEID_ID_BUF];
+} edgeid_user_ref;
 
 #ifdef __cplusplus
 extern "C" {
@@ -625,20 +868,186 @@ const char *edgeid_status_str(uint32_t status);
 size_t edgeid_last_error_message(char *buf,
                                  size_t buf_len);
 
+/**
+ * Applies one synchronisation delta (`edgeid.delta/1` JSON, see docs/sync-protocol.md) from a
+ * buffer: validates all of it, then commits all of it atomically and durably, or nothing.
+ *
+ * `delta`/`delta_len`: the JSON bytes (UTF-8; not NUL-terminated; only read during the call).
+ * `progress` (may be NULL) is called with `user_data` as the apply goes on (see below).
+ * `result`: set `result->size = sizeof(edgeid_apply_result)` first (`EDGEID_ERR_SIZE` otherwise).
+ *
+ * Returns and fills in `*result`:
+ * - `EDGEID_OK`, outcome `EDGEID_OUTCOME_APPLIED` (durable when this returns; `changes` says how
+ *   many) or `EDGEID_OUTCOME_ALREADY_APPLIED` (this exact delta was applied before: nothing
+ *   changed); `location_id` and `sequence` are the delta's.
+ * - `EDGEID_ERR_REFUSED`, outcome `EDGEID_OUTCOME_REFUSED`: nothing was applied. `refusal` says
+ *   why (`EDGEID_REFUSAL_GAP` and `_STALE`: send a full synchronisation; `_CONFLICT`; `_PARSE`,
+ *   `_VERSION`, `_INVALID`: a bad delta) and `edgeid_last_error_message` what exactly, e.g.
+ *   "changes[1].user.faces[0].embedding: expected 512 floats, got 511". For gap, conflict and
+ *   stale, `location_id` and `sequence` are the delta's; otherwise they are empty and 0.
+ * - any other error (`EDGEID_ERR_IO`, `EDGEID_ERR_STORAGE_FULL`, `EDGEID_ERR_POISONED`, argument
+ *   errors, ...): outcome `EDGEID_OUTCOME_NONE`. A NULL or closed store, or a NULL or wrong-size
+ *   `result`, leave `*result` untouched: initialise it as
+ *   `edgeid_apply_result r = { .size = sizeof r };` and its outcome reads `EDGEID_OUTCOME_NONE`
+ *   after every failure that is not a refusal.
+ *
+ * The progress callback runs on the calling thread, inside this call: first with
+ * `EDGEID_PROGRESS_VALIDATING` (`done` of `total` changes checked, from 0 to `total`), then once
+ * with `EDGEID_PROGRESS_COMMITTING` when the whole delta is valid. The sequence is checked after
+ * that, so an already applied delta, and a gap, conflict or stale one, get the committing report
+ * too; an invalid delta stops the reports where it was found invalid. The callback must return
+ * normally (no longjmp out of it, no C++ exception through it), must not call this store's
+ * writing functions (put, remove, commit, apply, compact, maintain, erase) and must not close it
+ * (`edgeid_close` would wait for this call forever);
+ * functions that only read (identify, verify, stats, sync status, digest, lookups) are allowed.
+ *
+ * Thread safety: any thread. Applies, commits and maintenance on one store are serialised;
+ * identify, verify, stats, sync status, digest and lookups on other threads run concurrently and
+ * see the store before or after the delta, never part of it.
+ *
+ * # Safety
+ * `delta` must point to `delta_len` readable bytes; `progress`, if not NULL, must be a function
+ * of this type that is safe to call with `user_data`; `result` must point to a writable
+ * `edgeid_apply_result` whose `size` field is initialised.
+ */
+edgeid_status edgeid_apply_delta(struct edgeid_store *store,
+                                 const uint8_t *delta,
+                                 size_t delta_len,
+                                 edgeid_progress_fn progress,
+                                 void *user_data,
+                                 struct edgeid_apply_result *result);
+
+/**
+ * The sync state of every location this store has received deltas for, sorted by location id:
+ * sequence, number of users, face and fingerprint templates, and digest.
+ *
+ * `statuses`: an array of `cap` entries (may be NULL if `cap` is 0). `*n_statuses` receives the
+ * number of locations, also when it is larger than `cap`: then the first `cap` entries are
+ * written and the call returns `EDGEID_ERR_SIZE` (call again with an array of `*n_statuses`
+ * entries; `edgeid_sync_status(store, NULL, 0, &n)` asks for the number only).
+ * Thread safety: any thread, concurrently with every other call on the store (a consistent
+ * snapshot: before or after a delta applied meanwhile).
+ *
+ * # Safety
+ * `statuses`, if not NULL, must point to `cap` writable `edgeid_location_status`; `n_statuses`
+ * to a writable `size_t`.
+ */
+edgeid_status edgeid_sync_status(struct edgeid_store *store,
+                                 struct edgeid_location_status *statuses,
+                                 size_t cap,
+                                 size_t *n_statuses);
+
+/**
+ * The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
+ * digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
+ * NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
+ * never received a delta.
+ * Thread safety: as `edgeid_sync_status`.
+ *
+ * # Safety
+ * `location_id` must point to `location_id_len` readable bytes; `digest_out` to
+ * `EDGEID_DIGEST_BUF` writable bytes.
+ */
+edgeid_status edgeid_digest(struct edgeid_store *store,
+                            const char *location_id,
+                            size_t location_id_len,
+                            char *digest_out);
+
+/**
+ * Finds the user holding a card. `location_id`: NULL to search every location (a card is unique
+ * within a location only: the first location by id that has it wins), or only this one.
+ * `format`: "csn" (`number` = the card serial, 2..=32 hex digits, any case; `facility` =
+ * `EDGEID_NO_FACILITY`), "wiegand26" (`facility` 0..=255) or "wiegand34" (`facility` 0..=65535),
+ * with `number` the decimal card number 0..=65535.
+ * On success `*found_out` says whether a user holds the card, and `*user_out` is that user (all
+ * zero if none). A malformed card (unknown format, bad number or facility) gives
+ * `EDGEID_ERR_INVALID`.
+ * Thread safety: any thread, concurrently with every other call on the store (a lookup sees the
+ * store before or after a delta applied meanwhile).
+ *
+ * # Safety
+ * `location_id` (if not NULL), `format` and `number` must point to their lengths in readable
+ * bytes; `user_out` to a writable `edgeid_user_ref`, `found_out` to a writable `bool`.
+ */
+edgeid_status edgeid_lookup_card(struct edgeid_store *store,
+                                 const char *location_id,
+                                 size_t location_id_len,
+                                 const char *format,
+                                 size_t format_len,
+                                 const char *number,
+                                 size_t number_len,
+                                 int64_t facility,
+                                 struct edgeid_user_ref *user_out,
+                                 bool *found_out);
+
+/**
+ * Finds the user an access code belongs to (4..=12 ASCII digits, `EDGEID_ERR_INVALID`
+ * otherwise). `location_id`: NULL to search every location (the first by id that has the code
+ * wins), or only this one. On success `*found_out` says whether the code belongs to a user, and
+ * `*user_out` is that user (all zero if none). The code is only read during the call: it is
+ * hashed with each location's key and never stored, copied, logged or put in an error message.
+ * Thread safety: as `edgeid_lookup_card`.
+ *
+ * # Safety
+ * `location_id` (if not NULL) and `code` must point to their lengths in readable bytes;
+ * `user_out` to a writable `edgeid_user_ref`, `found_out` to a writable `bool`.
+ */
+edgeid_status edgeid_lookup_code(struct edgeid_store *store,
+                                 const char *location_id,
+                                 size_t location_id_len,
+                                 const char *code,
+                                 size_t code_len,
+                                 struct edgeid_user_ref *user_out,
+                                 bool *found_out);
+
+/**
+ * Checks an access code against one user: `*match_out` is true iff `code` is one of the access
+ * codes of user `user_id` at `location_id` (false also for an unknown user or location). The code
+ * must be 4..=12 ASCII digits (`EDGEID_ERR_INVALID` otherwise); it is only read during the call,
+ * never stored, copied, logged or put in an error message.
+ * Thread safety: as `edgeid_lookup_card`.
+ *
+ * # Safety
+ * The id pointers and `code` must point to their lengths in readable bytes; `match_out` to a
+ * writable `bool`.
+ */
+edgeid_status edgeid_check_code(struct edgeid_store *store,
+                                const char *location_id,
+                                size_t location_id_len,
+                                const char *user_id,
+                                size_t user_id_len,
+                                const char *code,
+                                size_t code_len,
+                                bool *match_out);
+
+/**
+ * Finds the user a licence plate belongs to. Plates are compared after upper-casing and removing
+ * spaces, dashes and dots ("ab 123 c" finds "AB-123-C"); 1..=16 letters or digits must remain
+ * (`EDGEID_ERR_INVALID` otherwise). `location_id`: NULL to search every location (the first by
+ * id that has the plate wins), or only this one. On success `*found_out` says whether the plate
+ * belongs to a user, and `*user_out` is that user (all zero if none).
+ * Thread safety: as `edgeid_lookup_card`.
+ *
+ * # Safety
+ * `location_id` (if not NULL) and `plate` must point to their lengths in readable bytes;
+ * `user_out` to a writable `edgeid_user_ref`, `found_out` to a writable `bool`.
+ */
+edgeid_status edgeid_lookup_plate(struct edgeid_store *store,
+                                  const char *location_id,
+                                  size_t location_id_len,
+                                  const char *plate,
+                                  size_t plate_len,
+                                  struct edgeid_user_ref *user_out,
+                                  bool *found_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 /*
  * ---- Planned, not in this version ------------------------------------------------------------
- * The sync functions land here, appended without changing anything above:
- *   edgeid_apply_delta(store, const uint8_t *delta, size_t len, progress callback + user data,
- *                      edgeid_apply_result *result)   applied / already applied / refused + message
- *   edgeid_sync_status(store, location, ...)           sequence and state per location
- *   edgeid_digest(store, location, ...)                digest of a location's content
- *   edgeid_card_lookup / edgeid_code_lookup / edgeid_plate_lookup (credential -> user)
- * and later fingerprint identify/verify and the access decision. A progress callback must not
- * call edgeid_close on the store it reports on.
+ * Appended here later, without changing anything above: fingerprint identify / verify from a
+ * template buffer, and the access decision (user, door, time -> granted or why not).
  */
 
 #endif /* EDGEID_H */

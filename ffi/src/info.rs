@@ -46,9 +46,9 @@ pub extern "C" fn edgeid_status_str(status: u32) -> *const c_char {
                 c"EDGEID_ERR_DIMENSION: embedding length is not the store's dimension"
             }
             EDGEID_ERR_SIZE => {
-                c"EDGEID_ERR_SIZE: a struct's size field is not one this library knows"
+                c"EDGEID_ERR_SIZE: a struct's size field is unknown, or an array is too small"
             }
-            EDGEID_ERR_NOT_FOUND => c"EDGEID_ERR_NOT_FOUND: no such user or template",
+            EDGEID_ERR_NOT_FOUND => c"EDGEID_ERR_NOT_FOUND: no such user, template or location",
             EDGEID_ERR_NO_STORE => {
                 c"EDGEID_ERR_NO_STORE: no store in that directory (or, when creating, one already)"
             }
@@ -69,6 +69,9 @@ pub extern "C" fn edgeid_status_str(status: u32) -> *const c_char {
                 c"EDGEID_ERR_PANIC: internal error; the store handle was closed, reopen it"
             }
             EDGEID_ERR_OTHER => c"EDGEID_ERR_OTHER: unclassified error, see the message",
+            EDGEID_ERR_REFUSED => {
+                c"EDGEID_ERR_REFUSED: the delta was refused; nothing of it was applied"
+            }
         },
     };
     s.as_ptr()

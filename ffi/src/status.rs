@@ -22,9 +22,11 @@ pub enum edgeid_status {
     EDGEID_ERR_INVALID = 3,
     /// An embedding's length is not the store's dimension. Nothing changed.
     EDGEID_ERR_DIMENSION = 4,
-    /// A struct's `size` field is not `sizeof` of a version of that struct this library knows.
+    /// A struct's `size` field is not `sizeof` of a version of that struct this library knows, or
+    /// a caller's array is too small for the result (`edgeid_sync_status` says what it needs).
     EDGEID_ERR_SIZE = 5,
-    /// The user or template does not exist (remove, verify).
+    /// The user or template does not exist (remove, verify), or the location has never received a
+    /// delta (digest).
     EDGEID_ERR_NOT_FOUND = 6,
     /// `edgeid_open`: the directory holds no store. `edgeid_create`: it already holds one.
     EDGEID_ERR_NO_STORE = 7,
@@ -51,13 +53,17 @@ pub enum edgeid_status {
     EDGEID_ERR_PANIC = 17,
     /// An error this version of the C API does not classify; the message tells what happened.
     EDGEID_ERR_OTHER = 18,
+    /// `edgeid_apply_delta`: the delta was refused (not JSON, unsupported format, an invalid field,
+    /// a sequence gap, a conflict, a stale sequence); nothing of it was applied. The result says
+    /// which kind of refusal, the message what exactly (e.g. the path of the invalid field).
+    EDGEID_ERR_REFUSED = 19,
 }
 
 use edgeid_status::*;
 
 impl edgeid_status {
     /// Every status, for tables and tests.
-    pub(crate) const ALL: [edgeid_status; 19] = [
+    pub(crate) const ALL: [edgeid_status; 20] = [
         EDGEID_OK,
         EDGEID_ERR_NULL,
         EDGEID_ERR_UTF8,
@@ -77,6 +83,7 @@ impl edgeid_status {
         EDGEID_ERR_UNSUPPORTED,
         EDGEID_ERR_PANIC,
         EDGEID_ERR_OTHER,
+        EDGEID_ERR_REFUSED,
     ];
 
     /// The status with this number, if there is one (C may pass any `uint32_t`).
@@ -117,6 +124,7 @@ impl From<Error> for Failure {
             Error::Model { .. } => EDGEID_ERR_MODEL,
             Error::NotFound(_) => EDGEID_ERR_NOT_FOUND,
             Error::Poisoned(_) => EDGEID_ERR_POISONED,
+            Error::Refused(_) => EDGEID_ERR_REFUSED,
             _ => EDGEID_ERR_OTHER,
         };
         Failure::new(status, e.to_string())
@@ -188,7 +196,7 @@ mod tests {
             assert_eq!(*s as u32, i as u32);
             assert_eq!(edgeid_status::from_u32(i as u32), Some(*s));
         }
-        assert_eq!(edgeid_status::from_u32(19), None);
+        assert_eq!(edgeid_status::from_u32(20), None);
         assert_eq!(edgeid_status::from_u32(u32::MAX), None);
     }
 
@@ -222,5 +230,8 @@ mod tests {
         )
         .into();
         assert_eq!(f.status, EDGEID_ERR_STORAGE_FULL);
+        let f: Failure = Error::Refused(engine::sync::Refusal::Parse("x".into())).into();
+        assert_eq!(f.status, EDGEID_ERR_REFUSED);
+        assert_eq!(f.message, "delta refused: x");
     }
 }

@@ -1,5 +1,6 @@
 //! Builds the C tests in `tests/c/` with the system C compiler against the real `libedgeid.so` and
-//! `libedgeid.a`, and runs them: directly, linked statically, with threads, and under valgrind.
+//! `libedgeid.a`, and runs them: directly, linked statically, with threads, with the example
+//! synchronisation deltas of `testdata/sync/`, and under valgrind.
 //! Also checks that the shared library exports exactly the header's functions, that the header
 //! compiles as C++, and that `make install` + pkg-config + the example work together.
 //!
@@ -197,6 +198,11 @@ fn compile(src: &str, out: &Path, link: Link) {
     run_ok(&mut cmd);
 }
 
+/// The example deltas (`testdata/sync/`, 512-d, model w600k_mbf), passed to `sync_test`.
+fn sync_testdata() -> PathBuf {
+    ffi_dir().join("..").join("testdata").join("sync")
+}
+
 fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -235,6 +241,21 @@ fn threads_test() {
 }
 
 #[test]
+fn sync_test() {
+    let dir = scratch();
+    let exe = dir.path().join("sync_test");
+    compile("sync_test.c", &exe, Link::Shared);
+    let out = run_ok(
+        Command::new(&exe)
+            .arg(dir.path())
+            .arg(sync_testdata())
+            .arg("100"),
+    );
+    print(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
+}
+
+#[test]
 fn valgrind_finds_no_errors_or_leaks() {
     if !have("valgrind") {
         println!("NOTICE: valgrind is not installed; skipping the valgrind run of the C tests");
@@ -243,8 +264,10 @@ fn valgrind_finds_no_errors_or_leaks() {
     let dir = scratch();
     let api = dir.path().join("api_test");
     let threads = dir.path().join("threads_test");
+    let sync = dir.path().join("sync_test");
     compile("api_test.c", &api, Link::Shared);
     compile("threads_test.c", &threads, Link::Shared);
+    compile("sync_test.c", &sync, Link::Shared);
     let valgrind = |args: &[&OsStr]| {
         let mut cmd = Command::new("valgrind");
         cmd.args([
@@ -252,6 +275,8 @@ fn valgrind_finds_no_errors_or_leaks() {
             "--leak-check=full",
             "--errors-for-leak-kinds=definite,possible",
             "--show-leak-kinds=definite,possible",
+            // Deep enough for the suppressions to see the frames they match on.
+            "--num-callers=40",
             "--quiet",
         ])
         .arg(format!(
@@ -268,6 +293,15 @@ fn valgrind_finds_no_errors_or_leaks() {
     let thr_dir = dir.path().join("thr");
     std::fs::create_dir(&thr_dir).unwrap();
     valgrind(&[threads.as_os_str(), thr_dir.as_os_str(), OsStr::new("25")]);
+    let sync_dir = dir.path().join("sync");
+    std::fs::create_dir(&sync_dir).unwrap();
+    let data = sync_testdata();
+    valgrind(&[
+        sync.as_os_str(),
+        sync_dir.as_os_str(),
+        data.as_os_str(),
+        OsStr::new("10"),
+    ]);
 }
 
 /// Function names declared in the header.
@@ -470,6 +504,104 @@ fn install_and_example_terminal() {
         let none = term(&[s, "identify".as_ref(), ann.as_os_str(), "1.01".as_ref()]);
         assert!(none.contains("no match"), "{none}");
     }
+
+    // Synchronisation: the example deltas applied in order, then a face the first one brought
+    // identified, the status printed, a card looked up.
+    let data = sync_testdata();
+    let delta = |n: &str| data.join(n).into_os_string();
+    let face = tmp.path().join("u-1003-f1.f32");
+    std::fs::write(&face, embedding_of(&data.join("01-full.json"), "u-1003")).unwrap();
+    let store = tmp.path().join("sync-store");
+    for exe in [build.join("terminal"), build.join("terminal-static")] {
+        let _ = std::fs::remove_dir_all(&store);
+        let term = |args: &[&OsStr]| -> (Option<i32>, String) {
+            let out = Command::new(&exe)
+                .arg(&store)
+                .args(args)
+                .env("LD_LIBRARY_PATH", prefix.join("lib"))
+                .env("EDGEID_MODEL", "w600k_mbf")
+                .output()
+                .expect("run the example");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            (out.status.code(), text)
+        };
+        let apply = OsStr::new("apply");
+        let (code, out) = term(&[apply, &delta("01-full.json"), face.as_os_str()]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("validating 0/5 changes"), "{out}");
+        assert!(out.contains("committing 5 changes"), "{out}");
+        assert!(
+            out.contains("applied: hq-amsterdam sequence 41, 5 changes"),
+            "{out}"
+        );
+        assert!(
+            out.contains("user u-1003 at hq-amsterdam (template f1), score 1.0000"),
+            "{out}"
+        );
+        let (code, out) = term(&[apply, &delta("02-changes.json")]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("applied: hq-amsterdam sequence 42, 4 changes"),
+            "{out}"
+        );
+        let (code, out) = term(&[apply, &delta("02-changes.json")]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("already applied: hq-amsterdam sequence 42"),
+            "{out}"
+        );
+        let (code, out) = term(&[apply, &delta("03-gap.json")]);
+        assert_eq!(code, Some(3), "{out}");
+        assert!(
+            out.contains("refused (gap, full synchronisation needed)"),
+            "{out}"
+        );
+        let (code, out) = term(&[apply, &delta("05-bad-embedding.json")]);
+        assert_eq!(code, Some(3), "{out}");
+        assert!(out.contains("expected 512 floats, got 511"), "{out}");
+        let (code, out) = term(&["status".as_ref()]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("hq-amsterdam: sequence 42, 2 users, 3 faces, 1 fingers, digest 69ae8100"),
+            "{out}"
+        );
+        let (code, out) = term(&["card".as_ref(), "csn".as_ref(), "04a1b2c3d4e5f6".as_ref()]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("user u-1001 at hq-amsterdam"), "{out}");
+    }
+}
+
+/// The first face embedding of `user` in a delta file, as the raw little-endian f32 bytes the
+/// delta carries in base64 (the example takes them as they are).
+fn embedding_of(delta: &Path, user: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(delta).unwrap();
+    let at = text
+        .find(&format!("\"id\": \"{user}\""))
+        .unwrap_or_else(|| panic!("{user} not in {}", delta.display()));
+    let key = "\"embedding\": \"";
+    let start = at + text[at..].find(key).expect("an embedding") + key.len();
+    let b64 = &text[start..start + text[start..].find('"').unwrap()];
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in b64.bytes().take_while(|&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        };
+        acc = acc << 6 | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    assert_eq!(out.len(), 512 * 4, "a 512-float embedding");
+    out
 }
 
 #[test]

@@ -170,7 +170,11 @@ impl Store {
             },
             &mut |done, total| progress(Progress::Validating { done, total }),
         )
-        .map_err(refused)?;
+        .map_err(refused);
+        // The copy held plain access codes: wipe it before anything else happens.
+        buf.fill(0);
+        std::hint::black_box(&buf);
+        let d = d?;
         drop(snap);
         progress(Progress::Committing);
         let mut outcome = None;

@@ -44,10 +44,10 @@ static void test_static_info(void) {
     CHECK(strcmp(edgeid_kernel_name(), edgeid_kernel_name()) == 0);
     CHECK(strncmp(edgeid_status_str(EDGEID_OK), "EDGEID_OK", 9) == 0);
     CHECK(strncmp(edgeid_status_str(EDGEID_ERR_CLOSED), "EDGEID_ERR_CLOSED", 17) == 0);
-    for (code = 0; code <= EDGEID_ERR_OTHER; code++) {
+    for (code = 0; code <= EDGEID_ERR_REFUSED; code++) { /* the last code */
         CHECK(strncmp(edgeid_status_str(code), "EDGEID_", 7) == 0);
     }
-    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_OTHER + 1), "unknown edgeid status code") == 0);
+    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_REFUSED + 1), "unknown edgeid status code") == 0);
     CHECK(strcmp(edgeid_status_str(0xffffffffu), "unknown edgeid status code") == 0);
     /* No failure on this thread yet. */
     memset(buf, 'x', sizeof buf);
