@@ -1,14 +1,16 @@
 //! `edgeid`: the command-line tool of the edgeid engine — set up and inspect a terminal's template
-//! store, enrol and identify faces by hand, apply the platform's synchronisation deltas, show users
+//! store, enrol and identify faces by hand, compare, score and inspect fingerprint templates, apply the platform's synchronisation deltas, show users
 //! and look them up by credential, benchmark and demonstrate the engine.
 //!
 //! Every command prints text for people, or with `--json` exactly one JSON object on stdout so
 //! scripts never have to parse prose. Errors go to stderr with exit code 1 (2 for usage errors).
 
 mod bench;
+mod bench_finger;
 mod bench_sync;
 mod deltas;
 mod demo;
+mod finger_cmds;
 mod out;
 mod store_cmds;
 mod sync_cmds;
@@ -19,7 +21,8 @@ use out::{Fail, Out};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Identity engine for access-control terminals: template store, exact face 1:N, synchronisation.
+/// Identity engine for access-control terminals: template store, exact face 1:N, fingerprints,
+/// synchronisation.
 #[derive(Parser)]
 #[command(name = "edgeid", version, about, propagate_version = true)]
 struct Cli {
@@ -37,6 +40,9 @@ enum Cmd {
     /// Enrol, remove, identify and verify faces.
     #[command(subcommand)]
     Face(FaceCmd),
+    /// Compare, score, evaluate and inspect fingerprint minutiae templates (ISO/ANSI records).
+    #[command(subcommand)]
+    Finger(FingerCmd),
     /// Counts, sizes, files and the kernel in use.
     Stats(StoreArg),
     /// Rewrite segments with deleted rows so dead rows stop costing scan time and disk.
@@ -76,6 +82,20 @@ enum FaceCmd {
 }
 
 #[derive(Subcommand)]
+enum FingerCmd {
+    /// 1:1: the matcher score of two records, and what it means at the calibrated thresholds.
+    Compare(finger_cmds::CompareArgs),
+    /// `probe<TAB>gallery<TAB>score` for every ordered pair of records in a directory (file stems
+    /// as names), on all cores.
+    Scores(finger_cmds::DirArgs),
+    /// Accuracy of a directory of records named FINGER_IMPRESSION: EER, FNMR at FMR 1% and at
+    /// FMR 0, rank-1 (the protocol of testdata/fingerprint/README.md).
+    Eval(finger_cmds::DirArgs),
+    /// Format, views, resolution, minutiae and warnings of one record.
+    Info(finger_cmds::InfoArgs),
+}
+
+#[derive(Subcommand)]
 enum SyncCmd {
     /// Apply delta files in order; stop at the first refusal (exit 1 if any was refused).
     ///
@@ -111,6 +131,9 @@ enum LookupCmd {
 enum BenchCmd {
     /// Face identification: insert, open, latency, throughput, exactness, delete.
     Face(bench::BenchFaceArgs),
+    /// Fingerprint 1:N: latency, effective and one-to-one comparisons/s, rank-1, on a synthetic
+    /// gallery made from the real test templates.
+    Finger(bench_finger::BenchFingerArgs),
     /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
     Sync(bench_sync::BenchSyncArgs),
 }
@@ -132,6 +155,10 @@ fn main() -> ExitCode {
         Cmd::Face(FaceCmd::Remove(a)) => store_cmds::remove(&a, out),
         Cmd::Face(FaceCmd::Identify(a)) => store_cmds::identify(&a, out),
         Cmd::Face(FaceCmd::Verify(a)) => store_cmds::verify_face(&a, out),
+        Cmd::Finger(FingerCmd::Compare(a)) => finger_cmds::compare_cmd(&a, out),
+        Cmd::Finger(FingerCmd::Scores(a)) => finger_cmds::scores(&a, out),
+        Cmd::Finger(FingerCmd::Eval(a)) => finger_cmds::eval_cmd(&a, out),
+        Cmd::Finger(FingerCmd::Info(a)) => finger_cmds::info(&a, out),
         Cmd::Stats(a) => store_cmds::stats(&a, out),
         Cmd::Compact(a) => store_cmds::compact(&a, out),
         Cmd::Verify(a) => store_cmds::verify_store(&a, out),
@@ -143,6 +170,7 @@ fn main() -> ExitCode {
         Cmd::Lookup(LookupCmd::Code(a)) => sync_cmds::lookup_code(&a, out),
         Cmd::Lookup(LookupCmd::Plate(a)) => sync_cmds::lookup_plate(&a, out),
         Cmd::Bench(BenchCmd::Face(a)) => bench::face(&a, out),
+        Cmd::Bench(BenchCmd::Finger(a)) => bench_finger::run(&a, out),
         Cmd::Bench(BenchCmd::Sync(a)) => bench_sync::run(&a, out),
         Cmd::Demo(a) => demo::run(&a, out),
     };

@@ -57,6 +57,11 @@ impl Out {
         Out { json }
     }
 
+    /// True in `--json` mode (for commands that write their human output themselves).
+    pub fn is_json(self) -> bool {
+        self.json
+    }
+
     /// Prints a human line (nothing in `--json` mode). Write errors (closed pipe) are ignored:
     /// `edgeid stats | head -1` should not panic.
     pub fn line(self, s: impl Display) {

@@ -1,0 +1,249 @@
+//! End-to-end tests of the fingerprint commands: compare, scores, eval, info and `bench finger`
+//! on the committed test data (testdata/fingerprint).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn edgeid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgeid"))
+        .args(args)
+        .output()
+        .expect("run edgeid")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command that must succeed with `--json` and returns its one JSON object.
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let o = edgeid(&all);
+    assert!(
+        o.status.success(),
+        "{args:?} failed ({}): {}{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_str(stdout(&o).trim())
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
+    assert!(v.is_object(), "{args:?}: not one JSON object: {v}");
+    v
+}
+
+/// Runs a command that must fail with exit 1 and returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let o = edgeid(args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{args:?} should exit 1: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty(), "{args:?} printed: {}", stdout(&o));
+    let e = stderr(&o);
+    assert!(e.starts_with("edgeid: error: "), "{args:?}: {e}");
+    e
+}
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/fingerprint")
+}
+
+fn db1(name: &str) -> String {
+    data()
+        .join("fvc2002/DB1_B/mindtct")
+        .join(format!("{name}.iso"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn compare_self_high_other_finger_low() {
+    let same = json(&["finger", "compare", &db1("101_1"), &db1("101_1")]);
+    for k in ["a", "b", "score", "fmr"] {
+        assert!(same.get(k).is_some(), "missing {k}: {same}");
+    }
+    assert!(same["score"].as_f64().unwrap() > 0.9, "{same}");
+    assert_eq!(same["match"], true);
+
+    let other = json(&["finger", "compare", &db1("101_1"), &db1("102_1")]);
+    let s = other["score"].as_f64().unwrap();
+    assert!(s < other["threshold"].as_f64().unwrap(), "{other}");
+    assert_eq!(other["match"], false);
+    assert!(other["fmr"].as_f64().unwrap() > 1e-4, "{other}");
+
+    // Another impression of the same finger matches; the text says so against the threshold.
+    let o = edgeid(&["finger", "compare", &db1("101_1"), &db1("101_2")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    assert!(
+        line.contains("match at FMR 1e-4 (threshold 0.0321)") && !line.contains("no match"),
+        "{line}"
+    );
+
+    // A stricter FMR raises the threshold; an uncalibrated one is a usage error.
+    let strict = json(&[
+        "finger",
+        "compare",
+        &db1("101_1"),
+        &db1("101_2"),
+        "--fmr",
+        "1e-6",
+    ]);
+    assert!(strict["threshold"].as_f64().unwrap() > same["threshold"].as_f64().unwrap());
+    let o = edgeid(&[
+        "finger",
+        "compare",
+        &db1("101_1"),
+        &db1("101_2"),
+        "--fmr",
+        "0.5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let e = fails(&["finger", "compare", &db1("101_1"), "/no/such/file.iso"]);
+    assert!(e.contains("/no/such/file.iso"), "{e}");
+}
+
+#[test]
+fn scores_every_ordered_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["101_1", "101_2", "102_1", "102_2", "103_1", "103_2"];
+    for n in names {
+        std::fs::copy(db1(n), tmp.path().join(format!("{n}.iso"))).unwrap();
+    }
+    let dir = tmp.path().to_str().unwrap();
+    let o = edgeid(&["finger", "scores", dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut pairs = std::collections::HashSet::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "{line}");
+        assert_ne!(f[0], f[1], "{line}");
+        assert!(names.contains(&f[0]) && names.contains(&f[1]), "{line}");
+        let s: f64 = f[2].parse().unwrap();
+        assert!((0.0..=1.0).contains(&s), "{line}");
+        pairs.insert((f[0].to_string(), f[1].to_string()));
+    }
+    assert_eq!(text.lines().count(), 30);
+    assert_eq!(pairs.len(), 30);
+
+    let v = json(&["finger", "scores", dir]);
+    assert_eq!(v["pairs"], 30);
+    assert_eq!(v["templates"], 6);
+    assert_eq!(v["scores"].as_array().unwrap().len(), 30);
+
+    // A file that is not a record names itself.
+    std::fs::write(tmp.path().join("junk.iso"), b"not a record").unwrap();
+    let e = fails(&["finger", "scores", dir]);
+    assert!(e.contains("junk.iso"), "{e}");
+    let e = fails(&["finger", "scores", "/no/such/dir"]);
+    assert!(e.contains("not a directory"), "{e}");
+}
+
+#[test]
+fn eval_db1_mindtct() {
+    let dir = data().join("fvc2002/DB1_B/mindtct");
+    let v = json(&["finger", "eval", dir.to_str().unwrap()]);
+    assert_eq!(v["templates"], 80);
+    assert_eq!(v["genuine"], 280);
+    assert_eq!(v["impostor"], 2880);
+    let eer = v["eer"].as_f64().unwrap();
+    assert!(eer < 0.03, "EER {eer}");
+    assert!(v["fnmr_at_fmr_1pct"].as_f64().unwrap() <= v["fnmr_at_fmr_0"].as_f64().unwrap());
+    assert_eq!(v["rank1"], 80);
+
+    let o = edgeid(&["finger", "eval", dir.to_str().unwrap()]);
+    let text = stdout(&o);
+    for k in ["EER", "FNMR@FMR1%", "FNMR@FMR0", "rank-1", "80/80"] {
+        assert!(text.contains(k), "{text}");
+    }
+}
+
+#[test]
+fn info_refuses_truncated_records() {
+    for n in [1, 2, 3] {
+        let f = data().join(format!(
+            "invalid/101_1_truncate_{n}_byte{}.iso",
+            if n == 1 { "" } else { "s" }
+        ));
+        let e = fails(&["finger", "info", f.to_str().unwrap()]);
+        assert!(e.contains("truncated"), "{e}");
+        assert!(e.contains(f.file_name().unwrap().to_str().unwrap()), "{e}");
+        // Lenient parsing accepts disagreeing lengths, never missing data.
+        let e = fails(&["finger", "info", "--lenient", f.to_str().unwrap()]);
+        assert!(e.contains("truncated"), "{e}");
+        fails(&["finger", "compare", f.to_str().unwrap(), &db1("101_1")]);
+    }
+}
+
+#[test]
+fn info_iso_annex_example_strict_and_lenient() {
+    let f = data().join("standard-examples/ISO-19794-2_2005_Appendix-C2_Example.raw");
+    let f = f.to_str().unwrap();
+    let e = fails(&["finger", "info", f]);
+    assert!(e.contains("340") && e.contains("341"), "{e}");
+    assert!(e.contains("--lenient"), "{e}");
+
+    let v = json(&["finger", "info", "--lenient", f]);
+    assert_eq!(v["format"], "iso2005");
+    assert_eq!(v["mode"], "lenient");
+    assert_eq!(v["views"].as_array().unwrap().len(), 2);
+    assert_eq!(v["views"][0]["x_res"], 197);
+    assert!(v["views"][0]["minutiae"].as_u64().unwrap() > 0);
+    let w = v["warnings"].to_string();
+    assert!(w.contains("340") && w.contains("341"), "{w}");
+
+    let o = edgeid(&["finger", "info", "--lenient", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("warning:") && text.contains("340"), "{text}");
+
+    // The ANSI example is consistent: strict reads it, without warnings.
+    let a = data().join("standard-examples/ANSI-INCITS-378_2004_Appendix-B2_Example.raw");
+    let v = json(&["finger", "info", a.to_str().unwrap()]);
+    assert_eq!(v["format"], "ansi378");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 0);
+    assert_eq!(v["views"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bench_finger_json() {
+    let v = json(&["bench", "finger", "--gallery", "2000", "--queries", "20"]);
+    for k in [
+        "gallery",
+        "p50_ms",
+        "p99_ms",
+        "comparisons_per_s",
+        "one_to_one_per_s",
+        "rank1",
+    ] {
+        assert!(v.get(k).is_some_and(|x| !x.is_null()), "missing {k}: {v}");
+    }
+    assert_eq!(v["gallery"], 2000);
+    assert_eq!(v["queries"], 20);
+    assert!(v["p50_ms"].as_f64().unwrap() <= v["p99_ms"].as_f64().unwrap());
+    assert!(v["comparisons_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["one_to_one_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["rank1"].as_f64().unwrap() >= 0.9, "{v}");
+
+    let e = fails(&[
+        "bench",
+        "finger",
+        "--gallery",
+        "10",
+        "--data",
+        "/no/such/dir",
+    ]);
+    assert!(e.contains("/no/such/dir"), "{e}");
+}
