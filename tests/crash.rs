@@ -176,10 +176,11 @@ fn sigkill_during_commits() {
             .unwrap();
         let wait_for = rng.below(25);
         let mut acked: Option<u64> = None;
+        // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         while acked.is_none_or(|a| a < wait_for) {
             let Some(Ok(line)) = lines.next() else { break };
-            if let Some(n) = line.strip_prefix("ok ") {
+            if let Some((_, n)) = line.rsplit_once("ok ") {
                 acked = Some(n.parse().unwrap());
             }
         }
@@ -188,7 +189,7 @@ fn sigkill_during_commits() {
         child.kill().unwrap();
         child.wait().unwrap();
         for line in lines.map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("ok ") {
+            if let Some((_, n)) = line.rsplit_once("ok ") {
                 acked = Some(n.parse().unwrap());
             }
         }

@@ -521,10 +521,11 @@ fn sigkill_during_applies() {
             .unwrap();
         let wait_for = rng.below(deltas.len() as u64 - 2) as usize;
         let mut acked = 0usize;
+        // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         while acked < wait_for {
             let Some(Ok(line)) = lines.next() else { break };
-            if let Some(n) = line.strip_prefix("ok ") {
+            if let Some((_, n)) = line.rsplit_once("ok ") {
                 acked = n.parse().unwrap();
             }
         }
@@ -532,7 +533,7 @@ fn sigkill_during_applies() {
         child.kill().unwrap();
         child.wait().unwrap();
         for line in lines.map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("ok ") {
+            if let Some((_, n)) = line.rsplit_once("ok ") {
                 acked = n.parse().unwrap();
             }
         }

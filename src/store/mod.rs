@@ -285,6 +285,8 @@ pub struct Store {
     /// Search threads that have exited (a closed store waits for all of them).
     pool_exited: Arc<(Mutex<usize>, std::sync::Condvar)>,
     current: RwLock<Arc<Snapshot>>,
+    /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
+    retired: Mutex<Vec<Arc<Snapshot>>>,
     writer: Mutex<Writer>,
     _lock: Box<dyn Send + Sync>,
 }
@@ -516,6 +518,7 @@ impl Store {
             pool,
             pool_exited: exited,
             current: RwLock::new(Arc::new(snap)),
+            retired: Mutex::new(Vec::new()),
             writer: Mutex::new(Writer {
                 wal,
                 wal_len: replay.valid_len,
@@ -569,8 +572,12 @@ impl Store {
             &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
             Arc::new(snap),
         );
-        // Freeing a large old snapshot happens here, outside the lock readers take.
-        drop(old);
+        // A search still running on the old snapshot must not be the one that frees it (hundreds
+        // of MB after a full synchronisation): retired snapshots are freed here, by the writer, once
+        // no search holds them.
+        let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        retired.push(old);
+        retired.retain(|s| Arc::strong_count(s) > 1);
     }
 
     /// Applies a batch of changes as one atomic, durable commit: all or nothing, durable when this
@@ -930,6 +937,10 @@ impl Store {
 
     /// Scrubs and removes obsolete files that no snapshot maps any more.
     fn reap(&self, w: &mut Writer) {
+        self.retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| Arc::strong_count(s) > 1);
         let mut keep = Vec::new();
         let mut removed = false;
         for (seg, p) in std::mem::take(&mut w.graveyard) {
