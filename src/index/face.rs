@@ -29,9 +29,10 @@ use rayon::prelude::*;
 const SLACK: f32 = 2e-5;
 /// Rows scanned per kernel call.
 const BLOCK: usize = 256;
-/// Rows per parallel work item; galleries below `PARALLEL_MIN` rows are searched on one thread.
+/// Largest range of rows per work item. Galleries of at least `PARALLEL_MIN` rows are split over
+/// the search threads even when small: each core then scans a share that fits its own L2 cache.
 const CHUNK: usize = 32_768;
-const PARALLEL_MIN: usize = 65_536;
+const PARALLEL_MIN: usize = 8_192;
 
 /// One identified user.
 #[derive(Debug, Clone, PartialEq)]
@@ -359,6 +360,9 @@ pub fn identify(
         // Round the threshold down so f32 never prunes a template scoring exactly at it.
         threshold: (req.threshold as f32) - SLACK,
     };
+    let threads = pool.map_or(1, |p| p.current_num_threads());
+    let chunk = (snap.rows() / threads).div_ceil(BLOCK).max(1) * BLOCK;
+    let chunk = chunk.clamp(4 * BLOCK, CHUNK);
     let mut ranges = Vec::new();
     for (si, s) in snap.segs.iter().enumerate() {
         if s.live_count == 0 {
@@ -376,11 +380,11 @@ pub fn identify(
         while r < n {
             ranges.push(Range {
                 si,
-                rows: r..(r + CHUNK).min(n),
+                rows: r..(r + chunk).min(n),
                 s,
                 loc_ix,
             });
-            r += CHUNK;
+            r += chunk;
         }
     }
     let parallel = snap.rows() >= PARALLEL_MIN;
