@@ -54,31 +54,33 @@ fn check_all(
 
 #[test]
 fn random_gallery_matches_brute_force() {
-    // 9,300 templates: above the size where a search is split over the threads.
+    // 66,300 templates: above the size where a search is split over the threads.
     let dim = 128;
     let store = sim_store(dim);
     let mut rng = Rng(1);
     let mut gallery = Vec::new();
     let mut batch = Vec::new();
-    for i in 0..9000 {
+    for i in 0..66_000 {
         let v = rng.vector(dim);
         gallery.push(v.clone());
         batch.push(put("local", &format!("u{}", i / 3), &format!("t{i}"), v));
-        if batch.len() == 1500 {
+        if batch.len() == 6000 {
             store.commit(&batch).unwrap();
             batch.clear();
         }
     }
     store.checkpoint().unwrap();
     // More in the tail after the checkpoint, so both segments and tail blocks are searched.
-    for i in 9000..9300 {
+    for i in 66_000..66_300 {
         let v = rng.vector(dim);
         gallery.push(v.clone());
         store
             .commit(&[put("local", &format!("u{}", i / 3), &format!("t{i}"), v)])
             .unwrap();
     }
-    let mut probes: Vec<Vec<f32>> = (0..6).map(|i| rng.near(&gallery[i * 1500], 0.5)).collect();
+    let mut probes: Vec<Vec<f32>> = (0..6)
+        .map(|i| rng.near(&gallery[i * 11_000], 0.5))
+        .collect();
     probes.push(rng.vector(dim)); // matches nobody well
     check_all(&store, &probes, &[1, 3, 10], &[-1.0, 0.0, 0.5], None);
     let top = store.identify(&Identify::new(&probes[0]).k(1)).unwrap();
