@@ -214,7 +214,7 @@ enum edgeid_progress_stage
      */
     EDGEID_PROGRESS_VALIDATING = 1,
     /**
-     * The delta is valid; checking its sequence and committing (once; `done == total ==` the
+     * The delta is valid and its sequence is next: committing (once; `done == total ==` the
      * number of changes).
      */
     EDGEID_PROGRESS_COMMITTING = 2,
@@ -893,9 +893,9 @@ size_t edgeid_last_error_message(char *buf,
  *
  * The progress callback runs on the calling thread, inside this call: first with
  * `EDGEID_PROGRESS_VALIDATING` (`done` of `total` changes checked, from 0 to `total`), then once
- * with `EDGEID_PROGRESS_COMMITTING` when the whole delta is valid. The sequence is checked after
- * that, so an already applied delta, and a gap, conflict or stale one, get the committing report
- * too; an invalid delta stops the reports where it was found invalid. The callback must return
+ * with `EDGEID_PROGRESS_COMMITTING` when the whole delta is valid and its sequence is the one to
+ * apply next (an already applied delta, or a gap, conflict or stale one, gets no committing
+ * report); an invalid delta stops the reports where it was found invalid. The callback must return
  * normally (no longjmp out of it, no C++ exception through it), must not call this store's
  * writing functions (put, remove, commit, apply, compact, maintain, erase) and must not close it
  * (`edgeid_close` would wait for this call forever);

@@ -104,7 +104,8 @@ pub enum Progress {
         /// Changes in the delta.
         total: usize,
     },
-    /// Writing the commit.
+    /// Writing the commit (reported only for a delta that will be applied, after the sequence
+    /// checks; an already-applied or refused delta never reaches it).
     Committing,
 }
 
@@ -175,8 +176,13 @@ impl Store {
         buf.fill(0);
         std::hint::black_box(&buf);
         let d = d?;
+        // Tell the sync notice when the delta is going to be committed (the callback runs outside
+        // the writer lock, so it may read the store; the binding check is repeated under the lock).
+        let last = snap.catalog().location(&d.location).map_or(0, |s| s.seq);
+        if d.sequence > last && (d.kind == Kind::Full || d.sequence == last + 1) {
+            progress(Progress::Committing);
+        }
         drop(snap);
-        progress(Progress::Committing);
         let mut outcome = None;
         self.commit_plan(|p| {
             let loc = d.location.clone();
