@@ -1,42 +1,12 @@
 //! End-to-end tests of the `edgeid` binary: the commands a field engineer or a script runs, their
 //! JSON output, exit codes and error messages.
 
-use serde_json::Value;
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const DIM: usize = 512;
-
-fn edgeid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeid"))
-        .args(args)
-        .output()
-        .expect("run edgeid")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs a command that must succeed and returns its one JSON object.
-fn json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let o = edgeid(&all);
-    assert!(
-        o.status.success(),
-        "{args:?} failed ({}): {}{}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    serde_json::from_str(stdout(&o).trim())
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
-}
 
 /// A deterministic "face": a smooth function of the index, different per `phase`.
 fn face(phase: f32) -> Vec<f32> {

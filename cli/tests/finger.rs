@@ -1,42 +1,10 @@
 //! End-to-end tests of the fingerprint commands: compare, scores, eval, info and `bench finger`
 //! on the committed test data (testdata/fingerprint).
 
-use serde_json::Value;
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn edgeid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeid"))
-        .args(args)
-        .output()
-        .expect("run edgeid")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs a command that must succeed with `--json` and returns its one JSON object.
-fn json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let o = edgeid(&all);
-    assert!(
-        o.status.success(),
-        "{args:?} failed ({}): {}{}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    let v: Value = serde_json::from_str(stdout(&o).trim())
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
-    assert!(v.is_object(), "{args:?}: not one JSON object: {v}");
-    v
-}
 
 /// Runs a command that must fail with exit 1 and returns its stderr.
 fn fails(args: &[&str]) -> String {

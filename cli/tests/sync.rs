@@ -1,25 +1,13 @@
 //! End-to-end tests of `edgeid sync`, `user show` and `lookup` on the example deltas of
 //! `testdata/sync/`, and of `bench sync`.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn edgeid(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeid"))
-        .args(args)
-        .output()
-        .expect("run edgeid")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The one JSON object a `--json` command printed, whatever its exit status.
 fn parse(args: &[&str], o: &Output) -> Value {
