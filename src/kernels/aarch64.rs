@@ -14,6 +14,7 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
+use super::bounds::{u4_blocks, u4_rows, usable_rows};
 use super::{scalar, Kernels};
 
 /// Rows scored per iteration of the rows kernels: the query chunk is loaded
@@ -85,19 +86,6 @@ fn dot_u4i8_rows_dotprod_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
 
 // ---------------------------------------------------------------------------
 // Shared helpers.
-
-/// The rows the kernel may read: `min(out.len(), codes.len() / d)`. Rows
-/// beyond that (only possible when a caller bypasses the size assert) get 0.
-#[inline(always)]
-fn usable_rows(codes: &[u8], d: usize, out: &mut [i32]) -> usize {
-    if d == 0 {
-        out.fill(0);
-        return 0;
-    }
-    let rows = out.len().min(codes.len() / d);
-    out[rows..].fill(0);
-    rows
-}
 
 // ---------------------------------------------------------------------------
 // NEON: widen u8 -> u16 (reinterpreted as s16; 0..=255 fits) and i8 -> s16,
@@ -333,30 +321,6 @@ unsafe fn dot_u8i8_rows_dotprod(codes: &[u8], query: &[i8], out: &mut [i32]) {
 // [16k..16k + 16] and [64 + 16k..64 + 16k + 16]. The helpers score N rows
 // (ROWS in the main loop, 1 for the leftover rows) so each query load serves
 // four rows.
-
-/// Whole 128-dimension blocks the u4 helpers read from each of `n` rows of
-/// `rb` bytes at the start of `rows`: 0 unless all `n` rows are there.
-///
-/// The helpers load only blocks below this count, which keeps every load in
-/// bounds whatever the slice lengths: row r < n, block b reads bytes
-/// `r * rb + 64b..r * rb + 64b + 64`, and `64b + 64 <= rb`, `n * rb <= rows.len()`.
-#[inline(always)]
-fn u4_blocks(rows: &[u8], n: usize, rb: usize, query: &[i8]) -> usize {
-    if rows.len() / n.max(1) < rb {
-        0
-    } else {
-        (query.len() / 128).min(rb / 64)
-    }
-}
-
-/// Row size in bytes (`d / 2`) and how many rows of `codes` the u4 kernels may
-/// read; rows beyond that (only possible when a caller bypasses the size
-/// assert) get 0.
-#[inline(always)]
-fn u4_rows(codes: &[u8], d: usize, out: &mut [i32]) -> (usize, usize) {
-    let rb = d / 2;
-    (rb, usable_rows(codes, rb, out))
-}
 
 /// Lane sums of four vectors: result lane r = Σ lanes of `v[r]`.
 #[target_feature(enable = "neon")]

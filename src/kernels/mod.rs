@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod bounds;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -10,6 +10,7 @@
 
 use std::arch::x86_64::*;
 
+use super::bounds::{u4_blocks, u4_rows, usable_rows};
 use super::{scalar, Kernels};
 
 /// Rows scored per iteration of the rows kernels: the query chunk is loaded
@@ -142,19 +143,6 @@ fn dot_u4i8_rows_avx512vnni_entry(codes: &[u8], query: &[i8], out: &mut [i32]) {
 
 // ---------------------------------------------------------------------------
 // Shared helpers.
-
-/// Splits `codes` into the rows the kernel may read: `min(out.len(), codes.len() / d)`.
-/// Rows beyond that (only possible when a caller bypasses the size assert) get 0.
-#[inline(always)]
-fn usable_rows(codes: &[u8], d: usize, out: &mut [i32]) -> usize {
-    if d == 0 {
-        out.fill(0);
-        return 0;
-    }
-    let rows = out.len().min(codes.len() / d);
-    out[rows..].fill(0);
-    rows
-}
 
 /// Sum of the eight i32 lanes.
 #[target_feature(enable = "avx2")]
@@ -671,30 +659,6 @@ unsafe fn dot_u8i8_rows_avx512vnni(codes: &[u8], query: &[i8], out: &mut [i32]) 
 // unpacks into the codes for query[0..64] and query[64..128] of the block. The
 // helpers score N rows (ROWS in the main loop, 1 for the leftover rows) so
 // each query load serves four rows, like the u8 kernels.
-
-/// Whole 128-dimension blocks the u4 helpers read from each of `n` rows of
-/// `rb` bytes at the start of `rows`: 0 unless all `n` rows are there.
-///
-/// The helpers load only blocks below this count, which keeps every load in
-/// bounds whatever the slice lengths: row r < n, block b reads bytes
-/// `r * rb + 64b..r * rb + 64b + 64`, and `64b + 64 <= rb`, `n * rb <= rows.len()`.
-#[inline(always)]
-fn u4_blocks(rows: &[u8], n: usize, rb: usize, query: &[i8]) -> usize {
-    if rows.len() / n.max(1) < rb {
-        0
-    } else {
-        (query.len() / 128).min(rb / 64)
-    }
-}
-
-/// Row size in bytes (`d / 2`) and how many rows of `codes` the u4 kernels may
-/// read; rows beyond that (only possible when a caller bypasses the size
-/// assert) get 0.
-#[inline(always)]
-fn u4_rows(codes: &[u8], d: usize, out: &mut [i32]) -> (usize, usize) {
-    let rb = d / 2;
-    (rb, usable_rows(codes, rb, out))
-}
 
 /// How many rows ahead the u4 kernels prefetch (0 = off). Sixteen rows (4 KB
 /// at 512 dims) measured best for galleries beyond L2.
