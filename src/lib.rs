@@ -17,4 +17,5 @@ pub mod template;
 
 pub use error::{Error, Result};
 pub use index::face::{Hit, Identify};
+pub use index::finger::{FingerIdentify, FingerMatch};
 pub use store::{Change, OpenOptions, Snapshot, Stats, Store};

@@ -84,6 +84,23 @@ impl Format {
         Format::ALL.into_iter().find(|f| f.name() == name)
     }
 
+    /// The name used in synchronisation deltas and the catalog (`iso19794-2:2005`, `ansi378:2004`,
+    /// `iso19794-2:2011`, `iso19794-2:card-normal`, `iso19794-2:card-compact`).
+    pub fn standard_name(self) -> &'static str {
+        match self {
+            Format::Iso2005 => "iso19794-2:2005",
+            Format::Ansi2004 => "ansi378:2004",
+            Format::Iso2011 => "iso19794-2:2011",
+            Format::IsoCardNormal => "iso19794-2:card-normal",
+            Format::IsoCardCompact => "iso19794-2:card-compact",
+        }
+    }
+
+    /// Parses [`Format::standard_name`].
+    pub fn from_standard_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.standard_name() == name)
+    }
+
     /// True for the card formats, which have no header and cannot be detected.
     pub fn is_card(self) -> bool {
         matches!(self, Format::IsoCardNormal | Format::IsoCardCompact)

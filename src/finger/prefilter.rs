@@ -127,6 +127,30 @@ impl Default for Frequencies {
 }
 
 impl Frequencies {
+    /// Frequencies from per-bit counts (`64 × PF_WORDS` of them) over `n` templates.
+    pub fn from_counts(counts: Vec<u32>, n: u32) -> Frequencies {
+        assert_eq!(counts.len(), PF_WORDS * 64, "one count per summary bit");
+        Frequencies { counts, n }
+    }
+
+    /// Per-bit counts.
+    pub fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
+    /// Templates counted.
+    pub fn templates(&self) -> u32 {
+        self.n
+    }
+
+    /// Adds another gallery part's counts.
+    pub fn merge(&mut self, other: &Frequencies) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.n += other.n;
+    }
+
     /// Counts a template's summary in (`add`) or out.
     pub fn update(&mut self, summary: &[u64], add: bool) {
         for (w, &x) in summary.iter().enumerate() {

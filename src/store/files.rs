@@ -15,9 +15,12 @@ pub enum FileKind {
     Wal(u64),
     /// `seg-<id>.seg`: an immutable face segment (see `segment`).
     Segment(u64),
+    /// `fng-<id>.fsg`: an immutable finger segment (see `fsegment`).
+    FingerSegment(u64),
     /// `catalog-<id>.cat`: the catalog at a checkpoint (see `catalog`).
     Catalog(u64),
-    /// `seg-<id>-<gen>.del`: the deleted rows of segment `id`, generation `gen` (see `manifest`).
+    /// `seg-<id>-<gen>.del`: the deleted rows of (face or finger) segment `id`, generation `gen`
+    /// (see `manifest`; segment ids are unique across both kinds).
     Deletes {
         /// Segment id.
         segment: u64,
@@ -35,6 +38,7 @@ impl FileKind {
             FileKind::Lock => "LOCK".into(),
             FileKind::Wal(g) => format!("wal-{g:016x}.log"),
             FileKind::Segment(id) => format!("seg-{id:016x}.seg"),
+            FileKind::FingerSegment(id) => format!("fng-{id:016x}.fsg"),
             FileKind::Catalog(id) => format!("catalog-{id:016x}.cat"),
             FileKind::Deletes {
                 segment,
@@ -69,6 +73,12 @@ impl FileKind {
             return hex(id).map(FileKind::Catalog);
         }
         if let Some(id) = name
+            .strip_prefix("fng-")
+            .and_then(|s| s.strip_suffix(".fsg"))
+        {
+            return hex(id).map(FileKind::FingerSegment);
+        }
+        if let Some(id) = name
             .strip_prefix("seg-")
             .and_then(|s| s.strip_suffix(".seg"))
         {
@@ -100,6 +110,7 @@ mod tests {
             FileKind::Wal(3),
             FileKind::Segment(u64::MAX),
             FileKind::Catalog(9),
+            FileKind::FingerSegment(4),
             FileKind::Deletes {
                 segment: 1,
                 generation: 2,

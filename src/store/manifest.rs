@@ -3,12 +3,14 @@
 //! It is replaced, never edited: written to `MANIFEST.tmp`, fsynced, renamed over `MANIFEST`, and the
 //! directory fsynced. A crash leaves either the old or the new manifest, each naming complete files.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //! ```text
 //! magic "EDGEIDMF" | version u32 | dim u32 | model (u16 len + bytes) | last_seq u64 | wal_gen u64 |
-//! next_id u64 | catalog file id u64 (0 = none) | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) | crc32c u32
+//! next_id u64 | catalog file id u64 (0 = none) | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) |
+//! finger segment count u32 | per finger segment: id u64, deletes generation u64 | crc32c u32
 //! ```
-//! The CRC covers every byte before it. `next_id` feeds segment ids and deletion generations, so a file
+//! Version 1 is the same without the finger segments (stores from before the finger index); it is
+//! read, and the store is upgraded on open (see `Store::open`). The CRC covers every byte before it. `next_id` feeds segment ids and deletion generations, so a file
 //! name is never reused. Deletion files (`seg-<id>-<gen>.del`) hold: magic "EDGEIDDL", version u32,
 //! segment id u64, count u32, count × row u32 (ascending), crc32c u32.
 
@@ -18,7 +20,12 @@ use std::path::Path;
 
 const MAGIC: [u8; 8] = *b"EDGEIDMF";
 const DEL_MAGIC: [u8; 8] = *b"EDGEIDDL";
-const VERSION: u32 = 1;
+/// Current manifest version.
+pub const VERSION: u32 = 2;
+/// Oldest manifest version read.
+const MIN_VERSION: u32 = 1;
+/// Version of deletion files.
+const DEL_VERSION: u32 = 1;
 
 /// The decoded manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +44,10 @@ pub struct Manifest {
     pub catalog: u64,
     /// Live segments: (segment id, deletion-file generation or 0).
     pub segments: Vec<(u64, u64)>,
+    /// Live finger segments: (segment id, deletion-file generation or 0).
+    pub fingers: Vec<(u64, u64)>,
+    /// Version the manifest was read as (encoding always writes the current one).
+    pub version: u32,
 }
 
 impl Manifest {
@@ -51,10 +62,12 @@ impl Manifest {
         w.u64(self.wal_gen);
         w.u64(self.next_id);
         w.u64(self.catalog);
-        w.u32(self.segments.len() as u32);
-        for &(id, del) in &self.segments {
-            w.u64(id);
-            w.u64(del);
+        for list in [&self.segments, &self.fingers] {
+            w.u32(list.len() as u32);
+            for &(id, del) in list {
+                w.u64(id);
+                w.u64(del);
+            }
         }
         let crc = crc32c::crc32c(&w.0);
         w.u32(crc);
@@ -71,11 +84,11 @@ impl Manifest {
             return Err(Error::corrupt(path, "manifest checksum mismatch"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(Error::Version {
                 path: path.into(),
                 found: version,
-                min: VERSION,
+                min: MIN_VERSION,
                 max: VERSION,
             });
         }
@@ -87,11 +100,20 @@ impl Manifest {
             let wal_gen = r.u64("wal_gen")?;
             let next_id = r.u64("next_id")?;
             let catalog = r.u64("catalog")?;
-            let n = r.u32("segment count")?;
-            let mut segments = Vec::new();
-            for _ in 0..n {
-                segments.push((r.u64("segment id")?, r.u64("deletes generation")?));
-            }
+            let mut list = |what: &'static str| -> Result<Vec<(u64, u64)>, Short> {
+                let n = r.u32(what)?;
+                let mut v = Vec::new();
+                for _ in 0..n {
+                    v.push((r.u64("segment id")?, r.u64("deletes generation")?));
+                }
+                Ok(v)
+            };
+            let segments = list("segment count")?;
+            let fingers = if version >= 2 {
+                list("finger segment count")?
+            } else {
+                Vec::new()
+            };
             if r.remaining() != 0 {
                 return Err(Short("length"));
             }
@@ -103,6 +125,8 @@ impl Manifest {
                 next_id,
                 catalog,
                 segments,
+                fingers,
+                version,
             })
         };
         parse().map_err(|Short(w)| Error::corrupt(path, format!("manifest field {w} is damaged")))
@@ -113,7 +137,7 @@ impl Manifest {
 pub fn encode_deletes(segment: u64, rows: &[u32]) -> Vec<u8> {
     let mut w = Writer::default();
     w.bytes(&DEL_MAGIC);
-    w.u32(VERSION);
+    w.u32(DEL_VERSION);
     w.u64(segment);
     w.u32(rows.len() as u32);
     for &r in rows {
@@ -147,12 +171,12 @@ pub fn decode_deletes(bytes: &[u8], segment: u64, rows: usize, path: &Path) -> R
     })()
     .map_err(|Short(w)| bad(w))?;
     let (v, s, out) = parsed;
-    if v != VERSION {
+    if v != DEL_VERSION {
         return Err(Error::Version {
             path: path.into(),
             found: v,
-            min: VERSION,
-            max: VERSION,
+            min: DEL_VERSION,
+            max: DEL_VERSION,
         });
     }
     if s != segment {
@@ -177,6 +201,8 @@ mod tests {
             next_id: 5,
             catalog: 4,
             segments: vec![(1, 0), (3, 4)],
+            fingers: vec![(6, 0), (7, 8)],
+            version: VERSION,
         };
         let b = m.encode();
         assert_eq!(Manifest::decode(&b, Path::new("M")).unwrap(), m);

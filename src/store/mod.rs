@@ -7,7 +7,12 @@
 //!   deletes to physical rows, appends one checksummed record and fdatasyncs it. Only then is the change
 //!   applied in memory and published as a new [`Snapshot`]. A crash before the fdatasync completes loses
 //!   the commit (the torn record is discarded on replay); after it, replay restores it.
-//! - `seg-<id>.seg` — immutable segments (see `segment`), `seg-<id>-<gen>.del` — their deleted rows.
+//! - `seg-<id>.seg` — immutable face segments (see `segment`), `fng-<id>.fsg` — immutable finger
+//!   segments (see `fsegment`), `seg-<id>-<gen>.del` — the deleted rows of either.
+//!
+//! Faces and fingers are two indexes kept the same way (segments, deletion files, an in-memory tail
+//! replayed from the log), committed by the same log records and checkpointed by the same manifest
+//! switch, so one commit can change both atomically (a synchronised user with face and fingers).
 //!
 //! **A checkpoint** (when the tail grows past a bound, on `compact`, and on `erase_deleted`) writes
 //! the live tail as a new segment and changed deletion lists as new files, fsyncs each, creates the next
@@ -31,16 +36,20 @@
 mod codec;
 mod files;
 pub mod fs;
+mod fsegment;
 mod manifest;
 pub(crate) mod segment;
 mod wal;
 
 pub use files::FileKind;
+pub use fsegment::{FingerRowIn, FingerSegment};
 pub use segment::{RowIn, Segment};
 pub use wal::RowRef;
 
 use crate::catalog::{Catalog, CatalogOp};
 use crate::error::{Error, Result};
+use crate::finger::prefilter::Frequencies;
+use crate::finger::FingerTemplate;
 use crate::kernels::Kernels;
 use crate::template::{check_id, check_model, normalize, DIM_RANGE};
 use fs::{Fs, FsFile, StdFs};
@@ -57,6 +66,7 @@ pub struct OpenOptions {
     fs: Arc<dyn Fs>,
     threads: usize,
     checkpoint_rows: usize,
+    checkpoint_fingers: usize,
     erase_within: Duration,
     kernels: Option<Kernels>,
 }
@@ -67,6 +77,7 @@ impl Default for OpenOptions {
             fs: Arc::new(StdFs),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             checkpoint_rows: 16_384,
+            checkpoint_fingers: 2_048,
             erase_within: Duration::from_secs(600),
             kernels: None,
         }
@@ -92,6 +103,12 @@ impl OpenOptions {
     /// and the tail is held in RAM, so this bounds open time and memory (about 43 MB at 512-d).
     pub fn checkpoint_rows(mut self, n: usize) -> Self {
         self.checkpoint_rows = n.max(1);
+        self
+    }
+    /// Finger tail rows that trigger a checkpoint (default 2,048: prepared templates are about 12 KB,
+    /// so the tail stays near 25 MB of RAM and of log).
+    pub fn checkpoint_fingers(mut self, n: usize) -> Self {
+        self.checkpoint_fingers = n.max(1);
         self
     }
     /// Longest time a deleted template's bytes may stay on the flash while the store is in use.
@@ -129,7 +146,30 @@ pub enum Change {
         /// Template id.
         template: String,
     },
-    /// Removes every template of a user; refused if the user has none.
+    /// Inserts a prepared fingerprint template, replacing one with the same (location, user,
+    /// template) ids.
+    PutFinger {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+        /// Finger position (ISO/IEC 19794-2 code: 0 unknown, 1 right thumb … 10 left little).
+        position: u8,
+        /// The prepared template (see [`FingerTemplate::from_record_bytes`]).
+        finger: FingerTemplate,
+    },
+    /// Removes one fingerprint template; refused if it does not exist.
+    RemoveFinger {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+    },
+    /// Removes every face and fingerprint template of a user; refused if the user has none.
     RemoveUser {
         /// Location id.
         location: String,
@@ -167,14 +207,67 @@ impl Bitmap {
     }
 }
 
+/// What the store's bookkeeping needs of a segment, face or finger.
+pub(crate) trait Rows {
+    /// Segment id (for the tail: the tail row number of row 0).
+    fn id(&self) -> u64;
+    /// Rows, live or dead.
+    fn rows(&self) -> usize;
+    /// (location, user, template) of a row.
+    fn row_ids(&self, r: usize) -> (&str, &str, &str);
+    /// Reads every byte and checks the bulk checksum.
+    fn verify_payload(&self) -> Result<()>;
+}
+
+impl Rows for Segment {
+    fn id(&self) -> u64 {
+        Segment::id(self)
+    }
+    fn rows(&self) -> usize {
+        Segment::rows(self)
+    }
+    fn row_ids(&self, r: usize) -> (&str, &str, &str) {
+        Segment::row_ids(self, r)
+    }
+    fn verify_payload(&self) -> Result<()> {
+        Segment::verify_payload(self)
+    }
+}
+
+impl Rows for FingerSegment {
+    fn id(&self) -> u64 {
+        FingerSegment::id(self)
+    }
+    fn rows(&self) -> usize {
+        FingerSegment::rows(self)
+    }
+    fn row_ids(&self, r: usize) -> (&str, &str, &str) {
+        FingerSegment::row_ids(self, r)
+    }
+    fn verify_payload(&self) -> Result<()> {
+        FingerSegment::verify_payload(self)
+    }
+}
+
 /// A segment in a snapshot with its live rows.
-#[derive(Debug, Clone)]
-pub(crate) struct SegState {
-    pub(crate) seg: Arc<Segment>,
+#[derive(Debug)]
+pub(crate) struct SegState<S = Segment> {
+    pub(crate) seg: Arc<S>,
     pub(crate) live: Arc<Bitmap>,
     pub(crate) live_count: usize,
     /// For in-memory tail blocks: the tail row number of row 0.
     pub(crate) tail_base: Option<u64>,
+}
+
+impl<S> Clone for SegState<S> {
+    fn clone(&self) -> Self {
+        SegState {
+            seg: self.seg.clone(),
+            live: self.live.clone(),
+            live_count: self.live_count,
+            tail_base: self.tail_base,
+        }
+    }
 }
 
 /// An immutable view of the store: what a search sees. Commits publish new snapshots; a search keeps
@@ -184,6 +277,10 @@ pub struct Snapshot {
     pub(crate) dim: usize,
     pub(crate) model: String,
     pub(crate) segs: Vec<SegState>,
+    /// Finger segments and tail blocks.
+    pub(crate) fingers: Vec<SegState<FingerSegment>>,
+    /// Prefilter key frequencies over the live finger templates.
+    pub(crate) finger_freq: Arc<Frequencies>,
     /// Sequence number of the last commit visible here.
     pub(crate) seq: u64,
     /// Users, credentials, rights and sync state, consistent with the templates.
@@ -191,9 +288,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Live templates.
+    /// Live face templates.
     pub fn live(&self) -> usize {
         self.segs.iter().map(|s| s.live_count).sum()
+    }
+    /// Live fingerprint templates.
+    pub fn live_fingers(&self) -> usize {
+        self.fingers.iter().map(|s| s.live_count).sum()
     }
     /// Rows held, live or dead.
     pub fn rows(&self) -> usize {
@@ -215,7 +316,20 @@ impl Snapshot {
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
-    /// Every live template as (location, user, template, normalised embedding), for reference
+    /// Prefilter key frequencies over the live fingerprint templates (kept current by every commit).
+    pub fn finger_frequencies(&self) -> &Frequencies {
+        &self.finger_freq
+    }
+    /// Every live fingerprint template as (location, user, template, position, prepared bytes).
+    pub fn finger_templates(&self) -> impl Iterator<Item = (&str, &str, &str, u8, &[u8])> {
+        self.fingers.iter().flat_map(|s| {
+            (0..s.seg.rows()).filter(|&r| s.live.get(r)).map(move |r| {
+                let (l, u, t) = s.seg.row_ids(r);
+                (l, u, t, s.seg.position(r), s.seg.record(r))
+            })
+        })
+    }
+    /// Every live face template as (location, user, template, normalised embedding), for reference
     /// checks and export.
     pub fn templates(&self) -> impl Iterator<Item = (&str, &str, &str, &[f32])> {
         self.segs.iter().flat_map(|s| {
@@ -235,16 +349,20 @@ struct Writer {
     manifest: Manifest,
     /// Next tail row number.
     tail_next: u64,
+    /// Next finger-tail row number.
+    finger_tail_next: u64,
     /// (location, user, template) → row, built on the first write (opening does not need it).
     keys: Option<BTreeMap<Key, RowRef>>,
-    /// Segments whose deletions changed since the manifest was written.
+    /// The same for fingerprint templates.
+    finger_keys: Option<BTreeMap<Key, RowRef>>,
+    /// Segments (face or finger) whose deletions changed since the manifest was written.
     dirty: HashSet<u64>,
     /// The catalog changed since the manifest was written.
     catalog_dirty: bool,
     /// When the oldest deletion whose bytes are still on the flash happened.
     unerased_since: Option<Instant>,
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
-    graveyard: Vec<(Option<Arc<Segment>>, PathBuf)>,
+    graveyard: Vec<(Option<Mapped>, PathBuf)>,
     poisoned: Option<String>,
 }
 
@@ -255,15 +373,23 @@ pub struct Stats {
     pub model: String,
     /// Embedding dimension.
     pub dim: usize,
-    /// Live templates.
+    /// Live face templates.
     pub live: usize,
-    /// Deleted rows not yet compacted away.
+    /// Deleted face rows not yet compacted away.
     pub dead: usize,
+    /// Live fingerprint templates.
+    pub fingers: usize,
+    /// Deleted finger rows not yet compacted away.
+    pub fingers_dead: usize,
+    /// Finger segment files.
+    pub finger_segments: usize,
+    /// Finger rows in the in-memory tail.
+    pub finger_tail_rows: usize,
     /// Segment files.
     pub segments: usize,
     /// Rows in the in-memory tail (logged, not yet checkpointed).
     pub tail_rows: usize,
-    /// Bytes of segment files.
+    /// Bytes of segment files (face and finger).
     pub segment_bytes: u64,
     /// Bytes of the live log.
     pub wal_bytes: u64,
@@ -343,6 +469,8 @@ impl Store {
             next_id: 1,
             catalog: 0,
             segments: Vec::new(),
+            fingers: Vec::new(),
+            version: manifest::VERSION,
         };
         let wpath = path_of(dir, FileKind::Wal(1));
         let mut w = fs
@@ -391,8 +519,16 @@ impl Store {
         if m.catalog != 0 {
             named.insert(FileKind::Catalog(m.catalog).name());
         }
-        for &(id, del) in &m.segments {
-            named.insert(FileKind::Segment(id).name());
+        let all = m
+            .segments
+            .iter()
+            .map(|&(id, del)| (FileKind::Segment(id), id, del));
+        let fingers = m
+            .fingers
+            .iter()
+            .map(|&(id, del)| (FileKind::FingerSegment(id), id, del));
+        for (kind, id, del) in all.chain(fingers) {
+            named.insert(kind.name());
             if del != 0 {
                 named.insert(
                     FileKind::Deletes {
@@ -416,45 +552,37 @@ impl Store {
             fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
         }
 
-        let mut segs = Vec::with_capacity(m.segments.len());
-        let mut any_dead = false;
-        for &(id, del) in &m.segments {
-            let p = path_of(dir, FileKind::Segment(id));
-            let bytes = fs.map(&p).map_err(|e| Error::io("map", &p, e))?;
-            let seg = Segment::open(bytes, &p)?;
-            if seg.id() != id || seg.dim() != dim || seg.model() != m.model {
-                return Err(Error::corrupt(
-                    &p,
-                    format!(
-                        "segment says id {} model {} dim {}, manifest says id {id} model {} dim {dim}",
-                        seg.id(),
-                        seg.model(),
-                        seg.dim(),
-                        m.model
-                    ),
-                ));
-            }
-            let mut live = Bitmap::full(seg.rows());
-            if del != 0 {
-                let dp = path_of(
-                    dir,
-                    FileKind::Deletes {
-                        segment: id,
-                        generation: del,
-                    },
-                );
-                let b = fs.read(&dp).map_err(|e| Error::io("read", &dp, e))?;
-                for r in manifest::decode_deletes(&b, id, seg.rows(), &dp)? {
-                    live.clear(r as usize);
+        let (segs, mut any_dead) =
+            load_segments(&*fs, dir, &m.segments, FileKind::Segment, |b, p| {
+                let seg = Segment::open(b, p)?;
+                if seg.dim() != dim || seg.model() != m.model {
+                    return Err(Error::corrupt(
+                        p,
+                        format!(
+                            "segment says model {} dim {}, manifest says model {} dim {dim}",
+                            seg.model(),
+                            seg.dim(),
+                            m.model
+                        ),
+                    ));
                 }
-                any_dead = true;
+                Ok(seg)
+            })?;
+        let (fingers, fingers_dead) = load_segments(
+            &*fs,
+            dir,
+            &m.fingers,
+            FileKind::FingerSegment,
+            FingerSegment::open,
+        )?;
+        any_dead |= fingers_dead;
+        // Prefilter weights: per-segment counts (stored in the files) minus the dead rows.
+        let mut finger_freq = Frequencies::default();
+        for s in &fingers {
+            finger_freq.merge(&s.seg.frequencies());
+            for r in (0..s.seg.rows()).filter(|&r| !s.live.get(r)) {
+                finger_freq.update(s.seg.summary(r), false);
             }
-            segs.push(SegState {
-                live_count: live.count(),
-                live: Arc::new(live),
-                seg: Arc::new(seg),
-                tail_base: None,
-            });
         }
         let catalog = if m.catalog != 0 {
             let p = path_of(dir, FileKind::Catalog(m.catalog));
@@ -467,6 +595,8 @@ impl Store {
             dim,
             model: m.model.clone(),
             segs,
+            fingers,
+            finger_freq: Arc::new(finger_freq),
             seq: m.last_seq,
             catalog,
         };
@@ -483,15 +613,16 @@ impl Store {
                 .and_then(|_| wal.sync_data())
                 .map_err(|e| Error::io("truncate torn tail of", &wpath, e))?;
         }
-        let mut tail_next = 0u64;
+        let mut tails = Tails::default();
         let mut dirty = HashSet::new();
         let mut catalog_dirty = false;
         for (seq, ops) in &replay.records {
-            any_dead |= ops.iter().any(|o| matches!(o, WalOp::Kill(_)));
+            any_dead |= ops.iter().any(WalOp::is_kill);
             catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
-            apply_ops(&mut snap, &m.model, ops, &mut tail_next, &mut dirty, None)?;
+            apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
             snap.seq = *seq;
         }
+        let upgrade = m.version < manifest::VERSION;
         let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
         let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
         let pool = if opts.threads > 1 {
@@ -511,7 +642,7 @@ impl Store {
         } else {
             None
         };
-        Ok(Store {
+        let store = Store {
             dir: dir.to_path_buf(),
             fs,
             kernels,
@@ -523,8 +654,10 @@ impl Store {
                 wal,
                 wal_len: replay.valid_len,
                 manifest: m,
-                tail_next,
+                tail_next: tails.faces,
+                finger_tail_next: tails.fingers,
                 keys: None,
+                finger_keys: None,
                 dirty,
                 catalog_dirty,
                 unerased_since: any_dead.then(Instant::now),
@@ -533,7 +666,43 @@ impl Store {
             }),
             opts,
             _lock: lock,
-        })
+        };
+        if upgrade {
+            store.upgrade()?;
+        }
+        Ok(store)
+    }
+
+    /// Upgrades a store written before the finger index (manifest version 1): the fingerprint
+    /// templates its catalog holds are prepared and indexed in one commit, and a checkpoint writes
+    /// the current manifest. A crash in between repeats the upgrade on the next open (putting an
+    /// identical template again is a no-op). Records that cannot be read stay in the catalog, unindexed.
+    fn upgrade(&self) -> Result<()> {
+        let snap = self.snapshot();
+        let mut puts = Vec::new();
+        for (loc, state) in snap.catalog().locations.iter() {
+            for u in state.users.values() {
+                for f in &u.fingers {
+                    let format = crate::finger::Format::from_standard_name(&f.format);
+                    let parsed =
+                        crate::finger::parse_with(&f.data, format, crate::finger::Mode::Strict)
+                            .and_then(|r| FingerTemplate::from_record(&r, 0));
+                    if let Ok(t) = parsed {
+                        puts.push((loc.clone(), u.id.clone(), f.id.clone(), f.position, t));
+                    }
+                }
+            }
+        }
+        drop(snap);
+        if !puts.is_empty() {
+            self.commit_plan(|p| {
+                for (l, u, t, pos, f) in puts {
+                    p.put_finger(&l, &u, &t, pos, f.as_bytes().to_vec());
+                }
+                Ok(())
+            })?;
+        }
+        self.checkpoint()
     }
 
     /// The current snapshot (cheap: an `Arc` clone).
@@ -557,6 +726,12 @@ impl Store {
     /// Store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// True when either tail has grown past its checkpoint bound.
+    fn tail_full(&self, snap: &Snapshot) -> bool {
+        tail_rows(&snap.segs) >= self.opts.checkpoint_rows
+            || tail_rows(&snap.fingers) >= self.opts.checkpoint_fingers
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
@@ -600,6 +775,17 @@ impl Store {
                     location,
                     user,
                     template,
+                }
+                | Change::PutFinger {
+                    location,
+                    user,
+                    template,
+                    ..
+                }
+                | Change::RemoveFinger {
+                    location,
+                    user,
+                    template,
                 } => (location, user, Some(template)),
                 Change::RemoveUser { location, user } => (location, user, None),
             };
@@ -607,6 +793,13 @@ impl Store {
             check_id("user", user).map_err(at)?;
             if let Some(t) = template {
                 check_id("template", t).map_err(at)?;
+            }
+            if let Change::PutFinger { position, .. } = c {
+                if *position > 10 {
+                    return Err(at(Error::Invalid(format!(
+                        "finger position must be 0..=10, got {position}"
+                    ))));
+                }
             }
             normalized.push(match c {
                 Change::PutFace { embedding, .. } => Some(normalize(embedding, dim).map_err(at)?),
@@ -633,8 +826,34 @@ impl Store {
                             )));
                         }
                     }
+                    Change::PutFinger {
+                        location,
+                        user,
+                        template,
+                        position,
+                        finger,
+                    } => p.put_finger(
+                        location,
+                        user,
+                        template,
+                        *position,
+                        finger.as_bytes().to_vec(),
+                    ),
+                    Change::RemoveFinger {
+                        location,
+                        user,
+                        template,
+                    } => {
+                        if !p.remove_finger(location, user, template) {
+                            return Err(Error::NotFound(format!(
+                                "change {i}: fingerprint template {template:?} of user {user:?} at {location:?}"
+                            )));
+                        }
+                    }
                     Change::RemoveUser { location, user } => {
-                        if p.remove_user_faces(location, user) == 0 {
+                        let n = p.remove_user_faces(location, user)
+                            + p.remove_user_fingers(location, user);
+                        if n == 0 {
                             return Err(Error::NotFound(format!(
                                 "change {i}: user {user:?} at {location:?} has no templates"
                             )));
@@ -655,23 +874,30 @@ impl Store {
         let mut w = self.writer()?;
         let snap = self.snapshot();
         if w.keys.is_none() {
-            w.keys = Some(build_keys(&snap));
+            w.keys = Some(build_keys(&snap.segs));
+        }
+        if w.finger_keys.is_none() {
+            w.finger_keys = Some(build_keys(&snap.fingers));
         }
         let mut p = Planner {
             snap: &snap,
-            keys: w.keys.as_ref().expect("built above"),
-            overlay: BTreeMap::new(),
+            faces: Keyed::new(w.keys.as_ref().expect("built above"), w.tail_next),
+            fingers: Keyed::new(
+                w.finger_keys.as_ref().expect("built above"),
+                w.finger_tail_next,
+            ),
             ops: Vec::new(),
-            next: w.tail_next,
             catalog: snap.catalog.clone(),
         };
         plan(&mut p)?;
         let Planner {
-            overlay,
+            faces,
+            fingers,
             ops,
             catalog,
             ..
         } = p;
+        let (overlay, finger_overlay) = (faces.overlay, fingers.overlay);
         if ops.is_empty() {
             return Ok(snap.seq);
         }
@@ -680,37 +906,42 @@ impl Store {
 
         // Durable: apply in memory and publish.
         let mut new = (*snap).clone();
-        let mut tail_next = w.tail_next;
+        let mut tails = Tails {
+            faces: w.tail_next,
+            fingers: w.finger_tail_next,
+        };
         let mut dirty = std::mem::take(&mut w.dirty);
-        apply_ops(
-            &mut new,
-            &snap.model,
-            &ops,
-            &mut tail_next,
-            &mut dirty,
-            Some(catalog),
-        )
-        .expect("ops resolved against this snapshot");
+        apply_ops(&mut new, &ops, &mut tails, &mut dirty, Some(catalog))
+            .expect("ops resolved against this snapshot");
         new.seq = seq;
         w.dirty = dirty;
-        w.tail_next = tail_next;
+        w.tail_next = tails.faces;
+        w.finger_tail_next = tails.fingers;
         w.catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
-        let keys = w.keys.as_mut().expect("built above");
-        for (k, v) in overlay {
-            match v {
-                Some(r) => keys.insert(k, r),
-                None => keys.remove(&k),
-            };
+        let wr = &mut *w;
+        for (keys, overlay) in [
+            (wr.keys.as_mut().expect("built above"), overlay),
+            (
+                wr.finger_keys.as_mut().expect("built above"),
+                finger_overlay,
+            ),
+        ] {
+            for (k, v) in overlay {
+                match v {
+                    Some(r) => keys.insert(k, r),
+                    None => keys.remove(&k),
+                };
+            }
         }
-        if ops.iter().any(|o| matches!(o, WalOp::Kill(_))) && w.unerased_since.is_none() {
+        if ops.iter().any(WalOp::is_kill) && w.unerased_since.is_none() {
             w.unerased_since = Some(Instant::now());
         }
-        let tail_rows = tail_rows(&new);
+        let full = self.tail_full(&new);
         self.publish(new);
         drop(snap); // release the old snapshot so housekeeping can scrub what only it mapped
 
         // Housekeeping after the commit is durable; its failures do not undo the commit.
-        if tail_rows >= self.opts.checkpoint_rows {
+        if full {
             self.checkpoint_locked(&mut w)?;
         }
         if w.unerased_since
@@ -754,132 +985,76 @@ impl Store {
     fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
         let r = self.rewrite(w, false);
         if let Err(e) = &r {
-            if !matches!(e, Error::StorageFull { .. }) {
+            if !leaves_state_intact(e) {
                 w.poisoned = Some(format!("checkpoint failed: {e}"));
             }
         }
         r
     }
 
-    /// Rewrites the store's files: the tail becomes a segment; with `compact`, every segment with dead
-    /// rows is merged with it into one new segment.
+    /// Rewrites the store's files: the tails become segments; with `compact`, every segment with dead
+    /// rows is merged with its index's tail into one new segment.
     fn rewrite(&self, w: &mut Writer, compact: bool) -> Result<()> {
         let snap = self.snapshot();
-        let has_tail = snap.segs.iter().any(|s| s.tail_base.is_some());
+        let has_tail = snap.segs.iter().any(|s| s.tail_base.is_some())
+            || snap.fingers.iter().any(|s| s.tail_base.is_some());
+        let has_dead = snap.segs.iter().any(|s| s.live_count < s.seg.rows())
+            || snap.fingers.iter().any(|s| s.live_count < s.seg.rows());
         let log_used = w.wal_len > wal::HEADER_LEN;
-        let to_merge: Vec<usize> = snap
-            .segs
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.tail_base.is_some() || (compact && s.live_count < s.seg.rows()))
-            .map(|(i, _)| i)
-            .collect();
-        if !has_tail && !log_used && to_merge.is_empty() && w.dirty.is_empty() && !w.catalog_dirty {
+        let old_manifest = w.manifest.version < manifest::VERSION;
+        let work = has_tail
+            || log_used
+            || (compact && has_dead)
+            || !w.dirty.is_empty()
+            || w.catalog_dirty
+            || old_manifest;
+        if !work {
             return Ok(());
         }
         let fs = &*self.fs;
         let dir = &self.dir;
         let mut m = w.manifest.clone();
-        let mut obsolete: Vec<(Option<Arc<Segment>>, PathBuf)> = Vec::new();
-        let mut new_segs: Vec<SegState> = Vec::new();
-        let mut moved: HashMap<RowRef, RowRef> = HashMap::new();
-        let merge: HashSet<usize> = to_merge.iter().copied().collect();
+        m.version = manifest::VERSION;
+        let mut obsolete: Vec<(Option<Mapped>, PathBuf)> = Vec::new();
 
-        // 1. The merged segment (live rows of the tail and of segments being compacted).
-        let mut rows_in = Vec::new();
-        let mut sources = Vec::new();
-        for &i in &to_merge {
-            let s = &snap.segs[i];
-            for r in 0..s.seg.rows() {
-                if s.live.get(r) {
-                    rows_in.push(RowIn::of(&s.seg, r));
-                    sources.push(match s.tail_base {
-                        Some(b) => RowRef::Tail(b + r as u64),
-                        None => RowRef::Seg {
-                            id: s.seg.id(),
-                            row: r as u32,
-                        },
-                    });
-                }
-            }
-        }
-        let mut merged: Option<SegState> = None;
-        if !rows_in.is_empty() {
-            let id = m.next_id;
-            m.next_id += 1;
-            let bytes = segment::encode(id, &snap.model, snap.dim, &rows_in);
-            let p = path_of(dir, FileKind::Segment(id));
-            write_file(fs, &p, &bytes)?;
-            let seg = Segment::open(fs.map(&p).map_err(|e| Error::io("map", &p, e))?, &p)?;
-            for (row, src) in sources.iter().enumerate() {
-                moved.insert(
-                    *src,
-                    RowRef::Seg {
-                        id,
-                        row: row as u32,
-                    },
-                );
-            }
-            merged = Some(SegState {
-                live: Arc::new(Bitmap::full(seg.rows())),
-                live_count: seg.rows(),
-                seg: Arc::new(seg),
-                tail_base: None,
-            });
-        }
-
-        // 2. Kept segments: write new deletion files where deletions changed.
-        m.segments.clear();
-        for (i, s) in snap.segs.iter().enumerate() {
-            if s.tail_base.is_some() {
-                continue;
-            }
-            let id = s.seg.id();
-            let old_del = w
-                .manifest
-                .segments
-                .iter()
-                .find(|e| e.0 == id)
-                .map_or(0, |e| e.1);
-            let old_del_path = (old_del != 0).then(|| {
-                path_of(
-                    dir,
-                    FileKind::Deletes {
-                        segment: id,
-                        generation: old_del,
-                    },
-                )
-            });
-            if merge.contains(&i) || s.live_count == 0 {
-                obsolete.push((Some(s.seg.clone()), path_of(dir, FileKind::Segment(id))));
-                obsolete.extend(old_del_path.map(|p| (None, p)));
-                continue;
-            }
-            let mut del = old_del;
-            if w.dirty.contains(&id) {
-                let dead: Vec<u32> = (0..s.seg.rows())
-                    .filter(|&r| !s.live.get(r))
-                    .map(|r| r as u32)
-                    .collect();
-                del = m.next_id;
-                m.next_id += 1;
-                let p = path_of(
-                    dir,
-                    FileKind::Deletes {
-                        segment: id,
-                        generation: del,
-                    },
-                );
-                write_file(fs, &p, &manifest::encode_deletes(id, &dead))?;
-                obsolete.extend(old_del_path.map(|p| (None, p)));
-            }
-            m.segments.push((id, del));
-            new_segs.push(s.clone());
-        }
-        if let Some(ms) = merged {
-            m.segments.push((ms.seg.id(), 0));
-            new_segs.push(ms);
-        }
+        // 1–2. Each index: the merged segment (live rows of the tail and of segments being
+        //      compacted), and new deletion files for kept segments whose deletions changed.
+        let (model, dim) = (snap.model.as_str(), snap.dim);
+        let faces = rewrite_index(
+            fs,
+            dir,
+            &snap.segs,
+            &w.manifest.segments,
+            &w.dirty,
+            compact,
+            &mut m.next_id,
+            FileKind::Segment,
+            |id, rows| {
+                let rows: Vec<RowIn<'_>> = rows.iter().map(|&(s, r)| RowIn::of(s, r)).collect();
+                segment::encode(id, model, dim, &rows)
+            },
+            Segment::open,
+            &mut obsolete,
+        )?;
+        let fingers = rewrite_index(
+            fs,
+            dir,
+            &snap.fingers,
+            &w.manifest.fingers,
+            &w.dirty,
+            compact,
+            &mut m.next_id,
+            FileKind::FingerSegment,
+            |id, rows| {
+                let rows: Vec<FingerRowIn<'_>> =
+                    rows.iter().map(|&(s, r)| FingerRowIn::of(s, r)).collect();
+                fsegment::encode(id, &rows)
+            },
+            FingerSegment::open,
+            &mut obsolete,
+        )?;
+        m.segments = faces.list;
+        m.fingers = fingers.list;
 
         // 3. The catalog, when it changed (it holds code hashes and fingerprints: the old file is
         //    scrubbed like any other).
@@ -912,8 +1087,11 @@ impl Store {
         obsolete.push((None, old_wal));
 
         // 5. Switch in memory.
-        if let Some(keys) = w.keys.as_mut() {
-            for v in keys.values_mut() {
+        for (keys, moved) in [
+            (w.keys.as_mut(), &faces.moved),
+            (w.finger_keys.as_mut(), &fingers.moved),
+        ] {
+            for v in keys.into_iter().flat_map(|k| k.values_mut()) {
                 if let Some(n) = moved.get(v) {
                     *v = *n;
                 }
@@ -923,6 +1101,7 @@ impl Store {
         w.wal_len = wal::HEADER_LEN;
         w.manifest = m;
         w.tail_next = 0;
+        w.finger_tail_next = 0;
         w.dirty.clear();
         w.catalog_dirty = false;
         if compact {
@@ -930,7 +1109,8 @@ impl Store {
         }
         w.graveyard.extend(obsolete);
         let mut new = (*snap).clone();
-        new.segs = new_segs;
+        new.segs = faces.segs;
+        new.fingers = fingers.segs;
         self.publish(new);
         Ok(())
     }
@@ -973,7 +1153,7 @@ impl Store {
     fn erase_locked(&self, w: &mut Writer) -> Result<()> {
         let r = self.rewrite(w, true);
         if let Err(e) = &r {
-            if !matches!(e, Error::StorageFull { .. }) {
+            if !leaves_state_intact(e) {
                 w.poisoned = Some(format!("compaction failed: {e}"));
             }
         }
@@ -997,7 +1177,7 @@ impl Store {
             .is_some_and(|t| t.elapsed() >= self.opts.erase_within)
         {
             self.erase_locked(&mut w)?;
-        } else if tail_rows(&self.snapshot()) >= self.opts.checkpoint_rows {
+        } else if self.tail_full(&self.snapshot()) {
             self.checkpoint_locked(&mut w)?;
         }
         self.reap(&mut w);
@@ -1007,12 +1187,13 @@ impl Store {
     /// Reads every byte of every segment and checks all checksums.
     pub fn verify_checksums(&self) -> Result<usize> {
         let snap = self.snapshot();
-        let mut n = 0;
         for s in &snap.segs {
             s.seg.verify_payload()?;
-            n += 1;
         }
-        Ok(n)
+        for s in &snap.fingers {
+            s.seg.verify_payload()?;
+        }
+        Ok(snap.segs.len() + snap.fingers.len())
     }
 
     /// Counts, sizes and the kernel in use.
@@ -1023,8 +1204,18 @@ impl Store {
             FileKind::Manifest.name(),
             FileKind::Wal(w.manifest.wal_gen).name(),
         ];
-        for &(id, del) in &w.manifest.segments {
-            files.push(FileKind::Segment(id).name());
+        let faces = w
+            .manifest
+            .segments
+            .iter()
+            .map(|&(id, d)| (FileKind::Segment(id), id, d));
+        let fingers = w
+            .manifest
+            .fingers
+            .iter()
+            .map(|&(id, d)| (FileKind::FingerSegment(id), id, d));
+        for (kind, id, del) in faces.chain(fingers) {
+            files.push(kind.name());
             if del != 0 {
                 files.push(
                     FileKind::Deletes {
@@ -1035,18 +1226,37 @@ impl Store {
                 );
             }
         }
+        if w.manifest.catalog != 0 {
+            files.push(FileKind::Catalog(w.manifest.catalog).name());
+        }
+        let on_disk = |segs: &[SegState<_>]| segs.iter().filter(|s| s.tail_base.is_none()).count();
+        let finger_rows: usize = snap.fingers.iter().map(|s| s.seg.rows()).sum();
         Stats {
             model: snap.model.clone(),
             dim: snap.dim,
             live: snap.live(),
             dead: snap.rows() - snap.live(),
-            segments: snap.segs.iter().filter(|s| s.tail_base.is_none()).count(),
-            tail_rows: tail_rows(&snap),
+            fingers: snap.live_fingers(),
+            fingers_dead: finger_rows - snap.live_fingers(),
+            finger_segments: snap
+                .fingers
+                .iter()
+                .filter(|s| s.tail_base.is_none())
+                .count(),
+            finger_tail_rows: tail_rows(&snap.fingers),
+            segments: on_disk(&snap.segs),
+            tail_rows: tail_rows(&snap.segs),
             segment_bytes: snap
                 .segs
                 .iter()
                 .filter(|s| s.tail_base.is_none())
                 .map(|s| s.seg.byte_len() as u64)
+                .chain(
+                    snap.fingers
+                        .iter()
+                        .filter(|s| s.tail_base.is_none())
+                        .map(|s| s.seg.byte_len() as u64),
+                )
                 .sum(),
             wal_bytes: w.wal_len,
             seq: snap.seq,
@@ -1056,16 +1266,91 @@ impl Store {
     }
 }
 
-/// What a commit is going to do, decided under the writer lock against the current state: face
-/// changes resolved to physical rows, and catalog changes applied to a working copy (so a plan can
-/// validate against the state it produces, e.g. duplicate cards across users).
+/// What a commit is going to do, decided under the writer lock against the current state: face and
+/// finger changes resolved to physical rows, and catalog changes applied to a working copy (so a plan
+/// can validate against the state it produces, e.g. duplicate cards across users).
 pub(crate) struct Planner<'a> {
     snap: &'a Snapshot,
+    faces: Keyed<'a>,
+    fingers: Keyed<'a>,
+    ops: Vec<WalOp>,
+    catalog: Catalog,
+}
+
+/// One index's (location, user, template) → row map as a plan changes it: the writer's map plus an
+/// overlay of this plan's puts (`Some`) and removals (`None`).
+struct Keyed<'a> {
     keys: &'a BTreeMap<Key, RowRef>,
     overlay: BTreeMap<Key, Option<RowRef>>,
-    ops: Vec<WalOp>,
+    /// Tail row number of the next insert.
     next: u64,
-    catalog: Catalog,
+}
+
+impl<'a> Keyed<'a> {
+    fn new(keys: &'a BTreeMap<Key, RowRef>, next: u64) -> Self {
+        Keyed {
+            keys,
+            overlay: BTreeMap::new(),
+            next,
+        }
+    }
+    fn lookup(&self, k: &Key) -> Option<RowRef> {
+        match self.overlay.get(k) {
+            Some(v) => *v,
+            None => self.keys.get(k).copied(),
+        }
+    }
+    /// Records an insert; returns the row it replaces.
+    fn put(&mut self, k: Key) -> Option<RowRef> {
+        let old = self.lookup(&k);
+        self.overlay.insert(k, Some(RowRef::Tail(self.next)));
+        self.next += 1;
+        old
+    }
+    /// Records a removal; returns the row removed.
+    fn remove(&mut self, k: Key) -> Option<RowRef> {
+        let old = self.lookup(&k)?;
+        self.overlay.insert(k, None);
+        Some(old)
+    }
+    /// Live keys from `lo` while `within` holds, as the plan has changed them so far.
+    fn range(&self, lo: Key, within: impl Fn(&Key) -> bool) -> Vec<Key> {
+        let mut ids: Vec<Key> = self
+            .keys
+            .range(lo.clone()..)
+            .map(|(k, _)| k)
+            .take_while(|k| within(k))
+            .chain(
+                self.overlay
+                    .range(lo..)
+                    .map(|(k, _)| k)
+                    .take_while(|k| within(k)),
+            )
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.retain(|k| self.lookup(k).is_some());
+        ids
+    }
+    fn of_user(&self, location: &str, user: &str) -> Vec<String> {
+        let lo = (location.to_string(), user.to_string(), String::new());
+        self.range(lo, |k| k.0 == location && k.1 == user)
+            .into_iter()
+            .map(|k| k.2)
+            .collect()
+    }
+    fn at(&self, location: &str) -> Vec<(String, String)> {
+        let lo = (location.to_string(), String::new(), String::new());
+        self.range(lo, |k| k.0 == location)
+            .into_iter()
+            .map(|k| (k.1, k.2))
+            .collect()
+    }
+}
+
+fn key(location: &str, user: &str, template: &str) -> Key {
+    (location.to_string(), user.to_string(), template.to_string())
 }
 
 impl Planner<'_> {
@@ -1080,89 +1365,40 @@ impl Planner<'_> {
             postcard::to_allocvec(&op).expect("catalog op serialises"),
         ));
     }
-    fn lookup(&self, k: &Key) -> Option<RowRef> {
-        match self.overlay.get(k) {
-            Some(v) => *v,
-            None => self.keys.get(k).copied(),
-        }
-    }
     /// Inserts or replaces a template (`v` normalised). Re-putting an identical embedding is a no-op.
     pub(crate) fn put_face(&mut self, location: &str, user: &str, template: &str, v: Vec<f32>) {
-        let k = (location.to_string(), user.to_string(), template.to_string());
-        if let Some(old) = self.lookup(&k) {
-            if let Some((i, row)) = locate(self.snap, old) {
-                if self.snap.segs[i].live.get(row) && self.snap.segs[i].seg.vector(row) == v {
+        let k = key(location, user, template);
+        if let Some(old) = self.faces.lookup(&k) {
+            if let Some((i, row)) = locate(&self.snap.segs, old) {
+                let s = &self.snap.segs[i];
+                if s.live.get(row) && s.seg.vector(row) == v {
                     return;
                 }
             }
+        }
+        if let Some(old) = self.faces.put(k.clone()) {
             self.ops.push(WalOp::Kill(old));
         }
         self.ops.push(WalOp::Insert {
-            location: k.0.clone(),
-            user: k.1.clone(),
-            template: k.2.clone(),
+            location: k.0,
+            user: k.1,
+            template: k.2,
             vector: v,
         });
-        self.overlay.insert(k, Some(RowRef::Tail(self.next)));
-        self.next += 1;
     }
     /// Removes a template; false if it does not exist.
     pub(crate) fn remove_face(&mut self, location: &str, user: &str, template: &str) -> bool {
-        let k = (location.to_string(), user.to_string(), template.to_string());
-        match self.lookup(&k) {
-            Some(old) => {
-                self.ops.push(WalOp::Kill(old));
-                self.overlay.insert(k, None);
-                true
-            }
-            None => false,
-        }
+        let old = self.faces.remove(key(location, user, template));
+        self.ops.extend(old.map(WalOp::Kill));
+        old.is_some()
     }
     /// Template ids of a user, as the plan has changed them so far.
     pub(crate) fn face_templates(&self, location: &str, user: &str) -> Vec<String> {
-        let lo = (location.to_string(), user.to_string(), String::new());
-        let mut ids: Vec<String> = self
-            .keys
-            .range(lo.clone()..)
-            .take_while(|(k, _)| k.0 == location && k.1 == user)
-            .map(|(k, _)| k.2.clone())
-            .chain(
-                self.overlay
-                    .range(lo..)
-                    .take_while(|(k, _)| k.0 == location && k.1 == user)
-                    .map(|(k, _)| k.2.clone()),
-            )
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids.retain(|t| {
-            self.lookup(&(location.to_string(), user.to_string(), t.clone()))
-                .is_some()
-        });
-        ids
+        self.faces.of_user(location, user)
     }
     /// (user, template) of every template at a location, as the plan has changed them so far.
     pub(crate) fn faces_at(&self, location: &str) -> Vec<(String, String)> {
-        let lo = (location.to_string(), String::new(), String::new());
-        let mut ids: Vec<(String, String)> = self
-            .keys
-            .range(lo.clone()..)
-            .take_while(|(k, _)| k.0 == location)
-            .map(|(k, _)| (k.1.clone(), k.2.clone()))
-            .chain(
-                self.overlay
-                    .range(lo..)
-                    .take_while(|(k, _)| k.0 == location)
-                    .map(|(k, _)| (k.1.clone(), k.2.clone())),
-            )
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids.retain(|(u, t)| {
-            self.lookup(&(location.to_string(), u.clone(), t.clone()))
-                .is_some()
-        });
-        ids
+        self.faces.at(location)
     }
     /// Removes every template of a user; returns how many.
     pub(crate) fn remove_user_faces(&mut self, location: &str, user: &str) -> usize {
@@ -1172,6 +1408,65 @@ impl Planner<'_> {
         }
         ids.len()
     }
+    /// Inserts or replaces a prepared fingerprint template. Re-putting identical bytes and position
+    /// is a no-op.
+    pub(crate) fn put_finger(
+        &mut self,
+        location: &str,
+        user: &str,
+        template: &str,
+        position: u8,
+        record: Vec<u8>,
+    ) {
+        let k = key(location, user, template);
+        if let Some(old) = self.fingers.lookup(&k) {
+            if let Some((i, row)) = locate(&self.snap.fingers, old) {
+                let s = &self.snap.fingers[i];
+                if s.live.get(row) && s.seg.position(row) == position && s.seg.record(row) == record
+                {
+                    return;
+                }
+            }
+        }
+        if let Some(old) = self.fingers.put(k.clone()) {
+            self.ops.push(WalOp::FingerKill(old));
+        }
+        self.ops.push(WalOp::FingerInsert {
+            location: k.0,
+            user: k.1,
+            template: k.2,
+            position,
+            record,
+        });
+    }
+    /// Removes a fingerprint template; false if it does not exist.
+    pub(crate) fn remove_finger(&mut self, location: &str, user: &str, template: &str) -> bool {
+        let old = self.fingers.remove(key(location, user, template));
+        self.ops.extend(old.map(WalOp::FingerKill));
+        old.is_some()
+    }
+    /// Fingerprint template ids of a user, as the plan has changed them so far.
+    pub(crate) fn finger_templates(&self, location: &str, user: &str) -> Vec<String> {
+        self.fingers.of_user(location, user)
+    }
+    /// (user, template) of every fingerprint template at a location.
+    pub(crate) fn fingers_at(&self, location: &str) -> Vec<(String, String)> {
+        self.fingers.at(location)
+    }
+    /// Removes every fingerprint template of a user; returns how many.
+    pub(crate) fn remove_user_fingers(&mut self, location: &str, user: &str) -> usize {
+        let ids = self.finger_templates(location, user);
+        for t in &ids {
+            self.remove_finger(location, user, t);
+        }
+        ids.len()
+    }
+}
+
+/// Rewrite errors raised before any file is switched (disk full, a damaged segment found while
+/// compacting): the store stays usable, so they do not latch the writer.
+fn leaves_state_intact(e: &Error) -> bool {
+    matches!(e, Error::StorageFull { .. } | Error::Corrupt { .. })
 }
 
 fn strip_invalid(e: &Error) -> String {
@@ -1181,41 +1476,74 @@ fn strip_invalid(e: &Error) -> String {
     }
 }
 
-fn tail_rows(s: &Snapshot) -> usize {
-    s.segs
-        .iter()
+fn tail_rows<S: Rows>(segs: &[SegState<S>]) -> usize {
+    segs.iter()
         .filter(|s| s.tail_base.is_some())
         .map(|s| s.seg.rows())
         .sum()
 }
 
-fn build_keys(snap: &Snapshot) -> BTreeMap<Key, RowRef> {
+fn row_ref<S: Rows>(s: &SegState<S>, r: usize) -> RowRef {
+    match s.tail_base {
+        Some(b) => RowRef::Tail(b + r as u64),
+        None => RowRef::Seg {
+            id: s.seg.id(),
+            row: r as u32,
+        },
+    }
+}
+
+fn build_keys<S: Rows>(segs: &[SegState<S>]) -> BTreeMap<Key, RowRef> {
     let mut keys = BTreeMap::new();
-    for s in &snap.segs {
-        for r in 0..s.seg.rows() {
-            if s.live.get(r) {
-                let (l, u, t) = s.seg.row_ids(r);
-                let rr = match s.tail_base {
-                    Some(b) => RowRef::Tail(b + r as u64),
-                    None => RowRef::Seg {
-                        id: s.seg.id(),
-                        row: r as u32,
-                    },
-                };
-                keys.insert((l.to_string(), u.to_string(), t.to_string()), rr);
-            }
+    for s in segs {
+        for r in (0..s.seg.rows()).filter(|&r| s.live.get(r)) {
+            let (l, u, t) = s.seg.row_ids(r);
+            keys.insert(key(l, u, t), row_ref(s, r));
         }
     }
     keys
 }
 
+/// Next tail row numbers of the two indexes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tails {
+    faces: u64,
+    fingers: u64,
+}
+
+/// Clears the live bit of a logged row; returns (segment index, row) if it was live. A row inserted
+/// earlier in the same batch (`Tail(n)` with `n >= next`) is returned as `Err(n - next)`.
+fn kill<S: Rows>(
+    segs: &mut [SegState<S>],
+    r: RowRef,
+    next: u64,
+    dirty: &mut HashSet<u64>,
+) -> Result<std::result::Result<Option<(usize, usize)>, usize>> {
+    if let RowRef::Tail(n) = r {
+        if n >= next {
+            return Ok(Err((n - next) as usize));
+        }
+    }
+    let (i, row) = locate(segs, r)
+        .ok_or_else(|| Error::corrupt("write-ahead log", format!("deletes unknown row {r:?}")))?;
+    let s = &mut segs[i];
+    if s.tail_base.is_none() {
+        dirty.insert(s.seg.id());
+    }
+    if Arc::make_mut(&mut s.live).clear(row) {
+        s.live_count -= 1;
+        return Ok(Ok(Some((i, row))));
+    }
+    Ok(Ok(None))
+}
+
 /// Applies logged ops to a snapshot: kills clear live bits (copy-on-write per segment), inserts form
-/// a new in-memory tail block; tail blocks are merged like a binary counter so there are O(log n).
+/// a new in-memory tail block per index; tail blocks are merged like a binary counter so there are
+/// O(log n).
 fn apply_ops(
     snap: &mut Snapshot,
-    model: &str,
     ops: &[WalOp],
-    tail_next: &mut u64,
+    tails: &mut Tails,
     dirty: &mut HashSet<u64>,
     catalog: Option<Catalog>,
 ) -> Result<()> {
@@ -1224,25 +1552,24 @@ fn apply_ops(
         snap.catalog = c;
     }
     let mut inserts = Vec::new();
+    let mut finger_inserts = Vec::new();
     let mut killed_new = Vec::new();
+    let mut fingers_killed_new = Vec::new();
     for op in ops {
         match op {
-            WalOp::Kill(RowRef::Tail(n)) if *n >= *tail_next => {
-                // A row inserted earlier in this same batch (e.g. a template put twice).
-                killed_new.push((*n - *tail_next) as usize);
-            }
             WalOp::Kill(r) => {
-                let (i, row) = locate(snap, *r).ok_or_else(|| {
-                    Error::corrupt("write-ahead log", format!("deletes unknown row {r:?}"))
-                })?;
-                let s = &mut snap.segs[i];
-                if Arc::make_mut(&mut s.live).clear(row) {
-                    s.live_count -= 1;
-                }
-                if s.tail_base.is_none() {
-                    dirty.insert(s.seg.id());
+                if let Err(n) = kill(&mut snap.segs, *r, tails.faces, dirty)? {
+                    killed_new.push(n);
                 }
             }
+            WalOp::FingerKill(r) => match kill(&mut snap.fingers, *r, tails.fingers, dirty)? {
+                Ok(Some((i, row))) => {
+                    Arc::make_mut(&mut snap.finger_freq)
+                        .update(snap.fingers[i].seg.summary(row), false);
+                }
+                Ok(None) => {}
+                Err(n) => fingers_killed_new.push(n),
+            },
             WalOp::Catalog(bytes) => {
                 if !applied {
                     let op: CatalogOp = postcard::from_bytes(bytes).map_err(|e| {
@@ -1271,87 +1598,321 @@ fn apply_ops(
                     from: None,
                 });
             }
+            WalOp::FingerInsert {
+                location,
+                user,
+                template,
+                position,
+                record,
+            } => {
+                crate::finger::TemplateRef::from_bytes(record).map_err(|e| {
+                    Error::corrupt("write-ahead log", format!("finger insert: {e}"))
+                })?;
+                finger_inserts.push(FingerRowIn {
+                    location,
+                    user,
+                    template,
+                    position: *position,
+                    record,
+                });
+            }
         }
     }
+    let (model, dim) = (snap.model.clone(), snap.dim);
     if !inserts.is_empty() {
-        let base = *tail_next;
-        *tail_next += inserts.len() as u64;
-        let mut block = tail_block(model, snap.dim, base, &inserts);
-        let live = Arc::make_mut(&mut block.live);
-        for r in killed_new {
-            if r < inserts.len() && live.clear(r) {
-                block.live_count -= 1;
+        let base = tails.faces;
+        tails.faces += inserts.len() as u64;
+        let block = tail_block(base, &killed_new, |id| {
+            Segment::open(
+                crate::mmap::Bytes::copy_from(&segment::encode(id, &model, dim, &inserts)),
+                Path::new("(tail)"),
+            )
+        });
+        push_tail(&mut snap.segs, block, |a, b| {
+            merge_tail(a, b, |id, rows| {
+                let rows: Vec<RowIn<'_>> = rows.iter().map(|&(s, r)| RowIn::of(s, r)).collect();
+                Segment::open(
+                    crate::mmap::Bytes::copy_from(&segment::encode(id, &model, dim, &rows)),
+                    Path::new("(tail)"),
+                )
+            })
+        });
+    }
+    if !finger_inserts.is_empty() {
+        let base = tails.fingers;
+        tails.fingers += finger_inserts.len() as u64;
+        let freq = Arc::make_mut(&mut snap.finger_freq);
+        for (i, f) in finger_inserts.iter().enumerate() {
+            if !fingers_killed_new.contains(&i) {
+                let t = crate::finger::TemplateRef::from_bytes(f.record).expect("checked above");
+                freq.update(t.summary(), true);
             }
         }
-        snap.segs.push(block);
-        // Merge the newest tail blocks while the older is not more than twice the newer.
-        loop {
-            let n = snap.segs.len();
-            if n < 2 {
-                break;
-            }
-            let (a, b) = (&snap.segs[n - 2], &snap.segs[n - 1]);
-            if a.tail_base.is_none() || a.seg.rows() > 2 * b.seg.rows() {
-                break;
-            }
-            let merged = merge_tail(model, snap.dim, a, b);
-            snap.segs.truncate(n - 2);
-            snap.segs.push(merged);
-        }
+        let block = tail_block(base, &fingers_killed_new, |id| {
+            FingerSegment::open(
+                crate::mmap::Bytes::copy_from(&fsegment::encode(id, &finger_inserts)),
+                Path::new("(finger tail)"),
+            )
+        });
+        push_tail(&mut snap.fingers, block, |a, b| {
+            merge_tail(a, b, |id, rows| {
+                let rows: Vec<FingerRowIn<'_>> =
+                    rows.iter().map(|&(s, r)| FingerRowIn::of(s, r)).collect();
+                FingerSegment::open(
+                    crate::mmap::Bytes::copy_from(&fsegment::encode(id, &rows)),
+                    Path::new("(finger tail)"),
+                )
+            })
+        });
     }
     Ok(())
 }
 
-fn tail_block(model: &str, dim: usize, base: u64, rows: &[RowIn<'_>]) -> SegState {
-    let bytes = segment::encode(base, model, dim, rows);
-    let seg = Segment::open(crate::mmap::Bytes::copy_from(&bytes), Path::new("(tail)"))
-        .expect("freshly encoded segment is valid");
+/// A new in-memory tail block whose row 0 is tail row `base`, with rows `dead` already killed.
+fn tail_block<S: Rows>(
+    base: u64,
+    dead: &[usize],
+    build: impl FnOnce(u64) -> Result<S>,
+) -> SegState<S> {
+    let seg = build(base).expect("freshly encoded segment is valid");
+    let mut live = Bitmap::full(seg.rows());
+    for &r in dead {
+        if r < seg.rows() {
+            live.clear(r);
+        }
+    }
     SegState {
-        live: Arc::new(Bitmap::full(seg.rows())),
-        live_count: seg.rows(),
+        live_count: live.count(),
+        live: Arc::new(live),
         seg: Arc::new(seg),
         tail_base: Some(base),
     }
 }
 
-/// Merges two adjacent tail blocks, keeping row numbering (dead rows are kept, marked dead).
-fn merge_tail(model: &str, dim: usize, a: &SegState, b: &SegState) -> SegState {
-    let mut rows = Vec::with_capacity(a.seg.rows() + b.seg.rows());
-    let mut live = Vec::with_capacity(rows.capacity());
-    for s in [a, b] {
-        for r in 0..s.seg.rows() {
-            rows.push(RowIn::of(&s.seg, r));
-            live.push(s.live.get(r));
+/// Appends a tail block and merges the newest blocks while the older is not more than twice the
+/// newer.
+fn push_tail<S: Rows>(
+    segs: &mut Vec<SegState<S>>,
+    block: SegState<S>,
+    merge: impl Fn(&SegState<S>, &SegState<S>) -> SegState<S>,
+) {
+    segs.push(block);
+    loop {
+        let n = segs.len();
+        if n < 2 {
+            break;
         }
-    }
-    let mut st = tail_block(model, dim, a.tail_base.expect("tail"), &rows);
-    let bm = Arc::make_mut(&mut st.live);
-    for (i, l) in live.iter().enumerate() {
-        if !l {
-            bm.clear(i);
+        let (a, b) = (&segs[n - 2], &segs[n - 1]);
+        if a.tail_base.is_none() || a.seg.rows() > 2 * b.seg.rows() {
+            break;
         }
+        let merged = merge(a, b);
+        segs.truncate(n - 2);
+        segs.push(merged);
     }
-    st.live_count = bm.count();
-    st
 }
 
-fn locate(snap: &Snapshot, r: RowRef) -> Option<(usize, usize)> {
+/// Merges two adjacent tail blocks, keeping row numbering (dead rows are kept, marked dead).
+fn merge_tail<S: Rows>(
+    a: &SegState<S>,
+    b: &SegState<S>,
+    build: impl FnOnce(u64, &[(&S, usize)]) -> Result<S>,
+) -> SegState<S> {
+    let mut rows = Vec::with_capacity(a.seg.rows() + b.seg.rows());
+    let mut dead = Vec::new();
+    for s in [a, b] {
+        for r in 0..s.seg.rows() {
+            if !s.live.get(r) {
+                dead.push(rows.len());
+            }
+            rows.push((&*s.seg, r));
+        }
+    }
+    tail_block(a.tail_base.expect("tail"), &dead, |id| build(id, &rows))
+}
+
+fn locate<S: Rows>(segs: &[SegState<S>], r: RowRef) -> Option<(usize, usize)> {
     match r {
-        RowRef::Seg { id, row } => snap
-            .segs
+        RowRef::Seg { id, row } => segs
             .iter()
             .position(|s| s.tail_base.is_none() && s.seg.id() == id)
-            .filter(|&i| (row as usize) < snap.segs[i].seg.rows())
+            .filter(|&i| (row as usize) < segs[i].seg.rows())
             .map(|i| (i, row as usize)),
-        RowRef::Tail(n) => snap
-            .segs
+        RowRef::Tail(n) => segs
             .iter()
             .position(|s| {
                 s.tail_base
                     .is_some_and(|b| n >= b && n < b + s.seg.rows() as u64)
             })
-            .map(|i| (i, (n - snap.segs[i].tail_base.unwrap_or(0)) as usize)),
+            .map(|i| (i, (n - segs[i].tail_base.unwrap_or(0)) as usize)),
     }
+}
+
+/// A file the graveyard keeps until no snapshot maps it (a face or finger segment).
+type Mapped = Arc<dyn std::any::Any + Send + Sync>;
+
+/// Maps the segments a manifest lists, with their deletion files; also says whether any row is dead.
+fn load_segments<S: Rows>(
+    fs: &dyn Fs,
+    dir: &Path,
+    list: &[(u64, u64)],
+    kind: fn(u64) -> FileKind,
+    open: impl Fn(crate::mmap::Bytes, &Path) -> Result<S>,
+) -> Result<(Vec<SegState<S>>, bool)> {
+    let mut segs = Vec::with_capacity(list.len());
+    let mut any_dead = false;
+    for &(id, del) in list {
+        let p = path_of(dir, kind(id));
+        let seg = open(fs.map(&p).map_err(|e| Error::io("map", &p, e))?, &p)?;
+        if seg.id() != id {
+            return Err(Error::corrupt(
+                &p,
+                format!("file says segment id {}, manifest says {id}", seg.id()),
+            ));
+        }
+        let mut live = Bitmap::full(seg.rows());
+        if del != 0 {
+            let dp = path_of(
+                dir,
+                FileKind::Deletes {
+                    segment: id,
+                    generation: del,
+                },
+            );
+            let b = fs.read(&dp).map_err(|e| Error::io("read", &dp, e))?;
+            for r in manifest::decode_deletes(&b, id, seg.rows(), &dp)? {
+                live.clear(r as usize);
+            }
+            any_dead = true;
+        }
+        segs.push(SegState {
+            live_count: live.count(),
+            live: Arc::new(live),
+            seg: Arc::new(seg),
+            tail_base: None,
+        });
+    }
+    Ok((segs, any_dead))
+}
+
+/// One index after a rewrite: its segments, its manifest list, and where moved rows went.
+struct Rewritten<S> {
+    segs: Vec<SegState<S>>,
+    list: Vec<(u64, u64)>,
+    moved: HashMap<RowRef, RowRef>,
+}
+
+/// Rewrites one index (see [`Store::rewrite`]): the tail and, with `compact`, segments with dead rows
+/// become one new segment; kept segments whose deletions changed get new deletion files. Files that
+/// become obsolete are added to `obsolete`. Segments being compacted are checksummed first, so
+/// damage is reported instead of being copied under a fresh checksum.
+#[allow(clippy::too_many_arguments)]
+fn rewrite_index<S: Rows + Send + Sync + 'static>(
+    fs: &dyn Fs,
+    dir: &Path,
+    segs: &[SegState<S>],
+    old_list: &[(u64, u64)],
+    dirty: &HashSet<u64>,
+    compact: bool,
+    next_id: &mut u64,
+    kind: fn(u64) -> FileKind,
+    encode: impl FnOnce(u64, &[(&S, usize)]) -> Vec<u8>,
+    open: impl Fn(crate::mmap::Bytes, &Path) -> Result<S>,
+    obsolete: &mut Vec<(Option<Mapped>, PathBuf)>,
+) -> Result<Rewritten<S>> {
+    let merge: Vec<usize> = (0..segs.len())
+        .filter(|&i| {
+            let s = &segs[i];
+            s.tail_base.is_some() || (compact && s.live_count < s.seg.rows())
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut sources = Vec::new();
+    for &i in &merge {
+        let s = &segs[i];
+        if s.tail_base.is_none() && s.live_count > 0 {
+            s.seg.verify_payload()?;
+        }
+        for r in (0..s.seg.rows()).filter(|&r| s.live.get(r)) {
+            rows.push((&*s.seg, r));
+            sources.push(row_ref(s, r));
+        }
+    }
+    let mut out = Rewritten {
+        segs: Vec::new(),
+        list: Vec::new(),
+        moved: HashMap::new(),
+    };
+    let mut merged = None;
+    if !rows.is_empty() {
+        let id = *next_id;
+        *next_id += 1;
+        let bytes = encode(id, &rows);
+        let p = path_of(dir, kind(id));
+        write_file(fs, &p, &bytes)?;
+        let seg = open(fs.map(&p).map_err(|e| Error::io("map", &p, e))?, &p)?;
+        for (row, src) in sources.iter().enumerate() {
+            out.moved.insert(
+                *src,
+                RowRef::Seg {
+                    id,
+                    row: row as u32,
+                },
+            );
+        }
+        merged = Some(SegState {
+            live: Arc::new(Bitmap::full(seg.rows())),
+            live_count: seg.rows(),
+            seg: Arc::new(seg),
+            tail_base: None,
+        });
+    }
+    for (i, s) in segs.iter().enumerate() {
+        if s.tail_base.is_some() {
+            continue;
+        }
+        let id = s.seg.id();
+        let old_del = old_list.iter().find(|e| e.0 == id).map_or(0, |e| e.1);
+        let old_del_path = (old_del != 0).then(|| {
+            path_of(
+                dir,
+                FileKind::Deletes {
+                    segment: id,
+                    generation: old_del,
+                },
+            )
+        });
+        if merge.contains(&i) || s.live_count == 0 {
+            obsolete.push((Some(s.seg.clone() as Mapped), path_of(dir, kind(id))));
+            obsolete.extend(old_del_path.map(|p| (None, p)));
+            continue;
+        }
+        let mut del = old_del;
+        if dirty.contains(&id) {
+            let dead: Vec<u32> = (0..s.seg.rows())
+                .filter(|&r| !s.live.get(r))
+                .map(|r| r as u32)
+                .collect();
+            del = *next_id;
+            *next_id += 1;
+            let p = path_of(
+                dir,
+                FileKind::Deletes {
+                    segment: id,
+                    generation: del,
+                },
+            );
+            write_file(fs, &p, &manifest::encode_deletes(id, &dead))?;
+            obsolete.extend(old_del_path.map(|p| (None, p)));
+        }
+        out.list.push((id, del));
+        out.segs.push(s.clone());
+    }
+    if let Some(ms) = merged {
+        out.list.push((ms.seg.id(), 0));
+        out.segs.push(ms);
+    }
+    Ok(out)
 }
 
 /// Writes a new file completely and fsyncs it.

@@ -16,6 +16,14 @@
 //! - `3` kill a tail row: tail row number `u64`.
 //! - `4` catalog change: `u32` length + a postcard-encoded `catalog::CatalogOp` (users, credentials as
 //!   keyed hashes, rights, schedules, doors, per-location sync state).
+//! - `5` finger insert: location, user, template (as in `1`), finger position `u8`, `u32` length +
+//!   the prepared template (`finger::template`; logged prepared so replay costs no matcher work).
+//!   Finger rows take consecutive finger-tail row numbers, like face rows.
+//! - `6` kill a finger segment row: segment id `u64`, row `u32`.
+//! - `7` kill a finger tail row: finger-tail row number `u64`.
+//!
+//! Ops 5–7 came with the finger index (manifest version 2); a store whose manifest is version 1 has
+//! none in its log.
 //!
 //! Deletes are logged as the physical rows they kill (resolved by the writer before logging), so replay
 //! needs no id index and is deterministic. Replay stops at the first record that is short or fails its
@@ -65,6 +73,28 @@ pub enum WalOp {
     Kill(RowRef),
     /// A catalog change (postcard-encoded `catalog::CatalogOp`).
     Catalog(Vec<u8>),
+    /// Append a prepared fingerprint template to the finger tail.
+    FingerInsert {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+        /// Finger position (ISO/IEC 19794-2 code).
+        position: u8,
+        /// The prepared template's bytes.
+        record: Vec<u8>,
+    },
+    /// Mark a finger row dead.
+    FingerKill(RowRef),
+}
+
+impl WalOp {
+    /// True for ops that delete a row (face or finger).
+    pub fn is_kill(&self) -> bool {
+        matches!(self, WalOp::Kill(_) | WalOp::FingerKill(_))
+    }
 }
 
 /// The file header of a log of generation `gen`.
@@ -112,6 +142,30 @@ pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
                 w.u8(4);
                 w.u32(b.len() as u32);
                 w.bytes(b);
+            }
+            WalOp::FingerInsert {
+                location,
+                user,
+                template,
+                position,
+                record,
+            } => {
+                w.u8(5);
+                w.str(location);
+                w.str(user);
+                w.str(template);
+                w.u8(*position);
+                w.u32(record.len() as u32);
+                w.bytes(record);
+            }
+            WalOp::FingerKill(RowRef::Seg { id, row }) => {
+                w.u8(6);
+                w.u64(*id);
+                w.u32(*row);
+            }
+            WalOp::FingerKill(RowRef::Tail(n)) => {
+                w.u8(7);
+                w.u64(*n);
             }
         }
     }
@@ -203,6 +257,21 @@ fn decode_ops(payload: &[u8], dim: usize) -> Result<Vec<WalOp>, Short> {
                 let n = r.u32("catalog op length")? as usize;
                 WalOp::Catalog(r.take(n, "catalog op")?.to_vec())
             }
+            5 => WalOp::FingerInsert {
+                location: r.str("location")?.to_string(),
+                user: r.str("user")?.to_string(),
+                template: r.str("template")?.to_string(),
+                position: r.u8("finger position")?,
+                record: {
+                    let n = r.u32("finger record length")? as usize;
+                    r.take(n, "finger record")?.to_vec()
+                },
+            },
+            6 => WalOp::FingerKill(RowRef::Seg {
+                id: r.u64("finger segment id")?,
+                row: r.u32("finger row")?,
+            }),
+            7 => WalOp::FingerKill(RowRef::Tail(r.u64("finger tail row")?)),
             _ => return Err(Short("op tag")),
         });
     }
@@ -227,6 +296,15 @@ mod tests {
             },
             WalOp::Kill(RowRef::Seg { id: 3, row: 9 }),
             WalOp::Kill(RowRef::Tail(4)),
+            WalOp::FingerInsert {
+                location: "local".into(),
+                user: "u".into(),
+                template: "r-index".into(),
+                position: 2,
+                record: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            },
+            WalOp::FingerKill(RowRef::Seg { id: 5, row: 1 }),
+            WalOp::FingerKill(RowRef::Tail(0)),
         ];
         let mut file = header(2, 7);
         file.extend(encode_record(1, &ops));

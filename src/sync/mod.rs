@@ -120,7 +120,7 @@ pub struct LocationStatus {
     pub users: usize,
     /// Face templates in the face index at this location.
     pub faces: usize,
-    /// Fingerprint templates.
+    /// Fingerprint templates in the finger index at this location.
     pub fingers: usize,
     /// Digest (hex).
     pub digest: String,
@@ -230,16 +230,25 @@ impl Store {
                 });
                 // Templates of the location that the snapshot does not list are removed.
                 let mut keep = std::collections::HashSet::new();
+                let mut keep_fingers = std::collections::HashSet::new();
                 for op in &d.ops {
-                    if let Op::UpsertUser(u, faces) = op {
+                    if let Op::UpsertUser(u, faces, _) = op {
                         for (f, _) in faces {
                             keep.insert((u.id.clone(), f.clone()));
+                        }
+                        for f in &u.fingers {
+                            keep_fingers.insert((u.id.clone(), f.id.clone()));
                         }
                     }
                 }
                 for (u, t) in p.faces_at(&loc) {
                     if !keep.contains(&(u.clone(), t.clone())) {
                         p.remove_face(&loc, &u, &t);
+                    }
+                }
+                for (u, t) in p.fingers_at(&loc) {
+                    if !keep_fingers.contains(&(u.clone(), t.clone())) {
+                        p.remove_finger(&loc, &u, &t);
                     }
                 }
             }
@@ -251,7 +260,7 @@ impl Store {
                     })
                 };
                 match op {
-                    Op::UpsertUser(u, faces) => {
+                    Op::UpsertUser(u, faces, prepared) => {
                         let s = p.catalog().location(&loc).cloned().unwrap_or_default();
                         for c in &u.cards {
                             if let Some(o) = s.cards.get(c).filter(|o| **o != u.id) {
@@ -280,6 +289,14 @@ impl Store {
                         for (f, v) in faces {
                             p.put_face(&loc, &u.id, f, v.clone());
                         }
+                        for t in p.finger_templates(&loc, &u.id) {
+                            if !u.fingers.iter().any(|f| f.id == t) {
+                                p.remove_finger(&loc, &u.id, &t);
+                            }
+                        }
+                        for (f, t) in u.fingers.iter().zip(prepared) {
+                            p.put_finger(&loc, &u.id, &f.id, f.position, t.as_bytes().to_vec());
+                        }
                         p.apply_catalog(CatalogOp::PutUser {
                             location: loc.clone(),
                             user: u.clone(),
@@ -294,6 +311,7 @@ impl Store {
                             return Err(at(format!("delete_user {id:?}: no such user at {loc}")));
                         }
                         p.remove_user_faces(&loc, id);
+                        p.remove_user_fingers(&loc, id);
                         p.apply_catalog(CatalogOp::DeleteUser {
                             location: loc.clone(),
                             id: id.clone(),
@@ -340,7 +358,7 @@ impl Store {
             // Rights must name schedules the location has once the delta is applied.
             let s = p.catalog().location(&loc).cloned().unwrap_or_default();
             for (i, op) in d.ops.iter().enumerate() {
-                if let Op::UpsertUser(u, _) = op {
+                if let Op::UpsertUser(u, _, _) = op {
                     for (j, r) in u.rights.iter().enumerate() {
                         if let Some(sc) = &r.schedule {
                             if !s.schedules.contains_key(sc) {
@@ -376,6 +394,10 @@ impl Store {
         for (l, _, _, _) in snap.templates() {
             *faces.entry(l).or_default() += 1;
         }
+        let mut fingers: std::collections::HashMap<&str, usize> = Default::default();
+        for (l, _, _, _, _) in snap.finger_templates() {
+            *fingers.entry(l).or_default() += 1;
+        }
         let mut out: Vec<LocationStatus> = snap
             .catalog()
             .locations
@@ -385,7 +407,7 @@ impl Store {
                 sequence: s.seq,
                 users: s.users.len(),
                 faces: faces.get(id.as_str()).copied().unwrap_or(0),
-                fingers: s.users.values().map(|u| u.fingers.len()).sum(),
+                fingers: fingers.get(id.as_str()).copied().unwrap_or(0),
                 digest: canonical::hex(&location_digest(s)),
             })
             .collect();

@@ -83,6 +83,9 @@ pub fn apply_model(m: &mut Model, changes: &[Change], dim: usize) -> bool {
                     return false;
                 }
             }
+            Change::PutFinger { .. } | Change::RemoveFinger { .. } => {
+                unreachable!("this model tracks faces; tests/finger_store.rs has the finger model")
+            }
             Change::RemoveUser { location, user } => {
                 let keys: Vec<_> = next
                     .keys()

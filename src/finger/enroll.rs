@@ -1,0 +1,52 @@
+//! From a stored record to the template the index keeps: which view of a record is enrolled.
+//!
+//! A record may hold several finger views (ISO/ANSI allow up to 16 per record); an enrolled template
+//! is one finger. A record with one view enrols it; with several, the view at the requested finger
+//! position is enrolled when exactly one matches, and anything else is refused rather than guessed.
+
+use super::codec::{parse_with, Format, FormatError, Mode};
+use super::template::FingerTemplate;
+
+/// Parses `data` strictly (`format` detected when `None`; card formats must be named), picks the
+/// view to enrol (see the module docs) and prepares it. Returns the template and the view's finger
+/// position (for card formats, which carry none, `position` or 0).
+pub fn prepare_record(
+    data: &[u8],
+    format: Option<Format>,
+    position: Option<u8>,
+) -> Result<(FingerTemplate, u8), FormatError> {
+    let rec = parse_with(data, format, Mode::Strict)?;
+    let index = match (rec.views.len(), position) {
+        (0, _) => return Err(FormatError("the record holds no finger view".into())),
+        (1, _) => 0,
+        (n, Some(p)) => {
+            let at: Vec<usize> = (0..n).filter(|&i| rec.views[i].position == p).collect();
+            match at[..] {
+                [i] => i,
+                [] => {
+                    return Err(FormatError(format!(
+                        "the record holds {n} views and none of finger position {p}"
+                    )))
+                }
+                _ => {
+                    return Err(FormatError(format!(
+                    "the record holds {} views of finger position {p}; enrol one view per template",
+                    at.len()
+                )))
+                }
+            }
+        }
+        (n, None) => {
+            return Err(FormatError(format!(
+                "the record holds {n} finger views; name the finger position to enrol"
+            )))
+        }
+    };
+    let view = &rec.views[index];
+    let pos = if rec.format.is_card() {
+        position.unwrap_or(view.position)
+    } else {
+        view.position
+    };
+    Ok((FingerTemplate::from_record(&rec, index)?, pos))
+}

@@ -1,0 +1,418 @@
+//! Finger segment files: immutable, memory-mapped prepared fingerprint templates.
+//!
+//! # Format (version 1)
+//! All integers little-endian; every part starts on an 8-byte boundary.
+//!
+//! | part    | size | content |
+//! |---------|------|---------|
+//! | header  | 64   | magic `EDGEIDFG`, version u32, rows u32, segment id u64, ids length u64, records length u64, file length u64, tables CRC u32, payload CRC u32, reserved u32 = 0, header CRC u32 (over the first 60 bytes) |
+//! | rows    | 32 × rows | per row: record offset u64 (from the start of the records), record length u32, ids offset u32 (into the ids), location / user / template id lengths u8 × 3, finger position u8, 12 reserved zero bytes |
+//! | ids     | ids length | the rows' location, user and template ids (UTF-8, back to back), zero-padded to 8 |
+//! | freq    | 4 × 64 × `PF_WORDS` | per prefilter bit, how many rows of the segment set it (`prefilter::Frequencies`), so opening a store never reads the records to weigh the prefilter |
+//! | records | records length | prepared templates (`finger::template`, layout `EFP1`), each 8-byte aligned |
+//!
+//! The tables CRC covers rows, ids and freq and is checked on open; the payload CRC covers the
+//! records and is checked by `verify` and compaction (opening never reads the records). Every record's
+//! own header is checked when a search first views it ([`FingerSegment::template`]).
+//!
+//! Versions: 1 is the first and only one. A change of layout bumps [`FINGER_SEGMENT_VERSION`]. A
+//! change of the prepared-template layout (`finger::template::VERSION`) is seen per record.
+
+use crate::error::{Error, Result};
+use crate::finger::prefilter::{Frequencies, PF_WORDS};
+use crate::finger::TemplateRef;
+use crate::mmap::Bytes;
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Magic bytes at the start of every finger segment.
+pub const FINGER_SEGMENT_MAGIC: [u8; 8] = *b"EDGEIDFG";
+/// Current finger segment format version.
+pub const FINGER_SEGMENT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 64;
+const FREQ_LEN: usize = 4 * 64 * PF_WORDS;
+/// Offset of the prefilter summary inside a prepared record (after its 16-byte header).
+const SUMMARY_AT: usize = 16;
+const MIN_RECORD: usize = SUMMARY_AT + 8 * PF_WORDS;
+
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct Header {
+    magic: [u8; 8],
+    version: u32,
+    rows: u32,
+    segment_id: u64,
+    ids_len: u64,
+    records_len: u64,
+    file_len: u64,
+    tables_crc: u32,
+    payload_crc: u32,
+    reserved: u32,
+    header_crc: u32,
+}
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
+
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[repr(C)]
+struct RowEntry {
+    rec_off: u64,
+    rec_len: u32,
+    ids_off: u32,
+    lens: [u8; 3],
+    position: u8,
+    reserved: [u8; 12],
+}
+const ROW_LEN: usize = std::mem::size_of::<RowEntry>();
+const _: () = assert!(ROW_LEN == 32);
+
+/// One row to write.
+#[derive(Debug, Clone, Copy)]
+pub struct FingerRowIn<'a> {
+    /// Location id.
+    pub location: &'a str,
+    /// User id.
+    pub user: &'a str,
+    /// Template id.
+    pub template: &'a str,
+    /// Finger position (ISO/IEC 19794-2 code, 0 unknown).
+    pub position: u8,
+    /// The prepared template's bytes (a multiple of 8 long).
+    pub record: &'a [u8],
+}
+
+impl<'a> FingerRowIn<'a> {
+    /// Row `r` of an existing segment, for rewriting.
+    pub fn of(seg: &'a FingerSegment, r: usize) -> FingerRowIn<'a> {
+        let (location, user, template) = seg.row_ids(r);
+        FingerRowIn {
+            location,
+            user,
+            template,
+            position: seg.position(r),
+            record: seg.record(r),
+        }
+    }
+}
+
+/// Serialises a finger segment. Records must be whole prepared templates (checked by the caller:
+/// the writer prepares them, replay and rewrites copy checked ones).
+pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut ids = Vec::new();
+    let mut freq = Frequencies::default();
+    let mut rec_off = 0u64;
+    for r in rows {
+        debug_assert!(r.record.len().is_multiple_of(8) && r.record.len() >= MIN_RECORD);
+        let mut e = RowEntry::zeroed();
+        e.rec_off = rec_off;
+        e.rec_len = r.record.len() as u32;
+        e.ids_off = ids.len() as u32;
+        e.lens = [
+            r.location.len() as u8,
+            r.user.len() as u8,
+            r.template.len() as u8,
+        ];
+        e.position = r.position;
+        ids.extend_from_slice(r.location.as_bytes());
+        ids.extend_from_slice(r.user.as_bytes());
+        ids.extend_from_slice(r.template.as_bytes());
+        let summary: &[u64] =
+            bytemuck::cast_slice(&r.record[SUMMARY_AT..SUMMARY_AT + 8 * PF_WORDS]);
+        freq.update(summary, true);
+        rec_off += r.record.len() as u64;
+        entries.push(e);
+    }
+    ids.resize(ids.len().next_multiple_of(8), 0);
+    let mut out = vec![0u8; HEADER_LEN];
+    out.extend_from_slice(bytemuck::cast_slice(&entries));
+    out.extend_from_slice(&ids);
+    out.extend_from_slice(bytemuck::cast_slice(freq.counts()));
+    let tables_crc = crc32c::crc32c(&out[HEADER_LEN..]);
+    let payload_start = out.len();
+    for r in rows {
+        out.extend_from_slice(r.record);
+    }
+    let payload_crc = crc32c::crc32c(&out[payload_start..]);
+    let mut h = Header {
+        magic: FINGER_SEGMENT_MAGIC,
+        version: FINGER_SEGMENT_VERSION,
+        rows: rows.len() as u32,
+        segment_id,
+        ids_len: ids.len() as u64,
+        records_len: rec_off,
+        file_len: out.len() as u64,
+        tables_crc,
+        payload_crc,
+        reserved: 0,
+        header_crc: 0,
+    };
+    h.header_crc = crc32c::crc32c(&bytemuck::bytes_of(&h)[..HEADER_LEN - 4]);
+    out[..HEADER_LEN].copy_from_slice(bytemuck::bytes_of(&h));
+    out
+}
+
+/// An open, validated finger segment.
+#[derive(Debug, Clone)]
+pub struct FingerSegment {
+    bytes: Bytes,
+    hdr: Header,
+    path: PathBuf,
+    /// Rows per (location, user), built on the first 1:1 lookup (opening does not need it).
+    by_user: OnceLock<HashMap<(String, String), Vec<u32>>>,
+}
+
+impl FingerSegment {
+    /// Validates the header and tables (not the records; see [`FingerSegment::verify_payload`]).
+    pub fn open(bytes: Bytes, path: &Path) -> Result<FingerSegment> {
+        let bad = |what: String| Error::corrupt(path, what);
+        if bytes.len() < HEADER_LEN {
+            return Err(bad(format!(
+                "{} bytes is shorter than the {HEADER_LEN}-byte header",
+                bytes.len()
+            )));
+        }
+        let hdr: Header = bytemuck::pod_read_unaligned(&bytes[..HEADER_LEN]);
+        if hdr.magic != FINGER_SEGMENT_MAGIC {
+            return Err(bad(format!(
+                "magic {:?} is not a finger segment's",
+                hdr.magic
+            )));
+        }
+        if hdr.version != FINGER_SEGMENT_VERSION {
+            return Err(Error::Version {
+                path: path.into(),
+                found: hdr.version,
+                min: FINGER_SEGMENT_VERSION,
+                max: FINGER_SEGMENT_VERSION,
+            });
+        }
+        let crc = crc32c::crc32c(&bytes[..HEADER_LEN - 4]);
+        if crc != hdr.header_crc {
+            return Err(bad(format!(
+                "header checksum {crc:08x}, expected {:08x}",
+                hdr.header_crc
+            )));
+        }
+        let rows = hdr.rows as u64;
+        let want = (HEADER_LEN + FREQ_LEN) as u64 + ROW_LEN as u64 * rows;
+        let want = want
+            .checked_add(hdr.ids_len)
+            .and_then(|w| w.checked_add(hdr.records_len));
+        if want != Some(hdr.file_len)
+            || hdr.file_len != bytes.len() as u64
+            || !hdr.ids_len.is_multiple_of(8)
+        {
+            return Err(bad(format!(
+                "file is {} bytes; header says {} ({rows} rows, {} bytes of ids, {} of records)",
+                bytes.len(),
+                hdr.file_len,
+                hdr.ids_len,
+                hdr.records_len
+            )));
+        }
+        let seg = FingerSegment {
+            bytes,
+            hdr,
+            path: path.to_path_buf(),
+            by_user: OnceLock::new(),
+        };
+        let crc = crc32c::crc32c(&seg.bytes[HEADER_LEN..seg.records_start()]);
+        if crc != hdr.tables_crc {
+            return Err(bad(format!(
+                "table checksum {crc:08x}, expected {:08x}",
+                hdr.tables_crc
+            )));
+        }
+        let ids = seg.ids();
+        for (i, e) in seg.entries().iter().enumerate() {
+            let ids_end = e.ids_off as u64 + e.lens.iter().map(|&l| l as u64).sum::<u64>();
+            let rec_end = e.rec_off.checked_add(e.rec_len as u64);
+            if ids_end > ids.len() as u64
+                || std::str::from_utf8(&ids[e.ids_off as usize..ids_end as usize]).is_err()
+                || e.lens.contains(&0)
+            {
+                return Err(bad(format!("row {i}: ids out of place or not UTF-8")));
+            }
+            if !e.rec_off.is_multiple_of(8)
+                || (e.rec_len as usize) < MIN_RECORD
+                || !e.rec_len.is_multiple_of(8)
+                || rec_end.is_none_or(|end| end > hdr.records_len)
+            {
+                return Err(bad(format!(
+                    "row {i}: record at {}+{} is out of place",
+                    e.rec_off, e.rec_len
+                )));
+            }
+        }
+        Ok(seg)
+    }
+
+    fn records_start(&self) -> usize {
+        HEADER_LEN + ROW_LEN * self.rows() + self.hdr.ids_len as usize + FREQ_LEN
+    }
+    fn entries(&self) -> &[RowEntry] {
+        bytemuck::cast_slice(&self.bytes[HEADER_LEN..HEADER_LEN + ROW_LEN * self.rows()])
+    }
+    fn ids(&self) -> &[u8] {
+        let at = HEADER_LEN + ROW_LEN * self.rows();
+        &self.bytes[at..at + self.hdr.ids_len as usize]
+    }
+
+    /// Checks the records' checksum (reads every byte).
+    pub fn verify_payload(&self) -> Result<()> {
+        let crc = crc32c::crc32c(&self.bytes[self.records_start()..]);
+        if crc != self.hdr.payload_crc {
+            return Err(Error::corrupt(
+                &self.path,
+                format!(
+                    "payload checksum {crc:08x}, expected {:08x}",
+                    self.hdr.payload_crc
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Segment id (unique within the store, shared with face segments' ids).
+    pub fn id(&self) -> u64 {
+        self.hdr.segment_id
+    }
+    /// Rows, live or dead.
+    pub fn rows(&self) -> usize {
+        self.hdr.rows as usize
+    }
+    /// File size.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// (location, user, template) of row `r`.
+    pub fn row_ids(&self, r: usize) -> (&str, &str, &str) {
+        let e = &self.entries()[r];
+        let ids = self.ids();
+        let s = |a: usize, n: u8| std::str::from_utf8(&ids[a..a + n as usize]).unwrap_or("");
+        let a = e.ids_off as usize;
+        let b = a + e.lens[0] as usize;
+        let c = b + e.lens[1] as usize;
+        (s(a, e.lens[0]), s(b, e.lens[1]), s(c, e.lens[2]))
+    }
+    /// Rows of a user at a location (live or dead).
+    pub fn rows_of(&self, location: &str, user: &str) -> &[u32] {
+        let map = self.by_user.get_or_init(|| {
+            let mut m: HashMap<(String, String), Vec<u32>> = HashMap::new();
+            for r in 0..self.rows() {
+                let (l, u, _) = self.row_ids(r);
+                m.entry((l.to_string(), u.to_string()))
+                    .or_default()
+                    .push(r as u32);
+            }
+            m
+        });
+        map.get(&(location.to_string(), user.to_string()))
+            .map_or(&[], |v| v.as_slice())
+    }
+    /// Finger position of row `r`.
+    pub fn position(&self, r: usize) -> u8 {
+        self.entries()[r].position
+    }
+    /// The prepared record of row `r` (bytes, 8-byte aligned).
+    pub fn record(&self, r: usize) -> &[u8] {
+        let e = &self.entries()[r];
+        let at = self.records_start() + e.rec_off as usize;
+        &self.bytes[at..at + e.rec_len as usize]
+    }
+    /// The prefilter summary of row `r` (read from its record without checking the record).
+    pub fn summary(&self, r: usize) -> &[u64] {
+        bytemuck::cast_slice(&self.record(r)[SUMMARY_AT..SUMMARY_AT + 8 * PF_WORDS])
+    }
+    /// Row `r` as a template; a damaged record is reported as corruption of this file.
+    pub fn template(&self, r: usize) -> Result<TemplateRef<'_>> {
+        TemplateRef::from_bytes(self.record(r))
+            .map_err(|e| Error::corrupt(&self.path, format!("row {r}: {e}")))
+    }
+    /// How many rows set each prefilter bit.
+    pub fn frequencies(&self) -> Frequencies {
+        let at = HEADER_LEN + ROW_LEN * self.rows() + self.hdr.ids_len as usize;
+        let counts: &[u32] = bytemuck::cast_slice(&self.bytes[at..at + FREQ_LEN]);
+        Frequencies::from_counts(counts.to_vec(), self.hdr.rows)
+    }
+    /// True when the bytes come from a memory map.
+    pub fn is_mapped(&self) -> bool {
+        self.bytes.is_mapped()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finger::FingerTemplate;
+
+    fn tpl(seed: u64) -> FingerTemplate {
+        let mut rng = crate::finger::synth::Rng::new(seed);
+        let pts: Vec<crate::finger::template::Point> = (0..30)
+            .map(|_| crate::finger::template::Point {
+                x: rng.range(-120.0, 120.0),
+                y: rng.range(-150.0, 150.0),
+                angle: rng.below(65536) as u16,
+                kind: 1,
+                quality: 60,
+            })
+            .collect();
+        FingerTemplate::from_points(&pts)
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let (a, b) = (tpl(1), tpl(2));
+        let rows = [
+            FingerRowIn {
+                location: "hq",
+                user: "ada",
+                template: "r-index",
+                position: 2,
+                record: a.as_bytes(),
+            },
+            FingerRowIn {
+                location: "hq",
+                user: "bob",
+                template: "l-thumb",
+                position: 6,
+                record: b.as_bytes(),
+            },
+        ];
+        let bytes = encode(7, &rows);
+        let p = Path::new("test.fsg");
+        let s = FingerSegment::open(Bytes::copy_from(&bytes), p).unwrap();
+        s.verify_payload().unwrap();
+        assert_eq!((s.id(), s.rows()), (7, 2));
+        assert_eq!(s.row_ids(1), ("hq", "bob", "l-thumb"));
+        assert_eq!((s.position(0), s.position(1)), (2, 6));
+        assert_eq!(s.record(0), a.as_bytes());
+        assert_eq!(s.summary(1), b.as_ref().summary());
+        assert!(s.template(1).is_ok());
+        let mut f = Frequencies::default();
+        f.update(a.as_ref().summary(), true);
+        f.update(b.as_ref().summary(), true);
+        assert_eq!(s.frequencies().counts(), f.counts());
+
+        // Truncation, a flipped table byte, a flipped record byte: refused or caught by verify.
+        for cut in [0, 10, HEADER_LEN, bytes.len() - 8] {
+            assert!(FingerSegment::open(Bytes::copy_from(&bytes[..cut]), p).is_err());
+        }
+        let mut t = bytes.clone();
+        t[HEADER_LEN + 3] ^= 1;
+        let e = FingerSegment::open(Bytes::copy_from(&t), p).unwrap_err();
+        assert!(e.to_string().contains("table checksum"), "{e}");
+        let mut r = bytes.clone();
+        let last = r.len() - 1;
+        r[last] ^= 0x40;
+        let s = FingerSegment::open(Bytes::copy_from(&r), p).unwrap();
+        assert!(s.verify_payload().is_err());
+        let e = encode(1, &[]);
+        assert_eq!(
+            FingerSegment::open(Bytes::copy_from(&e), p).unwrap().rows(),
+            0
+        );
+    }
+}
