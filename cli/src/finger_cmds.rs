@@ -56,7 +56,7 @@ fn long_name(f: Format) -> &'static str {
 }
 
 /// Reads and parses a record file. A strict refusal that lenient parsing would accept says so.
-fn read_record(path: &Path, r: &ReadArgs) -> Result<(Record, usize), Fail> {
+pub fn read_record(path: &Path, r: &ReadArgs) -> Result<(Record, usize), Fail> {
     let bytes =
         std::fs::read(path).map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?;
     match parse_with(&bytes, r.format, r.mode()) {
@@ -79,7 +79,7 @@ fn read_template(path: &Path, r: &ReadArgs) -> Result<FingerTemplate, Fail> {
 }
 
 /// "1e-4" for the built-in table's FMRs.
-fn fmr_label(f: f64) -> String {
+pub fn fmr_label(f: f64) -> String {
     let e = f.log10();
     if (e - e.round()).abs() < 1e-9 {
         format!("1e{}", e.round() as i32)
@@ -102,7 +102,7 @@ pub struct CompareArgs {
     read: ReadArgs,
 }
 
-fn parse_fmr(s: &str) -> Result<f64, String> {
+pub fn parse_fmr(s: &str) -> Result<f64, String> {
     let f: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
     let (lo, hi) = (BUILTIN[BUILTIN.len() - 1].0, BUILTIN[0].0);
     if !(lo..=hi).contains(&f) {

@@ -11,6 +11,7 @@ mod bench_sync;
 mod deltas;
 mod demo;
 mod finger_cmds;
+mod finger_store_cmds;
 mod out;
 mod store_cmds;
 mod sync_cmds;
@@ -40,7 +41,8 @@ enum Cmd {
     /// Enrol, remove, identify and verify faces.
     #[command(subcommand)]
     Face(FaceCmd),
-    /// Compare, score, evaluate and inspect fingerprint minutiae templates (ISO/ANSI records).
+    /// Enrol, remove, identify and verify fingerprints in a store; compare, score, evaluate and
+    /// inspect minutiae records (ISO/ANSI).
     #[command(subcommand)]
     Finger(FingerCmd),
     /// Counts, sizes, files and the kernel in use.
@@ -83,6 +85,14 @@ enum FaceCmd {
 
 #[derive(Subcommand)]
 enum FingerCmd {
+    /// Enrol (or replace) one fingerprint template from a minutiae record.
+    Add(finger_store_cmds::AddArgs),
+    /// Remove a fingerprint template or all of a user's, and erase their bytes from disk at once.
+    Remove(finger_store_cmds::RemoveArgs),
+    /// 1:N: whose finger is this?
+    Identify(finger_store_cmds::IdentifyArgs),
+    /// 1:1: how well does this finger match one user's enrolled fingers?
+    Verify(finger_store_cmds::VerifyArgs),
     /// 1:1: the matcher score of two records, and what it means at the calibrated thresholds.
     Compare(finger_cmds::CompareArgs),
     /// `probe<TAB>gallery<TAB>score` for every ordered pair of records in a directory (file stems
@@ -155,6 +165,10 @@ fn main() -> ExitCode {
         Cmd::Face(FaceCmd::Remove(a)) => store_cmds::remove(&a, out),
         Cmd::Face(FaceCmd::Identify(a)) => store_cmds::identify(&a, out),
         Cmd::Face(FaceCmd::Verify(a)) => store_cmds::verify_face(&a, out),
+        Cmd::Finger(FingerCmd::Add(a)) => finger_store_cmds::add(&a, out),
+        Cmd::Finger(FingerCmd::Remove(a)) => finger_store_cmds::remove(&a, out),
+        Cmd::Finger(FingerCmd::Identify(a)) => finger_store_cmds::identify(&a, out),
+        Cmd::Finger(FingerCmd::Verify(a)) => finger_store_cmds::verify(&a, out),
         Cmd::Finger(FingerCmd::Compare(a)) => finger_cmds::compare_cmd(&a, out),
         Cmd::Finger(FingerCmd::Scores(a)) => finger_cmds::scores(&a, out),
         Cmd::Finger(FingerCmd::Eval(a)) => finger_cmds::eval_cmd(&a, out),

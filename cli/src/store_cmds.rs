@@ -107,20 +107,33 @@ pub struct RemoveArgs {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
-    let before = store.snapshot().live();
-    let change = match &a.template {
-        Some(t) => Change::RemoveFace {
+    let snap = store.snapshot();
+    let before = snap.live();
+    // Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
+    let ids: Vec<String> = match &a.template {
+        Some(t) => vec![t.clone()],
+        None => snap
+            .templates()
+            .filter(|(l, u, _, _)| *l == a.location && *u == a.user)
+            .map(|(_, _, t, _)| t.to_string())
+            .collect(),
+    };
+    drop(snap);
+    let changes: Vec<Change> = ids
+        .iter()
+        .map(|t| Change::RemoveFace {
             location: a.location.clone(),
             user: a.user.clone(),
             template: t.clone(),
-        },
-        None => Change::RemoveUser {
-            location: a.location.clone(),
-            user: a.user.clone(),
-        },
+        })
+        .collect();
+    let commit = if changes.is_empty() {
+        Err(edgeid::Error::NotFound(String::new()))
+    } else {
+        store.commit(&changes)
     };
     // The library's message names the batch position ("change 0"); say it in the user's terms.
-    let seq = store.commit(&[change]).map_err(|e| match e {
+    let seq = commit.map_err(|e| match e {
         edgeid::Error::NotFound(_) => Fail::new(match &a.template {
             Some(t) => format!(
                 "user {} has no template {t} at location {}",
@@ -275,7 +288,11 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
     let store = open_store(&a.store, quiet_opts())?;
     let st = store.stats();
     let snap = store.snapshot();
-    let users: HashSet<(&str, &str)> = snap.templates().map(|(l, u, _, _)| (l, u)).collect();
+    let users: HashSet<(&str, &str)> = snap
+        .templates()
+        .map(|(l, u, _, _)| (l, u))
+        .chain(snap.finger_templates().map(|(l, u, _, _, _)| (l, u)))
+        .collect();
     let locations: HashSet<&str> = users.iter().map(|&(l, _)| l).collect();
     out.line(format_args!("store      {}", a.store.display()));
     out.line(format_args!("model      {} (dim {})", st.model, st.dim));
@@ -288,6 +305,14 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
     out.line(format_args!(
         "templates  {} live, {} dead (deleted, not yet compacted away)",
         st.live, st.dead
+    ));
+    out.line(format_args!(
+        "fingers    {} live, {} dead; {} finger segment{}, {} tail rows",
+        st.fingers,
+        st.fingers_dead,
+        st.finger_segments,
+        if st.finger_segments == 1 { "" } else { "s" },
+        st.finger_tail_rows
     ));
     out.line(format_args!(
         "segments   {} ({})",
@@ -306,6 +331,8 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
         "store": a.store, "model": st.model, "dim": st.dim, "users": users.len(),
         "locations": locations.len(), "live": st.live, "dead": st.dead, "segments": st.segments,
         "tail_rows": st.tail_rows, "segment_bytes": st.segment_bytes, "wal_bytes": st.wal_bytes,
+        "fingers": st.fingers, "fingers_dead": st.fingers_dead,
+        "finger_segments": st.finger_segments, "finger_tail_rows": st.finger_tail_rows,
         "seq": st.seq, "kernel": st.kernel, "files": st.files,
     }))
 }
@@ -350,14 +377,15 @@ pub fn verify_store(a: &StoreArg, out: Out) -> CmdResult {
     let took = ms(t.elapsed());
     let st = store.stats();
     out.line(format_args!(
-        "ok: {} ({}) checksummed, log ({}) replayed, {}, in {took:.1} ms",
+        "ok: {} ({}) checksummed, log ({}) replayed, {}, {}, in {took:.1} ms",
         count(segments, "segment"),
         human_bytes(st.segment_bytes),
         human_bytes(st.wal_bytes),
-        count(st.live, "live template")
+        count(st.live, "live face template"),
+        count(st.fingers, "live fingerprint template")
     ));
     Ok(json!({
         "ok": true, "segments": segments, "segment_bytes": st.segment_bytes,
-        "wal_bytes": st.wal_bytes, "live": st.live, "ms": round3(took),
+        "wal_bytes": st.wal_bytes, "live": st.live, "fingers": st.fingers, "ms": round3(took),
     }))
 }

@@ -215,3 +215,224 @@ fn bench_finger_json() {
     ]);
     assert!(e.contains("/no/such/dir"), "{e}");
 }
+
+#[test]
+fn store_add_identify_verify_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let store = store.to_str().unwrap();
+    json(&["init", "--store", store, "--model", "m", "--dim", "8"]);
+    for f in ["101", "102", "103"] {
+        for i in ["1", "2"] {
+            let v = json(&[
+                "finger",
+                "add",
+                "--store",
+                store,
+                "--user",
+                f,
+                "--template",
+                i,
+                &db1(&format!("{f}_{i}")),
+            ]);
+            assert_eq!(v["replaced"], false, "{v}");
+            assert!(v["minutiae"].as_u64().unwrap() > 10, "{v}");
+        }
+    }
+    // Adding the same ids again replaces.
+    let v = json(&[
+        "finger",
+        "add",
+        "--store",
+        store,
+        "--user",
+        "101",
+        "--template",
+        "1",
+        &db1("101_1"),
+    ]);
+    assert_eq!(
+        (v["replaced"].as_bool(), v["live"].as_u64()),
+        (Some(true), Some(6))
+    );
+
+    let v = json(&[
+        "finger",
+        "identify",
+        "--store",
+        store,
+        "--k",
+        "2",
+        &db1("102_5"),
+    ]);
+    let hits = v["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 2, "{v}");
+    assert_eq!(hits[0]["user"], "102", "{v}");
+    assert_eq!(hits[0]["location"], "local");
+    for k in ["template", "position", "score", "fmr"] {
+        assert!(hits[0].get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(v["searched"], 6);
+    // At FMR 1e-4 only the mate is left; exhaustive matching agrees.
+    let v = json(&[
+        "finger",
+        "identify",
+        "--store",
+        store,
+        "--fmr",
+        "1e-4",
+        &db1("102_5"),
+    ]);
+    let hits = v["hits"].as_array().unwrap();
+    assert!(hits.iter().all(|h| h["user"] == "102"), "{v}");
+    let ex = json(&[
+        "finger",
+        "identify",
+        "--store",
+        store,
+        "--fmr",
+        "1e-4",
+        "--exhaustive",
+        &db1("102_5"),
+    ]);
+    assert_eq!(ex["hits"], v["hits"]);
+
+    let v = json(&[
+        "finger",
+        "verify",
+        "--store",
+        store,
+        "--user",
+        "103",
+        "--fmr",
+        "1e-4",
+        &db1("103_3"),
+    ]);
+    assert_eq!(v["accepted"], true, "{v}");
+    let v = json(&[
+        "finger",
+        "verify",
+        "--store",
+        store,
+        "--user",
+        "101",
+        "--fmr",
+        "1e-4",
+        &db1("103_3"),
+    ]);
+    assert_eq!(v["accepted"], false, "{v}");
+    let o = edgeid(&[
+        "finger",
+        "verify",
+        "--store",
+        store,
+        "--user",
+        "101",
+        &db1("103_3"),
+    ]);
+    assert!(
+        o.status.success() && stdout(&o).contains("user 101 at local: score"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Stats count fingerprint templates and their users.
+    let st = json(&["stats", "--store", store]);
+    assert_eq!(
+        (st["fingers"].as_u64(), st["users"].as_u64()),
+        (Some(6), Some(3))
+    );
+
+    // Remove one template, then the rest of the user; errors name what is missing.
+    let v = json(&[
+        "finger",
+        "remove",
+        "--store",
+        store,
+        "--user",
+        "102",
+        "--template",
+        "1",
+    ]);
+    assert_eq!(
+        (v["removed"].as_u64(), v["erased"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let v = json(&["finger", "remove", "--store", store, "--user", "102"]);
+    assert_eq!(v["removed"], 1);
+    let e = fails(&["finger", "remove", "--store", store, "--user", "102"]);
+    assert!(
+        e.contains("user 102 has no fingerprint templates at location local"),
+        "{e}"
+    );
+    let e = fails(&[
+        "finger",
+        "verify",
+        "--store",
+        store,
+        "--user",
+        "102",
+        &db1("102_5"),
+    ]);
+    assert!(e.contains("no fingerprint templates"), "{e}");
+    let v = json(&[
+        "finger",
+        "identify",
+        "--store",
+        store,
+        "--k",
+        "5",
+        &db1("102_5"),
+    ]);
+    assert!(
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["user"] != "102"),
+        "{v}"
+    );
+
+    // Bad input changes nothing.
+    let e = fails(&[
+        "finger",
+        "add",
+        "--store",
+        store,
+        "--user",
+        "x",
+        "--template",
+        "1",
+        &data()
+            .join("invalid/101_1_truncate_1_byte.iso")
+            .to_string_lossy(),
+    ]);
+    assert!(e.contains("101_1_truncate_1_byte.iso"), "{e}");
+    let e = fails(&[
+        "finger",
+        "add",
+        "--store",
+        store,
+        "--user",
+        "",
+        "--template",
+        "1",
+        &db1("101_3"),
+    ]);
+    assert!(e.contains("user"), "{e}");
+    assert_eq!(json(&["stats", "--store", store])["fingers"], 4);
+    let o = edgeid(&[
+        "finger",
+        "add",
+        "--store",
+        store,
+        "--user",
+        "x",
+        "--template",
+        "1",
+        "--position",
+        "11",
+        &db1("101_3"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -4,18 +4,22 @@
 //! is one finger. A record with one view enrols it; with several, the view at the requested finger
 //! position is enrolled when exactly one matches, and anything else is refused rather than guessed.
 
-use super::codec::{parse_with, Format, FormatError, Mode};
+use super::codec::{parse_with, Format, FormatError, Mode, Record};
 use super::template::FingerTemplate;
 
-/// Parses `data` strictly (`format` detected when `None`; card formats must be named), picks the
-/// view to enrol (see the module docs) and prepares it. Returns the template and the view's finger
-/// position (for card formats, which carry none, `position` or 0).
+/// Parses `data` strictly (`format` detected when `None`; card formats must be named) and prepares
+/// the view to enrol (see [`enrol_view`]).
 pub fn prepare_record(
     data: &[u8],
     format: Option<Format>,
     position: Option<u8>,
 ) -> Result<(FingerTemplate, u8), FormatError> {
-    let rec = parse_with(data, format, Mode::Strict)?;
+    enrol_view(&parse_with(data, format, Mode::Strict)?, position)
+}
+
+/// Picks the view of a parsed record to enrol (see the module docs) and prepares it. Returns the
+/// template and the view's finger position (for card formats, which carry none, `position` or 0).
+pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate, u8), FormatError> {
     let index = match (rec.views.len(), position) {
         (0, _) => return Err(FormatError("the record holds no finger view".into())),
         (1, _) => 0,
@@ -28,12 +32,10 @@ pub fn prepare_record(
                         "the record holds {n} views and none of finger position {p}"
                     )))
                 }
-                _ => {
-                    return Err(FormatError(format!(
+                _ => return Err(FormatError(format!(
                     "the record holds {} views of finger position {p}; enrol one view per template",
                     at.len()
-                )))
-                }
+                ))),
             }
         }
         (n, None) => {
@@ -48,5 +50,5 @@ pub fn prepare_record(
     } else {
         view.position
     };
-    Ok((FingerTemplate::from_record(&rec, index)?, pos))
+    Ok((FingerTemplate::from_record(rec, index)?, pos))
 }
