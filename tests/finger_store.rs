@@ -10,30 +10,41 @@ use std::sync::Arc;
 use base64::Engine;
 use edgeid::finger::eval::load_dir;
 use edgeid::finger::prefilter::Frequencies;
-use edgeid::finger::synth::{synthetic_gallery, SynthParams};
+use edgeid::finger::synth::{synthetic_records, SynthParams};
 use edgeid::finger::{FingerGallery, FingerTemplate};
 use edgeid::store::fs::SimFs;
 use edgeid::{Change, Error, FingerIdentify, OpenOptions, Store};
 
 const DIM: usize = 16;
 
-fn db(set: &str, db: u32) -> Vec<(String, FingerTemplate)> {
-    load_dir(Path::new(&format!(
-        "testdata/fingerprint/fvc2002/DB{db}_B/{set}"
-    )))
-    .unwrap()
-    .into_iter()
-    .map(|n| (n.name, n.template))
-    .collect()
+/// A real template: file stem, record bytes, prepared template.
+struct Real {
+    name: String,
+    record: Vec<u8>,
+    t: FingerTemplate,
 }
 
-fn put(loc: &str, user: &str, tpl: &str, t: &FingerTemplate) -> Change {
+fn db(set: &str, db: u32) -> Vec<Real> {
+    let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
+    load_dir(Path::new(&dir))
+        .unwrap()
+        .into_iter()
+        .map(|n| Real {
+            record: std::fs::read(format!("{dir}/{}.iso", n.name)).unwrap(),
+            name: n.name,
+            t: n.template,
+        })
+        .collect()
+}
+
+fn put(loc: &str, user: &str, tpl: &str, record: &[u8]) -> Change {
     Change::PutFinger {
         location: loc.into(),
         user: user.into(),
         template: tpl.into(),
-        position: 2,
-        finger: t.clone(),
+        record: record.to_vec(),
+        format: None,
+        position: Some(2),
     }
 }
 
@@ -62,27 +73,27 @@ fn insert_identify_verify_remove_reopen() {
     let opts = || OpenOptions::new().threads(2);
     let s = Store::create(dir.path(), "m", DIM, opts()).unwrap();
     // Impressions 1–4 of every finger enrolled, 5–8 are probes.
-    let (gallery, probes): (Vec<_>, Vec<_>) = t
+    let (gallery, probes): (Vec<&Real>, Vec<&Real>) = t
         .iter()
-        .partition(|(n, _)| split(n).1.parse::<u32>().unwrap() <= 4);
+        .partition(|r| split(&r.name).1.parse::<u32>().unwrap() <= 4);
     let changes: Vec<Change> = gallery
         .iter()
-        .map(|(n, tpl)| put("hq", split(n).0, split(n).1, tpl))
+        .map(|r| put("hq", split(&r.name).0, split(&r.name).1, &r.record))
         .collect();
     s.commit(&changes).unwrap();
     assert_eq!(s.stats().fingers, 40);
     let mut reference = FingerGallery::new();
-    for (n, tpl) in &gallery {
+    for r in &gallery {
         reference
-            .insert(split(n).0, split(n).1, tpl.clone())
+            .insert(split(&r.name).0, split(&r.name).1, r.t.clone())
             .unwrap();
     }
 
     let answers = |s: &Store| -> Vec<Vec<(String, String, f32)>> {
         probes
             .iter()
-            .map(|(_, p)| {
-                s.identify_finger(&FingerIdentify::new(p.as_ref()).k(3))
+            .map(|r| {
+                s.identify_finger(&FingerIdentify::new(r.t.as_ref()).k(3))
                     .unwrap()
                     .into_iter()
                     .map(|h| (h.user, h.template, h.score))
@@ -92,7 +103,8 @@ fn insert_identify_verify_remove_reopen() {
     };
     let before = answers(&s);
     let mut rank1 = 0;
-    for ((n, p), got) in probes.iter().zip(&before) {
+    for (r, got) in probes.iter().zip(&before) {
+        let (n, p) = (&r.name, &r.t);
         // Same answers as the in-memory gallery over the same templates.
         let want: Vec<(String, String, f32)> = reference
             .identify(&p.as_ref(), 3, 0.0)
@@ -118,7 +130,7 @@ fn insert_identify_verify_remove_reopen() {
     }
     assert!(rank1 >= 38, "rank-1 {rank1}/40");
     // A location filter: nobody at another location.
-    let p = probes[0].1.as_ref();
+    let p = probes[0].t.as_ref();
     assert!(s
         .identify_finger(&FingerIdentify::new(p).location("elsewhere"))
         .unwrap()
@@ -165,17 +177,23 @@ fn insert_identify_verify_remove_reopen() {
         }])
         .unwrap_err();
     assert!(matches!(e, Error::NotFound(_)), "{e}");
-    let mut bad = put("hq", "u", "t", &t[0].1);
+    let mut bad = put("hq", "u", "t", &t[0].record);
     if let Change::PutFinger { position, .. } = &mut bad {
-        *position = 11;
+        *position = Some(11);
     }
     assert!(matches!(s.commit(&[bad]), Err(Error::Invalid(_))));
     assert!(matches!(
-        s.commit(&[put("hq", "", "t", &t[0].1)]),
+        s.commit(&[put("hq", "", "t", &t[0].record)]),
         Err(Error::Invalid(_))
     ));
+    // A truncated record refuses the whole batch, naming the change.
+    let cut = &t[0].record[..t[0].record.len() - 1];
+    let e = s
+        .commit(&[put("hq", "u", "t", &t[0].record), put("hq", "v", "t", cut)])
+        .unwrap_err();
+    assert!(e.to_string().contains("change 1"), "{e}");
     assert_eq!(s.snapshot().seq(), seq);
-    for (n, p) in &probes {
+    for Real { name: n, t: p, .. } in &probes {
         let hits = s
             .identify_finger(&FingerIdentify::new(p.as_ref()).k(10))
             .unwrap();
@@ -213,7 +231,7 @@ fn model_of(s: &edgeid::Snapshot) -> Model {
 }
 
 /// Batch `j`: puts (new and replacing) and removals valid against `m`; returns it with the model after.
-fn batch(pool: &[FingerTemplate], j: u64, m: &Model) -> (Vec<Change>, Model) {
+fn batch(pool: &[Real], j: u64, m: &Model) -> (Vec<Change>, Model) {
     let mut rng = j.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = || {
         rng ^= rng << 13;
@@ -239,8 +257,8 @@ fn batch(pool: &[FingerTemplate], j: u64, m: &Model) -> (Vec<Change>, Model) {
         } else {
             let (u, t) = (format!("u{}", next() % 6), format!("t{}", next() % 2));
             let f = &pool[(next() % pool.len() as u64) as usize];
-            after.insert(("a".into(), u.clone(), t.clone()), f.as_bytes().to_vec());
-            out.push(put("a", &u, &t, f));
+            after.insert(("a".into(), u.clone(), t.clone()), f.t.as_bytes().to_vec());
+            out.push(put("a", &u, &t, &f.record));
         }
     }
     (out, after)
@@ -256,7 +274,7 @@ fn housekeeping(s: &Store, j: u64) -> edgeid::Result<()> {
 
 #[test]
 fn power_loss_at_every_sync_point() {
-    let pool: Vec<FingerTemplate> = db("mindtct", 2).into_iter().take(12).map(|x| x.1).collect();
+    let pool: Vec<Real> = db("mindtct", 2).into_iter().take(12).collect();
     let opts = |fs: &SimFs| {
         OpenOptions::new()
             .fs(Arc::new(fs.clone()))
@@ -357,7 +375,13 @@ fn synchronised_fingerprints_are_indexed() {
         .unwrap();
     assert_eq!(s.stats().fingers, 3);
     assert_eq!(s.sync_status()[0].fingers, 3);
-    let probe = |f: &str| db("mindtct", 1).into_iter().find(|x| x.0 == f).unwrap().1;
+    let probe = |f: &str| {
+        db("mindtct", 1)
+            .into_iter()
+            .find(|x| x.name == f)
+            .unwrap()
+            .t
+    };
     let hits = s
         .identify_finger(&FingerIdentify::new(probe("101_5").as_ref()))
         .unwrap();
@@ -425,10 +449,10 @@ fn prefilter_keeps_rank1_among_distractors() {
             let t = db(set, d);
             let others: Vec<FingerTemplate> = (1..=4u32)
                 .filter(|&o| o != d)
-                .flat_map(|o| db(set, o).into_iter().map(|x| x.1))
+                .flat_map(|o| db(set, o).into_iter().map(|x| x.t))
                 .collect();
             let distractors =
-                synthetic_gallery(&others, 1200, u64::from(d), &SynthParams::default());
+                synthetic_records(&others, 1200, u64::from(d), &SynthParams::default());
             let dir = tempfile::tempdir().unwrap();
             let s = Store::create(dir.path(), "m", DIM, OpenOptions::new().threads(2)).unwrap();
             let mut changes: Vec<Change> = distractors
@@ -436,16 +460,16 @@ fn prefilter_keeps_rank1_among_distractors() {
                 .enumerate()
                 .map(|(i, f)| put("hq", &format!("x{i}"), "0", f))
                 .collect();
-            let (gallery, probes): (Vec<_>, Vec<_>) = t
+            let (gallery, probes): (Vec<&Real>, Vec<&Real>) = t
                 .iter()
-                .partition(|(n, _)| split(n).1.parse::<u32>().unwrap() % 2 == 1);
+                .partition(|r| split(&r.name).1.parse::<u32>().unwrap() % 2 == 1);
             changes.extend(
                 gallery
                     .iter()
-                    .map(|(n, f)| put("hq", split(n).0, split(n).1, f)),
+                    .map(|r| put("hq", split(&r.name).0, split(&r.name).1, &r.record)),
             );
             s.commit(&changes).unwrap();
-            for (n, p) in &probes {
+            for Real { name: n, t: p, .. } in &probes {
                 let q = FingerIdentify::new(p.as_ref());
                 let pf = s.identify_finger(&q).unwrap();
                 let ex = s.identify_finger(&q.exhaustive()).unwrap();
@@ -460,4 +484,75 @@ fn prefilter_keeps_rank1_among_distractors() {
         changed.len() <= 1 && changed.iter().all(|c| c.1 < floor),
         "rank-1 changed by the prefilter: {changed:?}"
     );
+}
+
+/// Rewrites a file's 4-byte little-endian CRC-32C at `at` over `bytes[..at]`.
+fn fix_crc(b: &mut [u8], at: usize) {
+    let c = crc32c::crc32c(&b[..at]);
+    b[at..at + 4].copy_from_slice(&c.to_le_bytes());
+}
+
+/// Stores written by older builds are brought up to date on open: finger segments prepared by
+/// another matcher version are prepared again from their source records, and a store from before
+/// the finger index (manifest version 1) gets its catalog's fingerprints indexed.
+#[test]
+fn upgrades_old_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || OpenOptions::new().threads(1);
+    let s = Store::create(dir.path(), "m", DIM, opts()).unwrap();
+    let ada = user("ada", &[("r1", "101_1"), ("r2", "101_2")]);
+    let bob = user("bob", &[("r1", "102_1")]);
+    s.apply_delta(&delta(1, "full", &format!("{ada},{bob}")), &mut |_| {})
+        .unwrap();
+    s.checkpoint().unwrap();
+    let probe = db("mindtct", 1)
+        .into_iter()
+        .find(|x| x.name == "101_5")
+        .unwrap()
+        .t;
+    let q = FingerIdentify::new(probe.as_ref()).k(2);
+    let before = s.identify_finger(&q).unwrap();
+    let files = s.stats().files;
+    drop(s);
+
+    // 1. A finger segment that says another matcher version prepared it.
+    let fseg = files.iter().find(|f| f.starts_with("fng-")).unwrap();
+    let p = dir.path().join(fseg);
+    let mut b = std::fs::read(&p).unwrap();
+    b[64..66].copy_from_slice(&0u16.to_le_bytes());
+    fix_crc(&mut b, 68);
+    std::fs::write(&p, &b).unwrap();
+    let s = Store::open(dir.path(), opts()).unwrap();
+    assert!(
+        !dir.path().join(fseg).exists(),
+        "the stale segment is replaced"
+    );
+    assert_eq!(s.stats().fingers, 3);
+    assert_eq!(s.stats().finger_segments, 1);
+    assert_eq!(s.identify_finger(&q).unwrap(), before);
+    let files = s.stats().files;
+    drop(s);
+
+    // 2. A manifest of version 1 (no finger segments): the catalog's fingerprints are indexed.
+    let m = dir.path().join("MANIFEST");
+    let mut b = std::fs::read(&m).unwrap();
+    let n = b.len();
+    let fingers = u32::from_le_bytes(b[n - 8 - 16..n - 20].try_into().unwrap());
+    assert_eq!(fingers, 1);
+    b.truncate(n - 4 - 4 - 16);
+    b[8..12].copy_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    let at = b.len() - 4;
+    fix_crc(&mut b, at);
+    std::fs::write(&m, &b).unwrap();
+    let s = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(s.stats().fingers, 3);
+    assert_eq!(s.identify_finger(&q).unwrap(), before);
+    let old: Vec<&String> = files.iter().filter(|f| f.starts_with("fng-")).collect();
+    assert!(
+        !s.stats().files.contains(old[0]),
+        "the upgrade wrote a new finger segment"
+    );
+    let b = std::fs::read(&m).unwrap();
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2);
 }

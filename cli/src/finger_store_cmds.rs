@@ -10,7 +10,7 @@ use crate::StoreArg;
 use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
 use edgeid::finger::enroll::enrol_view;
-use edgeid::finger::FingerTemplate;
+use edgeid::finger::{FingerTemplate, Format};
 use edgeid::{Change, FingerIdentify, FingerMatch, OpenOptions};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,22 @@ fn read_view(
 ) -> Result<(FingerTemplate, u8), Fail> {
     let (rec, _) = read_record(path, r)?;
     enrol_view(&rec, position).map_err(|e| Fail::new(format!("{}: {e}", path.display())))
+}
+
+/// The bytes the store is given to enrol: the file as it is, or — when lenient reading accepted
+/// something strict parsing refuses — the record written again in its format, so the store keeps
+/// a well-formed source.
+fn enrolment_source(path: &Path, r: &ReadArgs) -> Result<(Vec<u8>, Format), Fail> {
+    let (rec, _) = read_record(path, r)?;
+    if rec.warnings.is_empty() {
+        let bytes =
+            std::fs::read(path).map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?;
+        return Ok((bytes, rec.format));
+    }
+    let bytes = rec
+        .encode()
+        .map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
+    Ok((bytes, rec.format))
 }
 
 fn parse_position(s: &str) -> Result<u8, String> {
@@ -62,7 +78,9 @@ pub struct AddArgs {
 }
 
 pub fn add(a: &AddArgs, out: Out) -> CmdResult {
-    let (finger, position) = read_view(&a.file, &a.read, a.position)?;
+    let (finger, view_position) = read_view(&a.file, &a.read, a.position)?;
+    let (record, format) = enrolment_source(&a.file, &a.read)?;
+    let position = a.position.unwrap_or(view_position);
     let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
     let before = store.snapshot().live_fingers();
     let minutiae = finger.as_ref().n_min();
@@ -70,8 +88,9 @@ pub fn add(a: &AddArgs, out: Out) -> CmdResult {
         location: a.location.clone(),
         user: a.user.clone(),
         template: a.template.clone(),
-        position,
-        finger,
+        record,
+        format: Some(format),
+        position: Some(position),
     }])?;
     let live = store.snapshot().live_fingers();
     let replaced = live == before;

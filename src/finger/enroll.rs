@@ -32,10 +32,12 @@ pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate,
                         "the record holds {n} views and none of finger position {p}"
                     )))
                 }
-                _ => return Err(FormatError(format!(
+                _ => {
+                    return Err(FormatError(format!(
                     "the record holds {} views of finger position {p}; enrol one view per template",
                     at.len()
-                ))),
+                )))
+                }
             }
         }
         (n, None) => {

@@ -8,6 +8,7 @@ use std::f32::consts::{PI, TAU};
 
 use rayon::prelude::*;
 
+use super::codec::{AngleUnit, Format, Minutia, MinutiaKind, Record, View};
 use super::template::{FingerTemplate, Point};
 
 /// A small deterministic random generator (splitmix64).
@@ -206,4 +207,105 @@ pub fn synthetic_gallery(
             FingerTemplate::from_points(&synthesize(src.points(), &mut rng, params))
         })
         .collect()
+}
+
+/// Writes points as an ISO/IEC 19794-2:2005 record at 500 dpi (197 px/cm, the matcher's own unit),
+/// shifted so every coordinate is inside the image: what a store is given to enrol a synthetic
+/// template. Preparing the record gives the points back up to the format's rounding (whole pixels,
+/// 1.4° angles).
+pub fn to_record(points: &[Point]) -> Vec<u8> {
+    const MARGIN: f32 = 16.0;
+    let min_x = points.iter().map(|p| p.x).fold(f32::INFINITY, f32::min);
+    let max_y = points.iter().map(|p| p.y).fold(f32::NEG_INFINITY, f32::max);
+    let (ox, oy) = if points.is_empty() {
+        (0.0, 0.0)
+    } else {
+        (MARGIN - min_x, MARGIN + max_y)
+    };
+    let mut view = View::new(0, 0, 197);
+    view.minutiae = points
+        .iter()
+        .map(|p| Minutia {
+            x: (p.x + ox).round().clamp(0.0, 16383.0) as u16,
+            // Points have y up; records have y down.
+            y: (oy - p.y).round().clamp(0.0, 16383.0) as u16,
+            angle: AngleUnit::Iso256.from_radians(f64::from(p.theta())),
+            kind: match p.kind {
+                1 => MinutiaKind::RidgeEnding,
+                2 => MinutiaKind::Bifurcation,
+                _ => MinutiaKind::Other,
+            },
+            quality: p.quality,
+        })
+        .collect();
+    let w = view.minutiae.iter().map(|m| m.x).max().unwrap_or(0);
+    let h = view.minutiae.iter().map(|m| m.y).max().unwrap_or(0);
+    view.width = w.saturating_add(MARGIN as u16);
+    view.height = h.saturating_add(MARGIN as u16);
+    Record::single(Format::Iso2005, view)
+        .encode()
+        .expect("points within 14-bit coordinates fit an ISO record")
+}
+
+/// `n` synthetic minutiae records (see [`to_record`]) made like [`synthetic_gallery`], on all cores.
+pub fn synthetic_records(
+    sources: &[FingerTemplate],
+    n: usize,
+    seed: u64,
+    params: &SynthParams,
+) -> Vec<Vec<u8>> {
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    (0..n)
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|i| {
+            let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ i as u64);
+            let src = sources[i % sources.len()].as_ref();
+            to_record(&synthesize(src.points(), &mut rng, params))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_give_the_points_back() {
+        let mut rng = Rng::new(5);
+        let pts: Vec<Point> = (0..40)
+            .map(|i| Point {
+                x: rng.range(-150.0, 150.0),
+                y: rng.range(-200.0, 200.0),
+                angle: rng.below(65536) as u16,
+                kind: 1 + (i % 2) as u8,
+                quality: 50,
+            })
+            .collect();
+        let rec = super::super::codec::parse(&to_record(&pts)).unwrap();
+        let back = FingerTemplate::from_record(&rec, 0).unwrap();
+        let back = back.as_ref().points();
+        assert_eq!(back.len(), pts.len());
+        // The same points up to the translation into the image (centroids), a pixel's rounding
+        // and half an angle step.
+        let c = |v: &[Point]| {
+            let n = v.len() as f32;
+            (
+                v.iter().map(|p| p.x).sum::<f32>() / n,
+                v.iter().map(|p| p.y).sum::<f32>() / n,
+            )
+        };
+        let ((ax, ay), (bx, by)) = (c(&pts), c(back));
+        for p in &pts {
+            let found = back.iter().any(|q| {
+                let da = (i32::from(q.angle) - i32::from(p.angle)).rem_euclid(65536);
+                let da = da.min(65536 - da);
+                let (x, y) = (p.x - ax + bx, p.y - ay + by);
+                q.kind == p.kind && da <= 140 && (q.x - x).abs() <= 1.0 && (q.y - y).abs() <= 1.0
+            });
+            assert!(found, "{p:?}");
+        }
+    }
 }

@@ -5,22 +5,27 @@
 //!
 //! | part    | size | content |
 //! |---------|------|---------|
-//! | header  | 64   | magic `EDGEIDFG`, version u32, rows u32, segment id u64, ids length u64, records length u64, file length u64, tables CRC u32, payload CRC u32, reserved u32 = 0, header CRC u32 (over the first 60 bytes) |
-//! | rows    | 32 × rows | per row: record offset u64 (from the start of the records), record length u32, ids offset u32 (into the ids), location / user / template id lengths u8 × 3, finger position u8, 12 reserved zero bytes |
+//! | header  | 72   | magic `EDGEIDFG`, version u32, rows u32, segment id u64, ids length u64, records length u64, sources length u64, file length u64, tables CRC u32, payload CRC u32, prepared-template version u16, reserved u16 = 0, header CRC u32 (over the first 68 bytes) |
+//! | rows    | 40 × rows | per row: record offset u64 (from the start of the records), source offset u64 (from the start of the sources), record length u32, ids offset u32 (into the ids), source length u32, location / user / template id lengths u8 × 3, finger position u8, source format u8 (1 ISO 2005, 2 ANSI 378, 3 ISO 2011, 4 card normal, 5 card compact), 7 reserved zero bytes |
 //! | ids     | ids length | the rows' location, user and template ids (UTF-8, back to back), zero-padded to 8 |
 //! | freq    | 4 × 64 × `PF_WORDS` | per prefilter bit, how many rows of the segment set it (`prefilter::Frequencies`), so opening a store never reads the records to weigh the prefilter |
 //! | records | records length | prepared templates (`finger::template`, layout `EFP1`), each 8-byte aligned |
+//! | sources | sources length | the minutiae records as enrolled (ISO/ANSI bytes), back to back, zero-padded to 8 |
 //!
-//! The tables CRC covers rows, ids and freq and is checked on open; the payload CRC covers the
-//! records and is checked by `verify` and compaction (opening never reads the records). Every record's
+//! The tables CRC covers rows, ids and freq and is checked on open; the payload CRC covers records
+//! and sources and is checked by `verify` and compaction (opening never reads them). Every record's
 //! own header is checked when a search first views it ([`FingerSegment::template`]).
 //!
-//! Versions: 1 is the first and only one. A change of layout bumps [`FINGER_SEGMENT_VERSION`]. A
-//! change of the prepared-template layout (`finger::template::VERSION`) is seen per record.
+//! **Why the sources are kept.** A prepared template is only comparable with templates prepared by
+//! the same matcher version (`finger::template::VERSION`, written in the header). After a firmware
+//! update that changes preparation, the store re-prepares every template from its source on open
+//! instead of silently comparing old cylinders with new ones; the sources cost about 3 % of a row.
+//!
+//! Versions: 1 is the first and only one. A change of layout bumps [`FINGER_SEGMENT_VERSION`].
 
 use crate::error::{Error, Result};
 use crate::finger::prefilter::{Frequencies, PF_WORDS};
-use crate::finger::TemplateRef;
+use crate::finger::{Format, TemplateRef};
 use crate::mmap::Bytes;
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
@@ -31,7 +36,7 @@ use std::sync::OnceLock;
 pub const FINGER_SEGMENT_MAGIC: [u8; 8] = *b"EDGEIDFG";
 /// Current finger segment format version.
 pub const FINGER_SEGMENT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 64;
+const HEADER_LEN: usize = 72;
 const FREQ_LEN: usize = 4 * 64 * PF_WORDS;
 /// Offset of the prefilter summary inside a prepared record (after its 16-byte header).
 const SUMMARY_AT: usize = 16;
@@ -46,10 +51,12 @@ struct Header {
     segment_id: u64,
     ids_len: u64,
     records_len: u64,
+    sources_len: u64,
     file_len: u64,
     tables_crc: u32,
     payload_crc: u32,
-    reserved: u32,
+    prepared_version: u16,
+    reserved: u16,
     header_crc: u32,
 }
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
@@ -58,14 +65,30 @@ const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
 #[repr(C)]
 struct RowEntry {
     rec_off: u64,
+    src_off: u64,
     rec_len: u32,
     ids_off: u32,
+    src_len: u32,
     lens: [u8; 3],
     position: u8,
-    reserved: [u8; 12],
+    format: u8,
+    reserved: [u8; 7],
 }
 const ROW_LEN: usize = std::mem::size_of::<RowEntry>();
-const _: () = assert!(ROW_LEN == 32);
+const _: () = assert!(ROW_LEN == 40);
+
+/// The format code of a source record (see the module docs).
+pub fn format_code(f: Format) -> u8 {
+    Format::ALL
+        .iter()
+        .position(|&x| x == f)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The format of a source record's code.
+pub fn format_of(code: u8) -> Option<Format> {
+    Format::ALL.get(usize::from(code).checked_sub(1)?).copied()
+}
 
 /// One row to write.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +103,10 @@ pub struct FingerRowIn<'a> {
     pub position: u8,
     /// The prepared template's bytes (a multiple of 8 long).
     pub record: &'a [u8],
+    /// The minutiae record it was prepared from.
+    pub source: &'a [u8],
+    /// Format of `source`.
+    pub format: Format,
 }
 
 impl<'a> FingerRowIn<'a> {
@@ -92,6 +119,8 @@ impl<'a> FingerRowIn<'a> {
             template,
             position: seg.position(r),
             record: seg.record(r),
+            source: seg.source(r),
+            format: seg.source_format(r),
         }
     }
 }
@@ -103,6 +132,7 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
     let mut ids = Vec::new();
     let mut freq = Frequencies::default();
     let mut rec_off = 0u64;
+    let mut src_off = 0u64;
     for r in rows {
         debug_assert!(r.record.len().is_multiple_of(8) && r.record.len() >= MIN_RECORD);
         let mut e = RowEntry::zeroed();
@@ -115,6 +145,10 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
             r.template.len() as u8,
         ];
         e.position = r.position;
+        e.src_off = src_off;
+        e.src_len = r.source.len() as u32;
+        e.format = format_code(r.format);
+        src_off += r.source.len() as u64;
         ids.extend_from_slice(r.location.as_bytes());
         ids.extend_from_slice(r.user.as_bytes());
         ids.extend_from_slice(r.template.as_bytes());
@@ -134,6 +168,11 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
     for r in rows {
         out.extend_from_slice(r.record);
     }
+    for r in rows {
+        out.extend_from_slice(r.source);
+    }
+    let sources_len = src_off.next_multiple_of(8);
+    out.resize(out.len() + (sources_len - src_off) as usize, 0);
     let payload_crc = crc32c::crc32c(&out[payload_start..]);
     let mut h = Header {
         magic: FINGER_SEGMENT_MAGIC,
@@ -142,9 +181,11 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
         segment_id,
         ids_len: ids.len() as u64,
         records_len: rec_off,
+        sources_len,
         file_len: out.len() as u64,
         tables_crc,
         payload_crc,
+        prepared_version: crate::finger::template::VERSION,
         reserved: 0,
         header_crc: 0,
     };
@@ -199,10 +240,12 @@ impl FingerSegment {
         let want = (HEADER_LEN + FREQ_LEN) as u64 + ROW_LEN as u64 * rows;
         let want = want
             .checked_add(hdr.ids_len)
-            .and_then(|w| w.checked_add(hdr.records_len));
+            .and_then(|w| w.checked_add(hdr.records_len))
+            .and_then(|w| w.checked_add(hdr.sources_len));
         if want != Some(hdr.file_len)
             || hdr.file_len != bytes.len() as u64
             || !hdr.ids_len.is_multiple_of(8)
+            || !hdr.records_len.is_multiple_of(8)
         {
             return Err(bad(format!(
                 "file is {} bytes; header says {} ({rows} rows, {} bytes of ids, {} of records)",
@@ -243,6 +286,13 @@ impl FingerSegment {
                 return Err(bad(format!(
                     "row {i}: record at {}+{} is out of place",
                     e.rec_off, e.rec_len
+                )));
+            }
+            let src_end = e.src_off.checked_add(e.src_len as u64);
+            if format_of(e.format).is_none() || src_end.is_none_or(|end| end > hdr.sources_len) {
+                return Err(bad(format!(
+                    "row {i}: source record at {}+{} (format code {}) is out of place",
+                    e.src_off, e.src_len, e.format
                 )));
             }
         }
@@ -312,6 +362,21 @@ impl FingerSegment {
         map.get(&(location.to_string(), user.to_string()))
             .map_or(&[], |v| v.as_slice())
     }
+    /// The minutiae record row `r` was prepared from.
+    pub fn source(&self, r: usize) -> &[u8] {
+        let e = &self.entries()[r];
+        let at = self.records_start() + self.hdr.records_len as usize + e.src_off as usize;
+        &self.bytes[at..at + e.src_len as usize]
+    }
+    /// Format of row `r`'s source record.
+    pub fn source_format(&self, r: usize) -> Format {
+        format_of(self.entries()[r].format).unwrap_or(Format::Iso2005)
+    }
+    /// Version of the matcher's preparation that made this segment's templates
+    /// (`finger::template::VERSION` when written).
+    pub fn prepared_version(&self) -> u16 {
+        self.hdr.prepared_version
+    }
     /// Finger position of row `r`.
     pub fn position(&self, r: usize) -> u8 {
         self.entries()[r].position
@@ -372,6 +437,8 @@ mod tests {
                 template: "r-index",
                 position: 2,
                 record: a.as_bytes(),
+                source: b"FMR\0 20\0 (a)",
+                format: Format::Iso2005,
             },
             FingerRowIn {
                 location: "hq",
@@ -379,6 +446,8 @@ mod tests {
                 template: "l-thumb",
                 position: 6,
                 record: b.as_bytes(),
+                source: b"card",
+                format: Format::IsoCardCompact,
             },
         ];
         let bytes = encode(7, &rows);
@@ -391,6 +460,16 @@ mod tests {
         assert_eq!(s.record(0), a.as_bytes());
         assert_eq!(s.summary(1), b.as_ref().summary());
         assert!(s.template(1).is_ok());
+        assert_eq!(s.source(0), b"FMR\0 20\0 (a)");
+        assert_eq!(
+            (s.source(1), s.source_format(1)),
+            (&b"card"[..], Format::IsoCardCompact)
+        );
+        assert_eq!(s.prepared_version(), crate::finger::template::VERSION);
+        for f in Format::ALL {
+            assert_eq!(format_of(format_code(f)), Some(f));
+        }
+        assert_eq!(format_of(0), None);
         let mut f = Frequencies::default();
         f.update(a.as_ref().summary(), true);
         f.update(b.as_ref().summary(), true);

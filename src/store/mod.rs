@@ -48,8 +48,10 @@ pub use wal::RowRef;
 
 use crate::catalog::{Catalog, CatalogOp};
 use crate::error::{Error, Result};
+use crate::finger::enroll::prepare_record;
 use crate::finger::prefilter::Frequencies;
-use crate::finger::FingerTemplate;
+use crate::finger::template::VERSION as TEMPLATE_VERSION;
+use crate::finger::{Format, TemplateRef};
 use crate::kernels::Kernels;
 use crate::template::{check_id, check_model, normalize, DIM_RANGE};
 use fs::{Fs, FsFile, StdFs};
@@ -146,8 +148,9 @@ pub enum Change {
         /// Template id.
         template: String,
     },
-    /// Inserts a prepared fingerprint template, replacing one with the same (location, user,
-    /// template) ids.
+    /// Enrols a fingerprint from a minutiae record, replacing a template with the same (location,
+    /// user, template) ids. The store parses the record strictly, prepares it for the matcher and
+    /// keeps both (see `fsegment` for why); a record it cannot read refuses the commit.
     PutFinger {
         /// Location id.
         location: String,
@@ -155,10 +158,14 @@ pub enum Change {
         user: String,
         /// Template id.
         template: String,
-        /// Finger position (ISO/IEC 19794-2 code: 0 unknown, 1 right thumb … 10 left little).
-        position: u8,
-        /// The prepared template (see [`FingerTemplate::from_record_bytes`]).
-        finger: FingerTemplate,
+        /// The minutiae record (ISO/IEC 19794-2:2005 or 2011, ANSI/INCITS 378-2004, ISO card).
+        record: Vec<u8>,
+        /// Its format; `None` detects it from the header (card formats must be named).
+        format: Option<Format>,
+        /// Finger position (ISO/IEC 19794-2 code: 0 unknown, 1 right thumb … 10 left little): picks
+        /// the view of a record with several and is recorded for card formats; `None` takes the
+        /// record's.
+        position: Option<u8>,
     },
     /// Removes one fingerprint template; refused if it does not exist.
     RemoveFinger {
@@ -622,7 +629,12 @@ impl Store {
             apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
             snap.seq = *seq;
         }
-        let upgrade = m.version < manifest::VERSION;
+        let from_catalog = m.version < manifest::VERSION;
+        let upgrade = from_catalog
+            || snap
+                .fingers
+                .iter()
+                .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
         let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
         let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
         let pool = if opts.threads > 1 {
@@ -668,36 +680,80 @@ impl Store {
             _lock: lock,
         };
         if upgrade {
-            store.upgrade()?;
+            store.upgrade(from_catalog)?;
         }
         Ok(store)
     }
 
-    /// Upgrades a store written before the finger index (manifest version 1): the fingerprint
-    /// templates its catalog holds are prepared and indexed in one commit, and a checkpoint writes
-    /// the current manifest. A crash in between repeats the upgrade on the next open (putting an
-    /// identical template again is a no-op). Records that cannot be read stay in the catalog, unindexed.
-    fn upgrade(&self) -> Result<()> {
+    /// Brings a store written by an older build up to this one, on open:
+    /// - a store from before the finger index (manifest version 1): the fingerprint records its
+    ///   catalog holds are indexed;
+    /// - finger segments prepared by another matcher version: every live template is prepared again
+    ///   from its source record (a source this build cannot read any more is removed rather than
+    ///   compared as stale cylinders).
+    ///
+    /// The work is committed in batches and checkpointed; a crash in between repeats the rest on
+    /// the next open (putting an identical template is a no-op).
+    fn upgrade(&self, from_catalog: bool) -> Result<()> {
+        use rayon::prelude::*;
+        struct Todo {
+            key: Key,
+            source: Vec<u8>,
+            format: Format,
+            position: u8,
+            stale: bool,
+        }
         let snap = self.snapshot();
-        let mut puts = Vec::new();
-        for (loc, state) in snap.catalog().locations.iter() {
-            for u in state.users.values() {
-                for f in &u.fingers {
-                    let format = crate::finger::Format::from_standard_name(&f.format);
-                    let parsed =
-                        crate::finger::parse_with(&f.data, format, crate::finger::Mode::Strict)
-                            .and_then(|r| FingerTemplate::from_record(&r, 0));
-                    if let Ok(t) = parsed {
-                        puts.push((loc.clone(), u.id.clone(), f.id.clone(), f.position, t));
+        let mut todo = Vec::new();
+        if from_catalog {
+            for (loc, state) in snap.catalog().locations.iter() {
+                for u in state.users.values() {
+                    for f in &u.fingers {
+                        if let Some(format) = Format::from_standard_name(&f.format) {
+                            todo.push(Todo {
+                                key: key(loc, &u.id, &f.id),
+                                source: f.data.clone(),
+                                format,
+                                position: f.position,
+                                stale: false,
+                            });
+                        }
                     }
                 }
             }
         }
+        for s in snap
+            .fingers
+            .iter()
+            .filter(|s| s.seg.prepared_version() != TEMPLATE_VERSION)
+        {
+            for r in (0..s.seg.rows()).filter(|&r| s.live.get(r)) {
+                let (l, u, t) = s.seg.row_ids(r);
+                todo.push(Todo {
+                    key: key(l, u, t),
+                    source: s.seg.source(r).to_vec(),
+                    format: s.seg.source_format(r),
+                    position: s.seg.position(r),
+                    stale: true,
+                });
+            }
+        }
         drop(snap);
-        if !puts.is_empty() {
+        for batch in todo.chunks(4096) {
+            let prepared: Vec<Option<Prepared>> = batch
+                .par_iter()
+                .map(|t| prepare(&t.source, Some(t.format), Some(t.position)).ok())
+                .collect();
             self.commit_plan(|p| {
-                for (l, u, t, pos, f) in puts {
-                    p.put_finger(&l, &u, &t, pos, f.as_bytes().to_vec());
+                for (t, f) in batch.iter().zip(prepared) {
+                    let (l, u, id) = &t.key;
+                    match f {
+                        Some(f) => p.put_finger(l, u, id, f, t.source.clone()),
+                        None if t.stale => {
+                            p.remove_finger(l, u, id);
+                        }
+                        None => {}
+                    }
                 }
                 Ok(())
             })?;
@@ -794,7 +850,11 @@ impl Store {
             if let Some(t) = template {
                 check_id("template", t).map_err(at)?;
             }
-            if let Change::PutFinger { position, .. } = c {
+            if let Change::PutFinger {
+                position: Some(position),
+                ..
+            } = c
+            {
                 if *position > 10 {
                     return Err(at(Error::Invalid(format!(
                         "finger position must be 0..=10, got {position}"
@@ -806,8 +866,28 @@ impl Store {
                 _ => None,
             });
         }
+        // Fingerprint records are parsed and prepared (about half a millisecond each) on all cores,
+        // before the writer lock is taken.
+        let fingers: Vec<Option<Prepared>> = {
+            use rayon::prelude::*;
+            changes
+                .par_iter()
+                .enumerate()
+                .map(|(i, c)| match c {
+                    Change::PutFinger {
+                        record,
+                        format,
+                        position,
+                        ..
+                    } => prepare(record, *format, *position)
+                        .map(Some)
+                        .map_err(|e| Error::Invalid(format!("change {i}: {e}"))),
+                    _ => Ok(None),
+                })
+                .collect::<Result<_>>()?
+        };
         self.commit_plan(|p| {
-            for (i, (c, v)) in changes.iter().zip(normalized).enumerate() {
+            for (i, ((c, v), f)) in changes.iter().zip(normalized).zip(fingers).enumerate() {
                 match c {
                     Change::PutFace {
                         location,
@@ -830,15 +910,12 @@ impl Store {
                         location,
                         user,
                         template,
-                        position,
-                        finger,
-                    } => p.put_finger(
-                        location,
-                        user,
-                        template,
-                        *position,
-                        finger.as_bytes().to_vec(),
-                    ),
+                        record,
+                        ..
+                    } => {
+                        let f = f.expect("prepared above");
+                        p.put_finger(location, user, template, f, record.clone())
+                    }
                     Change::RemoveFinger {
                         location,
                         user,
@@ -1415,14 +1492,19 @@ impl Planner<'_> {
         location: &str,
         user: &str,
         template: &str,
-        position: u8,
-        record: Vec<u8>,
+        f: Prepared,
+        source: Vec<u8>,
     ) {
         let k = key(location, user, template);
         if let Some(old) = self.fingers.lookup(&k) {
             if let Some((i, row)) = locate(&self.snap.fingers, old) {
                 let s = &self.snap.fingers[i];
-                if s.live.get(row) && s.seg.position(row) == position && s.seg.record(row) == record
+                if s.live.get(row)
+                    && s.seg.prepared_version() == TEMPLATE_VERSION
+                    && s.seg.position(row) == f.position
+                    && s.seg.record(row) == f.record
+                    && s.seg.source(row) == source
+                    && s.seg.source_format(row) == f.format
                 {
                     return;
                 }
@@ -1435,8 +1517,10 @@ impl Planner<'_> {
             location: k.0,
             user: k.1,
             template: k.2,
-            position,
-            record,
+            position: f.position,
+            record: f.record,
+            format: fsegment::format_code(f.format),
+            source,
         });
     }
     /// Removes a fingerprint template; false if it does not exist.
@@ -1461,6 +1545,36 @@ impl Planner<'_> {
         }
         ids.len()
     }
+}
+
+/// A fingerprint record made ready for the finger index.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The prepared template's bytes (`finger::template`).
+    pub record: Vec<u8>,
+    /// Finger position recorded with it.
+    pub position: u8,
+    /// Format of the source record.
+    pub format: Format,
+}
+
+/// Parses a minutiae record strictly (format detected when `None`) and prepares the view to enrol
+/// (see `finger::enroll`); what [`Change::PutFinger`] does before committing.
+pub fn prepare(
+    source: &[u8],
+    format: Option<Format>,
+    position: Option<u8>,
+) -> std::result::Result<Prepared, crate::finger::FormatError> {
+    let format = match format {
+        Some(f) => f,
+        None => crate::finger::detect(source)?,
+    };
+    let (t, view_position) = prepare_record(source, Some(format), position)?;
+    Ok(Prepared {
+        record: t.as_bytes().to_vec(),
+        position: position.unwrap_or(view_position),
+        format,
+    })
 }
 
 /// Rewrite errors raised before any file is switched (disk full, a damaged segment found while
@@ -1604,17 +1718,24 @@ fn apply_ops(
                 template,
                 position,
                 record,
+                format,
+                source,
             } => {
-                crate::finger::TemplateRef::from_bytes(record).map_err(|e| {
-                    Error::corrupt("write-ahead log", format!("finger insert: {e}"))
-                })?;
-                finger_inserts.push(FingerRowIn {
-                    location,
-                    user,
-                    template,
-                    position: *position,
-                    record,
-                });
+                let bad =
+                    |m: String| Error::corrupt("write-ahead log", format!("finger insert: {m}"));
+                let fmt = fsegment::format_of(*format)
+                    .ok_or_else(|| bad(format!("source format code {format}")))?;
+                let record: std::borrow::Cow<'_, [u8]> = if TemplateRef::from_bytes(record).is_ok()
+                {
+                    record.into()
+                } else {
+                    // Logged by a build that prepared differently: prepare again from the source.
+                    prepare(source, Some(fmt), Some(*position))
+                        .map_err(|e| bad(e.to_string()))?
+                        .record
+                        .into()
+                };
+                finger_inserts.push((location, user, template, *position, record, source, fmt));
             }
         }
     }
@@ -1639,12 +1760,24 @@ fn apply_ops(
         });
     }
     if !finger_inserts.is_empty() {
+        let finger_inserts: Vec<FingerRowIn<'_>> = finger_inserts
+            .iter()
+            .map(|(l, u, t, position, record, source, format)| FingerRowIn {
+                location: l,
+                user: u,
+                template: t,
+                position: *position,
+                record,
+                source,
+                format: *format,
+            })
+            .collect();
         let base = tails.fingers;
         tails.fingers += finger_inserts.len() as u64;
         let freq = Arc::make_mut(&mut snap.finger_freq);
         for (i, f) in finger_inserts.iter().enumerate() {
             if !fingers_killed_new.contains(&i) {
-                let t = crate::finger::TemplateRef::from_bytes(f.record).expect("checked above");
+                let t = TemplateRef::from_bytes(f.record).expect("checked above");
                 freq.update(t.summary(), true);
             }
         }

@@ -17,7 +17,8 @@
 //! - `4` catalog change: `u32` length + a postcard-encoded `catalog::CatalogOp` (users, credentials as
 //!   keyed hashes, rights, schedules, doors, per-location sync state).
 //! - `5` finger insert: location, user, template (as in `1`), finger position `u8`, `u32` length +
-//!   the prepared template (`finger::template`; logged prepared so replay costs no matcher work).
+//!   the prepared template (`finger::template`; logged prepared so replay costs no matcher work),
+//!   source format code `u8` (as in `fsegment`), `u32` length + the source minutiae record.
 //!   Finger rows take consecutive finger-tail row numbers, like face rows.
 //! - `6` kill a finger segment row: segment id `u64`, row `u32`.
 //! - `7` kill a finger tail row: finger-tail row number `u64`.
@@ -85,6 +86,10 @@ pub enum WalOp {
         position: u8,
         /// The prepared template's bytes.
         record: Vec<u8>,
+        /// Format code of the source record (see `fsegment::format_code`).
+        format: u8,
+        /// The minutiae record it was prepared from.
+        source: Vec<u8>,
     },
     /// Mark a finger row dead.
     FingerKill(RowRef),
@@ -149,6 +154,8 @@ pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
                 template,
                 position,
                 record,
+                format,
+                source,
             } => {
                 w.u8(5);
                 w.str(location);
@@ -157,6 +164,9 @@ pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
                 w.u8(*position);
                 w.u32(record.len() as u32);
                 w.bytes(record);
+                w.u8(*format);
+                w.u32(source.len() as u32);
+                w.bytes(source);
             }
             WalOp::FingerKill(RowRef::Seg { id, row }) => {
                 w.u8(6);
@@ -266,6 +276,11 @@ fn decode_ops(payload: &[u8], dim: usize) -> Result<Vec<WalOp>, Short> {
                     let n = r.u32("finger record length")? as usize;
                     r.take(n, "finger record")?.to_vec()
                 },
+                format: r.u8("finger source format")?,
+                source: {
+                    let n = r.u32("finger source length")? as usize;
+                    r.take(n, "finger source")?.to_vec()
+                },
             },
             6 => WalOp::FingerKill(RowRef::Seg {
                 id: r.u64("finger segment id")?,
@@ -302,6 +317,8 @@ mod tests {
                 template: "r-index".into(),
                 position: 2,
                 record: vec![1, 2, 3, 4, 5, 6, 7, 8],
+                format: 1,
+                source: vec![9, 9, 9],
             },
             WalOp::FingerKill(RowRef::Seg { id: 5, row: 1 }),
             WalOp::FingerKill(RowRef::Tail(0)),

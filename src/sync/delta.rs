@@ -8,8 +8,8 @@
 use super::canonical::{self, code_hash, Rule};
 use super::Refusal;
 use crate::catalog::{Door, FingerTemplate, Hash, Right, Schedule, UserRecord};
-use crate::finger::enroll::prepare_record;
-use crate::finger::{FingerTemplate as PreparedFinger, Format};
+use crate::finger::Format;
+use crate::store::{prepare, Prepared};
 use crate::template::{check_id, normalize};
 use base64::Engine;
 use simd_json::{BorrowedValue as Value, StaticNode};
@@ -31,7 +31,7 @@ pub enum Kind {
 pub enum Op {
     /// Insert or replace a user with its face templates (normalised embeddings) and its
     /// fingerprint templates prepared for the finger index (same order as `UserRecord::fingers`).
-    UpsertUser(UserRecord, Vec<(String, Vec<f32>)>, Vec<PreparedFinger>),
+    UpsertUser(UserRecord, Vec<(String, Vec<f32>)>, Vec<Prepared>),
     /// Remove a user.
     DeleteUser(String),
     /// Insert or replace a schedule.
@@ -367,7 +367,7 @@ fn prepare_fingers(ops: &mut [Op]) -> R<()> {
             _ => Vec::new(),
         })
         .collect();
-    let prepared: Vec<R<PreparedFinger>> = jobs
+    let prepared: Vec<R<Prepared>> = jobs
         .par_iter()
         .map(|&(i, j)| {
             let Op::UpsertUser(u, _, _) = &ops[i] else {
@@ -375,14 +375,12 @@ fn prepare_fingers(ops: &mut [Op]) -> R<()> {
             };
             let f = &u.fingers[j];
             let format = Format::from_standard_name(&f.format);
-            prepare_record(&f.data, format, Some(f.position))
-                .map(|(t, _)| t)
-                .map_err(|e| {
-                    bad(
-                        format!("changes[{i}].user.fingers[{j}].data"),
-                        format!("fingerprint template {:?}: {e}", f.id),
-                    )
-                })
+            prepare(&f.data, format, Some(f.position)).map_err(|e| {
+                bad(
+                    format!("changes[{i}].user.fingers[{j}].data"),
+                    format!("fingerprint template {:?}: {e}", f.id),
+                )
+            })
         })
         .collect();
     for (&(i, _), t) in jobs.iter().zip(prepared) {

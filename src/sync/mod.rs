@@ -295,7 +295,7 @@ impl Store {
                             }
                         }
                         for (f, t) in u.fingers.iter().zip(prepared) {
-                            p.put_finger(&loc, &u.id, &f.id, f.position, t.as_bytes().to_vec());
+                            p.put_finger(&loc, &u.id, &f.id, t.clone(), f.data.clone());
                         }
                         p.apply_catalog(CatalogOp::PutUser {
                             location: loc.clone(),
