@@ -1,6 +1,7 @@
-//! Golden fixtures: a store written by format version 1 must open and answer the same forever.
-//! `testdata/formats/v1/` was written by `write_v1_fixture` (run it with `--ignored` only when a new
-//! format version is added, into a new folder; never rewrite an existing fixture).
+//! Golden fixtures: a store written by any format version must open and answer the same forever.
+//! `testdata/formats/v1/` was written by `write_v1_fixture`, `testdata/formats/v2/` (the finger
+//! index) by `write_v2_fixture` (run them with `--ignored` only when a new format version is added,
+//! into a new folder; never rewrite an existing fixture).
 
 mod common;
 use common::*;
@@ -97,4 +98,110 @@ fn v1_fixture_opens_and_answers() {
         s.apply_delta(&full_delta(), &mut |_| {}).unwrap(),
         edgeid::sync::Outcome::AlreadyApplied { .. }
     ));
+}
+
+fn fixture_v2() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/v2")
+}
+
+fn finger_record(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/fingerprint/fvc2002/DB1_B/mindtct")
+            .join(format!("{name}.iso")),
+    )
+    .unwrap()
+}
+
+fn put_finger(user: &str, tpl: &str, record: &str) -> Change {
+    Change::PutFinger {
+        location: "lobby".into(),
+        user: user.into(),
+        template: tpl.into(),
+        record: finger_record(record),
+        format: None,
+        position: None,
+    }
+}
+
+/// Format version 2 (finger index): face and finger segments, a finger deletion file, a catalog
+/// with a synchronised user's fingerprint, and a log with finger inserts and deletes on top.
+#[test]
+#[ignore]
+fn write_v2_fixture() {
+    let dir = fixture_v2();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = Store::create(&dir, "fixture-model", DIM, OpenOptions::new().threads(1)).unwrap();
+    let mut rng = Rng(12);
+    s.commit(&[
+        put("lobby", "u0", "f", rng.vector(DIM)),
+        put_finger("u0", "r1", "101_1"),
+        put_finger("u1", "r1", "102_1"),
+        put_finger("u2", "r1", "103_1"),
+    ])
+    .unwrap();
+    let data = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        finger_record("104_1"),
+    );
+    let delta = format!(
+        r#"{{"format":"edgeid.delta/1","location":"hq","sequence":1,"kind":"full","changes":[{{"op":"upsert_user","user":{{"id":"ada","fingers":[{{"id":"l1","position":7,"format":"iso19794-2:2005","data":"{data}"}}]}}}}]}}"#
+    );
+    s.apply_delta(delta.as_bytes(), &mut |_| {}).unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[Change::RemoveFinger {
+        location: "lobby".into(),
+        user: "u1".into(),
+        template: "r1".into(),
+    }])
+    .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[
+        put_finger("u3", "r1", "105_1"),
+        put_finger("u2", "r2", "103_2"),
+    ])
+    .unwrap();
+    s.commit(&[Change::RemoveFinger {
+        location: "lobby".into(),
+        user: "u2".into(),
+        template: "r1".into(),
+    }])
+    .unwrap();
+    drop(s);
+    let _ = std::fs::remove_file(dir.join("LOCK"));
+}
+
+#[test]
+fn v2_fixture_opens_and_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture_v2()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
+    s.verify_checksums().unwrap();
+    let st = s.stats();
+    assert_eq!((st.live, st.fingers), (1, 4));
+    let probes = [
+        ("101_2", "u0"),
+        ("103_3", "u2"),
+        ("104_2", "ada"),
+        ("105_2", "u3"),
+    ];
+    for (probe, user) in probes {
+        let t = edgeid::finger::FingerTemplate::from_record_bytes(&finger_record(probe)).unwrap();
+        let hits = s
+            .identify_finger(&edgeid::FingerIdentify::new(t.as_ref()))
+            .unwrap();
+        assert_eq!(hits[0].user, user, "probe {probe}");
+    }
+    // u1's only template and u2's first were deleted.
+    let t = edgeid::finger::FingerTemplate::from_record_bytes(&finger_record("102_2")).unwrap();
+    assert!(s
+        .verify_finger("lobby", "u1", &t.as_ref())
+        .unwrap()
+        .is_none());
+    let ada = s.verify_finger("hq", "ada", &t.as_ref()).unwrap().unwrap();
+    assert_eq!((ada.template.as_str(), ada.position), ("l1", 7));
+    assert_eq!(s.sync_status()[0].fingers, 1);
 }
