@@ -66,6 +66,12 @@
 #define EDGEID_MAX_THREADS 1024
 
 /**
+ * `sizeof(edgeid_stats)` of version 1 (before the fingerprint counts): still accepted in
+ * `edgeid_stats.size`, and then only that many bytes are written.
+ */
+#define EDGEID_STATS_SIZE_V1 104
+
+/**
  * Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
  */
 #define EDGEID_MODEL_BUF 33
@@ -347,7 +353,8 @@ typedef struct edgeid_open_options {
 } edgeid_open_options;
 
 /**
- * Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call.
+ * Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call. Version 2 of
+ * this struct appended the fingerprint counts; fields are only ever appended.
  */
 typedef struct edgeid_stats {
     /**
@@ -394,6 +401,22 @@ typedef struct edgeid_stats {
      * Face model name, printable ASCII, NUL-terminated.
      */
     char model[EDGEID_MODEL_BUF];
+    /**
+     * Live fingerprint templates.
+     */
+    uint64_t fingers;
+    /**
+     * Deleted fingerprint rows whose space compaction has not reclaimed yet.
+     */
+    uint64_t deleted_fingers;
+    /**
+     * Fingerprint segment files.
+     */
+    uint64_t finger_segments;
+    /**
+     * Fingerprint rows in the in-memory tail (logged, not yet written as a segment).
+     */
+    uint64_t finger_tail_rows;
 } edgeid_stats;
 
 /**
@@ -593,12 +616,15 @@ edgeid_status edgeid_create(const char *path,
 edgeid_status edgeid_close(struct edgeid_store *store);
 
 /**
- * Fills `*stats` with the store's counts and sizes. Set `stats->size = sizeof(edgeid_stats)`
- * first (`EDGEID_ERR_SIZE` otherwise).
+ * Fills `*stats` with the store's counts and sizes, face and fingerprint. Set
+ * `stats->size = sizeof(edgeid_stats)` first. Sizes of older versions of the struct are accepted
+ * too (`EDGEID_STATS_SIZE_V1`: without the fingerprint counts) and only that many bytes are
+ * written; any other size gives `EDGEID_ERR_SIZE`.
  * Thread safety: any thread, concurrently with every other call on the store.
  *
  * # Safety
- * `stats` must point to a writable `edgeid_stats` whose `size` field is initialised.
+ * `stats` must point to `stats->size` writable bytes (an `edgeid_stats` of the version the caller
+ * was compiled with) whose `size` field is initialised.
  */
 edgeid_status edgeid_store_stats(struct edgeid_store *store,
                                  struct edgeid_stats *stats);
