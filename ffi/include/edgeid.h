@@ -90,7 +90,8 @@
 #define EDGEID_ID_BUF 65
 
 /**
- * A threshold that accepts every score (scores are cosine similarities in -1..=1).
+ * A threshold that accepts every score (face scores are cosine similarities in -1..=1,
+ * fingerprint scores lie in 0..=1).
  */
 #define EDGEID_ANY_SCORE -1.0
 

@@ -14,7 +14,8 @@ use std::panic::AssertUnwindSafe;
 pub const EDGEID_ID_MAX_LEN: usize = 64;
 /// Size of the id buffers in `edgeid_hit`: the longest id plus a NUL.
 pub const EDGEID_ID_BUF: usize = 65;
-/// A threshold that accepts every score (scores are cosine similarities in -1..=1).
+/// A threshold that accepts every score (face scores are cosine similarities in -1..=1,
+/// fingerprint scores lie in 0..=1).
 pub const EDGEID_ANY_SCORE: f64 = -1.0;
 
 const _: () = assert!(EDGEID_ID_MAX_LEN == engine::template::MAX_ID_LEN);
