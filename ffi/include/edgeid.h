@@ -3,8 +3,9 @@
  *
  * A terminal keeps its own copy of the users of its location in a store (a directory on its
  * flash): crash-safe, kept up to date by the platform's synchronisation deltas
- * (edgeid_apply_delta), and answering exact 1:N face identification, 1:1 verification and
- * card / access code / licence plate lookups.
+ * (edgeid_apply_delta), and answering exact 1:N face identification, 1:1 verification,
+ * fingerprint identification and verification from minutiae records, and card / access code /
+ * licence plate lookups.
  *
  * CONVENTIONS
  * - Every function that can fail returns an edgeid_status: EDGEID_OK (0) or an error code. After an
@@ -24,8 +25,10 @@
  * - edgeid_batch *: from edgeid_batch_new; released by edgeid_batch_free (NULL: no-op).
  * - const char * returned by edgeid_version, edgeid_kernel_name, edgeid_status_str: static; never
  *   free them.
- * - edgeid_hit, edgeid_stats, edgeid_apply_result, edgeid_location_status, edgeid_user_ref, digest
- *   and message buffers: the caller's memory; edgeid writes into them.
+ * - edgeid_hit, edgeid_finger_hit, edgeid_stats, edgeid_apply_result, edgeid_location_status,
+ *   edgeid_user_ref, digest and message buffers: the caller's memory; edgeid writes into them.
+ * - Fingerprint records passed in are only read during the call (a batch keeps its own prepared
+ *   copy of the template).
  * - Access codes passed in are only read during the call: never stored, copied, logged or put in
  *   an error message.
  *
@@ -66,6 +69,12 @@
 #define EDGEID_MAX_THREADS 1024
 
 /**
+ * `sizeof(edgeid_stats)` of version 1 (before the fingerprint counts): still accepted in
+ * `edgeid_stats.size`, and then only that many bytes are written.
+ */
+#define EDGEID_STATS_SIZE_V1 104
+
+/**
  * Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
  */
 #define EDGEID_MODEL_BUF 33
@@ -81,7 +90,8 @@
 #define EDGEID_ID_BUF 65
 
 /**
- * A threshold that accepts every score (scores are cosine similarities in -1..=1).
+ * A threshold that accepts every score (face scores are cosine similarities in -1..=1,
+ * fingerprint scores lie in 0..=1).
  */
 #define EDGEID_ANY_SCORE -1.0
 
@@ -94,6 +104,27 @@
  * `edgeid_lookup_card`'s `facility` for card formats without a facility code (`csn`).
  */
 #define EDGEID_NO_FACILITY -1
+
+/**
+ * `position` argument: take the finger position from the record (a record with one finger view),
+ * instead of naming one.
+ */
+#define EDGEID_FINGER_POSITION_FROM_RECORD -1
+
+/**
+ * Highest finger position (ISO/IEC 19794-2 codes: 0 unknown, 1 right thumb … 10 left little).
+ */
+#define EDGEID_FINGER_POSITION_MAX 10
+
+/**
+ * Lowest false-match rate the built-in calibration covers (`edgeid_finger_threshold_for_fmr`).
+ */
+#define EDGEID_FINGER_FMR_MIN 1e-6
+
+/**
+ * Highest false-match rate the built-in calibration covers (`edgeid_finger_threshold_for_fmr`).
+ */
+#define EDGEID_FINGER_FMR_MAX 1e-1
 
 /**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
@@ -314,8 +345,52 @@ typedef uint32_t edgeid_refusal;
 #endif // __cplusplus
 
 /**
- * A list of changes committed together, atomically, by `edgeid_commit`. Opaque: created by
- * `edgeid_batch_new`, released by `edgeid_batch_free`. Not tied to a store.
+ * The format of a minutiae record passed as a `uint32_t format` argument. Values are stable; new
+ * formats may be appended (an unknown value gives `EDGEID_ERR_UNSUPPORTED`).
+ */
+enum edgeid_finger_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Detect the format from the record's header (ISO 2005, ISO 2011, ANSI 378). The card
+     * formats have no header and must be named.
+     */
+    EDGEID_FINGER_FORMAT_DETECT = 0,
+    /**
+     * ISO/IEC 19794-2:2005 finger minutiae record.
+     */
+    EDGEID_FINGER_FORMAT_ISO2005 = 1,
+    /**
+     * ANSI/INCITS 378-2004 finger minutiae record.
+     */
+    EDGEID_FINGER_FORMAT_ANSI378 = 2,
+    /**
+     * ISO/IEC 19794-2:2011 finger minutiae record.
+     */
+    EDGEID_FINGER_FORMAT_ISO2011 = 3,
+    /**
+     * ISO/IEC 19794-2 card format, normal size (5-byte minutiae, no header).
+     */
+    EDGEID_FINGER_FORMAT_CARD_NORMAL = 4,
+    /**
+     * ISO/IEC 19794-2 card format, compact size (3-byte minutiae, no header).
+     */
+    EDGEID_FINGER_FORMAT_CARD_COMPACT = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_finger_format edgeid_finger_format;
+#else
+typedef uint32_t edgeid_finger_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A list of changes to face and fingerprint templates committed together, atomically, by
+ * `edgeid_commit`. Opaque: created by `edgeid_batch_new`, released by `edgeid_batch_free`. Not
+ * tied to a store.
  */
 typedef struct edgeid_batch edgeid_batch;
 
@@ -347,7 +422,8 @@ typedef struct edgeid_open_options {
 } edgeid_open_options;
 
 /**
- * Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call.
+ * Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call. Version 2 of
+ * this struct appended the fingerprint counts; fields are only ever appended.
  */
 typedef struct edgeid_stats {
     /**
@@ -394,6 +470,22 @@ typedef struct edgeid_stats {
      * Face model name, printable ASCII, NUL-terminated.
      */
     char model[EDGEID_MODEL_BUF];
+    /**
+     * Live fingerprint templates.
+     */
+    uint64_t fingers;
+    /**
+     * Deleted fingerprint rows whose space compaction has not reclaimed yet.
+     */
+    uint64_t deleted_fingers;
+    /**
+     * Fingerprint segment files.
+     */
+    uint64_t finger_segments;
+    /**
+     * Fingerprint rows in the in-memory tail (logged, not yet written as a segment).
+     */
+    uint64_t finger_tail_rows;
 } edgeid_stats;
 
 /**
@@ -536,6 +628,47 @@ typedef struct edgeid_user_ref {
     char user_id[EDGEID_ID_BUF];
 } edgeid_user_ref;
 
+/**
+ * One user identified by a fingerprint (or the result of a fingerprint verification). The ids
+ * are copied into the struct: `xxx_id_len` bytes of UTF-8, followed by a NUL. This struct's
+ * layout never changes within a major version.
+ */
+typedef struct edgeid_finger_hit {
+    /**
+     * Matcher score of the probe against the user's best fingerprint template, 0..=1 (compare it
+     * with `edgeid_finger_threshold_for_fmr`'s threshold).
+     */
+    double score;
+    /**
+     * Length of `location_id` in bytes.
+     */
+    size_t location_id_len;
+    /**
+     * Length of `user_id` in bytes.
+     */
+    size_t user_id_len;
+    /**
+     * Length of `template_id` in bytes.
+     */
+    size_t template_id_len;
+    /**
+     * Finger position of that template (0 unknown, 1 right thumb … 10 left little).
+     */
+    uint32_t position;
+    /**
+     * Location the user belongs to.
+     */
+    char location_id[EDGEID_ID_BUF];
+    /**
+     * The user.
+     */
+    char user_id[EDGEID_ID_BUF];
+    /**
+     * The user's fingerprint template that scored best.
+     */
+    char template_id[EDGEID_ID_BUF];
+} edgeid_finger_hit;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -593,12 +726,15 @@ edgeid_status edgeid_create(const char *path,
 edgeid_status edgeid_close(struct edgeid_store *store);
 
 /**
- * Fills `*stats` with the store's counts and sizes. Set `stats->size = sizeof(edgeid_stats)`
- * first (`EDGEID_ERR_SIZE` otherwise).
+ * Fills `*stats` with the store's counts and sizes, face and fingerprint. Set
+ * `stats->size = sizeof(edgeid_stats)` first. Sizes of older versions of the struct are accepted
+ * too (`EDGEID_STATS_SIZE_V1`: without the fingerprint counts) and only that many bytes are
+ * written; any other size gives `EDGEID_ERR_SIZE`.
  * Thread safety: any thread, concurrently with every other call on the store.
  *
  * # Safety
- * `stats` must point to a writable `edgeid_stats` whose `size` field is initialised.
+ * `stats` must point to `stats->size` writable bytes (an `edgeid_stats` of the version the caller
+ * was compiled with) whose `size` field is initialised.
  */
 edgeid_status edgeid_store_stats(struct edgeid_store *store,
                                  struct edgeid_stats *stats);
@@ -687,8 +823,10 @@ edgeid_status edgeid_face_remove(struct edgeid_store *store,
                                  uint64_t *seq_out);
 
 /**
- * Removes every face template of a user at a location and commits (`EDGEID_ERR_NOT_FOUND` if the
- * user has none). `*seq_out` (may be NULL) receives the commit's sequence number.
+ * Removes every template of a user at a location, face and fingerprint, and commits
+ * (`EDGEID_ERR_NOT_FOUND` if the user has neither). Since fingerprints came to the C API this
+ * removes the user's fingerprint templates too (`edgeid_finger_remove` removes one of those).
+ * `*seq_out` (may be NULL) receives the commit's sequence number.
  * Thread safety: as `edgeid_face_put`.
  *
  * # Safety
@@ -744,8 +882,9 @@ edgeid_status edgeid_batch_face_remove(struct edgeid_batch *batch,
                                        size_t template_id_len);
 
 /**
- * Adds "remove every face template of this user" to a batch (the commit fails with
- * `EDGEID_ERR_NOT_FOUND` if the user has none then). Thread safety: see `edgeid_batch_new`.
+ * Adds "remove every template of this user", face and fingerprint, to a batch (the commit fails
+ * with `EDGEID_ERR_NOT_FOUND` if the user has neither then). Thread safety: see
+ * `edgeid_batch_new`.
  *
  * # Safety
  * `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
@@ -765,11 +904,11 @@ edgeid_status edgeid_batch_face_remove_user(struct edgeid_batch *batch,
 size_t edgeid_batch_len(const struct edgeid_batch *batch);
 
 /**
- * Commits every change of `batch`, in order, as one atomic and durable commit: all or nothing
- * (a refused change, e.g. removing a template that does not exist, refuses the whole batch and
- * the message names the change by its index). The batch is not modified: free it or reuse it.
- * `*seq_out` (may be NULL) receives the commit's sequence number. An empty batch writes nothing;
- * `*seq_out` then receives the current sequence number.
+ * Commits every change of `batch` (faces and fingerprints), in order, as one atomic and durable
+ * commit: all or nothing (a refused change, e.g. removing a template that does not exist, refuses
+ * the whole batch and the message names the change by its index). The batch is not modified:
+ * free it or reuse it. `*seq_out` (may be NULL) receives the commit's sequence number. An empty
+ * batch writes nothing; `*seq_out` then receives the current sequence number.
  * Thread safety: as `edgeid_face_put`; the batch must not be modified during the call.
  *
  * # Safety
@@ -1040,14 +1179,210 @@ edgeid_status edgeid_lookup_plate(struct edgeid_store *store,
                                   struct edgeid_user_ref *user_out,
                                   bool *found_out);
 
+/**
+ * Compares two fingerprint minutiae records (1:1, no store): `*score_out` receives the matcher
+ * score, 0..=1 (higher: more similar; compare it with `edgeid_finger_threshold_for_fmr`).
+ *
+ * `a`/`a_len` and `b`/`b_len`: the two records. `a_format` and `b_format`: an
+ * `edgeid_finger_format` each (`EDGEID_FINGER_FORMAT_DETECT` for ISO and ANSI records; card
+ * formats must be named), so a live scan can be compared with a card template. `a_position` and
+ * `b_position`: which finger view of a record with several to compare (required then);
+ * `EDGEID_FINGER_POSITION_FROM_RECORD` (-1) for a record with one view. A record that cannot be
+ * read (truncated, a field out of range, a card format not named, several views and no position)
+ * gives `EDGEID_ERR_INVALID` and the message says which record and what is wrong; an unknown
+ * format number `EDGEID_ERR_UNSUPPORTED`. `*score_out` is set to 0 first.
+ * Thread safety: any thread, any number at once.
+ *
+ * # Safety
+ * `a` must point to `a_len` readable bytes, `b` to `b_len`; `score_out` to a writable `double`.
+ */
+edgeid_status edgeid_finger_compare(const uint8_t *a,
+                                    size_t a_len,
+                                    uint32_t a_format,
+                                    int32_t a_position,
+                                    const uint8_t *b,
+                                    size_t b_len,
+                                    uint32_t b_format,
+                                    int32_t b_position,
+                                    double *score_out);
+
+/**
+ * The score threshold for a false-match rate, from the built-in calibration: accept a comparison
+ * (or a hit) when its score is at least `*threshold_out`. E.g. `fmr = 1e-4` ("1 in 10,000").
+ * `fmr` must lie in `EDGEID_FINGER_FMR_MIN..=EDGEID_FINGER_FMR_MAX` (1e-6..=1e-1), the range the
+ * calibration covers (`EDGEID_ERR_INVALID` otherwise, also for NaN). The calibration rests on
+ * impostor scores of public test data: 1e-4 is weakly supported by data, 1e-5 and 1e-6 are
+ * extrapolated; measure on your own sensor where it matters.
+ * Thread safety: any thread.
+ *
+ * # Safety
+ * `threshold_out` must point to a writable `double`.
+ */
+edgeid_status edgeid_finger_threshold_for_fmr(double fmr,
+                                              double *threshold_out);
+
+/**
+ * The estimated false-match rate of a score used as threshold, from the built-in calibration
+ * (for logs and audit trails: "accepted at FMR 3e-5"). Scores below the calibrated range give
+ * `EDGEID_FINGER_FMR_MAX`, above it `EDGEID_FINGER_FMR_MIN`. `score` must be finite
+ * (`EDGEID_ERR_INVALID` otherwise).
+ * Thread safety: any thread.
+ *
+ * # Safety
+ * `fmr_out` must point to a writable `double`.
+ */
+edgeid_status edgeid_finger_fmr_for_score(double score,
+                                          double *fmr_out);
+
+/**
+ * Enrols one fingerprint template from a minutiae record and commits it (durable when this
+ * returns). A template with the same three ids is replaced.
+ *
+ * The ids are UTF-8, 1..=64 bytes, no control characters, not NUL-terminated. `record`/
+ * `record_len`: the record, `format` an `edgeid_finger_format`. `position`: for a record with
+ * several finger views, the finger position (1..=10, or 0) of the view to enrol (required then);
+ * for the card formats, which carry no position, the position to record; for a record with one
+ * view, ignored: its own position is recorded. `EDGEID_FINGER_POSITION_FROM_RECORD` (-1) names
+ * none. A record that cannot be read, or does not say which view to enrol, gives
+ * `EDGEID_ERR_INVALID` (nothing changed). `*seq_out` (may be NULL) receives the commit's sequence
+ * number.
+ * Thread safety: as `edgeid_face_put`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes, `record` to `record_len` bytes;
+ * `seq_out`, if not NULL, to writable memory for one `uint64_t`.
+ */
+edgeid_status edgeid_finger_put(struct edgeid_store *store,
+                                const char *location_id,
+                                size_t location_id_len,
+                                const char *user_id,
+                                size_t user_id_len,
+                                const char *template_id,
+                                size_t template_id_len,
+                                const uint8_t *record,
+                                size_t record_len,
+                                uint32_t format,
+                                int32_t position,
+                                uint64_t *seq_out);
+
+/**
+ * Removes one fingerprint template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
+ * The user's face templates stay (`edgeid_face_remove_user` removes all of a user's templates).
+ * Deleted templates are erased from the flash by `edgeid_maintain` within 10 minutes, or at once
+ * by `edgeid_erase_deleted`. `*seq_out` (may be NULL) receives the commit's sequence number.
+ * Thread safety: as `edgeid_face_put`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes; `seq_out`, if not NULL, to writable
+ * memory for one `uint64_t`.
+ */
+edgeid_status edgeid_finger_remove(struct edgeid_store *store,
+                                   const char *location_id,
+                                   size_t location_id_len,
+                                   const char *user_id,
+                                   size_t user_id_len,
+                                   const char *template_id,
+                                   size_t template_id_len,
+                                   uint64_t *seq_out);
+
+/**
+ * Adds "put this fingerprint template" to a batch, so faces and fingerprints can be committed
+ * together by `edgeid_commit`. The ids and the record are checked and the record prepared now,
+ * as `edgeid_finger_put` does (the batch is unchanged if they are refused).
+ * Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch from `edgeid_batch_new`; each id pointer must point to its
+ * length in readable bytes, `record` to `record_len` bytes.
+ */
+edgeid_status edgeid_batch_finger_put(struct edgeid_batch *batch,
+                                      const char *location_id,
+                                      size_t location_id_len,
+                                      const char *user_id,
+                                      size_t user_id_len,
+                                      const char *template_id,
+                                      size_t template_id_len,
+                                      const uint8_t *record,
+                                      size_t record_len,
+                                      uint32_t format,
+                                      int32_t position);
+
+/**
+ * Adds "remove this fingerprint template" to a batch (the commit fails with
+ * `EDGEID_ERR_NOT_FOUND` if it does not exist then). Thread safety: see `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
+ */
+edgeid_status edgeid_batch_finger_remove(struct edgeid_batch *batch,
+                                         const char *location_id,
+                                         size_t location_id_len,
+                                         const char *user_id,
+                                         size_t user_id_len,
+                                         const char *template_id,
+                                         size_t template_id_len);
+
+/**
+ * Fingerprint 1:N identification: the up to `k` users whose best fingerprint template scores
+ * highest against the probe record, best first, each at most once.
+ *
+ * `record`/`record_len`, `format`, `position`: the probe, as for `edgeid_finger_put` (`position`
+ * selects the view of a record with several; -1 for a record with one). `location_id`: NULL for
+ * every location, or only users of this location. `threshold`: only users scoring at least this
+ * (0..=1, e.g. from `edgeid_finger_threshold_for_fmr`; `EDGEID_ANY_SCORE` for all; must be
+ * finite). `hits`: an array of `k >= 1` entries; the first `*n_hits` are written, the rest
+ * untouched. The search uses a prefilter that is widened when no candidate scores confidently;
+ * its result can differ from scoring every template in rare cases (unlike face identification,
+ * which is exact).
+ * Thread safety: any number of threads at once, also while another thread commits.
+ *
+ * # Safety
+ * `record` must point to `record_len` bytes, `location_id` (if not NULL) to `location_id_len`
+ * bytes, `hits` to `k` writable `edgeid_finger_hit`, `n_hits` to a writable `size_t`.
+ */
+edgeid_status edgeid_finger_identify(struct edgeid_store *store,
+                                     const uint8_t *record,
+                                     size_t record_len,
+                                     uint32_t format,
+                                     int32_t position,
+                                     const char *location_id,
+                                     size_t location_id_len,
+                                     double threshold,
+                                     struct edgeid_finger_hit *hits,
+                                     size_t k,
+                                     size_t *n_hits);
+
+/**
+ * Fingerprint 1:1 verification: how well the probe record matches a user's best fingerprint
+ * template at a location. `*hit_out` receives the score, the template and its finger position;
+ * compare the score with your threshold (`edgeid_finger_threshold_for_fmr`).
+ * `EDGEID_ERR_NOT_FOUND` if the user has no fingerprint template there. `record`, `format` and
+ * `position` as for `edgeid_finger_identify`.
+ * Thread safety: as `edgeid_finger_identify`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes, `record` to `record_len` bytes,
+ * `hit_out` to a writable `edgeid_finger_hit`.
+ */
+edgeid_status edgeid_finger_verify(struct edgeid_store *store,
+                                   const char *location_id,
+                                   size_t location_id_len,
+                                   const char *user_id,
+                                   size_t user_id_len,
+                                   const uint8_t *record,
+                                   size_t record_len,
+                                   uint32_t format,
+                                   int32_t position,
+                                   struct edgeid_finger_hit *hit_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 /*
  * ---- Planned, not in this version ------------------------------------------------------------
- * Appended here later, without changing anything above: fingerprint identify / verify from a
- * template buffer, and the access decision (user, door, time -> granted or why not).
+ * Appended here later, without changing anything above: the access decision (user, door, time ->
+ * granted or why not).
  */
 
 #endif /* EDGEID_H */

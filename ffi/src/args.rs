@@ -126,6 +126,38 @@ pub unsafe fn write_out<T>(what: &str, ptr: *mut T, value: T) -> FfiResult {
     Ok(())
 }
 
+/// Writes the first `bytes` bytes of `value` through a required output pointer: for a versioned
+/// struct whose caller knows an older, shorter version (`bytes` is that version's size, which
+/// covers only fields the older version has too).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to `bytes` writable bytes. `bytes` must not exceed
+/// `size_of::<T>()` (checked: a larger value is refused).
+pub unsafe fn write_prefix<T>(what: &str, ptr: *mut T, value: T, bytes: usize) -> FfiResult {
+    check_ptr(what, ptr.cast_const())?;
+    if bytes > std::mem::size_of::<T>() {
+        return Err(Failure::new(
+            EDGEID_ERR_SIZE,
+            format!(
+                "{what}: {bytes} bytes is larger than the struct ({})",
+                std::mem::size_of::<T>()
+            ),
+        ));
+    }
+    // SAFETY: `ptr` is non-NULL and aligned (checked) and covers `bytes` writable bytes (this
+    // function's contract); `value` is a local of at least `bytes` bytes (checked), so the source
+    // is readable and the two ranges cannot overlap. A byte copy does not drop or read the old
+    // contents, which C may have left uninitialised.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            std::ptr::from_ref(&value).cast::<u8>(),
+            ptr.cast::<u8>(),
+            bytes,
+        );
+    }
+    Ok(())
+}
+
 /// Writes `value` through an optional output pointer (NULL: the value is not wanted).
 ///
 /// # Safety

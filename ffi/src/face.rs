@@ -1,4 +1,5 @@
 //! Face templates: changes (one at a time or in a batch), 1:N identification, 1:1 verification.
+//! Batches (`edgeid_batch`) hold fingerprint changes too (see [`crate::finger`]).
 
 use crate::args::{self, fill};
 use crate::handle::{self, edgeid_store};
@@ -13,7 +14,8 @@ use std::panic::AssertUnwindSafe;
 pub const EDGEID_ID_MAX_LEN: usize = 64;
 /// Size of the id buffers in `edgeid_hit`: the longest id plus a NUL.
 pub const EDGEID_ID_BUF: usize = 65;
-/// A threshold that accepts every score (scores are cosine similarities in -1..=1).
+/// A threshold that accepts every score (face scores are cosine similarities in -1..=1,
+/// fingerprint scores lie in 0..=1).
 pub const EDGEID_ANY_SCORE: f64 = -1.0;
 
 const _: () = assert!(EDGEID_ID_MAX_LEN == engine::template::MAX_ID_LEN);
@@ -58,25 +60,30 @@ impl From<&Hit> for edgeid_hit {
     }
 }
 
-/// A list of changes committed together, atomically, by `edgeid_commit`. Opaque: created by
-/// `edgeid_batch_new`, released by `edgeid_batch_free`. Not tied to a store.
+/// A list of changes to face and fingerprint templates committed together, atomically, by
+/// `edgeid_commit`. Opaque: created by `edgeid_batch_new`, released by `edgeid_batch_free`. Not
+/// tied to a store.
 #[allow(non_camel_case_types)]
 pub struct edgeid_batch {
-    changes: Vec<Change>,
+    /// The changes, in the order they were added (faces and fingerprints).
+    pub(crate) changes: Vec<Change>,
 }
 
 /// The three ids of a change, read from C and checked.
-struct Ids {
-    location: String,
-    user: String,
-    template: Option<String>,
+pub(crate) struct Ids {
+    /// Location id.
+    pub(crate) location: String,
+    /// User id.
+    pub(crate) user: String,
+    /// Template id (None for a whole-user change).
+    pub(crate) template: Option<String>,
 }
 
 /// Reads and checks ids. `template` is None for a whole-user change.
 ///
 /// # Safety
 /// Each non-NULL pointer must cover its length (header contract of the calling export).
-unsafe fn ids(
+pub(crate) unsafe fn ids(
     location: (*const c_char, usize),
     user: (*const c_char, usize),
     template: Option<(*const c_char, usize)>,
@@ -118,7 +125,7 @@ fn check_dim(store: &Store, what: &str, dim: usize) -> FfiResult {
 }
 
 /// Commits `changes` after checking their dimensions; writes the sequence number.
-fn commit(store: &Store, changes: &[Change], seq_out: *mut u64) -> FfiResult {
+pub(crate) fn commit(store: &Store, changes: &[Change], seq_out: *mut u64) -> FfiResult {
     for (i, c) in changes.iter().enumerate() {
         if let Change::PutFace { embedding, .. } = c {
             check_dim(store, &format!("change {i}: embedding"), embedding.len())?;
@@ -213,8 +220,10 @@ pub unsafe extern "C" fn edgeid_face_remove(
     })
 }
 
-/// Removes every face template of a user at a location and commits (`EDGEID_ERR_NOT_FOUND` if the
-/// user has none). `*seq_out` (may be NULL) receives the commit's sequence number.
+/// Removes every template of a user at a location, face and fingerprint, and commits
+/// (`EDGEID_ERR_NOT_FOUND` if the user has neither). Since fingerprints came to the C API this
+/// removes the user's fingerprint templates too (`edgeid_finger_remove` removes one of those).
+/// `*seq_out` (may be NULL) receives the commit's sequence number.
 /// Thread safety: as `edgeid_face_put`.
 ///
 /// # Safety
@@ -259,7 +268,7 @@ pub extern "C" fn edgeid_batch_new() -> *mut edgeid_batch {
 }
 
 /// Runs `body` on a batch, inside the panic boundary.
-fn with_batch(
+pub(crate) fn with_batch(
     func: &str,
     batch: *mut edgeid_batch,
     body: impl FnOnce(&mut edgeid_batch) -> FfiResult,
@@ -348,8 +357,9 @@ pub unsafe extern "C" fn edgeid_batch_face_remove(
     })
 }
 
-/// Adds "remove every face template of this user" to a batch (the commit fails with
-/// `EDGEID_ERR_NOT_FOUND` if the user has none then). Thread safety: see `edgeid_batch_new`.
+/// Adds "remove every template of this user", face and fingerprint, to a batch (the commit fails
+/// with `EDGEID_ERR_NOT_FOUND` if the user has neither then). Thread safety: see
+/// `edgeid_batch_new`.
 ///
 /// # Safety
 /// `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
@@ -386,11 +396,11 @@ pub unsafe extern "C" fn edgeid_batch_len(batch: *const edgeid_batch) -> usize {
     std::panic::catch_unwind(AssertUnwindSafe(read)).unwrap_or(0)
 }
 
-/// Commits every change of `batch`, in order, as one atomic and durable commit: all or nothing
-/// (a refused change, e.g. removing a template that does not exist, refuses the whole batch and
-/// the message names the change by its index). The batch is not modified: free it or reuse it.
-/// `*seq_out` (may be NULL) receives the commit's sequence number. An empty batch writes nothing;
-/// `*seq_out` then receives the current sequence number.
+/// Commits every change of `batch` (faces and fingerprints), in order, as one atomic and durable
+/// commit: all or nothing (a refused change, e.g. removing a template that does not exist, refuses
+/// the whole batch and the message names the change by its index). The batch is not modified:
+/// free it or reuse it. `*seq_out` (may be NULL) receives the commit's sequence number. An empty
+/// batch writes nothing; `*seq_out` then receives the current sequence number.
 /// Thread safety: as `edgeid_face_put`; the batch must not be modified during the call.
 ///
 /// # Safety

@@ -4,9 +4,10 @@
 //! fails (with a diff) when the two disagree, and `EDGEID_BLESS=1 cargo test -p edgeid-ffi --test
 //! header` rewrites it. Every exported function is declared in the module of its concept:
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
-//! verify), [`info`] (version, kernel, error messages) and [`sync`] (deltas, sync status, digests,
-//! card / code / plate lookups). Functions appear in the header in that order: the sync functions
-//! came later and were appended, so nothing above them moved.
+//! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests,
+//! card / code / plate lookups) and [`finger`] (fingerprint compare, calibration, changes, batch
+//! entries, identify, verify). Functions appear in the header in that order: the sync and then the
+//! finger functions came later and were appended, so nothing above them moved.
 //!
 //! # Ownership (the one place it is recorded)
 //! | C type | Rust representation | owner | released by |
@@ -14,8 +15,9 @@
 //! | `edgeid_store *` | a token (not an address) naming an `Arc<Store>` in [`handle`]'s registry | the registry | `edgeid_close` (waits for calls in progress) |
 //! | `edgeid_batch *` | `Box<edgeid_batch>` turned into a raw pointer | the caller | `edgeid_batch_free` |
 //! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
-//! | `edgeid_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
+//! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
 //! | `const uint8_t *` delta, `void *user_data` of `edgeid_apply_delta` | caller memory, read / passed back during the call only | the caller | the caller |
+//! | `const uint8_t *` fingerprint records (`edgeid_finger_*`, `edgeid_batch_finger_put`) | caller memory, read during the call only (a batch keeps its own prepared template) | the caller | the caller |
 //!
 //! Because a store handle is only a key, a closed or made-up handle is looked up, not dereferenced:
 //! it gives `EDGEID_ERR_CLOSED`, never a crash, and a store stays alive while a call on another
@@ -41,7 +43,10 @@ pub mod info;
 
 pub mod sync;
 
+pub mod finger;
+
 pub use face::{edgeid_batch, edgeid_hit};
+pub use finger::{edgeid_finger_format, edgeid_finger_hit};
 pub use handle::edgeid_store;
 pub use status::edgeid_status;
 pub use store::{edgeid_open_options, edgeid_stats};

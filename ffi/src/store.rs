@@ -30,7 +30,8 @@ pub struct edgeid_open_options {
     pub flags: u32,
 }
 
-/// Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call.
+/// Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call. Version 2 of
+/// this struct appended the fingerprint counts; fields are only ever appended.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -57,14 +58,30 @@ pub struct edgeid_stats {
     pub model_len: u32,
     /// Face model name, printable ASCII, NUL-terminated.
     pub model: [c_char; EDGEID_MODEL_BUF],
+    // ---- Version 2 (fingerprints) appends the fields below. A caller compiled with version 1
+    // (`EDGEID_STATS_SIZE_V1` bytes) gets the fields above only.
+    /// Live fingerprint templates.
+    pub fingers: u64,
+    /// Deleted fingerprint rows whose space compaction has not reclaimed yet.
+    pub deleted_fingers: u64,
+    /// Fingerprint segment files.
+    pub finger_segments: u64,
+    /// Fingerprint rows in the in-memory tail (logged, not yet written as a segment).
+    pub finger_tail_rows: u64,
 }
+
+/// `sizeof(edgeid_stats)` of version 1 (before the fingerprint counts): still accepted in
+/// `edgeid_stats.size`, and then only that many bytes are written.
+pub const EDGEID_STATS_SIZE_V1: u32 = 104;
 
 /// Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
 pub const EDGEID_MODEL_BUF: usize = 33;
 
 const _: () = assert!(EDGEID_MODEL_BUF == engine::template::MAX_MODEL_LEN + 1);
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 104);
+const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 136);
+// Version 1 ended where the fingerprint counts begin (its size rounded up to its alignment of 8).
+const _: () = assert!(std::mem::offset_of!(edgeid_stats, fingers) == EDGEID_STATS_SIZE_V1 as usize);
 const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 12);
 
 fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
@@ -206,12 +223,15 @@ pub extern "C" fn edgeid_close(store: *mut edgeid_store) -> edgeid_status {
     }
 }
 
-/// Fills `*stats` with the store's counts and sizes. Set `stats->size = sizeof(edgeid_stats)`
-/// first (`EDGEID_ERR_SIZE` otherwise).
+/// Fills `*stats` with the store's counts and sizes, face and fingerprint. Set
+/// `stats->size = sizeof(edgeid_stats)` first. Sizes of older versions of the struct are accepted
+/// too (`EDGEID_STATS_SIZE_V1`: without the fingerprint counts) and only that many bytes are
+/// written; any other size gives `EDGEID_ERR_SIZE`.
 /// Thread safety: any thread, concurrently with every other call on the store.
 ///
 /// # Safety
-/// `stats` must point to a writable `edgeid_stats` whose `size` field is initialised.
+/// `stats` must point to `stats->size` writable bytes (an `edgeid_stats` of the version the caller
+/// was compiled with) whose `size` field is initialised.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_store_stats(
     store: *mut edgeid_store,
@@ -220,12 +240,13 @@ pub unsafe extern "C" fn edgeid_store_stats(
     handle::with_store("edgeid_store_stats", store, |s| {
         // SAFETY: header contract of `stats`: its size field is readable.
         let size = unsafe { args::read_size_field("stats", stats.cast_const()) }?;
-        if size as usize != std::mem::size_of::<edgeid_stats>() {
+        let current = std::mem::size_of::<edgeid_stats>();
+        if size as usize != current && size != EDGEID_STATS_SIZE_V1 {
             return Err(Failure::new(
                 EDGEID_ERR_SIZE,
                 format!(
-                    "stats->size must be sizeof(edgeid_stats) = {}, got {size}",
-                    std::mem::size_of::<edgeid_stats>()
+                    "stats->size must be sizeof(edgeid_stats) = {current} (or \
+                     {EDGEID_STATS_SIZE_V1} for version 1), got {size}"
                 ),
             ));
         }
@@ -242,9 +263,14 @@ pub unsafe extern "C" fn edgeid_store_stats(
             seq: st.seq,
             model_len: st.model.len() as u32,
             model: fill(&st.model),
+            fingers: st.fingers as u64,
+            deleted_fingers: st.fingers_dead as u64,
+            finger_segments: st.finger_segments as u64,
+            finger_tail_rows: st.finger_tail_rows as u64,
         };
-        // SAFETY: header contract of `stats`: a writable edgeid_stats.
-        unsafe { args::write_out("stats", stats, out) }
+        // SAFETY: header contract of `stats`: `size` writable bytes, a known struct size (checked)
+        // no larger than this version's.
+        unsafe { args::write_prefix("stats", stats, out, size as usize) }
     })
 }
 

@@ -1,6 +1,7 @@
 //! Builds the C tests in `tests/c/` with the system C compiler against the real `libedgeid.so` and
 //! `libedgeid.a`, and runs them: directly, linked statically, with threads, with the example
-//! synchronisation deltas of `testdata/sync/`, and under valgrind.
+//! synchronisation deltas of `testdata/sync/`, with the fingerprint records of
+//! `testdata/fingerprint/`, and under valgrind.
 //! Also checks that the shared library exports exactly the header's functions, that the header
 //! compiles as C++, and that `make install` + pkg-config + the example work together.
 //!
@@ -203,6 +204,12 @@ fn sync_testdata() -> PathBuf {
     ffi_dir().join("..").join("testdata").join("sync")
 }
 
+/// The fingerprint records (`testdata/fingerprint`: FVC2002 minutiae, truncated records, the
+/// standards' examples), passed to `finger_test`.
+fn finger_testdata() -> PathBuf {
+    ffi_dir().join("..").join("testdata").join("fingerprint")
+}
+
 fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -256,6 +263,25 @@ fn sync_test() {
 }
 
 #[test]
+fn finger_test_shared() {
+    let dir = scratch();
+    let exe = dir.path().join("finger_test");
+    compile("finger_test.c", &exe, Link::Shared);
+    let out = run_ok(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
+    print(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
+}
+
+#[test]
+fn finger_test_static() {
+    let dir = scratch();
+    let exe = dir.path().join("finger_test_static");
+    compile("finger_test.c", &exe, Link::Static);
+    let out = run_ok(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
+    print(&out);
+}
+
+#[test]
 fn valgrind_finds_no_errors_or_leaks() {
     if !have("valgrind") {
         println!("NOTICE: valgrind is not installed; skipping the valgrind run of the C tests");
@@ -265,9 +291,11 @@ fn valgrind_finds_no_errors_or_leaks() {
     let api = dir.path().join("api_test");
     let threads = dir.path().join("threads_test");
     let sync = dir.path().join("sync_test");
+    let finger = dir.path().join("finger_test");
     compile("api_test.c", &api, Link::Shared);
     compile("threads_test.c", &threads, Link::Shared);
     compile("sync_test.c", &sync, Link::Shared);
+    compile("finger_test.c", &finger, Link::Shared);
     let valgrind = |args: &[&OsStr]| {
         let mut cmd = Command::new("valgrind");
         cmd.args([
@@ -301,6 +329,14 @@ fn valgrind_finds_no_errors_or_leaks() {
         sync_dir.as_os_str(),
         data.as_os_str(),
         OsStr::new("10"),
+    ]);
+    let finger_dir = dir.path().join("finger");
+    std::fs::create_dir(&finger_dir).unwrap();
+    let finger_data = finger_testdata();
+    valgrind(&[
+        finger.as_os_str(),
+        finger_dir.as_os_str(),
+        finger_data.as_os_str(),
     ]);
 }
 

@@ -22,7 +22,7 @@ static int one_thread_only;
 typedef char check_options_size[sizeof(edgeid_open_options) == 12 ? 1 : -1];
 #if UINTPTR_MAX == 0xffffffffffffffffu
 typedef char check_hit_size[sizeof(edgeid_hit) == 232 ? 1 : -1];
-typedef char check_stats_size[sizeof(edgeid_stats) == 104 ? 1 : -1];
+typedef char check_stats_size[sizeof(edgeid_stats) == 136 ? 1 : -1];
 #endif
 
 static edgeid_open_options one_thread(void) {
@@ -345,9 +345,14 @@ static void test_stats_and_maintenance(edgeid_store *s) {
     st.size = sizeof st - 8;
     EXPECT(edgeid_store_stats(s, &st), EDGEID_ERR_SIZE);
     EXPECT(edgeid_store_stats(s, NULL), EDGEID_ERR_NULL);
+    /* A program compiled with version 1 of the struct (no fingerprint counts) still works. */
+    st.size = EDGEID_STATS_SIZE_V1;
+    EXPECT(edgeid_store_stats(s, &st), EDGEID_OK);
+    CHECK(st.size == EDGEID_STATS_SIZE_V1 && st.dim == DIM);
     st.size = sizeof st;
     EXPECT(edgeid_store_stats(s, &st), EDGEID_OK);
     CHECK(st.size == sizeof st);
+    CHECK(st.fingers == 0 && st.deleted_fingers == 0 && st.finger_tail_rows == 0);
     CHECK(st.dim == DIM);
     CHECK(strcmp(st.model, MODEL) == 0 && st.model_len == strlen(MODEL));
     CHECK(st.seq > 5);
