@@ -168,6 +168,35 @@ fn insert_identify_verify_remove_reopen() {
     }])
     .unwrap();
     assert_eq!(s.stats().fingers, 35);
+    // Faces and fingerprints of a user can go separately.
+    s.commit(&[Change::PutFace {
+        location: "hq".into(),
+        user: "103".into(),
+        template: "face".into(),
+        embedding: vec![1.0; DIM],
+    }])
+    .unwrap();
+    let user = |u: &str| (String::from("hq"), String::from(u));
+    let (l, u) = user("103");
+    s.commit(&[Change::RemoveUserFingers {
+        location: l.clone(),
+        user: u.clone(),
+    }])
+    .unwrap();
+    assert_eq!((s.stats().fingers, s.stats().live), (31, 1));
+    let e = s
+        .commit(&[Change::RemoveUserFingers {
+            location: l.clone(),
+            user: u.clone(),
+        }])
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+    s.commit(&[Change::RemoveUserFaces {
+        location: l,
+        user: u,
+    }])
+    .unwrap();
+    assert_eq!(s.stats().live, 0);
     let seq = s.snapshot().seq();
     let e = s
         .commit(&[Change::RemoveFinger {
@@ -197,7 +226,10 @@ fn insert_identify_verify_remove_reopen() {
         let hits = s
             .identify_finger(&FingerIdentify::new(p.as_ref()).k(10))
             .unwrap();
-        assert!(hits.iter().all(|h| h.user != "102"), "probe {n}");
+        assert!(
+            hits.iter().all(|h| h.user != "102" && h.user != "103"),
+            "probe {n}"
+        );
         assert!(hits.iter().all(|h| !(h.user == "101" && h.template == "1")));
     }
     assert_eq!(

@@ -126,16 +126,18 @@ pub struct RemoveArgs {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
-    let snap = store.snapshot();
-    let ids: Vec<String> = match &a.template {
-        Some(t) => vec![t.clone()],
-        None => snap
-            .finger_templates()
-            .filter(|(l, u, _, _, _)| *l == a.location && *u == a.user)
-            .map(|(_, _, t, _, _)| t.to_string())
-            .collect(),
+    let before = store.snapshot().live_fingers();
+    let change = match &a.template {
+        Some(t) => Change::RemoveFinger {
+            location: a.location.clone(),
+            user: a.user.clone(),
+            template: t.clone(),
+        },
+        None => Change::RemoveUserFingers {
+            location: a.location.clone(),
+            user: a.user.clone(),
+        },
     };
-    drop(snap);
     let missing = || match &a.template {
         Some(t) => format!(
             "user {} has no fingerprint template {t} at location {}",
@@ -146,28 +148,18 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
             a.user, a.location
         ),
     };
-    if ids.is_empty() {
-        return Err(Fail::new(missing()));
-    }
-    let changes: Vec<Change> = ids
-        .iter()
-        .map(|t| Change::RemoveFinger {
-            location: a.location.clone(),
-            user: a.user.clone(),
-            template: t.clone(),
-        })
-        .collect();
-    let seq = store.commit(&changes).map_err(|e| match e {
+    let seq = store.commit(&[change]).map_err(|e| match e {
         edgeid::Error::NotFound(_) => Fail::new(missing()),
         other => other.into(),
     })?;
+    let removed = before - store.snapshot().live_fingers();
     // Biometric data must not linger: erase now rather than within the store's deadline.
     let t = Instant::now();
     let still_mapped = store.erase_deleted()?;
     let erase_ms = ms(t.elapsed());
     out.line(format_args!(
         "removed {} of user {} at {} (seq {seq}); {}",
-        count(ids.len(), "fingerprint template"),
+        count(removed, "fingerprint template"),
         a.user,
         a.location,
         if still_mapped == 0 {
@@ -177,7 +169,7 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
         }
     ));
     Ok(json!({
-        "location": a.location, "user": a.user, "templates": ids, "removed": ids.len(),
+        "location": a.location, "user": a.user, "template": a.template, "removed": removed,
         "seq": seq, "erased": still_mapped == 0, "erase_ms": round3(erase_ms),
     }))
 }

@@ -107,31 +107,20 @@ pub struct RemoveArgs {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
-    let snap = store.snapshot();
-    let before = snap.live();
+    let before = store.snapshot().live();
     // Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
-    let ids: Vec<String> = match &a.template {
-        Some(t) => vec![t.clone()],
-        None => snap
-            .templates()
-            .filter(|(l, u, _, _)| *l == a.location && *u == a.user)
-            .map(|(_, _, t, _)| t.to_string())
-            .collect(),
-    };
-    drop(snap);
-    let changes: Vec<Change> = ids
-        .iter()
-        .map(|t| Change::RemoveFace {
+    let change = match &a.template {
+        Some(t) => Change::RemoveFace {
             location: a.location.clone(),
             user: a.user.clone(),
             template: t.clone(),
-        })
-        .collect();
-    let commit = if changes.is_empty() {
-        Err(edgeid::Error::NotFound(String::new()))
-    } else {
-        store.commit(&changes)
+        },
+        None => Change::RemoveUserFaces {
+            location: a.location.clone(),
+            user: a.user.clone(),
+        },
     };
+    let commit = store.commit(&[change]);
     // The library's message names the batch position ("change 0"); say it in the user's terms.
     let seq = commit.map_err(|e| match e {
         edgeid::Error::NotFound(_) => Fail::new(match &a.template {

@@ -823,9 +823,8 @@ edgeid_status edgeid_face_remove(struct edgeid_store *store,
                                  uint64_t *seq_out);
 
 /**
- * Removes every template of a user at a location, face and fingerprint, and commits
- * (`EDGEID_ERR_NOT_FOUND` if the user has neither). Since fingerprints came to the C API this
- * removes the user's fingerprint templates too (`edgeid_finger_remove` removes one of those).
+ * Removes every face template of a user at a location and commits (`EDGEID_ERR_NOT_FOUND` if the
+ * user has none); the user's fingerprint templates stay (see `edgeid_finger_remove_user`).
  * `*seq_out` (may be NULL) receives the commit's sequence number.
  * Thread safety: as `edgeid_face_put`.
  *
@@ -882,8 +881,8 @@ edgeid_status edgeid_batch_face_remove(struct edgeid_batch *batch,
                                        size_t template_id_len);
 
 /**
- * Adds "remove every template of this user", face and fingerprint, to a batch (the commit fails
- * with `EDGEID_ERR_NOT_FOUND` if the user has neither then). Thread safety: see
+ * Adds "remove every face template of this user" to a batch (the commit fails with
+ * `EDGEID_ERR_NOT_FOUND` if the user has none then); fingerprints stay. Thread safety: see
  * `edgeid_batch_new`.
  *
  * # Safety
@@ -1267,7 +1266,7 @@ edgeid_status edgeid_finger_put(struct edgeid_store *store,
 
 /**
  * Removes one fingerprint template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
- * The user's face templates stay (`edgeid_face_remove_user` removes all of a user's templates).
+ * The user's face templates stay.
  * Deleted templates are erased from the flash by `edgeid_maintain` within 10 minutes, or at once
  * by `edgeid_erase_deleted`. `*seq_out` (may be NULL) receives the commit's sequence number.
  * Thread safety: as `edgeid_face_put`.
@@ -1284,6 +1283,37 @@ edgeid_status edgeid_finger_remove(struct edgeid_store *store,
                                    const char *template_id,
                                    size_t template_id_len,
                                    uint64_t *seq_out);
+
+/**
+ * Removes every fingerprint template of a user at a location and commits
+ * (`EDGEID_ERR_NOT_FOUND` if the user has none); the user's face templates stay.
+ * `*seq_out` (may be NULL) receives the commit's sequence number. Thread safety: as
+ * `edgeid_face_put`.
+ *
+ * # Safety
+ * Each id pointer must point to its length in readable bytes; `seq_out`, if not NULL, to writable
+ * memory for one `uint64_t`.
+ */
+edgeid_status edgeid_finger_remove_user(struct edgeid_store *store,
+                                        const char *location_id,
+                                        size_t location_id_len,
+                                        const char *user_id,
+                                        size_t user_id_len,
+                                        uint64_t *seq_out);
+
+/**
+ * Adds "remove every fingerprint template of this user" to a batch (the commit fails with
+ * `EDGEID_ERR_NOT_FOUND` if the user has none then); faces stay. Thread safety: see
+ * `edgeid_batch_new`.
+ *
+ * # Safety
+ * `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
+ */
+edgeid_status edgeid_batch_finger_remove_user(struct edgeid_batch *batch,
+                                              const char *location_id,
+                                              size_t location_id_len,
+                                              const char *user_id,
+                                              size_t user_id_len);
 
 /**
  * Adds "put this fingerprint template" to a batch, so faces and fingerprints can be committed

@@ -220,9 +220,8 @@ pub unsafe extern "C" fn edgeid_face_remove(
     })
 }
 
-/// Removes every template of a user at a location, face and fingerprint, and commits
-/// (`EDGEID_ERR_NOT_FOUND` if the user has neither). Since fingerprints came to the C API this
-/// removes the user's fingerprint templates too (`edgeid_finger_remove` removes one of those).
+/// Removes every face template of a user at a location and commits (`EDGEID_ERR_NOT_FOUND` if the
+/// user has none); the user's fingerprint templates stay (see `edgeid_finger_remove_user`).
 /// `*seq_out` (may be NULL) receives the commit's sequence number.
 /// Thread safety: as `edgeid_face_put`.
 ///
@@ -241,7 +240,7 @@ pub unsafe extern "C" fn edgeid_face_remove_user(
     handle::with_store("edgeid_face_remove_user", store, |s| {
         // SAFETY: header contract of the id pointers.
         let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        let change = Change::RemoveUser {
+        let change = Change::RemoveUserFaces {
             location: ids.location,
             user: ids.user,
         };
@@ -357,8 +356,8 @@ pub unsafe extern "C" fn edgeid_batch_face_remove(
     })
 }
 
-/// Adds "remove every template of this user", face and fingerprint, to a batch (the commit fails
-/// with `EDGEID_ERR_NOT_FOUND` if the user has neither then). Thread safety: see
+/// Adds "remove every face template of this user" to a batch (the commit fails with
+/// `EDGEID_ERR_NOT_FOUND` if the user has none then); fingerprints stay. Thread safety: see
 /// `edgeid_batch_new`.
 ///
 /// # Safety
@@ -374,7 +373,7 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
     with_batch("edgeid_batch_face_remove_user", batch, |b| {
         // SAFETY: header contract of the id pointers.
         let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        b.changes.push(Change::RemoveUser {
+        b.changes.push(Change::RemoveUserFaces {
             location: ids.location,
             user: ids.user,
         });

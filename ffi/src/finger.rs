@@ -344,19 +344,24 @@ unsafe fn put_change(
     format: u32,
     position: i32,
 ) -> FfiResult<Change> {
+    // The record is read here too, so a bad one is refused with this call's message (and a batch
+    // refuses it when it is added, not when it commits); the store prepares it again on commit.
     // SAFETY: forwarded contract.
-    let (ids, (finger, position)) = unsafe {
+    let (ids, (_, position)) = unsafe {
         (
             ids(location, user, Some(template))?,
             record("record", rec, rec_len, format, position)?,
         )
     };
+    // SAFETY: as above; `record` accepted the same pointer and length.
+    let data = unsafe { args::slice("record", rec, rec_len) }?.to_vec();
     Ok(Change::PutFinger {
         location: ids.location,
         user: ids.user,
         template: ids.template.expect("asked for"),
-        position,
-        finger,
+        record: data,
+        format: format_arg("record's format", format)?,
+        position: Some(position),
     })
 }
 
@@ -379,7 +384,7 @@ unsafe fn remove_change(
 }
 
 /// Removes one fingerprint template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
-/// The user's face templates stay (`edgeid_face_remove_user` removes all of a user's templates).
+/// The user's face templates stay.
 /// Deleted templates are erased from the flash by `edgeid_maintain` within 10 minutes, or at once
 /// by `edgeid_erase_deleted`. `*seq_out` (may be NULL) receives the commit's sequence number.
 /// Thread safety: as `edgeid_face_put`.
@@ -408,6 +413,59 @@ pub unsafe extern "C" fn edgeid_finger_remove(
             )
         }?;
         commit(s, &[change], seq_out)
+    })
+}
+
+/// Removes every fingerprint template of a user at a location and commits
+/// (`EDGEID_ERR_NOT_FOUND` if the user has none); the user's face templates stay.
+/// `*seq_out` (may be NULL) receives the commit's sequence number. Thread safety: as
+/// `edgeid_face_put`.
+///
+/// # Safety
+/// Each id pointer must point to its length in readable bytes; `seq_out`, if not NULL, to writable
+/// memory for one `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_finger_remove_user(
+    store: *mut edgeid_store,
+    location_id: *const c_char,
+    location_id_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+    seq_out: *mut u64,
+) -> edgeid_status {
+    handle::with_store("edgeid_finger_remove_user", store, |s| {
+        // SAFETY: header contract of the id pointers.
+        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
+        let change = Change::RemoveUserFingers {
+            location: ids.location,
+            user: ids.user,
+        };
+        commit(s, &[change], seq_out)
+    })
+}
+
+/// Adds "remove every fingerprint template of this user" to a batch (the commit fails with
+/// `EDGEID_ERR_NOT_FOUND` if the user has none then); faces stay. Thread safety: see
+/// `edgeid_batch_new`.
+///
+/// # Safety
+/// `batch` must be NULL or a live batch; each id pointer must point to its length in readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_batch_finger_remove_user(
+    batch: *mut crate::face::edgeid_batch,
+    location_id: *const c_char,
+    location_id_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+) -> edgeid_status {
+    with_batch("edgeid_batch_finger_remove_user", batch, |b| {
+        // SAFETY: header contract of the id pointers.
+        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
+        b.changes.push(Change::RemoveUserFingers {
+            location: ids.location,
+            user: ids.user,
+        });
+        Ok(())
     })
 }
 

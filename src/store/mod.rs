@@ -183,6 +183,20 @@ pub enum Change {
         /// User id.
         user: String,
     },
+    /// Removes every face template of a user (fingerprints stay); refused if the user has none.
+    RemoveUserFaces {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+    },
+    /// Removes every fingerprint template of a user (faces stay); refused if the user has none.
+    RemoveUserFingers {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+    },
 }
 
 /// Fixed-size bitmap of live rows.
@@ -843,7 +857,9 @@ impl Store {
                     user,
                     template,
                 } => (location, user, Some(template)),
-                Change::RemoveUser { location, user } => (location, user, None),
+                Change::RemoveUser { location, user }
+                | Change::RemoveUserFaces { location, user }
+                | Change::RemoveUserFingers { location, user } => (location, user, None),
             };
             check_id("location", location).map_err(at)?;
             check_id("user", user).map_err(at)?;
@@ -933,6 +949,20 @@ impl Store {
                         if n == 0 {
                             return Err(Error::NotFound(format!(
                                 "change {i}: user {user:?} at {location:?} has no templates"
+                            )));
+                        }
+                    }
+                    Change::RemoveUserFaces { location, user } => {
+                        if p.remove_user_faces(location, user) == 0 {
+                            return Err(Error::NotFound(format!(
+                                "change {i}: user {user:?} at {location:?} has no face templates"
+                            )));
+                        }
+                    }
+                    Change::RemoveUserFingers { location, user } => {
+                        if p.remove_user_fingers(location, user) == 0 {
+                            return Err(Error::NotFound(format!(
+                                "change {i}: user {user:?} at {location:?} has no fingerprint templates"
                             )));
                         }
                     }

@@ -83,10 +83,12 @@ pub fn apply_model(m: &mut Model, changes: &[Change], dim: usize) -> bool {
                     return false;
                 }
             }
-            Change::PutFinger { .. } | Change::RemoveFinger { .. } => {
+            Change::PutFinger { .. }
+            | Change::RemoveFinger { .. }
+            | Change::RemoveUserFingers { .. } => {
                 unreachable!("this model tracks faces; tests/finger_store.rs has the finger model")
             }
-            Change::RemoveUser { location, user } => {
+            Change::RemoveUser { location, user } | Change::RemoveUserFaces { location, user } => {
                 let keys: Vec<_> = next
                     .keys()
                     .filter(|k| &k.0 == location && &k.1 == user)

@@ -532,7 +532,8 @@ static void test_remove(edgeid_store *s) {
     EXPECT(edgeid_finger_verify(s, S("hq"), S("alice"), R(r101_3), 0, -1, &hit), EDGEID_OK);
     CHECK(strcmp(hit.template_id, "f1") == 0);
 
-    /* Removing a fingerprint leaves the user's faces; removing the user removes both. */
+    /* Removing a fingerprint leaves the user's faces; removing the user's faces leaves the
+       fingerprints, and the other way round. */
     make_vec(face, DIM, 8);
     EXPECT(edgeid_face_put(s, S("hq"), S("erin"), S("face"), face, DIM, NULL), EDGEID_OK);
     put(s, "hq", "erin", "e1", &r105_1);
@@ -545,12 +546,33 @@ static void test_remove(edgeid_store *s) {
     EXPECT(edgeid_finger_verify(s, S("hq"), S("erin"), R(r105_2), 0, -1, &hit), EDGEID_OK);
     CHECK(strcmp(hit.template_id, "e1") == 0);
     EXPECT(edgeid_face_remove_user(s, S("hq"), S("erin"), NULL), EDGEID_OK);
+    EXPECT(edgeid_finger_verify(s, S("hq"), S("erin"), R(r105_2), 0, -1, &hit), EDGEID_OK);
+    CHECK(strcmp(hit.template_id, "e1") == 0);
+    EXPECT(edgeid_face_put(s, S("hq"), S("erin"), S("face"), face, DIM, NULL), EDGEID_OK);
+    EXPECT(edgeid_finger_remove_user(s, S("hq"), S("erin"), NULL), EDGEID_OK);
     EXPECT(edgeid_finger_verify(s, S("hq"), S("erin"), R(r105_2), 0, -1, &hit),
            EDGEID_ERR_NOT_FOUND);
-    /* A user with fingerprints only is a user too. */
+    {
+        edgeid_hit fh;
+        EXPECT(edgeid_face_verify(s, S("hq"), S("erin"), face, DIM, &fh), EDGEID_OK);
+    }
+    EXPECT(edgeid_finger_remove_user(s, S("hq"), S("erin"), NULL), EDGEID_ERR_NOT_FOUND);
+    EXPECT(edgeid_finger_remove_user(NULL, S("hq"), S("erin"), NULL), EDGEID_ERR_NULL);
+    EXPECT(edgeid_finger_remove_user(s, S("hq"), NULL, 3, NULL), EDGEID_ERR_NULL);
+    /* A user with fingerprints only has no faces to remove. */
     put(s, "hq", "fingeronly", "x1", &r105_1);
-    EXPECT(edgeid_face_remove_user(s, S("hq"), S("fingeronly"), NULL), EDGEID_OK);
     EXPECT(edgeid_face_remove_user(s, S("hq"), S("fingeronly"), NULL), EDGEID_ERR_NOT_FOUND);
+    /* In a batch, with a face put, atomically. */
+    {
+        edgeid_batch *b = edgeid_batch_new();
+        EXPECT(edgeid_batch_finger_remove_user(b, S("hq"), S("fingeronly")), EDGEID_OK);
+        EXPECT(edgeid_batch_face_put(b, S("hq"), S("fingeronly"), S("f"), face, DIM), EDGEID_OK);
+        EXPECT(edgeid_batch_finger_remove_user(NULL, S("hq"), S("x")), EDGEID_ERR_NULL);
+        EXPECT(edgeid_commit(s, b, NULL), EDGEID_OK);
+        EXPECT(edgeid_finger_verify(s, S("hq"), S("fingeronly"), R(r105_1), 0, -1, &hit),
+               EDGEID_ERR_NOT_FOUND);
+        edgeid_batch_free(b);
+    }
 }
 
 static void test_batch(edgeid_store *s) {
