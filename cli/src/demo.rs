@@ -1,16 +1,21 @@
-//! `edgeid demo`: the engine's main job end to end on synthetic faces, driven the way a terminal is —
-//! by the platform's deltas: a full synchronisation, "synchronize user", "synchronize all changes"
-//! (with a deleted user), sync status and digest, card/code/plate lookups, a restart, then
-//! identification of known users and strangers. No model or setup. It checks its own answers and
-//! exits 1 if any is wrong, so it doubles as a smoke test on a new device.
+//! `edgeid demo`: the engine's main job end to end on synthetic faces and fingerprints, driven the
+//! way a terminal is — by the platform's deltas: a full synchronisation, "synchronize user",
+//! "synchronize all changes" (with a deleted user), sync status and digest, card/code/plate lookups,
+//! a restart, then identification of known users and strangers by face and by finger. No model or
+//! setup. It checks its own answers and exits 1 if any is wrong, so it doubles as a smoke test on a
+//! new device.
 
 use crate::deltas;
 use crate::out::{count, human_bytes, ms, round3, CmdResult, Fail, Out};
 use crate::synth::{self, Rng};
 use clap::Args;
+use edgeid::finger::calibration::threshold_for_fmr;
+use edgeid::finger::synth::{synthesize, to_record, Rng as FingerRng, SynthParams};
+use edgeid::finger::template::Point;
+use edgeid::finger::FingerTemplate;
 use edgeid::sync::delta::Kind;
 use edgeid::sync::{Outcome, Progress, UserRef};
-use edgeid::{Hit, Identify, OpenOptions, Store};
+use edgeid::{FingerIdentify, Hit, Identify, OpenOptions, Store};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,11 +28,18 @@ const PROBES: usize = 10;
 const STRANGERS: usize = 2;
 /// Users re-enrolled by the "synchronize all changes" delta.
 const CHANGED: usize = 5;
-/// Every this many users (from user 0) also get a card, an access code, a plate and a right.
+/// Every this many users (from user 0) also get a card, an access code, a plate, a right and a
+/// fingerprint.
 const CREDENTIALS_EVERY: usize = 10;
 const LOCATION: &str = "local";
 const DOOR: &str = "front";
 const SCHEDULE: &str = "office-hours";
+/// False-match rate at which the demo accepts a fingerprint match.
+const FINGER_FMR: f64 = 1e-4;
+/// Users identified by fingerprint.
+const FINGER_PROBES: usize = 5;
+/// Minutiae of a synthetic finger.
+const MINUTIAE: usize = 40;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -99,6 +111,44 @@ impl People {
         format!("DM-{:03}-{}", i / 26, char::from(b'A' + (i % 26) as u8))
     }
 
+    /// The minutiae pattern of user `i`'s right index finger (stream `FINGER + i`), or of a
+    /// stranger's (`i` beyond the users): points at least 16 px apart in a 300 × 400 px area.
+    fn finger(&self, i: usize) -> Vec<Point> {
+        let mut rng = Rng::new(self.seed, synth::FINGER + i as u64);
+        let mut pts: Vec<Point> = Vec::with_capacity(MINUTIAE);
+        while pts.len() < MINUTIAE {
+            let (x, y) = (
+                rng.uniform() as f32 * 300.0 - 150.0,
+                rng.uniform() as f32 * 400.0 - 200.0,
+            );
+            if pts.iter().all(|p| (p.x - x).hypot(p.y - y) >= 16.0) {
+                pts.push(Point {
+                    x,
+                    y,
+                    angle: rng.below(65536) as u16,
+                    kind: 1 + rng.below(2) as u8,
+                    quality: 60,
+                });
+            }
+        }
+        pts
+    }
+
+    /// Impression number `k` of finger `i` (placed, rotated, distorted and incomplete differently
+    /// each time, as on a sensor).
+    fn impression(&self, i: usize, k: u64) -> Vec<Point> {
+        let params = SynthParams {
+            rotation_deg: 25.0,
+            translation_px: 40.0,
+            distortion_px: 4.0,
+            dropout: 0.1,
+            spurious: 3,
+            ..SynthParams::default()
+        };
+        let mut rng = FingerRng::new(self.seed ^ (k << 32) ^ (i as u64).wrapping_mul(0x9E37));
+        synthesize(&self.finger(i), &mut rng, &params)
+    }
+
     /// The user's whole record as the platform sends it.
     fn user(&self, i: usize, enrolment: u64) -> Value {
         let faces: Vec<Value> = (0..self.faces(i))
@@ -119,6 +169,9 @@ impl People {
             u["codes"] = json!([Self::code(i)]);
             u["plates"] = json!([Self::plate(i)]);
             u["rights"] = json!([{"doors": [DOOR], "schedule": SCHEDULE}]);
+            let record = to_record(&self.impression(i, enrolment));
+            u["fingers"] = json!([{"id": "r-index", "position": 2,
+                "format": "iso19794-2:2005", "data": deltas::b64(&record)}]);
         }
         u
     }
@@ -272,7 +325,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
             "weekly": {"mon": [["07:00", "19:00"]], "tue": [["07:00", "19:00"]], "wed": [["07:00", "19:00"]],
                        "thu": [["07:00", "19:00"]], "fri": [["07:00", "17:00"]]},
             "holidays": ["2026-12-25"]}}),
-        json!({"op": "upsert_door", "door": {"id": DOOR, "modes": ["face", "card+code", "plate"]}}),
+        json!({"op": "upsert_door", "door": {"id": DOOR, "modes": ["face", "finger", "card+code", "plate"]}}),
     ];
     for i in 0..n {
         changes.push(deltas::upsert_user(people.user(i, 0)));
@@ -284,7 +337,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let full = deltas::delta(LOCATION, 1, Kind::Full, Some(&key), changes);
     let build_s = t.elapsed().as_secs_f64();
     out.line(format_args!(
-        "full synchronisation (sequence 1): {n} users, {templates} face templates, {with_credentials} with card, code, plate and a right on door {DOOR}; {} of JSON built in {build_s:.2} s",
+        "full synchronisation (sequence 1): {n} users, {templates} face templates, {with_credentials} with fingerprint, card, code, plate and a right on door {DOOR}; {} of JSON built in {build_s:.2} s",
         human_bytes(full.len() as u64)
     ));
     let (outcome, full_ms) = apply(&store, &full, out)?;
@@ -456,10 +509,62 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     )?;
     out.line(after.line());
 
+    // Identify by fingerprint: fresh impressions of enrolled fingers, a stranger's, the deleted
+    // user's (when they had one).
+    let t_finger = threshold_for_fmr(FINGER_FMR);
+    out.line(format_args!(
+        "identify by fingerprint (k=1, FMR {FINGER_FMR:.0e}: score >= {t_finger:.4}):"
+    ));
+    let mut finger_probes: Vec<(String, Option<String>, Vec<Point>)> = (0..n)
+        .step_by(CREDENTIALS_EVERY)
+        .filter(|&i| i != gone)
+        .take(FINGER_PROBES)
+        .map(|i| {
+            (
+                format!("finger of {}", user_id(i)),
+                Some(user_id(i)),
+                people.impression(i, 1_000),
+            )
+        })
+        .collect();
+    finger_probes.push((
+        "stranger's finger".into(),
+        None,
+        people.impression(n + 1, 0),
+    ));
+    if People::has_credentials(gone) {
+        finger_probes.push((
+            format!("finger of {}", user_id(gone)),
+            None,
+            people.impression(gone, 1_000),
+        ));
+    }
+    let mut fingers = Vec::new();
+    for (label, expected, pts) in finger_probes {
+        let probe = FingerTemplate::from_points(&pts);
+        let t = Instant::now();
+        let hits =
+            store.identify_finger(&FingerIdentify::new(probe.as_ref()).threshold(t_finger))?;
+        let took = ms(t.elapsed());
+        let found = hits.first().map(|h| h.user.clone());
+        let ok = found == expected;
+        let shown = match hits.first() {
+            Some(h) => format!("{:<10} score {:.3}", h.user, h.score),
+            None => format!("{:<10} (no score >= {t_finger:.4})", "nobody"),
+        };
+        out.line(format_args!(
+            "  {label:<20} -> {shown:<28} {took:>7.2} ms  {}",
+            if ok { "ok" } else { "WRONG" }
+        ));
+        fingers.push(json!({"probe": label, "expected": expected, "found": found,
+            "score": hits.first().map(|h| h.score), "ms": round3(took), "ok": ok}));
+    }
+    let fingers_ok = fingers.iter().filter(|f| f["ok"] == true).count();
+
     let st = store.stats();
     out.line(format_args!(
-        "stats: {} live templates, {} dead, {} segment(s), kernel {}",
-        st.live, st.dead, st.segments, st.kernel
+        "stats: {} live face templates, {} fingerprint templates, {} dead, {} segment(s), kernel {}",
+        st.live, st.fingers, st.dead, st.segments, st.kernel
     ));
 
     let known_ok = probes
@@ -475,12 +580,16 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let median = lat[lat.len() / 2];
     let lookups_ok = lookups.iter().filter(|l| l["ok"] == true).count();
     let failed = checks.failed();
-    let ok =
-        known_ok == chosen.len() && strangers_ok == STRANGERS && after.ok() && failed.is_empty();
+    let ok = known_ok == chosen.len()
+        && strangers_ok == STRANGERS
+        && after.ok()
+        && fingers_ok == fingers.len()
+        && failed.is_empty();
     out.line(format_args!(
-        "{known_ok}/{} enrolled users identified, {strangers_ok}/{STRANGERS} strangers rejected, removed user {}, {lookups_ok}/{} lookups right, median {median:.2} ms",
+        "{known_ok}/{} enrolled users identified, {strangers_ok}/{STRANGERS} strangers rejected, removed user {}, {fingers_ok}/{} fingerprint answers right, {lookups_ok}/{} lookups right, median {median:.2} ms",
         chosen.len(),
         if after.ok() { "no longer identified" } else { "STILL IDENTIFIED" },
+        fingers.len(),
         lookups.len()
     ));
 
@@ -502,6 +611,9 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
         "probes": probes.iter().map(Probe::json).collect::<Vec<_>>(),
         "removed": user_id(gone),
         "after_removal": after.json(),
+        "fingers": fingers,
+        "fingers_ok": fingers_ok,
+        "finger_threshold": t_finger,
         "identified": known_ok,
         "strangers_rejected": strangers_ok,
         "median_ms": round3(median),

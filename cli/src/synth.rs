@@ -10,6 +10,7 @@ pub const PROBE: u64 = 1 << 60;
 pub const EXTRA: u64 = 2 << 60;
 pub const STRANGER: u64 = 3 << 60;
 pub const CHOICE: u64 = 4 << 60;
+pub const FINGER: u64 = 5 << 60;
 
 /// splitmix64 with a Box–Muller gaussian: tiny, fast, and plenty for test data.
 pub struct Rng {
