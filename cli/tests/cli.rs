@@ -334,13 +334,20 @@ fn demo_identifies_everyone() {
         "synchronize all changes (sequence 3)",
         "already applied, nothing changed",
         "sync status: location local, sequence 3, 299 users",
-        "removed user no longer identified, 3/3 lookups right",
+        "removed user no longer identified",
+        "fingerprint answers right, 3/3 lookups right",
+        "identify by fingerprint (k=1, FMR 1e-4",
+        "stranger's finger    -> nobody",
     ] {
         assert!(out.contains(line), "{line:?} missing: {out}");
     }
     let j = json(&["demo", "--users", "20", "--dim", "32"]);
     assert_eq!(j["ok"], true);
     assert_eq!(j["probes"].as_array().unwrap().len(), 12);
+    // Users 0 and 10 enrol a finger; both are found and the stranger's finger is not.
+    let fingers = j["fingers"].as_array().unwrap();
+    assert!(fingers.len() >= 3, "{j}");
+    assert_eq!(j["fingers_ok"].as_u64(), Some(fingers.len() as u64));
 }
 
 #[test]
