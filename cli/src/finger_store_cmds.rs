@@ -6,6 +6,8 @@
 
 use crate::finger_cmds::{fmr_label, parse_fmr, read_record, ReadArgs};
 use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Out};
+pub use crate::store_cmds::RemoveArgs;
+use crate::store_cmds::DEFAULT_LOCATION;
 use crate::StoreArg;
 use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
@@ -15,9 +17,6 @@ use edgeid::{Change, FingerIdentify, FingerMatch, OpenOptions};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Location used when none is given (as for faces).
-const DEFAULT_LOCATION: &str = "local";
 
 /// Reads a record and prepares the view to enrol or search with.
 fn read_view(
@@ -107,21 +106,6 @@ pub fn add(a: &AddArgs, out: Out) -> CmdResult {
         "location": a.location, "user": a.user, "template": a.template, "position": position,
         "minutiae": minutiae, "replaced": replaced, "seq": seq, "live": live,
     }))
-}
-
-#[derive(Args)]
-pub struct RemoveArgs {
-    #[command(flatten)]
-    store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    user: String,
-    /// Remove only this template (default: every fingerprint template of the user).
-    #[arg(long)]
-    template: Option<String>,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
 }
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// Location used when none is given: a terminal that serves one site needs no location ids.
-const DEFAULT_LOCATION: &str = "local";
+pub const DEFAULT_LOCATION: &str = "local";
 
 /// Options for commands that do not search: no search thread pool to start.
 fn quiet_opts() -> OpenOptions {
@@ -90,19 +90,21 @@ pub fn add(a: &AddArgs, out: Out) -> CmdResult {
     }))
 }
 
+/// Arguments of `face remove` and `finger remove`.
 #[derive(Args)]
 pub struct RemoveArgs {
     #[command(flatten)]
-    store: StoreArg,
+    pub store: StoreArg,
     /// User id.
     #[arg(long)]
-    user: String,
-    /// Remove only this template (default: every template of the user).
+    pub user: String,
+    /// Remove only this template (default: every template of the user of this kind, face or
+    /// fingerprint).
     #[arg(long)]
-    template: Option<String>,
+    pub template: Option<String>,
     /// Location id.
     #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
+    pub location: String,
 }
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {

@@ -187,6 +187,17 @@ pub fn synthesize(src: &[Point], rng: &mut Rng, p: &SynthParams) -> Vec<Point> {
     out
 }
 
+/// Impression `i` of a synthetic gallery: source `i % sources.len()` with the `i`-th seeded
+/// variation.
+fn impression(sources: &[FingerTemplate], i: usize, seed: u64, params: &SynthParams) -> Vec<Point> {
+    let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ i as u64);
+    synthesize(
+        sources[i % sources.len()].as_ref().points(),
+        &mut rng,
+        params,
+    )
+}
+
 /// `n` synthetic templates made from `sources` (template `i` from source `i % sources.len()`, with
 /// the `i`-th seeded variation), prepared on all cores.
 pub fn synthetic_gallery(
@@ -201,11 +212,7 @@ pub fn synthetic_gallery(
     (0..n)
         .into_par_iter()
         .with_min_len(64)
-        .map(|i| {
-            let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ i as u64);
-            let src = sources[i % sources.len()].as_ref();
-            FingerTemplate::from_points(&synthesize(src.points(), &mut rng, params))
-        })
+        .map(|i| FingerTemplate::from_points(&impression(sources, i, seed, params)))
         .collect()
 }
 
@@ -260,11 +267,7 @@ pub fn synthetic_records(
     (0..n)
         .into_par_iter()
         .with_min_len(64)
-        .map(|i| {
-            let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ i as u64);
-            let src = sources[i % sources.len()].as_ref();
-            to_record(&synthesize(src.points(), &mut rng, params))
-        })
+        .map(|i| to_record(&impression(sources, i, seed, params)))
         .collect()
 }
 
