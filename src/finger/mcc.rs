@@ -387,14 +387,18 @@ fn tables() -> &'static Tables {
 /// Per-thread scratch space, so a comparison allocates nothing.
 struct Scratch {
     cand: Vec<(f32, u8, u8)>,
-    order: Vec<u16>,
+    /// Counts of the rotation-sample rows against all of B (`MAX_MINUTIAE` per row).
+    rows: Vec<Counts>,
+    /// The candidates in descending λ order.
+    sorted: Vec<(f32, u8, u8)>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
 
         cand: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
-        order: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
+        rows: vec![Counts::default(); ROT_SAMPLES * MAX_MINUTIAE],
+        sorted: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
     });
 }
 
@@ -435,10 +439,13 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
         }
         let mut votes = [0f32; ROT_BINS];
         let step = na.div_ceil(ROT_SAMPLES).max(1);
-        for i in (0..na).step_by(step) {
-            kernel(a.cylinder(i), bcyl, &all_idx[..nb], &mut counts[..nb]);
+        // The sampled rows are kept whole: the pass below takes its direction-checked subset.
+        let rows = &mut s.rows;
+        for (r, i) in (0..na).step_by(step).enumerate() {
+            let row = &mut rows[r * MAX_MINUTIAE..r * MAX_MINUTIAE + nb];
+            kernel(a.cylinder(i), bcyl, &all_idx[..nb], row);
             let (mut best, mut bj) = (0.0, 0);
-            for (j, c) in counts[..nb].iter().enumerate() {
+            for (j, c) in row.iter().enumerate() {
                 let l = lambda(c);
                 if l > best {
                     best = l;
@@ -478,7 +485,14 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
                 idx[n] = j as u8;
                 n += usize::from(adiff(ta, b.point(j).angle) <= dtheta_max);
             }
-            kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
+            if i % step == 0 {
+                let row = &rows[(i / step) * MAX_MINUTIAE..];
+                for (c, &j) in counts[..n].iter_mut().zip(&idx[..n]) {
+                    *c = row[usize::from(j)];
+                }
+            } else {
+                kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
+            }
             for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
                 let lam = lambda(c);
                 if lam > 0.0 {
@@ -486,7 +500,7 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
                 }
             }
         }
-        lssr(a, b, &s.cand, &mut s.order, t)
+        lssr(a, b, &s.cand, &mut s.sorted, t)
     })
 }
 
@@ -517,7 +531,7 @@ fn lssr(
     a: &TemplateRef<'_>,
     b: &TemplateRef<'_>,
     cand: &[(f32, u8, u8)],
-    order: &mut Vec<u16>,
+    sorted: &mut Vec<(f32, u8, u8)>,
     t: &Tables,
 ) -> f32 {
     let n_min = a.n_cyl().min(b.n_cyl());
@@ -541,15 +555,14 @@ fn lssr(
         *v = acc;
         acc += h;
     }
-    order.clear();
-    order.resize(cand.len(), 0);
-    for (ci, &c) in cand.iter().enumerate() {
+    sorted.clear();
+    sorted.resize(cand.len(), (0.0, 0, 0));
+    for &c in cand.iter() {
         let q = qbucket(c.0);
-        order[start[q] as usize] = ci as u16;
+        sorted[start[q] as usize] = c;
         start[q] += 1;
     }
-    for &ci in order.iter() {
-        let (l, i, j) = cand[ci as usize];
+    for &(l, i, j) in sorted.iter() {
         let (iu, ju) = (usize::from(i), usize::from(j));
         if used_a[iu] || used_b[ju] {
             continue;
@@ -658,9 +671,17 @@ fn lssr(
         eff[ti] = (lam[ti] / sel[ti].0, lam[ti], ti as u8);
     }
     let eff = &mut eff[..m];
-    eff.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
     let np = t.np[n_min.min(MAX_MINUTIAE)];
-    let top = &eff[..np.min(m)];
+    let top = np.min(m);
+    // Only the `top` most efficient are needed (then in descending order, as they are summed).
+    // Ties are common (every pair without a compatible one keeps ε = wR^N_REL), so they are broken
+    // by selection order (higher initial λ first): a total order, the same result however sorted.
+    let by_eff = |x: &(f32, f32, u8), y: &(f32, f32, u8)| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2));
+    if top < m {
+        eff.select_nth_unstable_by(top, by_eff);
+    }
+    let top = &mut eff[..top];
+    top.sort_unstable_by(by_eff);
     let sum: f32 = top.iter().map(|e| e.1).sum();
     sum / np as f32
 }
