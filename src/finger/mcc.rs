@@ -18,11 +18,11 @@ pub const R: f32 = 70.0;
 /// Cells along each side of the cylinder base.
 pub const NS: usize = 16;
 /// Direction sections (cylinder height).
-pub const ND: usize = 6;
+pub const ND: usize = 8;
 /// Spatial standard deviation σS.
-pub const SIGMA_S: f32 = 28.0 / 3.0;
+pub const SIGMA_S: f32 = 8.5;
 /// Directional standard deviation σD.
-pub const SIGMA_D: f32 = 2.0 * PI / 9.0;
+pub const SIGMA_D: f32 = 0.5;
 /// Bit threshold μψ of a cell's contribution.
 pub const MU_PSI: f32 = 0.01;
 /// Convex hull expansion Ω for cell validity.

@@ -27,12 +27,23 @@
 //!    resolution (and card formats in metric units) compare directly. The [`mcc::MAX_MINUTIAE`] (64)
 //!    minutiae of best reported quality are kept; no quality threshold (dropping mindtct's low-quality
 //!    minutiae lowered accuracy on every DB).
-//! 2. **Cylinders.** Per minutia, a cylinder of radius R = 70 px, `NS × NS × ND` = 16 × 16 × 6 cells;
-//!    each cell sums the Gaussian spatial (σS = 28/3 px) and directional (σD = 2π/9) contributions of
-//!    the neighbouring minutiae and is 1 when the sum reaches μψ = 0.01. Cells outside the minutiae's
-//!    convex hull enlarged by Ω = 50 px are invalid; a cylinder needs 75 % valid cells and 2
-//!    neighbours. A cylinder is 1,536 value bits plus a 256-bit validity mask (256 bytes).
+//! 2. **Cylinders.** Per minutia, a cylinder of radius R = 70 px, `NS × NS × ND` = 16 × 16 × 8 cells;
+//!    each cell sums the Gaussian spatial (σS = 8.5 px) and directional (σD = 0.5 rad) contributions
+//!    of the neighbouring minutiae and is 1 when the sum reaches μψ = 0.01. Cells outside the
+//!    minutiae's convex hull enlarged by Ω = 50 px are invalid; a cylinder needs 75 % valid cells and
+//!    2 neighbours. A cylinder is 2,048 value bits plus a 256-bit validity mask (320 bytes).
 //!    NS = 8 (4× smaller) was measured and lost about 1.5 EER points on DB3.
+//!    ND = 8 with the narrower σD and σS replaced the paper's ND = 6, σD = 2π/9, σS = 28/3 (template
+//!    version 2): mindtct EER DB1..4 1.88/0.70/5.70/2.85 → 1.90/0.70/4.28/2.50 %, the pairwise ranking
+//!    error (1 − AUC, summed over the four DBs) 2.35 → 1.95 %; secugen 2.13/1.09/5.12/1.06 →
+//!    2.13/1.20/4.67/1.06 % (DB3 rank-1 79 → 78 of 80). The gain holds over the neighbourhood
+//!    σD 0.47–0.52, σS 8–8.75 (mindtct DB3 4.3–5.35 %), so it is not one lucky point; with ND = 6
+//!    no σD/σS/μψ/Ω/MIN_VC/MIN_M/MIN_ME setting of a one-at-a-time sweep brought DB3 below 5.3 %
+//!    (and most cost elsewhere). ND = 8 costs a third more popcount work per cylinder pair (32 value
+//!    words instead of 24; ND = 7 would cost the same after padding). ND = 5 was worse (DB3 6–7 %).
+//!    MIN_VC below 0.75 changes nothing on this data (cylinders with two neighbours are nearly always
+//!    75 % valid); 0.8 and above was worse. Weighting neighbours by minutia quality (contribution ×
+//!    min(1, max(0.3, q/Q0)), Q0 20–60) was worse on every mindtct DB.
 //! 3. **Local similarities.** For two cylinders, with `x = a ∧ valid(b)`, `y = b ∧ valid(a)`:
 //!    `λ = 1 − √|x ⊕ y| / (√|x| + √|y|)`, three popcounts over 24 words (3 AVX-512 registers), when at
 //!    least 60 % of the cells are valid in both. Pairs whose directions differ by more than

@@ -87,7 +87,7 @@ mod x86 {
 
     /// AVX-512 VPOPCNTDQ: values in `VAL_WORDS / 8` registers, the mask (stored repeated to 8 words)
     /// in one. The four counts are reduced together: every lane's counts are small (at most
-    /// `VAL_WORDS / 8 · 64` = 192 per lane, 1,536 over the register), so they are packed into the
+    /// `VAL_WORDS / 8 · 64` per lane, `VAL_WORDS · 64` over the register), so they are packed into the
     /// four 16-bit fields of each 64-bit lane and summed by one horizontal reduction.
     ///
     /// # Safety
