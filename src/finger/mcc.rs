@@ -384,13 +384,22 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// A candidate pair: local similarity λ, its sort bucket, the minutia of A and of B.
+#[derive(Clone, Copy, Default)]
+struct Cand {
+    lam: f32,
+    q: u16,
+    i: u8,
+    j: u8,
+}
+
 /// Per-thread scratch space, so a comparison allocates nothing.
 struct Scratch {
-    cand: Vec<(f32, u8, u8)>,
+    cand: Vec<Cand>,
     /// Counts of the rotation-sample rows against all of B (`MAX_MINUTIAE` per row).
     rows: Vec<Counts>,
     /// The candidates in descending λ order.
-    sorted: Vec<(f32, u8, u8)>,
+    sorted: Vec<Cand>,
 }
 
 thread_local! {
@@ -478,12 +487,16 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
         } else {
             0
         };
+        let mut bang = [0u16; MAX_MINUTIAE];
+        for (j, x) in bang[..nb].iter_mut().enumerate() {
+            *x = b.point(j).angle;
+        }
         for i in 0..na {
             let ta = a.point(i).angle.wrapping_add(rot);
             let mut n = 0;
-            for j in 0..nb {
+            for (j, &bj) in bang[..nb].iter().enumerate() {
                 idx[n] = j as u8;
-                n += usize::from(adiff(ta, b.point(j).angle) <= dtheta_max);
+                n += usize::from(adiff(ta, bj) <= dtheta_max);
             }
             if i % step == 0 {
                 let row = &rows[(i / step) * MAX_MINUTIAE..];
@@ -496,7 +509,12 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
             for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
                 let lam = lambda(c);
                 if lam > 0.0 {
-                    s.cand.push((lam, i as u8, j));
+                    s.cand.push(Cand {
+                        lam,
+                        q: qbucket(lam) as u16,
+                        i: i as u8,
+                        j,
+                    });
                 }
             }
         }
@@ -523,15 +541,19 @@ const QBUCKETS: usize = 1024;
 /// Bucket of λ ∈ (0, 1] in descending order (bucket 0 holds the highest).
 #[inline]
 fn qbucket(l: f32) -> usize {
-    QBUCKETS - ((l * QBUCKETS as f32) as usize).min(QBUCKETS)
+    debug_assert!(l > 0.0 && l <= 1.0);
+    // SAFETY: λ is in (0, 1] (a candidate has λ > 0, and λ = 1 − a ratio of non-negative terms), so
+    // λ · QBUCKETS is finite and in (0, QBUCKETS], representable as u32.
+    let k = unsafe { (l * QBUCKETS as f32).to_int_unchecked::<u32>() } as usize;
+    QBUCKETS - k.min(QBUCKETS)
 }
 
 /// Local similarity sort with relaxation (MCC's LSS-R), on the candidate pairs (λ, i, j).
 fn lssr(
     a: &TemplateRef<'_>,
     b: &TemplateRef<'_>,
-    cand: &[(f32, u8, u8)],
-    sorted: &mut Vec<(f32, u8, u8)>,
+    cand: &[Cand],
+    sorted: &mut Vec<Cand>,
     t: &Tables,
 ) -> f32 {
     let n_min = a.n_cyl().min(b.n_cyl());
@@ -545,31 +567,36 @@ fn lssr(
     let mut sel: [(f32, u8, u8); NR_MAX] = [(0.0, 0, 0); NR_MAX];
     let mut m = 0;
     // Bucket sort by λ quantised to 1/1024 (descending; ties in matrix order), then greedy.
+    // Counting sort on the precomputed buckets; the prefix sum spans only the occupied ones.
     let mut start = [0u16; QBUCKETS + 1];
-    for &c in cand.iter() {
-        start[qbucket(c.0)] += 1;
+    let (mut lo, mut hi) = (QBUCKETS, 0);
+    for c in cand.iter() {
+        let q = usize::from(c.q);
+        start[q] += 1;
+        lo = lo.min(q);
+        hi = hi.max(q);
     }
     let mut acc = 0u16;
-    for v in start.iter_mut() {
+    for v in start[lo..=hi].iter_mut() {
         let h = *v;
         *v = acc;
         acc += h;
     }
     sorted.clear();
-    sorted.resize(cand.len(), (0.0, 0, 0));
+    sorted.resize(cand.len(), Cand::default());
     for &c in cand.iter() {
-        let q = qbucket(c.0);
-        sorted[start[q] as usize] = c;
+        let q = usize::from(c.q);
+        sorted[usize::from(start[q])] = c;
         start[q] += 1;
     }
-    for &(l, i, j) in sorted.iter() {
-        let (iu, ju) = (usize::from(i), usize::from(j));
+    for c in sorted.iter() {
+        let (iu, ju) = (usize::from(c.i), usize::from(c.j));
         if used_a[iu] || used_b[ju] {
             continue;
         }
         used_a[iu] = true;
         used_b[ju] = true;
-        sel[m] = (l, i, j);
+        sel[m] = (c.lam, c.i, c.j);
         m += 1;
         if m == nr {
             break;
