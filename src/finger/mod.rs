@@ -45,13 +45,17 @@
 //!    75 % valid); 0.8 and above was worse. Weighting neighbours by minutia quality (contribution ×
 //!    min(1, max(0.3, q/Q0)), Q0 20–60) was worse on every mindtct DB.
 //! 3. **Local similarities.** For two cylinders, with `x = a ∧ valid(b)`, `y = b ∧ valid(a)`:
-//!    `λ = 1 − √|x ⊕ y| / (√|x| + √|y|)`, three popcounts over 24 words (3 AVX-512 registers), when at
-//!    least 60 % of the cells are valid in both. Pairs whose directions differ by more than
-//!    [`mcc::DELTA_THETA`] (60°, tuned: 90° as in the paper was worse on the mindtct sets) are skipped.
+//!    `λ = 1 − √|x ⊕ y| / (√|x| + √|y|)`, three popcounts over 32 words (4 AVX-512 registers), when at
+//!    least 60 % of the cells are valid in both (on this data every pair passes: MIN_ME 0.4–0.7 made
+//!    no difference). Pairs whose directions differ by more than [`mcc::DELTA_THETA`] are skipped
+//!    (60°, tuned: 90° as in the paper was worse on the mindtct sets; with ND = 6, 46°, 52°, 69° and
+//!    74° were not better; with ND = 8, 50° and 55° raised the summed 1 − AUC 1.95 → 2.25 %).
 //!    The direction check is relative to a global rotation estimated from the best matches of 16
 //!    sampled cylinders, used only when the votes clearly agree on a rotation beyond 45°, so a
 //!    template matches its own rotations by any angle while near-upright pairs (the tuning data) are
-//!    unaffected.
+//!    unaffected. Fewer samples would be cheaper (8: +8 % comparisons/s, 12: +3 %) but give more
+//!    spurious rotation estimates on upright pairs (8: DB4 EER 2.50 → 3.20 %; 12: DB1's ranking error
+//!    1 − AUC 0.54 → 0.82 %).
 //! 4. **Consolidation: LSS-R.** The top `min(nA, nB)` pairs by λ (greedy one-to-one: each minutia once,
 //!    which measured better than the paper's plain sort) are relaxed 5 times with weight 0.5, pair
 //!    compatibility ρ the product of logistic functions of the distance difference (μ = 5 px,
@@ -61,9 +65,24 @@
 //!    impostors score below about 0.04 and genuine pairs up to about 1 (a template against itself).
 //!    A global pairing stage after LSS-R (align by the top pairs, count minutiae within 20 px) was
 //!    tried and lowered accuracy (mindtct's spurious minutiae pair by chance); it is not used.
+//!    Measured and rejected (one at a time, with ND = 6; baseline sums of the four EERs: mindtct
+//!    11.14 %, secugen 9.40 %): a floor of 20 on the relaxation's divisor `m − 1` (so small templates'
+//!    few pairs support each other less): 10.76 / 9.15 %, DB3 5.35 %, but with ND = 8 it moved DB3
+//!    4.28 → 5.00 %; the divisor `40 · ((m − 1)/40)^α`, α 0.3–0.85: worse; λ × 0.9 (0.8, 0.6) when
+//!    the two minutiae's types differ: 11.18 % (13.54, 16.44); λ weighted by the two minutiae's
+//!    qualities: 13.2–21.1 %; a distance tolerance growing with the distance (|dA − dB| / (1 + κ
+//!    (dA + dB)/200), κ 0.1–1): secugen down to 8.91 % but mindtct up to 11.4–12.6 %; NR_MAX 20–50
+//!    instead of 64: 11.4–13.6 %. Sweeps of n_P (MIN_NP 2–6, MAX_NP 8–16, μP 12–30, τP 0.2–1), ρ
+//!    (μρ1 3–8 px, τρ1 −1…−3, μρ2 and μρ3 0.2–0.45 rad), wR 0.3–0.7 and N_REL 3–8 found nothing better
+//!    than noise: one genuine pair moves an EER by 0.36 points.
 //! 5. **Speed.** No allocation per comparison (thread-local scratch), the λ kernel on one cylinder
-//!    against a row at a time, λ sorted by a 1,024-bucket counting sort, compatibilities computed once
-//!    per unordered pair with early exits and kept sparse for the relaxation.
+//!    against a row at a time (its four counts packed into 16-bit fields and reduced once), the
+//!    rotation-sample rows computed once and reused by the main pass, λ sorted by a 1,024-bucket
+//!    counting sort (bucket computed once per candidate, prefix sum over the occupied buckets only),
+//!    compatibilities computed once per unordered pair with early exits and kept sparse for the
+//!    relaxation, only the `n_P` most efficient pairs selected (not a full sort). Tried without gain:
+//!    a vectorisable pass computing all the distances before the compatibility checks (−1 %), a
+//!    branch-free λ pass over each row (±0).
 //!
 //! Parameters were tuned on the EER and rank-1 of the four `mindtct` sets only (the README protocol);
 //! the calibration table is derived from impostor scores and was not used for tuning.
