@@ -606,21 +606,19 @@ fn lssr(
     // Pair data, structure of arrays.
     let mut ax = [0f32; NR_MAX];
     let mut ay = [0f32; NR_MAX];
-    let mut ac = [0f32; NR_MAX];
-    let mut asn = [0f32; NR_MAX];
     let mut bx = [0f32; NR_MAX];
     let mut by = [0f32; NR_MAX];
-    let mut bc = [0f32; NR_MAX];
-    let mut bsn = [0f32; NR_MAX];
     let mut dang = [0u16; NR_MAX];
+    // cos and sin of each pair's frame rotation φ = θb − θa.
+    let mut cphi = [0f32; NR_MAX];
+    let mut sphi = [0f32; NR_MAX];
     for (ti, &(_, i, j)) in sel.iter().enumerate() {
         let p = a.point(i as usize);
         let q = b.point(j as usize);
         (ax[ti], ay[ti]) = (p.x, p.y);
         (bx[ti], by[ti]) = (q.x, q.y);
-        (asn[ti], ac[ti]) = p.sincos();
-        (bsn[ti], bc[ti]) = q.sincos();
         dang[ti] = q.angle.wrapping_sub(p.angle);
+        (sphi[ti], cphi[ti]) = (f32::from(dang[ti]) * (TAU / 65536.0)).sin_cos();
     }
     // Compatibility ρ(t, k) of every two selected pairs, kept sparse (most pairs of pairs are
     // incompatible). Cheapest test first: the direction difference, then the distances.
@@ -661,14 +659,13 @@ fn lssr(
             let inv = 1.0 / den;
             // The segment's direction in each minutia's own frame, compared through the cosine of
             // the angle between them (ρ3), seen from t and from k. The dot product of the segment
-            // rotated into a's and b's frames is d_a·R(θb−θa)·d_b, so only the frames' relative
-            // rotation matters.
-            let cos_t = ((dxa * ac[ti] + dya * asn[ti]) * (dxb * bc[ti] + dyb * bsn[ti])
-                + (-dxa * asn[ti] + dya * ac[ti]) * (-dxb * bsn[ti] + dyb * bc[ti]))
-                * inv;
-            let cos_k = ((dxa * ac[ki] + dya * asn[ki]) * (dxb * bc[ki] + dyb * bsn[ki])
-                + (-dxa * asn[ki] + dya * ac[ki]) * (-dxb * bsn[ki] + dyb * bc[ki]))
-                * inv;
+            // rotated into a's and b's frames, R(−θa)·d_a · R(−θb)·d_b = d_a · R(−φ)·d_b with
+            // φ = θb − θa, is cos φ (d_a · d_b) + sin φ (d_a × d_b): only the frames' relative
+            // rotation matters, and the dot and cross products are shared by t and k.
+            let dot = dxa * dxb + dya * dyb;
+            let cross = dxa * dyb - dya * dxb;
+            let cos_t = (cphi[ti] * dot + sphi[ti] * cross) * inv;
+            let cos_k = (cphi[ki] * dot + sphi[ki] * cross) * inv;
             push(ti, ki, r12 * t.z3.get(1.0 - cos_t));
             push(ki, ti, r12 * t.z3.get(1.0 - cos_k));
         }
