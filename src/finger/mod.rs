@@ -37,13 +37,18 @@
 //!    version 2): mindtct EER DB1..4 1.88/0.70/5.70/2.85 → 1.90/0.70/4.28/2.50 %, the pairwise ranking
 //!    error (1 − AUC, summed over the four DBs) 2.35 → 1.95 %; secugen 2.13/1.09/5.12/1.06 →
 //!    2.13/1.20/4.67/1.06 % (DB3 rank-1 79 → 78 of 80). The gain holds over the neighbourhood
-//!    σD 0.47–0.52, σS 8–8.75 (mindtct DB3 4.3–5.35 %), so it is not one lucky point; with ND = 6
-//!    no σD/σS/μψ/Ω/MIN_VC/MIN_M/MIN_ME setting of a one-at-a-time sweep brought DB3 below 5.3 %
-//!    (and most cost elsewhere). ND = 8 costs a third more popcount work per cylinder pair (32 value
-//!    words instead of 24; ND = 7 would cost the same after padding). ND = 5 was worse (DB3 6–7 %).
+//!    σD 0.47–0.52, σS 8–8.75 (mindtct DB3 4.3–5.35 %), so it is not one lucky point. With ND = 6,
+//!    one-at-a-time sweeps of σD, σS, μψ, Ω, MIN_VC, MIN_M and MIN_ME reached DB3 5.12 % at best
+//!    (σS = 7, with DB4 2.94 % and secugen DB3 5.70 %), Ω = 60 and σS = 8 5.35 %, most settings cost
+//!    elsewhere. ND = 8 costs a third more popcount work per cylinder pair (32 value words instead of
+//!    24; ND = 7 would cost the same after padding): about 10 % fewer comparisons/s, won back by the
+//!    speed work of 5. ND = 5 was worse (DB3 6–8 %).
 //!    MIN_VC below 0.75 changes nothing on this data (cylinders with two neighbours are nearly always
 //!    75 % valid); 0.8 and above was worse. Weighting neighbours by minutia quality (contribution ×
-//!    min(1, max(0.3, q/Q0)), Q0 20–60) was worse on every mindtct DB.
+//!    min(1, max(0.3, q/Q0)), Q0 20–60) was worse on every mindtct DB. With ND = 8, MIN_M = 1 was
+//!    mixed (DB1 1.90 → 2.13 %, the rest ±0.05); μψ 0.009–0.011 and Ω = 45 were worse (summed
+//!    mindtct EER 9.7–10.7 % against 9.38 %); Ω = 55 was even (summed EER 9.19 %, but 1 − AUC 1.95 →
+//!    2.15 %), so Ω stays 50.
 //! 3. **Local similarities.** For two cylinders, with `x = a ∧ valid(b)`, `y = b ∧ valid(a)`:
 //!    `λ = 1 − √|x ⊕ y| / (√|x| + √|y|)`, three popcounts over 32 words (4 AVX-512 registers), when at
 //!    least 60 % of the cells are valid in both (on this data every pair passes: MIN_ME 0.4–0.7 made
@@ -80,9 +85,16 @@
 //!    rotation-sample rows computed once and reused by the main pass, λ sorted by a 1,024-bucket
 //!    counting sort (bucket computed once per candidate, prefix sum over the occupied buckets only),
 //!    compatibilities computed once per unordered pair with early exits and kept sparse for the
-//!    relaxation, only the `n_P` most efficient pairs selected (not a full sort). Tried without gain:
-//!    a vectorisable pass computing all the distances before the compatibility checks (−1 %), a
-//!    branch-free λ pass over each row (±0).
+//!    relaxation (ρ3 from each pair's frame rotation: one sin/cos per pair), only the `n_P` most
+//!    efficient pairs selected (not a full sort). Where a comparison's time goes (rdtsc, ND = 8): the
+//!    rotation-sample rows 30 %, the direction-checked rows 29 %, sort and greedy selection 13 %,
+//!    compatibilities 21 %, relaxation 5 %. Tried without gain: a vectorisable pass computing all the
+//!    distances before the compatibility checks (−1 %), a branch-free λ pass over each row (±0),
+//!    keeping the relaxation's sparse rows in the scratch instead of zeroing 20 KiB per comparison
+//!    (±0), picking each rotation sample's best match by cross-multiplied ratios instead of λ (−7 %),
+//!    and stopping the full rotation-sample rows as soon as the remaining samples provably cannot
+//!    make a far rotation confident (exact, but settles only after 85 % of the samples on average:
+//!    +1 %, not worth its code).
 //!
 //! Parameters were tuned on the EER and rank-1 of the four `mindtct` sets only (the README protocol);
 //! the calibration table is derived from impostor scores and was not used for tuning.
