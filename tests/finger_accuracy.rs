@@ -5,13 +5,15 @@
 //!
 //! | set | DB1 | DB2 | DB3 | DB4 |
 //! |---|---|---|---|---|
-//! | mindtct EER measured | 1.88 % | 0.70 % | 5.70 % | 2.85 % |
-//! | mindtct EER bound (fails above) | 2.40 % | 1.20 % | 6.20 % | 3.40 % |
-//! | secugen EER measured | 2.13 % | 1.09 % | 5.12 % | 1.06 % |
-//! | secugen EER bound | 2.70 % | 1.60 % | 6.00 % | 1.70 % |
+//! | mindtct EER measured | 1.90 % | 0.70 % | 4.28 % | 2.50 % |
+//! | mindtct EER bound (fails above) | 2.40 % | 1.20 % | 4.80 % | 3.00 % |
+//! | mindtct EER goal (60 % of bozorth3) | 2.50 % | 1.57 % | 5.39 % | 3.23 % |
+//! | secugen EER measured | 2.13 % | 1.20 % | 4.67 % | 1.06 % |
+//! | secugen EER bound | 2.70 % | 1.70 % | 5.20 % | 1.70 % |
 //!
-//! The bounds sit about 0.5 points above the measured figures: on 280 genuine pairs one pair moves
-//! the EER by 0.36 points, and tiny numerical changes in cylinder construction move DB3 by ±0.7.
+//! The bounds sit about 0.5 points above the measured figures (and below the goal on mindtct): on 280
+//! genuine pairs one pair moves the EER by 0.36 points, and tiny numerical changes in cylinder
+//! construction move DB3 by ±0.7.
 
 use std::path::Path;
 
@@ -21,11 +23,11 @@ use edgeid::finger::eval::eval;
 const BOUNDS: [(&str, u32, f64, usize); 8] = [
     ("mindtct", 1, 2.40, 80),
     ("mindtct", 2, 1.20, 80),
-    ("mindtct", 3, 6.20, 80),
-    ("mindtct", 4, 3.40, 80),
+    ("mindtct", 3, 4.80, 80),
+    ("mindtct", 4, 3.00, 80),
     ("secugen", 1, 2.70, 80),
-    ("secugen", 2, 1.60, 80),
-    ("secugen", 3, 6.00, 78),
+    ("secugen", 2, 1.70, 80),
+    ("secugen", 3, 5.20, 78),
     ("secugen", 4, 1.70, 80),
 ];
 

@@ -136,6 +136,39 @@ fn every_kernel_agrees_with_scalar() {
             assert_eq!(out, reference, "kernel {name}");
         }
     }
+    // Extreme and random words: full cylinders (the largest counts), empty ones, random bits.
+    let w = edgeid::finger::mcc::CYL_WORDS;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut words = vec![u64::MAX; w];
+    words.extend(vec![0u64; w]);
+    words.extend((0..6 * w).map(|_| next()));
+    // A cylinder with an all-ones mask and random values, one with random values and a full mask.
+    words.extend((0..w).map(|k| if k < w - 8 { next() } else { u64::MAX }));
+    let n = words.len() / w;
+    // A cylinder stores its section mask repeated to 8 words.
+    let (vw, wps) = (edgeid::finger::mcc::VAL_WORDS, edgeid::finger::mcc::WPS);
+    for c in words.chunks_mut(w) {
+        for k in wps..8 {
+            c[vw + k] = c[vw + k % wps];
+        }
+    }
+    let idx: Vec<u8> = (0..n as u8).collect();
+    let mut reference = vec![popcnt::Counts::default(); n];
+    for i in 0..n {
+        let ca = &words[i * w..(i + 1) * w];
+        (scalar.1)(ca, &words, &idx, &mut reference);
+        for (name, k) in &kernels {
+            let mut out = vec![popcnt::Counts::default(); n];
+            k(ca, &words, &idx, &mut out);
+            assert_eq!(out, reference, "kernel {name} on synthetic words, row {i}");
+        }
+    }
     // The weighted prefilter kernels too.
     let mut freq = edgeid::finger::prefilter::Frequencies::default();
     for x in &t {

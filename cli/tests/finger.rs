@@ -54,7 +54,7 @@ fn compare_self_high_other_finger_low() {
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o);
     assert!(
-        line.contains("match at FMR 1e-4 (threshold 0.0321)") && !line.contains("no match"),
+        line.contains("match at FMR 1e-4 (threshold 0.0313)") && !line.contains("no match"),
         "{line}"
     );
 

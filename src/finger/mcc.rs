@@ -18,11 +18,11 @@ pub const R: f32 = 70.0;
 /// Cells along each side of the cylinder base.
 pub const NS: usize = 16;
 /// Direction sections (cylinder height).
-pub const ND: usize = 6;
+pub const ND: usize = 8;
 /// Spatial standard deviation σS.
-pub const SIGMA_S: f32 = 28.0 / 3.0;
+pub const SIGMA_S: f32 = 8.5;
 /// Directional standard deviation σD.
-pub const SIGMA_D: f32 = 2.0 * PI / 9.0;
+pub const SIGMA_D: f32 = 0.5;
 /// Bit threshold μψ of a cell's contribution.
 pub const MU_PSI: f32 = 0.01;
 /// Convex hull expansion Ω for cell validity.
@@ -384,17 +384,30 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// A candidate pair: local similarity λ, its sort bucket, the minutia of A and of B.
+#[derive(Clone, Copy, Default)]
+struct Cand {
+    lam: f32,
+    q: u16,
+    i: u8,
+    j: u8,
+}
+
 /// Per-thread scratch space, so a comparison allocates nothing.
 struct Scratch {
-    cand: Vec<(f32, u8, u8)>,
-    order: Vec<u16>,
+    cand: Vec<Cand>,
+    /// Counts of the rotation-sample rows against all of B (`MAX_MINUTIAE` per row).
+    rows: Vec<Counts>,
+    /// The candidates in descending λ order.
+    sorted: Vec<Cand>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
 
         cand: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
-        order: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
+        rows: vec![Counts::default(); ROT_SAMPLES * MAX_MINUTIAE],
+        sorted: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
     });
 }
 
@@ -435,10 +448,13 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
         }
         let mut votes = [0f32; ROT_BINS];
         let step = na.div_ceil(ROT_SAMPLES).max(1);
-        for i in (0..na).step_by(step) {
-            kernel(a.cylinder(i), bcyl, &all_idx[..nb], &mut counts[..nb]);
+        // The sampled rows are kept whole: the pass below takes its direction-checked subset.
+        let rows = &mut s.rows;
+        for (r, i) in (0..na).step_by(step).enumerate() {
+            let row = &mut rows[r * MAX_MINUTIAE..r * MAX_MINUTIAE + nb];
+            kernel(a.cylinder(i), bcyl, &all_idx[..nb], row);
             let (mut best, mut bj) = (0.0, 0);
-            for (j, c) in counts[..nb].iter().enumerate() {
+            for (j, c) in row.iter().enumerate() {
                 let l = lambda(c);
                 if l > best {
                     best = l;
@@ -471,22 +487,38 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
         } else {
             0
         };
+        let mut bang = [0u16; MAX_MINUTIAE];
+        for (j, x) in bang[..nb].iter_mut().enumerate() {
+            *x = b.point(j).angle;
+        }
         for i in 0..na {
             let ta = a.point(i).angle.wrapping_add(rot);
             let mut n = 0;
-            for j in 0..nb {
+            for (j, &bj) in bang[..nb].iter().enumerate() {
                 idx[n] = j as u8;
-                n += usize::from(adiff(ta, b.point(j).angle) <= dtheta_max);
+                n += usize::from(adiff(ta, bj) <= dtheta_max);
             }
-            kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
+            if i % step == 0 {
+                let row = &rows[(i / step) * MAX_MINUTIAE..];
+                for (c, &j) in counts[..n].iter_mut().zip(&idx[..n]) {
+                    *c = row[usize::from(j)];
+                }
+            } else {
+                kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
+            }
             for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
                 let lam = lambda(c);
                 if lam > 0.0 {
-                    s.cand.push((lam, i as u8, j));
+                    s.cand.push(Cand {
+                        lam,
+                        q: qbucket(lam) as u16,
+                        i: i as u8,
+                        j,
+                    });
                 }
             }
         }
-        lssr(a, b, &s.cand, &mut s.order, t)
+        lssr(a, b, &s.cand, &mut s.sorted, t)
     })
 }
 
@@ -509,15 +541,19 @@ const QBUCKETS: usize = 1024;
 /// Bucket of λ ∈ (0, 1] in descending order (bucket 0 holds the highest).
 #[inline]
 fn qbucket(l: f32) -> usize {
-    QBUCKETS - ((l * QBUCKETS as f32) as usize).min(QBUCKETS)
+    debug_assert!(l > 0.0 && l <= 1.0);
+    // SAFETY: λ is in (0, 1] (a candidate has λ > 0, and λ = 1 − a ratio of non-negative terms), so
+    // λ · QBUCKETS is finite and in (0, QBUCKETS], representable as u32.
+    let k = unsafe { (l * QBUCKETS as f32).to_int_unchecked::<u32>() } as usize;
+    QBUCKETS - k.min(QBUCKETS)
 }
 
 /// Local similarity sort with relaxation (MCC's LSS-R), on the candidate pairs (λ, i, j).
 fn lssr(
     a: &TemplateRef<'_>,
     b: &TemplateRef<'_>,
-    cand: &[(f32, u8, u8)],
-    order: &mut Vec<u16>,
+    cand: &[Cand],
+    sorted: &mut Vec<Cand>,
     t: &Tables,
 ) -> f32 {
     let n_min = a.n_cyl().min(b.n_cyl());
@@ -531,32 +567,36 @@ fn lssr(
     let mut sel: [(f32, u8, u8); NR_MAX] = [(0.0, 0, 0); NR_MAX];
     let mut m = 0;
     // Bucket sort by λ quantised to 1/1024 (descending; ties in matrix order), then greedy.
+    // Counting sort on the precomputed buckets; the prefix sum spans only the occupied ones.
     let mut start = [0u16; QBUCKETS + 1];
-    for &c in cand.iter() {
-        start[qbucket(c.0)] += 1;
+    let (mut lo, mut hi) = (QBUCKETS, 0);
+    for c in cand.iter() {
+        let q = usize::from(c.q);
+        start[q] += 1;
+        lo = lo.min(q);
+        hi = hi.max(q);
     }
     let mut acc = 0u16;
-    for v in start.iter_mut() {
+    for v in start[lo..=hi].iter_mut() {
         let h = *v;
         *v = acc;
         acc += h;
     }
-    order.clear();
-    order.resize(cand.len(), 0);
-    for (ci, &c) in cand.iter().enumerate() {
-        let q = qbucket(c.0);
-        order[start[q] as usize] = ci as u16;
+    sorted.clear();
+    sorted.resize(cand.len(), Cand::default());
+    for &c in cand.iter() {
+        let q = usize::from(c.q);
+        sorted[usize::from(start[q])] = c;
         start[q] += 1;
     }
-    for &ci in order.iter() {
-        let (l, i, j) = cand[ci as usize];
-        let (iu, ju) = (usize::from(i), usize::from(j));
+    for c in sorted.iter() {
+        let (iu, ju) = (usize::from(c.i), usize::from(c.j));
         if used_a[iu] || used_b[ju] {
             continue;
         }
         used_a[iu] = true;
         used_b[ju] = true;
-        sel[m] = (l, i, j);
+        sel[m] = (c.lam, c.i, c.j);
         m += 1;
         if m == nr {
             break;
@@ -566,21 +606,19 @@ fn lssr(
     // Pair data, structure of arrays.
     let mut ax = [0f32; NR_MAX];
     let mut ay = [0f32; NR_MAX];
-    let mut ac = [0f32; NR_MAX];
-    let mut asn = [0f32; NR_MAX];
     let mut bx = [0f32; NR_MAX];
     let mut by = [0f32; NR_MAX];
-    let mut bc = [0f32; NR_MAX];
-    let mut bsn = [0f32; NR_MAX];
     let mut dang = [0u16; NR_MAX];
+    // cos and sin of each pair's frame rotation φ = θb − θa.
+    let mut cphi = [0f32; NR_MAX];
+    let mut sphi = [0f32; NR_MAX];
     for (ti, &(_, i, j)) in sel.iter().enumerate() {
         let p = a.point(i as usize);
         let q = b.point(j as usize);
         (ax[ti], ay[ti]) = (p.x, p.y);
         (bx[ti], by[ti]) = (q.x, q.y);
-        (asn[ti], ac[ti]) = p.sincos();
-        (bsn[ti], bc[ti]) = q.sincos();
         dang[ti] = q.angle.wrapping_sub(p.angle);
+        (sphi[ti], cphi[ti]) = (f32::from(dang[ti]) * (TAU / 65536.0)).sin_cos();
     }
     // Compatibility ρ(t, k) of every two selected pairs, kept sparse (most pairs of pairs are
     // incompatible). Cheapest test first: the direction difference, then the distances.
@@ -621,14 +659,13 @@ fn lssr(
             let inv = 1.0 / den;
             // The segment's direction in each minutia's own frame, compared through the cosine of
             // the angle between them (ρ3), seen from t and from k. The dot product of the segment
-            // rotated into a's and b's frames is d_a·R(θb−θa)·d_b, so only the frames' relative
-            // rotation matters.
-            let cos_t = ((dxa * ac[ti] + dya * asn[ti]) * (dxb * bc[ti] + dyb * bsn[ti])
-                + (-dxa * asn[ti] + dya * ac[ti]) * (-dxb * bsn[ti] + dyb * bc[ti]))
-                * inv;
-            let cos_k = ((dxa * ac[ki] + dya * asn[ki]) * (dxb * bc[ki] + dyb * bsn[ki])
-                + (-dxa * asn[ki] + dya * ac[ki]) * (-dxb * bsn[ki] + dyb * bc[ki]))
-                * inv;
+            // rotated into a's and b's frames, R(−θa)·d_a · R(−θb)·d_b = d_a · R(−φ)·d_b with
+            // φ = θb − θa, is cos φ (d_a · d_b) + sin φ (d_a × d_b): only the frames' relative
+            // rotation matters, and the dot and cross products are shared by t and k.
+            let dot = dxa * dxb + dya * dyb;
+            let cross = dxa * dyb - dya * dxb;
+            let cos_t = (cphi[ti] * dot + sphi[ti] * cross) * inv;
+            let cos_k = (cphi[ki] * dot + sphi[ki] * cross) * inv;
             push(ti, ki, r12 * t.z3.get(1.0 - cos_t));
             push(ki, ti, r12 * t.z3.get(1.0 - cos_k));
         }
@@ -658,9 +695,17 @@ fn lssr(
         eff[ti] = (lam[ti] / sel[ti].0, lam[ti], ti as u8);
     }
     let eff = &mut eff[..m];
-    eff.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
     let np = t.np[n_min.min(MAX_MINUTIAE)];
-    let top = &eff[..np.min(m)];
+    let top = np.min(m);
+    // Only the `top` most efficient are needed (then in descending order, as they are summed).
+    // Ties are common (every pair without a compatible one keeps ε = wR^N_REL), so they are broken
+    // by selection order (higher initial λ first): a total order, the same result however sorted.
+    let by_eff = |x: &(f32, f32, u8), y: &(f32, f32, u8)| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2));
+    if top < m {
+        eff.select_nth_unstable_by(top, by_eff);
+    }
+    let top = &mut eff[..top];
+    top.sort_unstable_by(by_eff);
     let sum: f32 = top.iter().map(|e| e.1).sum();
     sum / np as f32
 }

@@ -86,7 +86,9 @@ mod x86 {
     }
 
     /// AVX-512 VPOPCNTDQ: values in `VAL_WORDS / 8` registers, the mask (stored repeated to 8 words)
-    /// in one.
+    /// in one. The four counts are reduced together: every lane's counts are small (at most
+    /// `VAL_WORDS / 8 · 64` per lane, `VAL_WORDS · 64` over the register), so they are packed into the
+    /// four 16-bit fields of each 64-bit lane and summed by one horizontal reduction.
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512 VPOPCNTDQ.
@@ -94,11 +96,11 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
     pub(super) unsafe fn pair_avx512(a: &[u64], b: &[u64]) -> Counts {
         assert!(a.len() >= CYL_WORDS && b.len() >= CYL_WORDS);
-        const { assert!(VAL_WORDS.is_multiple_of(8) && MASK_WORDS == 8) };
-        let mut common = 0;
-        for w in 0..WPS {
-            common += (a[VAL_WORDS + w] & b[VAL_WORDS + w]).count_ones();
-        }
+        const {
+            assert!(VAL_WORDS.is_multiple_of(8) && MASK_WORDS == 8 && 8 % WPS == 0);
+            // Largest field sum: the value counts over all lanes (each field must stay below 2^16).
+            assert!(VAL_WORDS * 64 < 1 << 16);
+        };
         // SAFETY: both slices hold at least CYL_WORDS = VAL_WORDS + 8 words (asserted above), so the
         // 8-word unaligned loads at VAL_WORDS and at every multiple of 8 below VAL_WORDS are in bounds.
         unsafe {
@@ -116,11 +118,19 @@ mod x86 {
                 sx = _mm512_add_epi64(sx, _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
                 i += 8;
             }
+            // The mask is repeated 8 / WPS times in its register: its popcount over all lanes is
+            // that multiple of the common cell count.
+            let sc = _mm512_popcnt_epi64(_mm512_and_si512(am, bm));
+            let packed = _mm512_add_epi64(
+                _mm512_add_epi64(sa, _mm512_slli_epi64::<16>(sb)),
+                _mm512_add_epi64(_mm512_slli_epi64::<32>(sx), _mm512_slli_epi64::<48>(sc)),
+            );
+            let t = _mm512_reduce_add_epi64(packed) as u64;
             Counts {
-                common,
-                na: _mm512_reduce_add_epi64(sa) as u32,
-                nb: _mm512_reduce_add_epi64(sb) as u32,
-                nx: _mm512_reduce_add_epi64(sx) as u32,
+                common: ((t >> 48) as u32) / (8 / WPS) as u32,
+                na: (t & 0xffff) as u32,
+                nb: ((t >> 16) & 0xffff) as u32,
+                nx: ((t >> 32) & 0xffff) as u32,
             }
         }
     }

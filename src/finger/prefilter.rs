@@ -57,7 +57,7 @@ fn selections() -> &'static [[u16; H]; L] {
                 let (k, blk) = (c / (CB * CB), c % (CB * CB));
                 let (a, b) = (blk % CB, blk / CB);
                 let corner = (a == 0 || a == CB - 1) && (b == 0 || b == CB - 1);
-                !corner && (ND != 6 || (k != 1 && k != 4))
+                !corner && !near_perpendicular(k)
             })
             .collect();
         let mut out = [[0u16; H]; L];
@@ -73,6 +73,13 @@ fn selections() -> &'static [[u16; H]; L] {
         }
         out
     })
+}
+
+/// Whether direction section `k` is centred within 45° of ±90° (ND = 6: sections 1 and 4; ND = 8:
+/// sections 1, 2, 5 and 6).
+fn near_perpendicular(k: usize) -> bool {
+    let centre = -180.0 + (k as f64 + 0.5) * 360.0 / ND as f64;
+    (centre.abs() - 90.0).abs() < 45.0
 }
 
 /// Coarse code of one cylinder: OR of each `BLOCK`×`BLOCK` block of cells, per section.

@@ -1,16 +1,20 @@
 //! Prepared templates: the matcher's form of a finger view, as one compact byte record that can be
 //! stored as is (for example in a memory-mapped segment file) and compared without decoding.
 //!
-//! # Layout (version 1, little-endian, 8-byte aligned, every part a multiple of 8 bytes)
+//! # Layout (version 2, little-endian, 8-byte aligned, every part a multiple of 8 bytes)
 //! | offset | size | content |
 //! |---|---|---|
-//! | 0 | 16 | header: magic `EFP1`, version u16 = 1, minutiae u16, valid cylinders u16, NS u8, ND u8, prefilter words u16, reserved u16 = 0 |
+//! | 0 | 16 | header: magic `EFP1`, version u16 = 2, minutiae u16, valid cylinders u16, NS u8, ND u8, prefilter words u16, reserved u16 = 0 |
 //! | 16 | 8 × `PF_WORDS` | prefilter summary bits (see `prefilter`) |
 //! | … | 12 × minutiae, padded to 8 | points: x f32, y f32 (internal pixels at 19.7 px/mm, y up), angle u16 (65536 = 2π, counter-clockwise), kind u8, quality u8; minutiae with a valid cylinder first |
 //! | … | 8 × `CYL_WORDS` × cylinders | cylinder bits: `ND` sections of `NS`×`NS` cells (padded to a multiple of 8 words), then the validity mask repeated to 8 words |
 //!
 //! The total length is fully determined by the header, so [`TemplateRef::from_bytes`] checks it
-//! exactly. A 50-minutia template is about 12 KiB.
+//! exactly. A 50-minutia template is about 18 KiB (16,000 bytes of cylinders at 320 bytes each).
+//!
+//! Versions: 1 had `ND` = 6 direction sections (256-byte cylinders); 2 has `ND` = 8 and the narrower
+//! σS and σD of [`crate::finger::mcc`]. Templates of another version are refused: prepare them again
+//! from their minutiae records.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -21,7 +25,7 @@ use super::prefilter::{self, PF_WORDS};
 /// Magic of a prepared template.
 pub const MAGIC: [u8; 4] = *b"EFP1";
 /// Layout version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// One minutia in the matcher's units.
 #[repr(C)]
