@@ -13,8 +13,9 @@
 //! prefilter order (`widen` = 4 by default). Weak genuine matches — small partial prints whose few
 //! minutiae share few prefilter keys with their mates — are the ones the prefilter ranks low; on the
 //! test data (real mates among 1,200 distractors, `tests/finger_store.rs`) widening brings the
-//! probes whose rank-1 changes from 5 of 320 to 1, whose exhaustive rank-1 is itself a false match
-//! below the FMR 1e-3 threshold. A probe with no mate in the gallery always widens,
+//! probes whose rank-1 changes from 5 of 320 to 1 — and for that one the exhaustive rank-1 is a
+//! false match (a distractor at FMR about 1e-3) while the prefiltered search ranks the true mate
+//! first. A probe with no mate in the gallery always widens,
 //! so it costs up to `widen` × the matching work of a mated probe.
 //!
 //! Records are read straight from the mapped segments; a record whose header does not check out is
