@@ -9,11 +9,13 @@
 //! | rows    | 40 × rows | per row: record offset u64 (from the start of the records), source offset u64 (from the start of the sources), record length u32, ids offset u32 (into the ids), source length u32, location / user / template id lengths u8 × 3, finger position u8, source format u8 (1 ISO 2005, 2 ANSI 378, 3 ISO 2011, 4 card normal, 5 card compact), 7 reserved zero bytes |
 //! | ids     | ids length | the rows' location, user and template ids (UTF-8, back to back), zero-padded to 8 |
 //! | freq    | 4 × 64 × `PF_WORDS` | per prefilter bit, how many rows of the segment set it (`prefilter::Frequencies`), so opening a store never reads the records to weigh the prefilter |
+//! | summaries | 8 × `PF_WORDS` × rows | every row's prefilter summary again, back to back: the 1:N scan reads all of them, and a dense array streams about 1.6× faster than the same bytes strided through the records (measured at 100,000 rows) |
 //! | records | records length | prepared templates (`finger::template`, layout `EFP1`), each 8-byte aligned |
 //! | sources | sources length | the minutiae records as enrolled (ISO/ANSI bytes), back to back, zero-padded to 8 |
 //!
-//! The tables CRC covers rows, ids and freq and is checked on open; the payload CRC covers records
-//! and sources and is checked by `verify` and compaction (opening never reads them). Every record's
+//! The tables CRC covers rows, ids and freq and is checked on open; the payload CRC covers
+//! summaries, records and sources and is checked by `verify` and compaction (opening never reads
+//! them). Every record's
 //! own header is checked when a search first views it ([`FingerSegment::template`]).
 //!
 //! **Why the sources are kept.** A prepared template is only comparable with templates prepared by
@@ -38,6 +40,7 @@ pub const FINGER_SEGMENT_MAGIC: [u8; 8] = *b"EDGEIDFG";
 pub const FINGER_SEGMENT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 72;
 const FREQ_LEN: usize = 4 * 64 * PF_WORDS;
+const SUMMARY_LEN: usize = 8 * PF_WORDS;
 /// Offset of the prefilter summary inside a prepared record (after its 16-byte header).
 const SUMMARY_AT: usize = 16;
 const MIN_RECORD: usize = SUMMARY_AT + 8 * PF_WORDS;
@@ -166,6 +169,9 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
     let tables_crc = crc32c::crc32c(&out[HEADER_LEN..]);
     let payload_start = out.len();
     for r in rows {
+        out.extend_from_slice(&r.record[SUMMARY_AT..SUMMARY_AT + SUMMARY_LEN]);
+    }
+    for r in rows {
         out.extend_from_slice(r.record);
     }
     for r in rows {
@@ -237,7 +243,7 @@ impl FingerSegment {
             )));
         }
         let rows = hdr.rows as u64;
-        let want = (HEADER_LEN + FREQ_LEN) as u64 + ROW_LEN as u64 * rows;
+        let want = (HEADER_LEN + FREQ_LEN) as u64 + (ROW_LEN + SUMMARY_LEN) as u64 * rows;
         let want = want
             .checked_add(hdr.ids_len)
             .and_then(|w| w.checked_add(hdr.records_len))
@@ -261,7 +267,7 @@ impl FingerSegment {
             path: path.to_path_buf(),
             by_user: OnceLock::new(),
         };
-        let crc = crc32c::crc32c(&seg.bytes[HEADER_LEN..seg.records_start()]);
+        let crc = crc32c::crc32c(&seg.bytes[HEADER_LEN..seg.summaries_start()]);
         if crc != hdr.tables_crc {
             return Err(bad(format!(
                 "table checksum {crc:08x}, expected {:08x}",
@@ -299,8 +305,11 @@ impl FingerSegment {
         Ok(seg)
     }
 
-    fn records_start(&self) -> usize {
+    fn summaries_start(&self) -> usize {
         HEADER_LEN + ROW_LEN * self.rows() + self.hdr.ids_len as usize + FREQ_LEN
+    }
+    fn records_start(&self) -> usize {
+        self.summaries_start() + SUMMARY_LEN * self.rows()
     }
     fn entries(&self) -> &[RowEntry] {
         bytemuck::cast_slice(&self.bytes[HEADER_LEN..HEADER_LEN + ROW_LEN * self.rows()])
@@ -312,7 +321,7 @@ impl FingerSegment {
 
     /// Checks the records' checksum (reads every byte).
     pub fn verify_payload(&self) -> Result<()> {
-        let crc = crc32c::crc32c(&self.bytes[self.records_start()..]);
+        let crc = crc32c::crc32c(&self.bytes[self.summaries_start()..]);
         if crc != self.hdr.payload_crc {
             return Err(Error::corrupt(
                 &self.path,
@@ -387,9 +396,10 @@ impl FingerSegment {
         let at = self.records_start() + e.rec_off as usize;
         &self.bytes[at..at + e.rec_len as usize]
     }
-    /// The prefilter summary of row `r` (read from its record without checking the record).
+    /// The prefilter summary of row `r` (from the dense summaries section).
     pub fn summary(&self, r: usize) -> &[u64] {
-        bytemuck::cast_slice(&self.record(r)[SUMMARY_AT..SUMMARY_AT + 8 * PF_WORDS])
+        let at = self.summaries_start() + SUMMARY_LEN * r;
+        bytemuck::cast_slice(&self.bytes[at..at + SUMMARY_LEN])
     }
     /// Row `r` as a template; a damaged record is reported as corruption of this file.
     pub fn template(&self, r: usize) -> Result<TemplateRef<'_>> {
