@@ -1,4 +1,5 @@
-//! Kernel-versus-scalar checks as a single-threaded binary (`harness = false`).
+//! Kernel-versus-scalar checks as a single-threaded binary (`harness = false`): the face kernels
+//! and the fingerprint matcher's popcount kernels.
 //!
 //! Why not libtest: under qemu-user on the build machine a second thread
 //! hangs, and libtest starts threads. This binary runs every check of
@@ -36,6 +37,27 @@ fn main() -> ExitCode {
                     failed += 1;
                     println!("FAILED {} {name}: {e}", k.name);
                 }
+            }
+        }
+    }
+    // The fingerprint matcher's popcount kernels (NEON on aarch64) against their scalar reference.
+    println!(
+        "finger kernels: [{}]",
+        edgeid::finger::popcnt::available()
+            .iter()
+            .map(|k| k.0)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for seed in [1u64, 0x9e37_79b9_7f4a_7c15, 42] {
+        match edgeid::finger::popcnt::check_kernels(seed) {
+            Ok(n) => {
+                passed += 1;
+                println!("ok     finger kernels, seed {seed}: {n} comparisons");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED finger kernels, seed {seed}: {e}");
             }
         }
     }
