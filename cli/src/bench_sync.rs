@@ -38,6 +38,10 @@ pub struct BenchSyncArgs {
     /// Embedding dimension.
     #[arg(long, default_value_t = 512)]
     dim: usize,
+    /// Fingerprint records per user in the "synchronize all changes" and one-user deltas
+    /// (synthetic minutiae, ISO 19794-2:2005; each prepared by the store on the way in).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10))]
+    fingers: u64,
     /// Users of the full synchronisation timed while searches run (0: skip that part).
     #[arg(long, default_value_t = 100_000)]
     full_users: u64,
@@ -58,6 +62,8 @@ fn user_id(i: usize) -> String {
 struct Faces {
     seed: u64,
     dim: usize,
+    /// Fingerprint records per user.
+    fingers: u64,
 }
 
 impl Faces {
@@ -74,8 +80,17 @@ impl Faces {
         synth::noisy(&self.base(i), self.seed, synth::PROBE + j as u64, sigma)
     }
     fn user(&self, i: usize, enrolment: u64) -> Value {
+        let fingers: Vec<Value> = (0..self.fingers)
+            .map(|j| {
+                let pts = synth::impression(self.seed, i as u64 * 10 + j, enrolment);
+                let rec = edgeid::finger::synth::to_record(&pts);
+                json!({"id": format!("finger-{j}"), "position": 1 + j,
+                       "format": "iso19794-2:2005", "data": deltas::b64(&rec)})
+            })
+            .collect();
         json!({"id": user_id(i), "name": format!("Bench user {i}"),
-               "faces": [deltas::face("f1", MODEL, &self.capture(i, enrolment))]})
+               "faces": [deltas::face("f1", MODEL, &self.capture(i, enrolment))],
+               "fingers": fingers})
     }
     /// A delta upserting users `users` at enrolment `enrolment`, with a progress bar.
     fn delta(
@@ -136,7 +151,11 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
             edgeid::template::DIM_RANGE
         )));
     }
-    let faces = Faces { seed: a.seed, dim };
+    let faces = Faces {
+        seed: a.seed,
+        dim,
+        fingers: a.fingers,
+    };
     let tmp = match &a.dir {
         Some(d) => tempfile::Builder::new()
             .prefix("edgeid-bench-")
@@ -174,7 +193,9 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
     }
     let parse_ms = median(parse);
     let parse_mb_s = bytes as f64 / 1e6 / (parse_ms / 1e3);
+    let rss_before = peak_rss_reset();
     let apply_ms = apply(&store, &changes, "the changes delta")?;
+    let apply_peak_mb = peak_rss_mb().map(|p| p - rss_before.unwrap_or(0.0));
     drop(changes);
 
     // (b) "Synchronize user": one user per delta, each its own durable commit.
@@ -193,8 +214,14 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
     drop(store);
 
     out.line(format_args!(
-        "  all changes   {n} users, {:.1} MB of JSON: parse {parse_ms:.1} ms ({parse_mb_s:.0} MB/s), apply {apply_ms:.1} ms (parse, validation, durable commit)",
-        bytes as f64 / 1e6
+        "  all changes   {n} users{}, {:.1} MB of JSON: parse {parse_ms:.1} ms ({parse_mb_s:.0} MB/s), apply {apply_ms:.1} ms (parse, validation, durable commit){}",
+        if a.fingers > 0 {
+            format!(" with {} fingerprints each", a.fingers)
+        } else {
+            String::new()
+        },
+        bytes as f64 / 1e6,
+        apply_peak_mb.map_or(String::new(), |m| format!("; peak memory +{m:.0} MB"))
     ));
     out.line(format_args!(
         "  one user      {one_user_ms:.2} ms (median of {ONE_USER_RUNS}, one fdatasync each)"
@@ -342,10 +369,36 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
         "parse_ms": round3(parse_ms),
         "parse_mb_s": parse_mb_s.round(),
         "apply_ms": round3(apply_ms),
+        "fingers_per_user": a.fingers,
+        "apply_peak_rss_mb": apply_peak_mb.map(|m| m.round()),
         "one_user_ms": round3(one_user_ms),
     });
     if let (Value::Object(r), Value::Object(f)) = (&mut report, full) {
         r.extend(f);
     }
     Ok(report)
+}
+
+/// Resets the process's peak resident set size (Linux: `/proc/self/clear_refs`) and returns the
+/// current resident size in MB, so the next [`peak_rss_mb`] measures what happened since.
+fn peak_rss_reset() -> Option<f64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    status_mb("VmRSS:")
+}
+
+/// Peak resident set size in MB since the last reset (Linux `VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(field: &str) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }

@@ -10,7 +10,7 @@ use crate::out::{count, human_bytes, ms, round3, CmdResult, Fail, Out};
 use crate::synth::{self, Rng};
 use clap::Args;
 use edgeid::finger::calibration::threshold_for_fmr;
-use edgeid::finger::synth::{synthesize, to_record, Rng as FingerRng, SynthParams};
+use edgeid::finger::synth::to_record;
 use edgeid::finger::template::Point;
 use edgeid::finger::FingerTemplate;
 use edgeid::sync::delta::Kind;
@@ -38,8 +38,6 @@ const SCHEDULE: &str = "office-hours";
 const FINGER_FMR: f64 = 1e-4;
 /// Users identified by fingerprint.
 const FINGER_PROBES: usize = 5;
-/// Minutiae of a synthetic finger.
-const MINUTIAE: usize = 40;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -111,42 +109,10 @@ impl People {
         format!("DM-{:03}-{}", i / 26, char::from(b'A' + (i % 26) as u8))
     }
 
-    /// The minutiae pattern of user `i`'s right index finger (stream `FINGER + i`), or of a
-    /// stranger's (`i` beyond the users): points at least 16 px apart in a 300 × 400 px area.
-    fn finger(&self, i: usize) -> Vec<Point> {
-        let mut rng = Rng::new(self.seed, synth::FINGER + i as u64);
-        let mut pts: Vec<Point> = Vec::with_capacity(MINUTIAE);
-        while pts.len() < MINUTIAE {
-            let (x, y) = (
-                rng.uniform() as f32 * 300.0 - 150.0,
-                rng.uniform() as f32 * 400.0 - 200.0,
-            );
-            if pts.iter().all(|p| (p.x - x).hypot(p.y - y) >= 16.0) {
-                pts.push(Point {
-                    x,
-                    y,
-                    angle: rng.below(65536) as u16,
-                    kind: 1 + rng.below(2) as u8,
-                    quality: 60,
-                });
-            }
-        }
-        pts
-    }
-
-    /// Impression number `k` of finger `i` (placed, rotated, distorted and incomplete differently
-    /// each time, as on a sensor).
+    /// Impression number `k` of user `i`'s right index finger (a stranger's for `i` beyond the
+    /// users).
     fn impression(&self, i: usize, k: u64) -> Vec<Point> {
-        let params = SynthParams {
-            rotation_deg: 25.0,
-            translation_px: 40.0,
-            distortion_px: 4.0,
-            dropout: 0.1,
-            spurious: 3,
-            ..SynthParams::default()
-        };
-        let mut rng = FingerRng::new(self.seed ^ (k << 32) ^ (i as u64).wrapping_mul(0x9E37));
-        synthesize(&self.finger(i), &mut rng, &params)
+        synth::impression(self.seed, i as u64, k)
     }
 
     /// The user's whole record as the platform sends it.

@@ -84,6 +84,50 @@ pub fn noisy(src: &[f32], seed: u64, stream: u64, sigma: f64) -> Vec<f32> {
         .collect()
 }
 
+/// Minutiae of a synthetic finger.
+const MINUTIAE: usize = 40;
+
+/// The minutiae pattern of synthetic finger `i` (stream `FINGER + i` of `seed`): points at least
+/// 16 px apart in a 300 × 400 px area, random directions and types. Not a real ridge pattern, but
+/// as distinctive for the matcher, and it needs no data files.
+pub fn finger(seed: u64, i: u64) -> Vec<edgeid::finger::template::Point> {
+    use edgeid::finger::template::Point;
+    let mut rng = Rng::new(seed, FINGER + i);
+    let mut pts: Vec<Point> = Vec::with_capacity(MINUTIAE);
+    while pts.len() < MINUTIAE {
+        let (x, y) = (
+            rng.uniform() as f32 * 300.0 - 150.0,
+            rng.uniform() as f32 * 400.0 - 200.0,
+        );
+        if pts.iter().all(|p| (p.x - x).hypot(p.y - y) >= 16.0) {
+            pts.push(Point {
+                x,
+                y,
+                angle: rng.below(65536) as u16,
+                kind: 1 + rng.below(2) as u8,
+                quality: 60,
+            });
+        }
+    }
+    pts
+}
+
+/// Impression number `k` of synthetic finger `i`: placed, rotated, distorted and incomplete
+/// differently each time, as on a sensor.
+pub fn impression(seed: u64, i: u64, k: u64) -> Vec<edgeid::finger::template::Point> {
+    use edgeid::finger::synth::{synthesize, Rng as FingerRng, SynthParams};
+    let params = SynthParams {
+        rotation_deg: 25.0,
+        translation_px: 40.0,
+        distortion_px: 4.0,
+        dropout: 0.1,
+        spurious: 3,
+        ..SynthParams::default()
+    };
+    let mut rng = FingerRng::new(seed ^ (k << 32) ^ i.wrapping_mul(0x9E37));
+    synthesize(&finger(seed, i), &mut rng, &params)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1046,6 +1046,7 @@ impl Store {
         let full = self.tail_full(&new);
         self.publish(new);
         drop(snap); // release the old snapshot so housekeeping can scrub what only it mapped
+        drop(ops); // and the logged bytes (prepared fingerprints: ~15 KB each) before a checkpoint
 
         // Housekeeping after the commit is durable; its failures do not undo the commit.
         if full {
@@ -1062,21 +1063,26 @@ impl Store {
 
     /// Appends and syncs one record; on failure the log is cut back (or the store poisoned).
     fn log(&self, w: &mut Writer, seq: u64, ops: &[WalOp]) -> Result<()> {
-        let rec = wal::encode_record(seq, ops);
         let wpath = path_of(&self.dir, FileKind::Wal(w.manifest.wal_gen));
-        if let Err(e) = w.wal.append(&rec) {
-            // A refused append (e.g. disk full) is undone so the log stays a sequence of whole records.
-            if let Err(t) = w.wal.truncate(w.wal_len) {
-                w.poisoned = Some(format!("cannot cut back {}: {t}", wpath.display()));
+        let file = &mut w.wal;
+        let written = wal::write_record(seq, ops, &mut |b| file.append(b));
+        let len = match written {
+            Ok(n) => n,
+            Err(e) => {
+                // A refused append (e.g. disk full) is undone so the log stays a sequence of
+                // whole records.
+                if let Err(t) = w.wal.truncate(w.wal_len) {
+                    w.poisoned = Some(format!("cannot cut back {}: {t}", wpath.display()));
+                }
+                return Err(Error::io("append", &wpath, e));
             }
-            return Err(Error::io("append", &wpath, e));
-        }
+        };
         if let Err(e) = w.wal.sync_data() {
             // After a failed fsync the file's state is unknown: latch.
             w.poisoned = Some(format!("fdatasync {}: {e}", wpath.display()));
             return Err(Error::io("fdatasync", &wpath, e));
         }
-        w.wal_len += rec.len() as u64;
+        w.wal_len += len;
         Ok(())
     }
 

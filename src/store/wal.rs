@@ -115,75 +115,119 @@ pub fn header(dim: u32, gen: u64) -> Vec<u8> {
     w.0
 }
 
-/// Encodes one commit record.
-pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
-    let mut w = Writer(vec![0u8; 8]);
-    w.u64(seq);
-    w.u32(ops.len() as u32);
-    for op in ops {
-        match op {
-            WalOp::Insert {
-                location,
-                user,
-                template,
-                vector,
-            } => {
-                w.u8(1);
-                w.str(location);
-                w.str(user);
-                w.str(template);
-                w.f32s(vector);
-            }
-            WalOp::Kill(RowRef::Seg { id, row }) => {
-                w.u8(2);
-                w.u64(*id);
-                w.u32(*row);
-            }
-            WalOp::Kill(RowRef::Tail(n)) => {
-                w.u8(3);
-                w.u64(*n);
-            }
-            WalOp::Catalog(b) => {
-                w.u8(4);
-                w.u32(b.len() as u32);
-                w.bytes(b);
-            }
-            WalOp::FingerInsert {
-                location,
-                user,
-                template,
-                position,
-                record,
-                format,
-                source,
-            } => {
-                w.u8(5);
-                w.str(location);
-                w.str(user);
-                w.str(template);
-                w.u8(*position);
-                w.u32(record.len() as u32);
-                w.bytes(record);
-                w.u8(*format);
-                w.u32(source.len() as u32);
-                w.bytes(source);
-            }
-            WalOp::FingerKill(RowRef::Seg { id, row }) => {
-                w.u8(6);
-                w.u64(*id);
-                w.u32(*row);
-            }
-            WalOp::FingerKill(RowRef::Tail(n)) => {
-                w.u8(7);
-                w.u64(*n);
-            }
+/// Encodes one op.
+fn encode_op(w: &mut Writer, op: &WalOp) {
+    match op {
+        WalOp::Insert {
+            location,
+            user,
+            template,
+            vector,
+        } => {
+            w.u8(1);
+            w.str(location);
+            w.str(user);
+            w.str(template);
+            w.f32s(vector);
+        }
+        WalOp::Kill(RowRef::Seg { id, row }) => {
+            w.u8(2);
+            w.u64(*id);
+            w.u32(*row);
+        }
+        WalOp::Kill(RowRef::Tail(n)) => {
+            w.u8(3);
+            w.u64(*n);
+        }
+        WalOp::Catalog(b) => {
+            w.u8(4);
+            w.u32(b.len() as u32);
+            w.bytes(b);
+        }
+        WalOp::FingerInsert {
+            location,
+            user,
+            template,
+            position,
+            record,
+            format,
+            source,
+        } => {
+            w.u8(5);
+            w.str(location);
+            w.str(user);
+            w.str(template);
+            w.u8(*position);
+            w.u32(record.len() as u32);
+            w.bytes(record);
+            w.u8(*format);
+            w.u32(source.len() as u32);
+            w.bytes(source);
+        }
+        WalOp::FingerKill(RowRef::Seg { id, row }) => {
+            w.u8(6);
+            w.u64(*id);
+            w.u32(*row);
+        }
+        WalOp::FingerKill(RowRef::Tail(n)) => {
+            w.u8(7);
+            w.u64(*n);
         }
     }
-    let len = (w.0.len() - RECORD_HEAD) as u32;
-    let crc = crc32c::crc32c(&w.0[8..]);
-    w.0[..4].copy_from_slice(&len.to_le_bytes());
-    w.0[4..8].copy_from_slice(&crc.to_le_bytes());
-    w.0
+}
+
+/// Bytes buffered before they are handed to the sink by [`write_record`].
+const CHUNK: usize = 1 << 20;
+
+/// Writes one commit record through `sink` in pieces of about 1 MiB, so a commit carrying
+/// hundreds of megabytes of templates (a large synchronisation with fingerprints) never holds a
+/// second copy of them: one pass over the ops computes the length and checksum, a second writes.
+/// Returns the record's length. A sink error leaves a partial record, which the caller cuts back.
+pub fn write_record(
+    seq: u64,
+    ops: &[WalOp],
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let mut scratch = Writer::default();
+    let mut count = Writer::default();
+    count.u32(ops.len() as u32);
+    let mut len = count.0.len() as u64;
+    let mut crc = crc32c::crc32c(&seq.to_le_bytes());
+    crc = crc32c::crc32c_append(crc, &count.0);
+    for op in ops {
+        scratch.0.clear();
+        encode_op(&mut scratch, op);
+        len += scratch.0.len() as u64;
+        crc = crc32c::crc32c_append(crc, &scratch.0);
+    }
+    let mut buf = Writer(Vec::with_capacity(CHUNK.min(len as usize + RECORD_HEAD)));
+    buf.u32(len as u32);
+    buf.u32(crc);
+    buf.u64(seq);
+    buf.bytes(&count.0);
+    for op in ops {
+        encode_op(&mut buf, op);
+        if buf.0.len() >= CHUNK {
+            sink(&buf.0)?;
+            buf.0.clear();
+        }
+    }
+    if !buf.0.is_empty() {
+        sink(&buf.0)?;
+    }
+    Ok(RECORD_HEAD as u64 + len)
+}
+
+/// Encodes one commit record into a buffer (see [`write_record`]).
+#[cfg(test)]
+pub fn encode_record(seq: u64, ops: &[WalOp]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_record(seq, ops, &mut |b| {
+        out.extend_from_slice(b);
+        Ok(())
+    })
+    .expect("writing to memory cannot fail");
+    out
 }
 
 /// What replay found in a log.
@@ -344,5 +388,33 @@ mod tests {
             1
         );
         assert!(replay(&file, 2, 8, Path::new("wal")).is_err());
+    }
+
+    #[test]
+    fn records_larger_than_a_chunk_are_written_in_pieces() {
+        let big: Vec<WalOp> = (0..5u8)
+            .map(|i| WalOp::FingerInsert {
+                location: "l".into(),
+                user: format!("u{i}"),
+                template: "t".into(),
+                position: i,
+                record: vec![i; 700_000],
+                format: 1,
+                source: vec![i; 300],
+            })
+            .collect();
+        let mut pieces = 0;
+        let mut file = header(2, 1);
+        let n = write_record(9, &big, &mut |b| {
+            assert!(b.len() <= CHUNK + 800_000);
+            pieces += 1;
+            file.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        assert!(pieces > 1);
+        assert_eq!(n as usize, file.len() - HEADER_LEN as usize);
+        let r = replay(&file, 2, 1, Path::new("wal")).unwrap();
+        assert_eq!(r.records, vec![(9, big)]);
     }
 }
