@@ -66,6 +66,38 @@ impl Deref for Bytes {
     }
 }
 
+/// A zeroed, 64-byte aligned buffer to encode a file image into; [`AlignedBuf::freeze`] turns it
+/// into [`Bytes`] without copying (a large in-memory segment is then held once, not twice).
+pub struct AlignedBuf(Vec<Align64>, usize);
+
+impl AlignedBuf {
+    /// `len` zero bytes.
+    pub fn zeroed(len: usize) -> AlignedBuf {
+        AlignedBuf(vec![Align64([0; 64]); len.div_ceil(64)], len)
+    }
+    /// The bytes, writable.
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut::<Align64, u8>(&mut self.0)[..self.1]
+    }
+    /// Read-only, shareable bytes.
+    pub fn freeze(self) -> Bytes {
+        Bytes(Arc::new(Inner::Owned(self.0, self.1)))
+    }
+}
+
+impl Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &bytemuck::cast_slice::<Align64, u8>(&self.0)[..self.1]
+    }
+}
+
+impl AsRef<[u8]> for AlignedBuf {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl std::fmt::Debug for Bytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -28,7 +28,7 @@
 use crate::error::{Error, Result};
 use crate::finger::prefilter::{Frequencies, PF_WORDS};
 use crate::finger::{Format, TemplateRef};
-use crate::mmap::Bytes;
+use crate::mmap::{AlignedBuf, Bytes};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -130,7 +130,7 @@ impl<'a> FingerRowIn<'a> {
 
 /// Serialises a finger segment. Records must be whole prepared templates (checked by the caller:
 /// the writer prepares them, replay and rewrites copy checked ones).
-pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
+pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> AlignedBuf {
     let mut entries = Vec::with_capacity(rows.len());
     let mut ids = Vec::new();
     let mut freq = Frequencies::default();
@@ -155,40 +155,53 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
         ids.extend_from_slice(r.location.as_bytes());
         ids.extend_from_slice(r.user.as_bytes());
         ids.extend_from_slice(r.template.as_bytes());
-        let summary: &[u64] =
-            bytemuck::cast_slice(&r.record[SUMMARY_AT..SUMMARY_AT + 8 * PF_WORDS]);
-        freq.update(summary, true);
+        freq.update(bytemuck::cast_slice(summary_of(r.record)), true);
         rec_off += r.record.len() as u64;
         entries.push(e);
     }
     ids.resize(ids.len().next_multiple_of(8), 0);
-    let mut out = vec![0u8; HEADER_LEN];
-    out.extend_from_slice(bytemuck::cast_slice(&entries));
-    out.extend_from_slice(&ids);
-    out.extend_from_slice(bytemuck::cast_slice(freq.counts()));
-    let tables_crc = crc32c::crc32c(&out[HEADER_LEN..]);
-    let payload_start = out.len();
-    for r in rows {
-        out.extend_from_slice(&r.record[SUMMARY_AT..SUMMARY_AT + SUMMARY_LEN]);
-    }
-    for r in rows {
-        out.extend_from_slice(r.record);
-    }
-    for r in rows {
-        out.extend_from_slice(r.source);
-    }
     let sources_len = src_off.next_multiple_of(8);
-    out.resize(out.len() + (sources_len - src_off) as usize, 0);
-    let payload_crc = crc32c::crc32c(&out[payload_start..]);
+    // The whole image is sized first and written in place: a segment of a large commit (hundreds
+    // of megabytes of prepared templates) exists once in memory.
+    let n = rows.len();
+    let summaries_at = HEADER_LEN + ROW_LEN * n + ids.len() + FREQ_LEN;
+    let records_at = summaries_at + SUMMARY_LEN * n;
+    let total = records_at + rec_off as usize + sources_len as usize;
+    let mut buf = AlignedBuf::zeroed(total);
+    let out = buf.as_mut_bytes();
+    let mut at = HEADER_LEN;
+    for part in [
+        bytemuck::cast_slice::<RowEntry, u8>(&entries),
+        &ids,
+        bytemuck::cast_slice::<u32, u8>(freq.counts()),
+    ] {
+        out[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    debug_assert_eq!(at, summaries_at);
+    for r in rows {
+        out[at..at + SUMMARY_LEN].copy_from_slice(summary_of(r.record));
+        at += SUMMARY_LEN;
+    }
+    for r in rows
+        .iter()
+        .map(|r| r.record)
+        .chain(rows.iter().map(|r| r.source))
+    {
+        out[at..at + r.len()].copy_from_slice(r);
+        at += r.len();
+    }
+    let tables_crc = crc32c::crc32c(&out[HEADER_LEN..summaries_at]);
+    let payload_crc = crc32c::crc32c(&out[summaries_at..]);
     let mut h = Header {
         magic: FINGER_SEGMENT_MAGIC,
         version: FINGER_SEGMENT_VERSION,
-        rows: rows.len() as u32,
+        rows: n as u32,
         segment_id,
         ids_len: ids.len() as u64,
         records_len: rec_off,
         sources_len,
-        file_len: out.len() as u64,
+        file_len: total as u64,
         tables_crc,
         payload_crc,
         prepared_version: crate::finger::template::VERSION,
@@ -197,7 +210,12 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Vec<u8> {
     };
     h.header_crc = crc32c::crc32c(&bytemuck::bytes_of(&h)[..HEADER_LEN - 4]);
     out[..HEADER_LEN].copy_from_slice(bytemuck::bytes_of(&h));
-    out
+    buf
+}
+
+/// The prefilter summary inside a prepared record.
+fn summary_of(record: &[u8]) -> &[u8] {
+    &record[SUMMARY_AT..SUMMARY_AT + SUMMARY_LEN]
 }
 
 /// An open, validated finger segment.
@@ -460,7 +478,7 @@ mod tests {
                 format: Format::IsoCardCompact,
             },
         ];
-        let bytes = encode(7, &rows);
+        let bytes = encode(7, &rows).to_vec();
         let p = Path::new("test.fsg");
         let s = FingerSegment::open(Bytes::copy_from(&bytes), p).unwrap();
         s.verify_payload().unwrap();
@@ -498,7 +516,7 @@ mod tests {
         r[last] ^= 0x40;
         let s = FingerSegment::open(Bytes::copy_from(&r), p).unwrap();
         assert!(s.verify_payload().is_err());
-        let e = encode(1, &[]);
+        let e = encode(1, &[]).freeze();
         assert_eq!(
             FingerSegment::open(Bytes::copy_from(&e), p).unwrap().rows(),
             0

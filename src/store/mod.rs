@@ -1535,12 +1535,13 @@ impl Planner<'_> {
         if let Some(old) = self.fingers.lookup(&k) {
             if let Some((i, row)) = locate(&self.snap.fingers, old) {
                 let s = &self.snap.fingers[i];
+                // Preparation is a function of (source, format, position) for one matcher version,
+                // so the prepared record (~15 KB, maybe not in memory) need not be compared.
                 if s.live.get(row)
                     && s.seg.prepared_version() == TEMPLATE_VERSION
                     && s.seg.position(row) == f.position
-                    && s.seg.record(row) == f.record
-                    && s.seg.source(row) == source
                     && s.seg.source_format(row) == f.format
+                    && s.seg.source(row) == source
                 {
                     return;
                 }
@@ -1819,7 +1820,7 @@ fn apply_ops(
         }
         let block = tail_block(base, &fingers_killed_new, |id| {
             FingerSegment::open(
-                crate::mmap::Bytes::copy_from(&fsegment::encode(id, &finger_inserts)),
+                fsegment::encode(id, &finger_inserts).freeze(),
                 Path::new("(finger tail)"),
             )
         });
@@ -1828,7 +1829,7 @@ fn apply_ops(
                 let rows: Vec<FingerRowIn<'_>> =
                     rows.iter().map(|&(s, r)| FingerRowIn::of(s, r)).collect();
                 FingerSegment::open(
-                    crate::mmap::Bytes::copy_from(&fsegment::encode(id, &rows)),
+                    fsegment::encode(id, &rows).freeze(),
                     Path::new("(finger tail)"),
                 )
             })
@@ -1976,7 +1977,7 @@ struct Rewritten<S> {
 /// become obsolete are added to `obsolete`. Segments being compacted are checksummed first, so
 /// damage is reported instead of being copied under a fresh checksum.
 #[allow(clippy::too_many_arguments)]
-fn rewrite_index<S: Rows + Send + Sync + 'static>(
+fn rewrite_index<S: Rows + Send + Sync + 'static, E: AsRef<[u8]>>(
     fs: &dyn Fs,
     dir: &Path,
     segs: &[SegState<S>],
@@ -1985,7 +1986,7 @@ fn rewrite_index<S: Rows + Send + Sync + 'static>(
     compact: bool,
     next_id: &mut u64,
     kind: fn(u64) -> FileKind,
-    encode: impl FnOnce(u64, &[(&S, usize)]) -> Vec<u8>,
+    encode: impl FnOnce(u64, &[(&S, usize)]) -> E,
     open: impl Fn(crate::mmap::Bytes, &Path) -> Result<S>,
     obsolete: &mut Vec<(Option<Mapped>, PathBuf)>,
 ) -> Result<Rewritten<S>> {
@@ -2018,7 +2019,8 @@ fn rewrite_index<S: Rows + Send + Sync + 'static>(
         *next_id += 1;
         let bytes = encode(id, &rows);
         let p = path_of(dir, kind(id));
-        write_file(fs, &p, &bytes)?;
+        write_file(fs, &p, bytes.as_ref())?;
+        drop(bytes);
         let seg = open(fs.map(&p).map_err(|e| Error::io("map", &p, e))?, &p)?;
         for (row, src) in sources.iter().enumerate() {
             out.moved.insert(
