@@ -594,3 +594,84 @@ fn upgrades_old_stores() {
     let b = std::fs::read(&m).unwrap();
     assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2);
 }
+
+/// Searches never wait for or see half of a commit: threads identify stable users while the main
+/// thread enrols and removes others, checkpoints and compacts; every answer is the stable user
+/// with the same score as before.
+#[test]
+fn searches_run_while_fingers_are_committed() {
+    let t = db("mindtct", 4);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::create(
+        dir.path(),
+        "m",
+        DIM,
+        OpenOptions::new().threads(2).checkpoint_fingers(8),
+    )
+    .unwrap();
+    // Stable: impressions 1–2 of fingers 101–105; churn: fingers 106–110 (probes: 101–105's 3rd).
+    let stable: Vec<&Real> = t
+        .iter()
+        .filter(|r| split(&r.name).0 <= "105" && ["1", "2"].contains(&split(&r.name).1))
+        .collect();
+    let churn: Vec<&Real> = t.iter().filter(|r| split(&r.name).0 > "105").collect();
+    let changes: Vec<Change> = stable
+        .iter()
+        .map(|r| put("hq", split(&r.name).0, split(&r.name).1, &r.record))
+        .collect();
+    s.commit(&changes).unwrap();
+    let probes: Vec<(String, FingerTemplate)> = t
+        .iter()
+        .filter(|r| split(&r.name).0 <= "105" && split(&r.name).1 == "3")
+        .map(|r| (split(&r.name).0.to_string(), r.t.clone()))
+        .collect();
+    let expect: Vec<_> = probes
+        .iter()
+        .map(|(_, p)| s.identify_finger(&FingerIdentify::new(p.as_ref())).unwrap()[0].clone())
+        .collect();
+    for (e, (u, p)) in expect.iter().zip(&probes) {
+        assert_eq!(&e.user, u);
+        // No churn template outscores the mate, so the answer cannot depend on timing.
+        for c in churn.iter().take(40) {
+            assert!(edgeid::finger::compare(&p.as_ref(), &c.t.as_ref()) < e.score);
+        }
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..2)
+            .map(|k| {
+                let (s, probes, expect, stop) = (&s, &probes, &expect, &stop);
+                scope.spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 20 {
+                        let i = (n + k) % probes.len();
+                        let q = FingerIdentify::new(probes[i].1.as_ref());
+                        let hit = s.identify_finger(&q).unwrap().remove(0);
+                        assert_eq!(hit, expect[i], "search {n} of reader {k}");
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for (j, r) in churn.iter().enumerate().take(40) {
+            let (f, i) = split(&r.name);
+            s.commit(&[put("hq", &format!("c{f}"), i, &r.record)])
+                .unwrap();
+            if j % 5 == 4 {
+                s.commit(&[Change::RemoveUserFingers {
+                    location: "hq".into(),
+                    user: format!("c{f}"),
+                }])
+                .unwrap();
+            }
+            if j % 13 == 12 {
+                s.compact().unwrap();
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            assert!(r.join().unwrap() >= 20);
+        }
+    });
+}
