@@ -110,6 +110,12 @@ pub(crate) fn build_cylinders(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
     build_cylinders_portable(pts)
 }
 
+/// [`build_cylinders`] for any CPU (the baseline instruction set).
+pub(crate) fn build_cylinders_portable(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
+    // SAFETY: without AVX2 code.
+    unsafe { build_cylinders_with::<false>(pts) }
+}
+
 /// [`build_cylinders`] compiled for AVX2: the same code, so the same operations on each value
 /// (Rust never contracts a multiply and an add into an FMA), with 8-lane registers for a cell's
 /// sections and for the per-cell loops.
@@ -119,12 +125,16 @@ pub(crate) fn build_cylinders(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn build_cylinders_avx2(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
-    build_cylinders_portable(pts)
+    // SAFETY: the CPU supports AVX2 (this function's contract).
+    unsafe { build_cylinders_with::<true>(pts) }
 }
 
-/// [`build_cylinders`] for any CPU (the baseline instruction set).
+/// The construction; with `AVX2`, the thresholds use AVX2 intrinsics.
+///
+/// # Safety
+/// With `AVX2`, the CPU must support AVX2.
 #[inline(always)]
-pub(crate) fn build_cylinders_portable(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
+unsafe fn build_cylinders_with<const AVX2: bool>(pts: &[Point]) -> (Vec<usize>, Vec<u64>) {
     let n = pts.len();
     let g = grid();
     let bt = build_tables();
@@ -161,7 +171,8 @@ pub(crate) fn build_cylinders_portable(pts: &[Point]) -> (Vec<usize>, Vec<u64>) 
         }
         let base = words.len();
         words.resize(base + CYL_WORDS, 0);
-        threshold(&sums, &mask, &mut words[base..]);
+        // SAFETY: passed on from this function's contract.
+        unsafe { threshold::<AVX2>(&sums, &mask, &mut words[base..]) };
         valid_order.push(i);
     }
     valid_order.extend(invalid);
@@ -321,15 +332,35 @@ fn accumulate(
 const _: () = assert!(ND == 8 && CELLS % 64 == 0);
 
 /// Writes the value bits (`sums >= μψ` on valid cells) and the mask words of one cylinder.
+///
+/// # Safety
+/// With `AVX2`, the CPU must support AVX2.
 #[inline(always)]
-fn threshold(sums: &[[f32; ND]], mask: &[u64; WPS], cyl: &mut [u64]) {
+unsafe fn threshold<const AVX2: bool>(sums: &[[f32; ND]], mask: &[u64; WPS], cyl: &mut [u64]) {
     let mut bytes = [0u8; CELLS];
-    for (b, cell) in bytes.iter_mut().zip(sums) {
-        let mut m = 0u8;
-        for (k, &v) in cell.iter().enumerate() {
-            m |= u8::from(v >= MU_PSI) << k;
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        use std::arch::x86_64::_CMP_GE_OQ;
+        use std::arch::x86_64::{
+            _mm256_cmp_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_set1_ps,
+        };
+        for (b, cell) in bytes.iter_mut().zip(sums) {
+            // SAFETY: the CPU supports AVX2 (this function's contract); `cell` is 8 f32s. GE_OQ is
+            // Rust's `>=` (false on NaN); lane k of the compare is bit k of the movemask.
+            *b = unsafe {
+                let v = _mm256_loadu_ps(cell.as_ptr());
+                _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, _mm256_set1_ps(MU_PSI))) as u8
+            };
         }
-        *b = m;
+    }
+    if !AVX2 || cfg!(not(target_arch = "x86_64")) {
+        for (b, cell) in bytes.iter_mut().zip(sums) {
+            let mut m = 0u8;
+            for (k, &v) in cell.iter().enumerate() {
+                m |= u8::from(v >= MU_PSI) << k;
+            }
+            *b = m;
+        }
     }
     for w in 0..WPS {
         for (gi, chunk) in bytes[w * 64..(w + 1) * 64].chunks_exact(8).enumerate() {
