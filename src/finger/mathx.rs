@@ -54,6 +54,12 @@ impl<const N: usize> Table<N> {
         }
     }
 
+    /// The samples and the index scale, for vector lookups that must index as [`Table::get`] does.
+    #[inline]
+    pub(crate) fn parts(&self) -> (&[f32; N], f32) {
+        (&self.vals, self.scale)
+    }
+
     #[inline]
     pub(crate) fn get(&self, x: f32) -> f32 {
         let i = (x * self.scale + 0.5) as usize; // saturating cast: negative → 0

@@ -167,7 +167,8 @@ unsafe fn build_cylinders_with<const AVX2: bool>(pts: &[Point]) -> (Vec<usize>, 
         };
         sums.fill([0.0; ND]);
         for &j in &neighbours {
-            accumulate(&mut sums, bt, g, p, pts[j], s, c);
+            // SAFETY: passed on from this function's contract.
+            unsafe { accumulate::<AVX2>(&mut sums, bt, g, p, pts[j], s, c) };
         }
         let base = words.len();
         words.resize(base + CYL_WORDS, 0);
@@ -281,8 +282,12 @@ fn validity(hull: &Hull, g: &Grid, p: Point, s: f32, c: f32) -> Option<[u64; WPS
 /// Adds neighbour `q`'s contributions to the cells of the cylinder of `p` (direction (sin, cos) =
 /// (`s`, `c`)): `sums[cell][k] += gs(d²) · gd[k]` for every cell within 3σS of `q`, in row-major
 /// cell order.
+///
+/// # Safety
+/// With `AVX2`, the CPU must support AVX2.
 #[inline(always)]
-fn accumulate(
+#[allow(clippy::too_many_arguments)]
+unsafe fn accumulate<const AVX2: bool>(
     sums: &mut [[f32; ND]],
     bt: &BuildTables,
     g: &Grid,
@@ -310,6 +315,13 @@ fn accumulate(
         *gk = bt.gd.get(wrap_pi(phi - dtheta).abs());
     }
     let (a1, b1) = (a1 as usize, b1 as usize);
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 && a0 <= a1 && a1 - a0 < 8 {
+        // SAFETY: the CPU supports AVX2 (this function's contract); the row spans at most 8
+        // cells from a0 <= a1 <= NS - 1.
+        unsafe { x86::rows_avx2(sums, bt, &gd, lu, lv, a0, a1, b0, b1) };
+        return;
+    }
     for b in b0..=b1 {
         let cv = g.v[b * NS];
         let dv2 = (cv - lv) * (cv - lv);
@@ -323,6 +335,83 @@ fn accumulate(
             let cell = &mut sums[b * NS + a];
             for k in 0..ND {
                 cell[k] += gsv * gd[k];
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// The cell loop of [`accumulate`] with a row's (at most 8) cells in the lanes of one register:
+    /// each lane computes the scalar loop's d² for its cell with the same operations, and looks
+    /// `gs` up at the index `Table::get` computes (truncation; NaN, which the scalar cast maps to
+    /// 0, is clamped to 0 like every other index). The section sums then take the cells' terms
+    /// one cell at a time, as the scalar loop does.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `a0 <= a1 < a0 + 8` and `a1 < NS`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn rows_avx2(
+        sums: &mut [[f32; ND]],
+        bt: &BuildTables,
+        gd: &[f32; ND],
+        lu: f32,
+        lv: f32,
+        a0: usize,
+        a1: usize,
+        b0: usize,
+        b1: usize,
+    ) {
+        assert!(a0 <= a1 && a1 < a0 + 8 && a1 < NS);
+        let (vals, scale) = bt.gs.parts();
+        let reach2 = REACH * REACH;
+        // Cell-centre offsets along a row, padded past the last column (those lanes are masked).
+        let mut cu = [0f32; NS + 8];
+        for (a, u) in cu.iter_mut().enumerate() {
+            *u = (a as f32 - HALF) * CELL;
+        }
+        let row_lanes = (1u32 << (a1 - a0 + 1)) - 1;
+        // SAFETY: AVX2 is supported (the contract); the load reads cu[a0..a0 + 8], in bounds as
+        // a0 < NS; the gather indices are clamped to [0, len − 1] of `vals`.
+        unsafe {
+            let cuv = _mm256_loadu_ps(cu.as_ptr().add(a0));
+            let du = _mm256_sub_ps(cuv, _mm256_set1_ps(lu));
+            let du2 = _mm256_mul_ps(du, du);
+            let gdv = _mm256_loadu_ps(gd.as_ptr());
+            let last = _mm256_set1_epi32(vals.len() as i32 - 1);
+            for b in b0..=b1 {
+                let cv = (b as f32 - HALF) * CELL;
+                let dv2 = (cv - lv) * (cv - lv);
+                let d2 = _mm256_add_ps(du2, _mm256_set1_ps(dv2));
+                let far = _mm256_cmp_ps::<_CMP_GT_OQ>(d2, _mm256_set1_ps(reach2));
+                let lanes = row_lanes & !(_mm256_movemask_ps(far) as u32);
+                if lanes == 0 {
+                    continue;
+                }
+                let x = _mm256_add_ps(
+                    _mm256_mul_ps(d2, _mm256_set1_ps(scale)),
+                    _mm256_set1_ps(0.5),
+                );
+                let i = _mm256_min_epi32(
+                    _mm256_max_epi32(_mm256_cvttps_epi32(x), _mm256_setzero_si256()),
+                    last,
+                );
+                let gs = _mm256_i32gather_ps::<4>(vals.as_ptr(), i);
+                let mut gsl = [0f32; 8];
+                _mm256_storeu_ps(gsl.as_mut_ptr(), gs);
+                let mut m = lanes;
+                while m != 0 {
+                    let l = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let cell = &mut sums[b * NS + a0 + l];
+                    let p = cell.as_mut_ptr();
+                    let t = _mm256_mul_ps(_mm256_set1_ps(gsl[l]), gdv);
+                    _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), t));
+                }
             }
         }
     }
@@ -1095,6 +1184,11 @@ mod tests {
                 for q in pts.iter_mut().step_by(2) {
                     (q.x, q.y) = (p.x, p.y);
                 }
+            }
+            if round % 50 == 1 && n > 3 {
+                // Non-finite coordinates (from_points takes any point): the same bytes as well.
+                pts[1].x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][round % 3];
+                pts[3].y = f32::NAN;
             }
             let want = build_cylinders_reference(&pts);
             assert!(build_cylinders(&pts) == want, "round {round}, {n} points");
