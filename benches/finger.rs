@@ -2,6 +2,10 @@
 //!
 //! - `finger_1to1`: one comparison of two real prepared templates (one core), cycling over mated and
 //!   non-mated pairs of FVC2002 DB1 mindtct.
+//! - `finger_prepare/from_record`: preparation of one parsed record (cylinders and prefilter
+//!   summary, one core), cycling over the 640 real FVC2002 records of both extractors: what enrolment
+//!   costs per template. `FINGER_GALLERY=1000 cargo bench --bench finger -- prepare` skips most of
+//!   the 1:N gallery build.
 //! - `finger_1toN/100000`: identify (k = 1) over 100,000 synthetic templates made from the 640 real
 //!   ones (seeded rigid transforms, elastic distortion, dropout), on all cores, with the default
 //!   search parameters; the probes are real templates.
@@ -14,6 +18,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{criterion_main, Criterion, Throughput};
+use edgeid::finger::codec::{parse, Record};
 use edgeid::finger::eval::load_dir;
 use edgeid::finger::synth::{synthetic_gallery, SynthParams};
 use edgeid::finger::{compare, FingerGallery, FingerTemplate};
@@ -50,6 +55,35 @@ fn one_to_one(c: &mut Criterion) {
             let (i, j) = pairs[k % pairs.len()];
             k += 1;
             black_box(compare(&t[i].as_ref(), &t[j].as_ref()))
+        })
+    });
+    g.finish();
+}
+
+fn prepare(c: &mut Criterion) {
+    let mut records: Vec<Record> = Vec::new();
+    for db in 1..=4 {
+        for set in ["mindtct", "secugen"] {
+            let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
+            let mut paths: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            paths.sort();
+            records.extend(
+                paths
+                    .iter()
+                    .map(|p| parse(&std::fs::read(p).unwrap()).unwrap()),
+            );
+        }
+    }
+    let mut g = c.benchmark_group("finger_prepare");
+    g.throughput(Throughput::Elements(1));
+    let mut k = 0;
+    g.bench_function("from_record", |b| {
+        b.iter(|| {
+            k += 1;
+            black_box(FingerTemplate::from_record(&records[k % records.len()], 0).unwrap())
         })
     });
     g.finish();
@@ -117,8 +151,8 @@ fn one_to_n(c: &mut Criterion) {
 
 #[allow(missing_docs)]
 mod group {
-    use super::{one_to_n, one_to_one};
-    criterion::criterion_group!(benches, one_to_one, one_to_n);
+    use super::{one_to_n, one_to_one, prepare};
+    criterion::criterion_group!(benches, one_to_one, prepare, one_to_n);
 }
 
 criterion_main!(group::benches);

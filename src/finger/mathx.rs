@@ -5,7 +5,10 @@ use std::f32::consts::{PI, TAU};
 /// Wraps an angle difference to [-π, π).
 #[inline]
 pub(crate) fn wrap_pi(a: f32) -> f32 {
-    let mut x = a % TAU;
+    // `%` (fmodf, a call) is exact and returns its argument unchanged when |a| < TAU, the usual
+    // case (a difference of two angles in [-π, π] or [0, 2π)), so it is skipped there: the same
+    // result for every input, NaN and infinities included (they fail the test and take `%`).
+    let mut x = if a.abs() < TAU { a } else { a % TAU };
     if x < -PI {
         x += TAU;
     } else if x >= PI {
@@ -49,6 +52,12 @@ impl<const N: usize> Table<N> {
             vals,
             scale: (N - 1) as f32 / max,
         }
+    }
+
+    /// The samples and the index scale, for vector lookups that must index as [`Table::get`] does.
+    #[inline]
+    pub(crate) fn parts(&self) -> (&[f32; N], f32) {
+        (&self.vals, self.scale)
     }
 
     #[inline]

@@ -82,14 +82,24 @@ fn near_perpendicular(k: usize) -> bool {
     (centre.abs() - 90.0).abs() < 45.0
 }
 
-/// Coarse code of one cylinder: OR of each `BLOCK`×`BLOCK` block of cells, per section.
+/// Coarse code of one cylinder: OR of each `BLOCK`×`BLOCK` block of cells, per section. A section
+/// word holds `64 / NS` = `BLOCK` rows of cells, exactly one row of blocks, so a block is set when
+/// its `BLOCK` bits in any of the word's rows are: the rows are ORed together and the blocks read
+/// from the result (word operations instead of a test per cell).
 fn coarse(cyl: &[u64]) -> [bool; COARSE] {
+    const ROWS: usize = 64 / NS;
+    const _: () = assert!(ROWS == BLOCK && WPS == CB && NS % BLOCK == 0);
+    let row_mask = (1u64 << NS) - 1;
+    let block_mask = (1u64 << BLOCK) - 1;
     let mut out = [false; COARSE];
     for k in 0..ND {
-        for cell in 0..NS * NS {
-            if cyl[k * WPS + cell / 64] >> (cell % 64) & 1 == 1 {
-                let (a, b) = (cell % NS / BLOCK, cell / NS / BLOCK);
-                out[k * CB * CB + b * CB + a] = true;
+        for (b, &w) in cyl[k * WPS..(k + 1) * WPS].iter().enumerate() {
+            let mut rows = 0;
+            for r in 0..ROWS {
+                rows |= (w >> (r * NS)) & row_mask;
+            }
+            for a in 0..CB {
+                out[k * CB * CB + b * CB + a] = (rows >> (a * BLOCK)) & block_mask != 0;
             }
         }
     }
