@@ -418,7 +418,7 @@ mod x86 {
 }
 
 // A cell's section bits are packed into one byte (and 8×8 bit blocks transposed).
-const _: () = assert!(ND == 8 && CELLS % 64 == 0);
+const _: () = assert!(ND == 8 && CELLS.is_multiple_of(64));
 
 /// Writes the value bits (`sums >= μψ` on valid cells) and the mask words of one cylinder.
 ///
