@@ -191,6 +191,9 @@ struct Grid {
     v: [f32; CELLS],
     in_circle: [bool; CELLS],
     phi: [f32; ND],
+    /// Cell-centre offsets along a row, continued 8 cells past the last column (vector loads of
+    /// a row's cells; the extra lanes are masked).
+    row_u: [f32; NS + 8],
 }
 
 fn grid() -> &'static Grid {
@@ -201,7 +204,11 @@ fn grid() -> &'static Grid {
             v: [0.0; CELLS],
             in_circle: [false; CELLS],
             phi: [0.0; ND],
+            row_u: [0.0; NS + 8],
         };
+        for (a, u) in g.row_u.iter_mut().enumerate() {
+            *u = (a as f32 - HALF) * CELL;
+        }
         for cell in 0..CELLS {
             let u = ((cell % NS) as f32 - HALF) * CELL;
             let v = ((cell / NS) as f32 - HALF) * CELL;
@@ -319,7 +326,7 @@ unsafe fn accumulate<const AVX2: bool>(
     if AVX2 && a0 <= a1 && a1 - a0 < 8 {
         // SAFETY: the CPU supports AVX2 (this function's contract); the row spans at most 8
         // cells from a0 <= a1 <= NS - 1.
-        unsafe { x86::rows_avx2(sums, bt, &gd, lu, lv, a0, a1, b0, b1) };
+        unsafe { x86::rows_avx2(sums, bt, &g.row_u, &gd, lu, lv, a0, a1, b0, b1) };
         return;
     }
     for b in b0..=b1 {
@@ -358,6 +365,7 @@ mod x86 {
     pub(super) unsafe fn rows_avx2(
         sums: &mut [[f32; ND]],
         bt: &BuildTables,
+        cu: &[f32; NS + 8],
         gd: &[f32; ND],
         lu: f32,
         lv: f32,
@@ -369,11 +377,6 @@ mod x86 {
         assert!(a0 <= a1 && a1 < a0 + 8 && a1 < NS);
         let (vals, scale) = bt.gs.parts();
         let reach2 = REACH * REACH;
-        // Cell-centre offsets along a row, padded past the last column (those lanes are masked).
-        let mut cu = [0f32; NS + 8];
-        for (a, u) in cu.iter_mut().enumerate() {
-            *u = (a as f32 - HALF) * CELL;
-        }
         let row_lanes = (1u32 << (a1 - a0 + 1)) - 1;
         // SAFETY: AVX2 is supported (the contract); the load reads cu[a0..a0 + 8], in bounds as
         // a0 < NS; the gather indices are clamped to [0, len − 1] of `vals`.
