@@ -192,7 +192,8 @@ struct Grid {
     in_circle: [bool; CELLS],
     phi: [f32; ND],
     /// Cell-centre offsets along a row, continued 8 cells past the last column (vector loads of
-    /// a row's cells; the extra lanes are masked).
+    /// a row's cells; the extra lanes are masked). Only the x86-64 AVX2 path reads it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     row_u: [f32; NS + 8],
 }
 
@@ -421,7 +422,7 @@ mod x86 {
 }
 
 // A cell's section bits are packed into one byte (and 8×8 bit blocks transposed).
-const _: () = assert!(ND == 8 && CELLS % 64 == 0);
+const _: () = assert!(ND == 8 && CELLS.is_multiple_of(64));
 
 /// Writes the value bits (`sums >= μψ` on valid cells) and the mask words of one cylinder.
 ///

@@ -88,7 +88,7 @@ fn near_perpendicular(k: usize) -> bool {
 /// from the result (word operations instead of a test per cell).
 fn coarse(cyl: &[u64]) -> [bool; COARSE] {
     const ROWS: usize = 64 / NS;
-    const _: () = assert!(ROWS == BLOCK && WPS == CB && NS % BLOCK == 0);
+    const _: () = assert!(ROWS == BLOCK && WPS == CB && NS.is_multiple_of(BLOCK));
     let row_mask = (1u64 << NS) - 1;
     let block_mask = (1u64 << BLOCK) - 1;
     let mut out = [false; COARSE];
