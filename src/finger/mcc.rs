@@ -319,8 +319,15 @@ unsafe fn accumulate<const AVX2: bool>(
     }
     let dtheta = wrap_pi(q.theta() - p.theta());
     let mut gd = [0f32; ND];
-    for (gk, &phi) in gd.iter_mut().zip(&g.phi) {
-        *gk = bt.gd.get(wrap_pi(phi - dtheta).abs());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU supports AVX2 (this function's contract).
+    let done = AVX2 && unsafe { x86::gd_avx2(bt, &g.phi, dtheta, &mut gd) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = false;
+    if !done {
+        for (gk, &phi) in gd.iter_mut().zip(&g.phi) {
+            *gk = bt.gd.get(wrap_pi(phi - dtheta).abs());
+        }
     }
     let (a1, b1) = (a1 as usize, b1 as usize);
     #[cfg(target_arch = "x86_64")]
@@ -352,6 +359,47 @@ unsafe fn accumulate<const AVX2: bool>(
 mod x86 {
     use super::*;
     use std::arch::x86_64::*;
+
+    /// The directional terms of [`accumulate`], `gd[k] = gd(|wrap_pi(phi[k] − dtheta)|)`, one
+    /// section per lane: when every |phi[k] − dtheta| < 2π (always, for finite angles) `wrap_pi`
+    /// is its two conditional corrections, done here by blends of the same sums, and the table
+    /// index is the truncation `Table::get` takes of a value in [0, π · scale]. Returns false
+    /// (nothing written) otherwise.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[inline(always)]
+    pub(super) unsafe fn gd_avx2(
+        bt: &BuildTables,
+        phi: &[f32; ND],
+        dtheta: f32,
+        gd: &mut [f32; ND],
+    ) -> bool {
+        let (vals, scale) = bt.gd.parts();
+        // SAFETY: AVX2 is supported (the contract); `phi` and `gd` hold 8 f32s; the gather
+        // indices are clamped to [0, len − 1] of `vals`.
+        unsafe {
+            let x = _mm256_sub_ps(_mm256_loadu_ps(phi.as_ptr()), _mm256_set1_ps(dtheta));
+            let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            let small =
+                _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(x, abs_mask), _mm256_set1_ps(TAU));
+            if _mm256_movemask_ps(small) != 0xff {
+                return false;
+            }
+            let lo = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-PI));
+            let hi = _mm256_andnot_ps(lo, _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(PI)));
+            let x = _mm256_blendv_ps(x, _mm256_add_ps(x, _mm256_set1_ps(TAU)), lo);
+            let x = _mm256_blendv_ps(x, _mm256_sub_ps(x, _mm256_set1_ps(TAU)), hi);
+            let x = _mm256_and_ps(x, abs_mask);
+            let t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(scale)), _mm256_set1_ps(0.5));
+            let i = _mm256_min_epi32(
+                _mm256_max_epi32(_mm256_cvttps_epi32(t), _mm256_setzero_si256()),
+                _mm256_set1_epi32(vals.len() as i32 - 1),
+            );
+            _mm256_storeu_ps(gd.as_mut_ptr(), _mm256_i32gather_ps::<4>(vals.as_ptr(), i));
+        }
+        true
+    }
 
     /// The cell loop of [`accumulate`] with a row's (at most 8) cells in the lanes of one register:
     /// each lane computes the scalar loop's d² for its cell with the same operations, and looks
