@@ -1221,6 +1221,22 @@ mod tests {
         }
     }
 
+    /// Both paths against the reference on the real test records (both extractors, all DBs).
+    #[test]
+    fn cylinders_of_real_records_match_the_reference() {
+        for db in 1..=4 {
+            for set in ["mindtct", "secugen"] {
+                let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
+                for t in crate::finger::eval::load_dir(std::path::Path::new(&dir)).unwrap() {
+                    let pts = t.template.as_ref().points();
+                    let want = build_cylinders_reference(pts);
+                    assert!(build_cylinders(pts) == want, "{dir}/{}", t.name);
+                    assert!(build_cylinders_portable(pts) == want, "{dir}/{}", t.name);
+                }
+            }
+        }
+    }
+
     /// Every path (the dispatched one, the portable one) against the reference, on clouds of every
     /// size and density, including hulls of fewer than three points.
     #[test]
