@@ -111,8 +111,9 @@
 //!    neighbour's 8 directional terms in one register each, gathering at exactly the scalar
 //!    indices. Measured (`cargo bench --bench finger -- prepare`, one real FVC2002 record of either
 //!    extractor, one core, same machine state, three runs each): 533–557 µs → 119–121 µs a
-//!    template (4.5×); enrolment into a store (`edgeid bench finger --gallery 10000`, both cores,
-//!    parse + prepare + log + checkpoint) 2,690–2,930 → 6,800–7,250 templates/s. Tried without
+//!    template (4.5×), 188–196 µs with the portable build (x86-64 baseline, SSE2); enrolment into
+//!    a store (`edgeid bench finger --gallery 10000`, both cores, parse + prepare + log +
+//!    checkpoint) 2,690–2,930 → 6,800–7,250 templates/s. Tried without
 //!    gain: the `gs` lookup with an unchecked conversion where d² is known in range (±0), stopping
 //!    a group of 8 undecided cells at the first edge within Ω once all are (+20 % time: the early
 //!    exit costs more than it saves), plain loads instead of the gather for a row's `gs` samples
