@@ -191,6 +191,10 @@ struct Grid {
     v: [f32; CELLS],
     in_circle: [bool; CELLS],
     phi: [f32; ND],
+    /// Cell-centre offsets along a row, continued 8 cells past the last column (vector loads of
+    /// a row's cells; the extra lanes are masked). Only the x86-64 AVX2 path reads it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    row_u: [f32; NS + 8],
 }
 
 fn grid() -> &'static Grid {
@@ -201,7 +205,11 @@ fn grid() -> &'static Grid {
             v: [0.0; CELLS],
             in_circle: [false; CELLS],
             phi: [0.0; ND],
+            row_u: [0.0; NS + 8],
         };
+        for (a, u) in g.row_u.iter_mut().enumerate() {
+            *u = (a as f32 - HALF) * CELL;
+        }
         for cell in 0..CELLS {
             let u = ((cell % NS) as f32 - HALF) * CELL;
             let v = ((cell / NS) as f32 - HALF) * CELL;
@@ -311,15 +319,22 @@ unsafe fn accumulate<const AVX2: bool>(
     }
     let dtheta = wrap_pi(q.theta() - p.theta());
     let mut gd = [0f32; ND];
-    for (gk, &phi) in gd.iter_mut().zip(&g.phi) {
-        *gk = bt.gd.get(wrap_pi(phi - dtheta).abs());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU supports AVX2 (this function's contract).
+    let done = AVX2 && unsafe { x86::gd_avx2(bt, &g.phi, dtheta, &mut gd) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = false;
+    if !done {
+        for (gk, &phi) in gd.iter_mut().zip(&g.phi) {
+            *gk = bt.gd.get(wrap_pi(phi - dtheta).abs());
+        }
     }
     let (a1, b1) = (a1 as usize, b1 as usize);
     #[cfg(target_arch = "x86_64")]
     if AVX2 && a0 <= a1 && a1 - a0 < 8 {
         // SAFETY: the CPU supports AVX2 (this function's contract); the row spans at most 8
         // cells from a0 <= a1 <= NS - 1.
-        unsafe { x86::rows_avx2(sums, bt, &gd, lu, lv, a0, a1, b0, b1) };
+        unsafe { x86::rows_avx2(sums, bt, &g.row_u, &gd, lu, lv, a0, a1, b0, b1) };
         return;
     }
     for b in b0..=b1 {
@@ -345,6 +360,47 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
+    /// The directional terms of [`accumulate`], `gd[k] = gd(|wrap_pi(phi[k] − dtheta)|)`, one
+    /// section per lane: when every |phi[k] − dtheta| < 2π (always, for finite angles) `wrap_pi`
+    /// is its two conditional corrections, done here by blends of the same sums, and the table
+    /// index is the truncation `Table::get` takes of a value in [0, π · scale]. Returns false
+    /// (nothing written) otherwise.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[inline(always)]
+    pub(super) unsafe fn gd_avx2(
+        bt: &BuildTables,
+        phi: &[f32; ND],
+        dtheta: f32,
+        gd: &mut [f32; ND],
+    ) -> bool {
+        let (vals, scale) = bt.gd.parts();
+        // SAFETY: AVX2 is supported (the contract); `phi` and `gd` hold 8 f32s; the gather
+        // indices are clamped to [0, len − 1] of `vals`.
+        unsafe {
+            let x = _mm256_sub_ps(_mm256_loadu_ps(phi.as_ptr()), _mm256_set1_ps(dtheta));
+            let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            let small =
+                _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(x, abs_mask), _mm256_set1_ps(TAU));
+            if _mm256_movemask_ps(small) != 0xff {
+                return false;
+            }
+            let lo = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-PI));
+            let hi = _mm256_andnot_ps(lo, _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(PI)));
+            let x = _mm256_blendv_ps(x, _mm256_add_ps(x, _mm256_set1_ps(TAU)), lo);
+            let x = _mm256_blendv_ps(x, _mm256_sub_ps(x, _mm256_set1_ps(TAU)), hi);
+            let x = _mm256_and_ps(x, abs_mask);
+            let t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(scale)), _mm256_set1_ps(0.5));
+            let i = _mm256_min_epi32(
+                _mm256_max_epi32(_mm256_cvttps_epi32(t), _mm256_setzero_si256()),
+                _mm256_set1_epi32(vals.len() as i32 - 1),
+            );
+            _mm256_storeu_ps(gd.as_mut_ptr(), _mm256_i32gather_ps::<4>(vals.as_ptr(), i));
+        }
+        true
+    }
+
     /// The cell loop of [`accumulate`] with a row's (at most 8) cells in the lanes of one register:
     /// each lane computes the scalar loop's d² for its cell with the same operations, and looks
     /// `gs` up at the index `Table::get` computes (truncation; NaN, which the scalar cast maps to
@@ -358,6 +414,7 @@ mod x86 {
     pub(super) unsafe fn rows_avx2(
         sums: &mut [[f32; ND]],
         bt: &BuildTables,
+        cu: &[f32; NS + 8],
         gd: &[f32; ND],
         lu: f32,
         lv: f32,
@@ -369,11 +426,6 @@ mod x86 {
         assert!(a0 <= a1 && a1 < a0 + 8 && a1 < NS);
         let (vals, scale) = bt.gs.parts();
         let reach2 = REACH * REACH;
-        // Cell-centre offsets along a row, padded past the last column (those lanes are masked).
-        let mut cu = [0f32; NS + 8];
-        for (a, u) in cu.iter_mut().enumerate() {
-            *u = (a as f32 - HALF) * CELL;
-        }
         let row_lanes = (1u32 << (a1 - a0 + 1)) - 1;
         // SAFETY: AVX2 is supported (the contract); the load reads cu[a0..a0 + 8], in bounds as
         // a0 < NS; the gather indices are clamped to [0, len − 1] of `vals`.
@@ -1164,6 +1216,22 @@ mod tests {
             for r in 0..8 {
                 for c in 0..8 {
                     assert_eq!(x >> (8 * r + c) & 1, t >> (8 * c + r) & 1);
+                }
+            }
+        }
+    }
+
+    /// Both paths against the reference on the real test records (both extractors, all DBs).
+    #[test]
+    fn cylinders_of_real_records_match_the_reference() {
+        for db in 1..=4 {
+            for set in ["mindtct", "secugen"] {
+                let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
+                for t in crate::finger::eval::load_dir(std::path::Path::new(&dir)).unwrap() {
+                    let pts = t.template.as_ref().points();
+                    let want = build_cylinders_reference(pts);
+                    assert!(build_cylinders(pts) == want, "{dir}/{}", t.name);
+                    assert!(build_cylinders_portable(pts) == want, "{dir}/{}", t.name);
                 }
             }
         }

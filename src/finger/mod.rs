@@ -16,7 +16,7 @@
 //! | [`synth`] | seeded synthetic impressions and galleries for benchmarks |
 //!
 //! Typical use: `let t = FingerTemplate::from_record_bytes(&bytes)?;` once per template (about
-//! 0.5 ms), store `t.as_bytes()`, view stored bytes with [`TemplateRef::from_bytes`], and score with
+//! 0.12 ms on a core with AVX2), store `t.as_bytes()`, view stored bytes with [`TemplateRef::from_bytes`], and score with
 //! `compare(&a, &b)`; accept when the score reaches
 //! `calibration::threshold_for_fmr(1e-4)` (or the FMR the site wants).
 //!
@@ -96,6 +96,31 @@
 //!    and stopping the full rotation-sample rows as soon as the remaining samples provably cannot
 //!    make a far rotation confident (exact, but settles only after 85 % of the samples on average:
 //!    +1 %, not worth its code).
+//! 6. **Preparation speed.** Prepared templates are stored and compared with ones prepared earlier, so
+//!    preparation is frozen bit for bit by the template version (`tests/finger_prepare.rs` hashes
+//!    the prepared bytes of every test record and of 405 synthetic point sets; the construction as
+//!    it was is kept in `mcc`'s tests as the reference). Every cell sum is therefore the same
+//!    floating-point expression with the same terms in the same order; the speed comes from around
+//!    it: sums kept cell-major (a cell's 8 sections are one 8-lane multiply and add, each lane its
+//!    section's scalar operation; Rust never fuses them into an FMA), the validity test run per hull
+//!    edge over all cells and the undecided cells' exact distance test run together (both
+//!    vectorise), bits packed a byte per cell by one compare and transposed 8 × 8 into section
+//!    words, `wrap_pi` skipping its `fmodf` call where it is the identity, and the prefilter's
+//!    coarse code read by word operations. An AVX2 build of the same code (chosen at run time; the
+//!    portable one otherwise) also computes a row's distances and spatial table indices and a
+//!    neighbour's 8 directional terms in one register each, gathering at exactly the scalar
+//!    indices. Measured (`cargo bench --bench finger -- prepare`, one real FVC2002 record of either
+//!    extractor, one core, same machine state, three runs each): 533–557 µs → 119–121 µs a
+//!    template (4.5×), 188–196 µs with the portable build (x86-64 baseline, SSE2); enrolment into
+//!    a store (`edgeid bench finger --gallery 10000`, both cores, parse + prepare + log +
+//!    checkpoint) 2,690–2,930 → 6,800–7,250 templates/s. Tried without
+//!    gain: the `gs` lookup with an unchecked conversion where d² is known in range (±0), stopping
+//!    a group of 8 undecided cells at the first edge within Ω once all are (+20 % time: the early
+//!    exit costs more than it saves), plain loads instead of the gather for a row's `gs` samples
+//!    (±0). Where preparation time goes now (perf, by source line): the cell sums roughly a third,
+//!    the validity mask roughly a quarter (edge distances, then the exact test of the cells near
+//!    the hull's border), the rest (bits, neighbour search, zeroing, sin/cos, hull, prefilter
+//!    summary) the remainder.
 //!
 //! Parameters were tuned on the EER and rank-1 of the four `mindtct` sets only (the README protocol);
 //! the calibration table is derived from impostor scores and was not used for tuning.
