@@ -56,6 +56,7 @@ impl<const N: usize> Table<N> {
 
     /// The samples and the index scale, for vector lookups that must index as [`Table::get`] does.
     #[inline]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the AVX2 build only
     pub(crate) fn parts(&self) -> (&[f32; N], f32) {
         (&self.vals, self.scale)
     }
