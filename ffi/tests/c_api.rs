@@ -243,7 +243,12 @@ fn threads_test() {
     let dir = scratch();
     let exe = dir.path().join("threads_test");
     compile("threads_test.c", &exe, Link::Shared);
-    let out = run_ok(Command::new(&exe).arg(dir.path()).arg("300"));
+    let out = run_ok(
+        Command::new(&exe)
+            .arg(dir.path())
+            .arg("300")
+            .arg(finger_testdata()),
+    );
     print(&out);
 }
 
@@ -320,7 +325,13 @@ fn valgrind_finds_no_errors_or_leaks() {
     valgrind(&[api.as_os_str(), api_dir.as_os_str()]);
     let thr_dir = dir.path().join("thr");
     std::fs::create_dir(&thr_dir).unwrap();
-    valgrind(&[threads.as_os_str(), thr_dir.as_os_str(), OsStr::new("25")]);
+    let fingers = finger_testdata();
+    valgrind(&[
+        threads.as_os_str(),
+        thr_dir.as_os_str(),
+        OsStr::new("25"),
+        fingers.as_os_str(),
+    ]);
     let sync_dir = dir.path().join("sync");
     std::fs::create_dir(&sync_dir).unwrap();
     let data = sync_testdata();

@@ -1,7 +1,8 @@
 /*
- * Concurrency: threads identify and verify while another thread commits and compacts, then a
- * thread closes the store while the others still use it.
- * Usage: threads_test SCRATCH_DIR ITERATIONS
+ * Concurrency: threads identify and verify (faces, and fingerprints when FINGER_DATA is given)
+ * while another thread commits and compacts, then a thread closes the store while the others
+ * still use it.
+ * Usage: threads_test SCRATCH_DIR ITERATIONS [FINGER_DATA]
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -14,9 +15,41 @@
 #define DIM 64
 #define STABLE 24
 #define READERS 4
+/* Fingerprint records: 5 stable users (fingers 101-105, impression 1) and 5 churn fingers. */
+#define FINGERS 5
 
 static edgeid_store *store;
 static int iterations;
+
+struct rec {
+    uint8_t *bytes;
+    size_t len;
+};
+static struct rec stable_fingers[FINGERS], churn_fingers[FINGERS];
+static int with_fingers;
+
+/* Reads testdata/fingerprint/fvc2002/DB1_B/mindtct/NAME.iso under `dir`. */
+static struct rec load_record(const char *dir, const char *name) {
+    char path[4096];
+    struct rec r = {NULL, 0};
+    FILE *f;
+    long n;
+    snprintf(path, sizeof path, "%s/fvc2002/DB1_B/mindtct/%s.iso", dir, name);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return r;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        r.bytes = malloc((size_t)n);
+        if (r.bytes != NULL && fread(r.bytes, 1, (size_t)n, f) == (size_t)n) {
+            r.len = (size_t)n;
+        }
+    }
+    fclose(f);
+    CHECK(r.len > 0);
+    return r;
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int readers_started;
@@ -75,6 +108,30 @@ static void *identify_loop(void *arg) {
     return NULL;
 }
 
+/* Phase 1, fingerprints: each stable finger, probed with its own enrolled record, must come back
+ * as its user with a near-1 score, whatever fingerprints are committed meanwhile. */
+static void *finger_loop(void *arg) {
+    struct reader *r = arg;
+    edgeid_finger_hit hits[2];
+    char want[32];
+    size_t n;
+    int i;
+    for (i = 0; i < iterations; i++) {
+        int u = (i + r->id) % FINGERS;
+        edgeid_status st;
+        snprintf(want, sizeof want, "fstable-%d", u);
+        st = edgeid_finger_identify(store, stable_fingers[u].bytes, stable_fingers[u].len, 0, -1,
+                                    NULL, 0, EDGEID_ANY_SCORE, hits, 2, &n);
+        r->calls++;
+        if (st != EDGEID_OK) {
+            note_wrong(r, "finger identify", st);
+        } else if (n < 1 || strcmp(hits[0].user_id, want) != 0 || hits[0].score < 0.9) {
+            note_wrong(r, "finger identify found someone else", st);
+        }
+    }
+    return NULL;
+}
+
 /* Commits while the readers search: puts and removes of other users, batches, a compaction. */
 static void *commit_loop(void *arg) {
     struct reader *w = arg;
@@ -96,6 +153,23 @@ static void *commit_loop(void *arg) {
             w->calls++;
             if (st != EDGEID_OK) {
                 note_wrong(w, "remove_user", st);
+            }
+        }
+        if (with_fingers) {
+            const struct rec *c = &churn_fingers[i % FINGERS];
+            snprintf(user, sizeof user, "fchurn-%d", i);
+            st = edgeid_finger_put(store, S("hq"), S(user), S("f"), c->bytes, c->len, 0, -1, NULL);
+            w->calls++;
+            if (st != EDGEID_OK) {
+                note_wrong(w, "finger put", st);
+            }
+            if (i > 0) {
+                snprintf(prev, sizeof prev, "fchurn-%d", i - 1);
+                st = edgeid_finger_remove_user(store, S("hq"), S(prev), NULL);
+                w->calls++;
+                if (st != EDGEID_OK) {
+                    note_wrong(w, "finger remove_user", st);
+                }
             }
         }
         if (i % 5 == 0) {
@@ -161,14 +235,27 @@ int main(int argc, char **argv) {
     char dir[4096];
     char name[32];
     float v[DIM];
-    pthread_t th[READERS + 1];
-    struct reader rs[READERS + 1];
+    pthread_t th[READERS + 2];
+    struct reader rs[READERS + 2];
     edgeid_open_options o;
     int i;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s SCRATCH_DIR ITERATIONS\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s SCRATCH_DIR ITERATIONS [FINGER_DATA]\n", argv[0]);
         return 2;
+    }
+    with_fingers = argc == 4;
+    if (with_fingers) {
+        for (i = 0; i < FINGERS; i++) {
+            char rname[32];
+            snprintf(rname, sizeof rname, "%d_1", 101 + i);
+            stable_fingers[i] = load_record(argv[3], rname);
+            snprintf(rname, sizeof rname, "%d_2", 106 + i);
+            churn_fingers[i] = load_record(argv[3], rname);
+            if (stable_fingers[i].len == 0 || churn_fingers[i].len == 0) {
+                return finish("threads_test");
+            }
+        }
     }
     snprintf(dir, sizeof dir, "%s/threads", argv[1]);
     iterations = atoi(argv[2]);
@@ -185,17 +272,28 @@ int main(int argc, char **argv) {
         make_vec(v, DIM, 1000 + i);
         EXPECT(edgeid_face_put(store, S("hq"), S(name), S("t"), v, DIM, NULL), EDGEID_OK);
     }
-
-    /* Phase 1: READERS identify/verify threads and one committing thread. */
-    memset(rs, 0, sizeof rs);
-    for (i = 0; i <= READERS; i++) {
-        rs[i].id = i;
-        CHECK(pthread_create(&th[i], NULL, i < READERS ? identify_loop : commit_loop, &rs[i]) ==
-              0);
+    for (i = 0; with_fingers && i < FINGERS; i++) {
+        snprintf(name, sizeof name, "fstable-%d", i);
+        EXPECT(edgeid_finger_put(store, S("hq"), S(name), S("f"), stable_fingers[i].bytes,
+                                 stable_fingers[i].len, 0, -1, NULL),
+               EDGEID_OK);
     }
-    for (i = 0; i <= READERS; i++) {
+
+    /* Phase 1: READERS identify/verify threads, one fingerprint reader (with FINGER_DATA) and one
+     * committing thread. */
+    memset(rs, 0, sizeof rs);
+    for (i = 0; i <= READERS + 1; i++) {
+        void *(*body)(void *) =
+            i < READERS ? identify_loop : i == READERS ? commit_loop : finger_loop;
+        if (i == READERS + 1 && !with_fingers) {
+            break;
+        }
+        rs[i].id = i;
+        CHECK(pthread_create(&th[i], NULL, body, &rs[i]) == 0);
+    }
+    for (i = 0; i <= READERS + with_fingers; i++) {
         pthread_join(th[i], NULL);
-        report(&rs[i], i < READERS ? "reader" : "writer");
+        report(&rs[i], i < READERS ? "reader" : i == READERS ? "writer" : "finger reader");
     }
     {
         edgeid_stats st;
@@ -204,6 +302,8 @@ int main(int argc, char **argv) {
         EXPECT(edgeid_store_stats(store, &st), EDGEID_OK);
         /* stable users + the last churn user + 3 per batch */
         CHECK(st.live_templates == (uint64_t)(STABLE + 1 + 3 * ((iterations + 4) / 5)));
+        /* stable fingers + the last churn finger */
+        CHECK(st.fingers == (uint64_t)(with_fingers ? FINGERS + 1 : 0));
     }
 
     /* Phase 2: close while READERS threads search. */
@@ -235,5 +335,9 @@ int main(int argc, char **argv) {
     /* Closing a store tells its search threads to stop but does not wait for them to exit; give
      * them a moment so valgrind does not see them mid-exit (see valgrind.supp). */
     usleep(100 * 1000);
+    for (i = 0; with_fingers && i < FINGERS; i++) {
+        free(stable_fingers[i].bytes);
+        free(churn_fingers[i].bytes);
+    }
     return finish("threads_test");
 }
