@@ -435,6 +435,9 @@ pub struct Store {
     /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
     retired: Mutex<Vec<Arc<Snapshot>>>,
     writer: Mutex<Writer>,
+    /// What `stats` reports of the writer's state (the manifest and the log length), published by
+    /// the writer after each commit and checkpoint so `stats` never waits behind a running commit.
+    published: Mutex<(Manifest, u64)>,
     _lock: Box<dyn Send + Sync>,
 }
 
@@ -676,6 +679,7 @@ impl Store {
             pool_exited: exited,
             current: RwLock::new(Arc::new(snap)),
             retired: Mutex::new(Vec::new()),
+            published: Mutex::new((m.clone(), replay.valid_len)),
             writer: Mutex::new(Writer {
                 wal,
                 wal_len: replay.valid_len,
@@ -796,6 +800,11 @@ impl Store {
     /// Store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Publishes the writer's manifest and log length for [`Store::stats`].
+    fn publish_files(&self, w: &Writer) {
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = (w.manifest.clone(), w.wal_len);
     }
 
     /// True when either tail has grown past its checkpoint bound.
@@ -1083,6 +1092,7 @@ impl Store {
             return Err(Error::io("fdatasync", &wpath, e));
         }
         w.wal_len += len;
+        self.publish_files(w);
         Ok(())
     }
 
@@ -1213,6 +1223,7 @@ impl Store {
         w.wal = wal;
         w.wal_len = wal::HEADER_LEN;
         w.manifest = m;
+        self.publish_files(w);
         w.tail_next = 0;
         w.finger_tail_next = 0;
         w.dirty.clear();
@@ -1312,18 +1323,20 @@ impl Store {
     /// Counts, sizes and the kernel in use.
     pub fn stats(&self) -> Stats {
         let snap = self.snapshot();
-        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (manifest, wal_len) = self
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut files = vec![
             FileKind::Manifest.name(),
-            FileKind::Wal(w.manifest.wal_gen).name(),
+            FileKind::Wal(manifest.wal_gen).name(),
         ];
-        let faces = w
-            .manifest
+        let faces = manifest
             .segments
             .iter()
             .map(|&(id, d)| (FileKind::Segment(id), id, d));
-        let fingers = w
-            .manifest
+        let fingers = manifest
             .fingers
             .iter()
             .map(|&(id, d)| (FileKind::FingerSegment(id), id, d));
@@ -1339,8 +1352,8 @@ impl Store {
                 );
             }
         }
-        if w.manifest.catalog != 0 {
-            files.push(FileKind::Catalog(w.manifest.catalog).name());
+        if manifest.catalog != 0 {
+            files.push(FileKind::Catalog(manifest.catalog).name());
         }
         let on_disk = |segs: &[SegState<_>]| segs.iter().filter(|s| s.tail_base.is_none()).count();
         let finger_rows: usize = snap.fingers.iter().map(|s| s.seg.rows()).sum();
@@ -1371,7 +1384,7 @@ impl Store {
                         .map(|s| s.seg.byte_len() as u64),
                 )
                 .sum(),
-            wal_bytes: w.wal_len,
+            wal_bytes: wal_len,
             seq: snap.seq,
             kernel: self.kernels.name,
             files,
