@@ -11,7 +11,7 @@ use crate::store_cmds::DEFAULT_LOCATION;
 use crate::StoreArg;
 use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
-use edgeid::finger::enroll::enrol_view;
+use edgeid::finger::enroll::{enrol_view, select_view};
 use edgeid::finger::{FingerTemplate, Format};
 use edgeid::{Change, FingerIdentify, FingerMatch, OpenOptions};
 use serde_json::{json, Value};
@@ -28,20 +28,28 @@ fn read_view(
     enrol_view(&rec, position).map_err(|e| Fail::new(format!("{}: {e}", path.display())))
 }
 
-/// The bytes the store is given to enrol: the file as it is, or — when lenient reading accepted
+/// What the store is given to enrol: the file as it is, or — when lenient reading accepted
 /// something strict parsing refuses — the record written again in its format, so the store keeps
-/// a well-formed source.
-fn enrolment_source(path: &Path, r: &ReadArgs) -> Result<(Vec<u8>, Format), Fail> {
+/// a well-formed source; its format; and the minutiae of the view to enrol and the finger
+/// position. The record is checked here (view chosen, no cylinders built); the store prepares it.
+fn enrolment_source(
+    path: &Path,
+    r: &ReadArgs,
+    position: Option<u8>,
+) -> Result<(Vec<u8>, Format, usize, u8), Fail> {
     let (rec, _) = read_record(path, r)?;
+    let (view, position) =
+        select_view(&rec, position).map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
+    let minutiae = rec.views[view].minutiae.len();
     if rec.warnings.is_empty() {
         let bytes =
             std::fs::read(path).map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?;
-        return Ok((bytes, rec.format));
+        return Ok((bytes, rec.format, minutiae, position));
     }
     let bytes = rec
         .encode()
         .map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
-    Ok((bytes, rec.format))
+    Ok((bytes, rec.format, minutiae, position))
 }
 
 fn parse_position(s: &str) -> Result<u8, String> {
@@ -77,12 +85,9 @@ pub struct AddArgs {
 }
 
 pub fn add(a: &AddArgs, out: Out) -> CmdResult {
-    let (finger, view_position) = read_view(&a.file, &a.read, a.position)?;
-    let (record, format) = enrolment_source(&a.file, &a.read)?;
-    let position = a.position.unwrap_or(view_position);
+    let (record, format, minutiae, position) = enrolment_source(&a.file, &a.read, a.position)?;
     let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
     let before = store.snapshot().live_fingers();
-    let minutiae = finger.as_ref().n_min();
     let seq = store.commit(&[Change::PutFinger {
         location: a.location.clone(),
         user: a.user.clone(),

@@ -12,8 +12,8 @@ use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, Failure, FfiResult};
 use engine::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
-use engine::finger::enroll::prepare_record;
-use engine::finger::{compare, FingerTemplate, Format};
+use engine::finger::enroll::select_view;
+use engine::finger::{compare, parse_with, FingerTemplate, Format, FormatError, Mode, Record};
 use engine::{Change, FingerIdentify, FingerMatch};
 use std::ffi::c_char;
 
@@ -132,6 +132,47 @@ fn position_arg(position: i32) -> FfiResult<Option<u8>> {
     }
 }
 
+/// A record argument, parsed strictly, with the view to use.
+struct RecordArg<'a> {
+    data: &'a [u8],
+    format: Option<Format>,
+    parsed: Record,
+    /// Index of the view and the finger position to record.
+    view: (usize, u8),
+}
+
+/// Reads a record argument, parses it and picks the finger view it names (no cylinders built).
+///
+/// # Safety
+/// A non-NULL `ptr` must point to `len` readable bytes that stay valid for `'a`.
+unsafe fn record_arg<'a>(
+    what: &str,
+    ptr: *const u8,
+    len: usize,
+    format: u32,
+    position: i32,
+) -> FfiResult<RecordArg<'a>> {
+    // SAFETY: forwarded contract.
+    let data = unsafe { args::slice(what, ptr, len) }?;
+    let format = format_arg(&format!("{what}'s format"), format)?;
+    let position = position_arg(position)?;
+    let unreadable = |e: FormatError| {
+        let named = format.map_or(String::new(), |f| format!(" (as {})", f.standard_name()));
+        Failure::new(
+            EDGEID_ERR_INVALID,
+            format!("{what}{named} cannot be read: {e}"),
+        )
+    };
+    let parsed = parse_with(data, format, Mode::Strict).map_err(unreadable)?;
+    let view = select_view(&parsed, position).map_err(unreadable)?;
+    Ok(RecordArg {
+        data,
+        format,
+        parsed,
+        view,
+    })
+}
+
 /// Reads a record argument and prepares the finger view it names: the template and its position.
 ///
 /// # Safety
@@ -144,16 +185,10 @@ unsafe fn record(
     position: i32,
 ) -> FfiResult<(FingerTemplate, u8)> {
     // SAFETY: forwarded contract.
-    let data = unsafe { args::slice(what, ptr, len) }?;
-    let format = format_arg(&format!("{what}'s format"), format)?;
-    let position = position_arg(position)?;
-    prepare_record(data, format, position).map_err(|e| {
-        let named = format.map_or(String::new(), |f| format!(" (as {})", f.standard_name()));
-        Failure::new(
-            EDGEID_ERR_INVALID,
-            format!("{what}{named} cannot be read: {e}"),
-        )
-    })
+    let r = unsafe { record_arg(what, ptr, len, format, position) }?;
+    let t = FingerTemplate::from_record(&r.parsed, r.view.0)
+        .map_err(|e| Failure::new(EDGEID_ERR_INVALID, format!("{what} cannot be read: {e}")))?;
+    Ok((t, r.view.1))
 }
 
 /// The smallest `f32` at least `t` (finite `t`), so that comparing an `f32` score with it gives
@@ -344,24 +379,22 @@ unsafe fn put_change(
     format: u32,
     position: i32,
 ) -> FfiResult<Change> {
-    // The record is read here too, so a bad one is refused with this call's message (and a batch
-    // refuses it when it is added, not when it commits); the store prepares it again on commit.
+    // The record is parsed here too (not prepared: the store does that on commit), so a bad one is
+    // refused with this call's message, and a batch refuses it when it is added.
     // SAFETY: forwarded contract.
-    let (ids, (_, position)) = unsafe {
+    let (ids, r) = unsafe {
         (
             ids(location, user, Some(template))?,
-            record("record", rec, rec_len, format, position)?,
+            record_arg("record", rec, rec_len, format, position)?,
         )
     };
-    // SAFETY: as above; `record` accepted the same pointer and length.
-    let data = unsafe { args::slice("record", rec, rec_len) }?.to_vec();
     Ok(Change::PutFinger {
         location: ids.location,
         user: ids.user,
         template: ids.template.expect("asked for"),
-        record: data,
-        format: format_arg("record's format", format)?,
-        position: Some(position),
+        record: r.data.to_vec(),
+        format: r.format,
+        position: Some(r.view.1),
     })
 }
 

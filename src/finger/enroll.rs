@@ -17,9 +17,10 @@ pub fn prepare_record(
     enrol_view(&parse_with(data, format, Mode::Strict)?, position)
 }
 
-/// Picks the view of a parsed record to enrol (see the module docs) and prepares it. Returns the
-/// template and the view's finger position (for card formats, which carry none, `position` or 0).
-pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate, u8), FormatError> {
+/// Picks the view of a parsed record to enrol (see the module docs) and checks it can be prepared,
+/// without building cylinders (what a caller that only validates needs). Returns the view's index
+/// and the finger position to record (for card formats, which carry none, `position` or 0).
+pub fn select_view(rec: &Record, position: Option<u8>) -> Result<(usize, u8), FormatError> {
     let index = match (rec.views.len(), position) {
         (0, _) => return Err(FormatError("the record holds no finger view".into())),
         (1, _) => 0,
@@ -47,10 +48,18 @@ pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate,
         }
     };
     let view = &rec.views[index];
+    view.normalized(rec.format)?;
     let pos = if rec.format.is_card() {
         position.unwrap_or(view.position)
     } else {
         view.position
     };
+    Ok((index, pos))
+}
+
+/// Picks the view of a parsed record to enrol ([`select_view`]) and prepares it. Returns the
+/// template and the finger position to record.
+pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate, u8), FormatError> {
+    let (index, pos) = select_view(rec, position)?;
     Ok((FingerTemplate::from_record(rec, index)?, pos))
 }
