@@ -81,7 +81,7 @@ fn insert_identify_verify_remove_reopen() {
         .map(|r| put("hq", split(&r.name).0, split(&r.name).1, &r.record))
         .collect();
     s.commit(&changes).unwrap();
-    assert_eq!(s.stats().fingers, 40);
+    assert_eq!(s.stats().fingers.live, 40);
     let mut reference = FingerGallery::new();
     for r in &gallery {
         reference
@@ -145,8 +145,8 @@ fn insert_identify_verify_remove_reopen() {
     assert_eq!(answers(&s), before);
     // After a checkpoint the templates are read from a mapped finger segment.
     s.checkpoint().unwrap();
-    assert_eq!(s.stats().finger_segments, 1);
-    assert_eq!(s.stats().finger_tail_rows, 0);
+    assert_eq!(s.stats().fingers.segments, 1);
+    assert_eq!(s.stats().fingers.tail_rows, 0);
     drop(s);
     let s = Store::open(dir.path(), opts()).unwrap();
     assert_eq!(answers(&s), before);
@@ -167,7 +167,7 @@ fn insert_identify_verify_remove_reopen() {
         user: "102".into(),
     }])
     .unwrap();
-    assert_eq!(s.stats().fingers, 35);
+    assert_eq!(s.stats().fingers.live, 35);
     // Faces and fingerprints of a user can go separately.
     s.commit(&[Change::PutFace {
         location: "hq".into(),
@@ -183,7 +183,7 @@ fn insert_identify_verify_remove_reopen() {
         user: u.clone(),
     }])
     .unwrap();
-    assert_eq!((s.stats().fingers, s.stats().live), (31, 1));
+    assert_eq!((s.stats().fingers.live, s.stats().faces.live), (31, 1));
     let e = s
         .commit(&[Change::RemoveUserFingers {
             location: l.clone(),
@@ -196,7 +196,7 @@ fn insert_identify_verify_remove_reopen() {
         user: u,
     }])
     .unwrap();
-    assert_eq!(s.stats().live, 0);
+    assert_eq!(s.stats().faces.live, 0);
     let seq = s.snapshot().seq();
     let e = s
         .commit(&[Change::RemoveFinger {
@@ -239,7 +239,7 @@ fn insert_identify_verify_remove_reopen() {
     // Compaction drops the dead rows; answers and weights stay.
     let kept = answers(&s);
     s.compact().unwrap();
-    assert_eq!(s.stats().fingers_dead, 0);
+    assert_eq!(s.stats().fingers.dead, 0);
     drop(s);
     let s = Store::open(dir.path(), opts()).unwrap();
     assert_eq!(answers(&s), kept);
@@ -249,7 +249,7 @@ fn insert_identify_verify_remove_reopen() {
     );
     assert_eq!(
         s.verify_checksums().unwrap(),
-        s.stats().segments + s.stats().finger_segments
+        s.stats().faces.segments + s.stats().fingers.segments
     );
 }
 
@@ -405,7 +405,7 @@ fn synchronised_fingerprints_are_indexed() {
     let bob = user("bob", &[("r1", "102_1")]);
     s.apply_delta(&delta(1, "full", &format!("{ada},{bob}")), &mut |_| {})
         .unwrap();
-    assert_eq!(s.stats().fingers, 3);
+    assert_eq!(s.stats().fingers.live, 3);
     assert_eq!(s.sync_status()[0].fingers, 3);
     let probe = |f: &str| {
         db("mindtct", 1)
@@ -437,7 +437,7 @@ fn synchronised_fingerprints_are_indexed() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(s.stats().fingers, 1);
+    assert_eq!(s.stats().fingers.live, 1);
 
     // A record that cannot be read refuses the whole delta, naming it; nothing changes.
     let seq = s.snapshot().seq();
@@ -565,8 +565,8 @@ fn upgrades_old_stores() {
         !dir.path().join(fseg).exists(),
         "the stale segment is replaced"
     );
-    assert_eq!(s.stats().fingers, 3);
-    assert_eq!(s.stats().finger_segments, 1);
+    assert_eq!(s.stats().fingers.live, 3);
+    assert_eq!(s.stats().fingers.segments, 1);
     assert_eq!(s.identify_finger(&q).unwrap(), before);
     let files = s.stats().files;
     drop(s);
@@ -584,7 +584,7 @@ fn upgrades_old_stores() {
     fix_crc(&mut b, at);
     std::fs::write(&m, &b).unwrap();
     let s = Store::open(dir.path(), opts()).unwrap();
-    assert_eq!(s.stats().fingers, 3);
+    assert_eq!(s.stats().fingers.live, 3);
     assert_eq!(s.identify_finger(&q).unwrap(), before);
     let old: Vec<&String> = files.iter().filter(|f| f.starts_with("fng-")).collect();
     assert!(

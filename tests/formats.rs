@@ -63,11 +63,14 @@ fn v1_fixture_opens_and_answers() {
     // a version-2 manifest written.
     let manifest = std::fs::read(tmp.path().join("MANIFEST")).unwrap();
     assert_eq!(u32::from_le_bytes(manifest[8..12].try_into().unwrap()), 2);
-    assert_eq!(s.stats().tail_rows, 0);
-    assert_eq!(s.verify_checksums().unwrap(), s.stats().segments);
+    assert_eq!(s.stats().faces.tail_rows, 0);
+    assert_eq!(
+        s.verify_checksums().unwrap(),
+        s.stats().faces.segments + s.stats().fingers.segments
+    );
     let st = s.stats();
     assert_eq!(
-        (st.model.as_str(), st.dim, st.live),
+        (st.model.as_str(), st.dim, st.faces.live),
         ("fixture-model", DIM, 7)
     );
     let mut rng = Rng(11);
@@ -181,8 +184,8 @@ fn v2_fixture_opens_and_answers() {
     let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
     s.verify_checksums().unwrap();
     let st = s.stats();
-    assert_eq!((st.live, st.fingers), (1, 4));
-    assert_eq!((st.finger_segments, st.finger_tail_rows), (1, 2));
+    assert_eq!((st.faces.live, st.fingers.live), (1, 4));
+    assert_eq!((st.fingers.segments, st.fingers.tail_rows), (1, 2));
     let probes = [
         ("101_2", "u0"),
         ("103_3", "u2"),

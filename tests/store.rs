@@ -93,7 +93,7 @@ fn random_operations_match_the_model_across_reopens() {
                 "seed {seed} step {step}"
             );
             let st = store.stats();
-            assert_eq!(st.live, model.len());
+            assert_eq!(st.faces.live, model.len());
         }
         // Search agrees with the model too.
         if let Some((k, v)) = model.iter().next() {
@@ -151,13 +151,13 @@ fn bad_input_is_refused_and_changes_nothing() {
         let e = store.commit(&batch).unwrap_err().to_string();
         assert!(e.contains(msg), "{e:?} should contain {msg:?}");
         assert_eq!(store.snapshot().seq(), seq);
-        assert_eq!(store.snapshot().live(), 1);
+        assert_eq!(store.snapshot().live_faces(), 1);
     }
     assert_eq!(fs.all_bytes().len(), files_before);
     // The refused batches left no trace after a reopen either.
     drop(store);
     let store = Store::open(Path::new("/s"), opts(&fs)).unwrap();
-    assert_eq!(store.snapshot().live(), 1);
+    assert_eq!(store.snapshot().live_faces(), 1);
 }
 
 #[test]
@@ -174,13 +174,13 @@ fn a_full_disk_refuses_the_commit_and_the_store_stays_usable() {
         .collect();
     let e = store.commit(&big).unwrap_err();
     assert!(matches!(e, Error::StorageFull { .. }), "{e}");
-    assert_eq!(store.snapshot().live(), 1);
+    assert_eq!(store.snapshot().live_faces(), 1);
     fs.set_capacity(None);
     store.commit(&big).unwrap();
-    assert_eq!(store.snapshot().live(), 11);
+    assert_eq!(store.snapshot().live_faces(), 11);
     drop(store);
     let store = Store::open(Path::new("/s"), opts(&fs)).unwrap();
-    assert_eq!(store.snapshot().live(), 11);
+    assert_eq!(store.snapshot().live_faces(), 11);
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn deleted_templates_are_erased_from_every_file() {
             p.display()
         );
     }
-    assert_eq!(store.snapshot().live(), 31);
+    assert_eq!(store.snapshot().live_faces(), 31);
     // The same within the log only (deleted before any checkpoint).
     let secret2 = edgeid::template::normalize(&rng.vector(DIM), DIM).unwrap();
     let bytes2: Vec<u8> = secret2.iter().flat_map(|f| f.to_le_bytes()).collect();

@@ -234,7 +234,7 @@ fn full_synchronisation_removes_what_is_absent() {
     )
     .unwrap();
     apply(&s, &delta("other", 1, "full", vec![upsert(user("a", 9))])).unwrap();
-    assert_eq!(s.snapshot().live(), 4);
+    assert_eq!(s.snapshot().live_faces(), 4);
     apply(&s, &delta("hq", 2, "full", vec![upsert(user("b", 2))])).unwrap();
     let st = s.sync_status();
     assert_eq!(
@@ -252,7 +252,7 @@ fn full_synchronisation_removes_what_is_absent() {
     apply(&s, &delta("hq", 3, "changes", vec![upsert(b)])).unwrap();
     let t: Vec<String> = s
         .snapshot()
-        .templates()
+        .face_templates()
         .filter(|x| x.0 == "hq")
         .map(|x| x.2.to_string())
         .collect();
@@ -380,7 +380,11 @@ fn searches_never_see_half_a_delta() {
                 let snap = s.snapshot();
                 // Every delta adds one user with two faces: catalog and face index agree, always.
                 let users = snap.catalog().location("hq").map_or(0, |l| l.users.len());
-                assert_eq!(snap.live(), 2 * users, "a snapshot shows half a delta");
+                assert_eq!(
+                    snap.live_faces(),
+                    2 * users,
+                    "a snapshot shows half a delta"
+                );
                 checks += 1;
                 if done {
                     break;

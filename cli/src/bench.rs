@@ -348,7 +348,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
     //    one stored template) so the delete is timed as on a running terminal.
     let (l, u, t0, v) = {
         let snap = store.snapshot();
-        let (l, u, t, v) = snap.templates().next().expect("gallery is not empty");
+        let (l, u, t, v) = snap.face_templates().next().expect("gallery is not empty");
         (l.to_string(), u.to_string(), t.to_string(), v.to_vec())
     };
     let t = Instant::now();
@@ -444,7 +444,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
         "delete_10k_ms": delete_10k_ms.map(round3),
         "peak_rss_mb": peak,
         "rss_anon_mb": anon,
-        "segment_bytes": st.segment_bytes,
+        "segment_bytes": st.faces.segment_bytes,
         "exact": exact,
         "exact_mismatches": mismatches,
         "top1_source_agreement": top1_source_agreement,

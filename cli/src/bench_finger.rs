@@ -320,8 +320,8 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
     ));
     out.line(format_args!(
         "  enrol         {insert_per_s:>12.0} templates/s  (logged commits of 4,096 + checkpoints; {} in {} finger segments)",
-        crate::out::human_bytes(stats.segment_bytes),
-        stats.finger_segments
+        crate::out::human_bytes(stats.fingers.segment_bytes),
+        stats.fingers.segments
     ));
     out.line(format_args!("  open          {open_ms:>12.1} ms"));
     out.line(format_args!(
@@ -356,7 +356,7 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
         "candidates": candidates,
         "build_s": round3(build_s),
         "insert_per_s": insert_per_s.round(),
-        "segment_bytes": stats.segment_bytes,
+        "segment_bytes": stats.fingers.segment_bytes,
         "open_ms": round3(open_ms),
         "p50_ms": round3(p50_ms),
         "p99_ms": round3(p99_ms),

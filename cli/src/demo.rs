@@ -439,7 +439,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     checks.check(out, "the digest is the same after a restart", same);
     out.line(format_args!(
         "reopened the store in {open_ms:.2} ms ({} live templates, kernel {}){}",
-        store.snapshot().live(),
+        store.snapshot().live_faces(),
         store.kernels().name,
         if same { "; digest unchanged" } else { "" }
     ));
@@ -530,7 +530,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let st = store.stats();
     out.line(format_args!(
         "stats: {} live face templates, {} fingerprint templates, {} dead, {} segment(s), kernel {}",
-        st.live, st.fingers, st.dead, st.segments, st.kernel
+        st.faces.live, st.fingers.live, st.faces.dead, st.faces.segments, st.kernel
     ));
 
     let known_ok = probes
@@ -583,7 +583,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
         "identified": known_ok,
         "strangers_rejected": strangers_ok,
         "median_ms": round3(median),
-        "live": st.live,
+        "live": st.faces.live,
         "kernel": st.kernel,
     });
     if !ok {

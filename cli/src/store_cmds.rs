@@ -66,14 +66,14 @@ pub struct AddArgs {
 pub fn add(a: &AddArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
     let embedding = read_embedding(&a.file, store.snapshot().dim())?;
-    let before = store.snapshot().live();
+    let before = store.snapshot().live_faces();
     let seq = store.commit(&[Change::PutFace {
         location: a.location.clone(),
         user: a.user.clone(),
         template: a.template.clone(),
         embedding,
     }])?;
-    let live = store.snapshot().live();
+    let live = store.snapshot().live_faces();
     // A put that does not grow the store replaced a template with the same ids.
     let replaced = live == before;
     out.line(format_args!(
@@ -109,7 +109,7 @@ pub struct RemoveArgs {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
-    let before = store.snapshot().live();
+    let before = store.snapshot().live_faces();
     // Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
     let change = match &a.template {
         Some(t) => Change::RemoveFace {
@@ -137,7 +137,7 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
         }),
         other => other.into(),
     })?;
-    let removed = before - store.snapshot().live();
+    let removed = before - store.snapshot().live_faces();
     // Biometric data must not linger: checkpoint, compact and scrub now rather than within the
     // store's erase deadline.
     let t = Instant::now();
@@ -198,7 +198,7 @@ pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
     let t = Instant::now();
     let hits = store.identify(&req)?;
     let took = ms(t.elapsed());
-    let live = store.snapshot().live();
+    let live = store.snapshot().live_faces();
     if hits.is_empty() {
         match a.threshold {
             Some(t) => out.line(format_args!("no match (no user scores {t} or more)")),
@@ -280,7 +280,7 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
     let st = store.stats();
     let snap = store.snapshot();
     let users: HashSet<(&str, &str)> = snap
-        .templates()
+        .face_templates()
         .map(|(l, u, _, _)| (l, u))
         .chain(snap.finger_templates().map(|(l, u, _, _, _)| (l, u)))
         .collect();
@@ -295,24 +295,24 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
     ));
     out.line(format_args!(
         "templates  {} live, {} dead (deleted, not yet compacted away)",
-        st.live, st.dead
+        st.faces.live, st.faces.dead
     ));
     out.line(format_args!(
         "fingers    {} live, {} dead; {} finger segment{}, {} tail rows",
-        st.fingers,
-        st.fingers_dead,
-        st.finger_segments,
-        if st.finger_segments == 1 { "" } else { "s" },
-        st.finger_tail_rows
+        st.fingers.live,
+        st.fingers.dead,
+        st.fingers.segments,
+        if st.fingers.segments == 1 { "" } else { "s" },
+        st.fingers.tail_rows
     ));
     out.line(format_args!(
         "segments   {} ({})",
-        st.segments,
-        human_bytes(st.segment_bytes)
+        st.faces.segments,
+        human_bytes(st.faces.segment_bytes + st.fingers.segment_bytes)
     ));
     out.line(format_args!(
         "log        {} tail rows ({})",
-        st.tail_rows,
+        st.faces.tail_rows,
         human_bytes(st.wal_bytes)
     ));
     out.line(format_args!("seq        {}", st.seq));
@@ -320,10 +320,10 @@ pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
     out.line(format_args!("files      {}", st.files.join(", ")));
     Ok(json!({
         "store": a.store, "model": st.model, "dim": st.dim, "users": users.len(),
-        "locations": locations.len(), "live": st.live, "dead": st.dead, "segments": st.segments,
-        "tail_rows": st.tail_rows, "segment_bytes": st.segment_bytes, "wal_bytes": st.wal_bytes,
-        "fingers": st.fingers, "fingers_dead": st.fingers_dead,
-        "finger_segments": st.finger_segments, "finger_tail_rows": st.finger_tail_rows,
+        "locations": locations.len(), "live": st.faces.live, "dead": st.faces.dead, "segments": st.faces.segments,
+        "tail_rows": st.faces.tail_rows, "segment_bytes": (st.faces.segment_bytes + st.fingers.segment_bytes), "wal_bytes": st.wal_bytes,
+        "fingers": st.fingers.live, "fingers_dead": st.fingers.dead,
+        "finger_segments": st.fingers.segments, "finger_tail_rows": st.fingers.tail_rows,
         "seq": st.seq, "kernel": st.kernel, "files": st.files,
     }))
 }
@@ -337,18 +337,18 @@ pub fn compact(a: &StoreArg, out: Out) -> CmdResult {
     let after = store.stats();
     out.line(format_args!(
         "compacted in {took:.1} ms: {} removed, {} checkpointed, segments {} -> {}, {} -> {}",
-        count(before.dead - after.dead, "dead row"),
-        count(before.tail_rows, "tail row"),
-        before.segments,
-        after.segments,
-        human_bytes(before.segment_bytes + before.wal_bytes),
-        human_bytes(after.segment_bytes + after.wal_bytes)
+        count(before.faces.dead - after.faces.dead, "dead row"),
+        count(before.faces.tail_rows, "tail row"),
+        before.faces.segments,
+        after.faces.segments,
+        human_bytes((before.faces.segment_bytes + before.fingers.segment_bytes) + before.wal_bytes),
+        human_bytes((after.faces.segment_bytes + after.fingers.segment_bytes) + after.wal_bytes)
     ));
     Ok(json!({
-        "ms": round3(took), "live": after.live, "dead_removed": before.dead - after.dead,
-        "segments_before": before.segments, "segments_after": after.segments,
-        "bytes_before": before.segment_bytes + before.wal_bytes,
-        "bytes_after": after.segment_bytes + after.wal_bytes,
+        "ms": round3(took), "live": after.faces.live, "dead_removed": before.faces.dead - after.faces.dead,
+        "segments_before": before.faces.segments, "segments_after": after.faces.segments,
+        "bytes_before": (before.faces.segment_bytes + before.fingers.segment_bytes) + before.wal_bytes,
+        "bytes_after": (after.faces.segment_bytes + after.fingers.segment_bytes) + after.wal_bytes,
     }))
 }
 
@@ -370,13 +370,13 @@ pub fn verify_store(a: &StoreArg, out: Out) -> CmdResult {
     out.line(format_args!(
         "ok: {} ({}) checksummed, log ({}) replayed, {}, {}, in {took:.1} ms",
         count(segments, "segment"),
-        human_bytes(st.segment_bytes),
+        human_bytes(st.faces.segment_bytes + st.fingers.segment_bytes),
         human_bytes(st.wal_bytes),
-        count(st.live, "live face template"),
-        count(st.fingers, "live fingerprint template")
+        count(st.faces.live, "live face template"),
+        count(st.fingers.live, "live fingerprint template")
     ));
     Ok(json!({
-        "ok": true, "segments": segments, "segment_bytes": st.segment_bytes,
-        "wal_bytes": st.wal_bytes, "live": st.live, "fingers": st.fingers, "ms": round3(took),
+        "ok": true, "segments": segments, "segment_bytes": (st.faces.segment_bytes + st.fingers.segment_bytes),
+        "wal_bytes": st.wal_bytes, "live": st.faces.live, "fingers": st.fingers.live, "ms": round3(took),
     }))
 }

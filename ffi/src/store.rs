@@ -254,19 +254,19 @@ pub unsafe extern "C" fn edgeid_store_stats(
         let out = edgeid_stats {
             size,
             dim: st.dim as u32,
-            live_templates: st.live as u64,
-            deleted_rows: st.dead as u64,
-            segments: st.segments as u64,
-            tail_rows: st.tail_rows as u64,
-            segment_bytes: st.segment_bytes,
+            live_templates: st.faces.live as u64,
+            deleted_rows: st.faces.dead as u64,
+            segments: st.faces.segments as u64,
+            tail_rows: st.faces.tail_rows as u64,
+            segment_bytes: st.faces.segment_bytes + st.fingers.segment_bytes,
             wal_bytes: st.wal_bytes,
             seq: st.seq,
             model_len: st.model.len() as u32,
             model: fill(&st.model),
-            fingers: st.fingers as u64,
-            deleted_fingers: st.fingers_dead as u64,
-            finger_segments: st.finger_segments as u64,
-            finger_tail_rows: st.finger_tail_rows as u64,
+            fingers: st.fingers.live as u64,
+            deleted_fingers: st.fingers.dead as u64,
+            finger_segments: st.fingers.segments as u64,
+            finger_tail_rows: st.fingers.tail_rows as u64,
         };
         // SAFETY: header contract of `stats`: `size` writable bytes, a known struct size (checked)
         // no larger than this version's.

@@ -7,14 +7,36 @@
 use super::codec::{parse_with, Format, FormatError, Mode, Record};
 use super::template::FingerTemplate;
 
-/// Parses `data` strictly (`format` detected when `None`; card formats must be named) and prepares
-/// the view to enrol (see [`enrol_view`]).
-pub fn prepare_record(
-    data: &[u8],
+/// A fingerprint record made ready for the finger index: what the store logs and keeps.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The prepared template's bytes (`finger::template`).
+    pub record: Vec<u8>,
+    /// Finger position recorded with it.
+    pub position: u8,
+    /// Format of the source record.
+    pub format: Format,
+}
+
+/// Parses a minutiae record strictly (`format` detected when `None`; card formats must be named)
+/// and prepares the view to enrol (see [`enrol_view`]): what the store does with every fingerprint
+/// it is given, before committing.
+pub fn prepare(
+    source: &[u8],
     format: Option<Format>,
     position: Option<u8>,
-) -> Result<(FingerTemplate, u8), FormatError> {
-    enrol_view(&parse_with(data, format, Mode::Strict)?, position)
+) -> Result<Prepared, FormatError> {
+    let format = match format {
+        Some(f) => f,
+        None => super::detect(source)?,
+    };
+    let (t, view_position) =
+        enrol_view(&parse_with(source, Some(format), Mode::Strict)?, position)?;
+    Ok(Prepared {
+        record: t.as_bytes().to_vec(),
+        position: position.unwrap_or(view_position),
+        format,
+    })
 }
 
 /// Picks the view of a parsed record to enrol (see the module docs) and checks it can be prepared,

@@ -5,7 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`codec`] | ISO/IEC 19794-2:2005, ANSI/INCITS 378-2004, ISO/IEC 19794-2:2011, ISO card normal/compact: detect, parse (strict/lenient), write, convert |
-//! | [`enroll`] | which view of a record is enrolled, [`enroll::prepare_record`] |
+//! | [`enroll`] | which view of a record is enrolled, [`enroll::prepare`] |
 //! | [`template`] | [`FingerTemplate`] / [`TemplateRef`]: the prepared, byte-serialisable form the matcher compares (fixed layout, 8-byte aligned, zero-copy from a mapped file) |
 //! | [`mcc`] | Minutia Cylinder-Code: cylinder construction and [`compare`] |
 //! | [`popcnt`] | the popcount kernels (scalar, POPCNT, AVX-512 VPOPCNTDQ), chosen at run time |

@@ -21,7 +21,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::Kernels;
-use crate::store::{SegState, Snapshot, Store};
+use crate::store::{FaceSegment, SegState, Snapshot, Store};
 use crate::template::{normalize, quantize_probe, QuantizedProbe};
 use rayon::prelude::*;
 
@@ -91,7 +91,7 @@ struct UserAt {
 }
 
 fn user_key(snap: &Snapshot, u: UserAt) -> (&str, &str) {
-    let seg = &snap.segs[u.seg as usize].seg;
+    let seg = &snap.faces[u.seg as usize].seg;
     (
         seg.location_id(seg.user_loc()[u.user as usize]),
         seg.user_id(u.user),
@@ -149,7 +149,7 @@ struct Ctx<'a> {
 struct Range<'a> {
     si: usize,
     rows: std::ops::Range<usize>,
-    s: &'a SegState,
+    s: &'a SegState<FaceSegment>,
     /// Location index in this segment when the search is scoped (None: all).
     loc_ix: Option<u32>,
 }
@@ -361,10 +361,10 @@ pub fn identify(
         threshold: (req.threshold as f32) - SLACK,
     };
     let threads = pool.map_or(1, |p| p.current_num_threads());
-    let chunk = (snap.rows() / threads).div_ceil(BLOCK).max(1) * BLOCK;
+    let chunk = (snap.face_rows() / threads).div_ceil(BLOCK).max(1) * BLOCK;
     let chunk = chunk.clamp(4 * BLOCK, CHUNK);
     let mut ranges = Vec::new();
-    for (si, s) in snap.segs.iter().enumerate() {
+    for (si, s) in snap.faces.iter().enumerate() {
         if s.live_count == 0 {
             continue;
         }
@@ -387,7 +387,7 @@ pub fn identify(
             r += chunk;
         }
     }
-    let parallel = snap.rows() >= PARALLEL_MIN;
+    let parallel = snap.face_rows() >= PARALLEL_MIN;
 
     // Phase 1 everywhere, then one tau for all ranges: a range without a good match prunes with
     // the tau another range found.
@@ -428,7 +428,7 @@ pub fn identify(
             if upper < cut {
                 continue;
             }
-            let seg = &snap.segs[si as usize].seg;
+            let seg = &snap.faces[si as usize].seg;
             let score = kernels.dot_f32_f64(&q, seg.vector(r as usize));
             let (l, u, t) = seg.row_ids(r as usize);
             let e = best.entry((l, u)).or_insert((score, t));
@@ -476,7 +476,7 @@ pub fn identify_brute_force(
 ) -> Result<Vec<Hit>> {
     let q = prepare(snap, req.probe)?;
     let mut best = std::collections::HashMap::new();
-    for (l, u, t, v) in snap.templates() {
+    for (l, u, t, v) in snap.face_templates() {
         if req.location.is_some_and(|x| x != l) {
             continue;
         }
@@ -500,7 +500,7 @@ pub fn verify(
 ) -> Result<Option<Hit>> {
     let q = prepare(snap, probe)?;
     let mut best: Option<Hit> = None;
-    for s in &snap.segs {
+    for s in &snap.faces {
         for r in s.seg.rows_of(location, user) {
             if !s.live.get(r) {
                 continue;

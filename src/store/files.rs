@@ -13,9 +13,9 @@ pub enum FileKind {
     Lock,
     /// `wal-<gen>.log`: the write-ahead log of generation `gen` (see `wal`).
     Wal(u64),
-    /// `seg-<id>.seg`: an immutable face segment (see `segment`).
-    Segment(u64),
-    /// `fng-<id>.fsg`: an immutable finger segment (see `fsegment`).
+    /// `seg-<id>.seg`: an immutable face segment (see `segment::face`).
+    FaceSegment(u64),
+    /// `fng-<id>.fsg`: an immutable finger segment (see `segment::finger`).
     FingerSegment(u64),
     /// `catalog-<id>.cat`: the catalog at a checkpoint (see `catalog`).
     Catalog(u64),
@@ -37,7 +37,7 @@ impl FileKind {
             FileKind::ManifestTmp => "MANIFEST.tmp".into(),
             FileKind::Lock => "LOCK".into(),
             FileKind::Wal(g) => format!("wal-{g:016x}.log"),
-            FileKind::Segment(id) => format!("seg-{id:016x}.seg"),
+            FileKind::FaceSegment(id) => format!("seg-{id:016x}.seg"),
             FileKind::FingerSegment(id) => format!("fng-{id:016x}.fsg"),
             FileKind::Catalog(id) => format!("catalog-{id:016x}.cat"),
             FileKind::Deletes {
@@ -82,7 +82,7 @@ impl FileKind {
             .strip_prefix("seg-")
             .and_then(|s| s.strip_suffix(".seg"))
         {
-            return hex(id).map(FileKind::Segment);
+            return hex(id).map(FileKind::FaceSegment);
         }
         if let Some(rest) = name
             .strip_prefix("seg-")
@@ -108,7 +108,7 @@ mod tests {
             FileKind::ManifestTmp,
             FileKind::Lock,
             FileKind::Wal(3),
-            FileKind::Segment(u64::MAX),
+            FileKind::FaceSegment(u64::MAX),
             FileKind::Catalog(9),
             FileKind::FingerSegment(4),
             FileKind::Deletes {

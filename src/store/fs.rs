@@ -432,3 +432,14 @@ impl Drop for SimLock {
         }
     }
 }
+/// Writes a new file completely and fsyncs it.
+pub fn write_file(fs: &dyn Fs, p: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs.create(p).map_err(|e| Error::io("create", p, e))?;
+    let r = f.append(bytes).map_err(|e| Error::io("write", p, e));
+    let r = r.and_then(|_| f.sync_data().map_err(|e| Error::io("fsync", p, e)));
+    if r.is_err() {
+        drop(f);
+        let _ = fs.scrub_remove(p);
+    }
+    r
+}

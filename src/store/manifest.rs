@@ -15,6 +15,8 @@
 //! segment id u64, count u32, count × row u32 (ascending), crc32c u32.
 
 use super::codec::{Reader, Short, Writer};
+use super::files::FileKind;
+use super::fs::{write_file, Fs};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -42,8 +44,8 @@ pub struct Manifest {
     pub next_id: u64,
     /// Id of the catalog file (`catalog-<id>.cat`), 0 when the catalog is empty.
     pub catalog: u64,
-    /// Live segments: (segment id, deletion-file generation or 0).
-    pub segments: Vec<(u64, u64)>,
+    /// Live face segments: (segment id, deletion-file generation or 0).
+    pub faces: Vec<(u64, u64)>,
     /// Live finger segments: (segment id, deletion-file generation or 0).
     pub fingers: Vec<(u64, u64)>,
     /// Version the manifest was read as (encoding always writes the current one).
@@ -51,6 +53,29 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The segment files and deletion files this manifest names, faces first.
+    pub fn segment_files(&self) -> Vec<FileKind> {
+        let faces = self
+            .faces
+            .iter()
+            .map(|&(id, d)| (FileKind::FaceSegment(id), id, d));
+        let fingers = self
+            .fingers
+            .iter()
+            .map(|&(id, d)| (FileKind::FingerSegment(id), id, d));
+        let mut out = Vec::new();
+        for (kind, id, del) in faces.chain(fingers) {
+            out.push(kind);
+            if del != 0 {
+                out.push(FileKind::Deletes {
+                    segment: id,
+                    generation: del,
+                });
+            }
+        }
+        out
+    }
+
     /// Serialises with a trailing checksum.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
@@ -62,7 +87,7 @@ impl Manifest {
         w.u64(self.wal_gen);
         w.u64(self.next_id);
         w.u64(self.catalog);
-        for list in [&self.segments, &self.fingers] {
+        for list in [&self.faces, &self.fingers] {
             w.u32(list.len() as u32);
             for &(id, del) in list {
                 w.u64(id);
@@ -108,7 +133,7 @@ impl Manifest {
                 }
                 Ok(v)
             };
-            let segments = list("segment count")?;
+            let faces = list("segment count")?;
             let fingers = if version >= 2 {
                 list("finger segment count")?
             } else {
@@ -124,7 +149,7 @@ impl Manifest {
                 wal_gen,
                 next_id,
                 catalog,
-                segments,
+                faces,
                 fingers,
                 version,
             })
@@ -188,6 +213,21 @@ pub fn decode_deletes(bytes: &[u8], segment: u64, rows: usize, path: &Path) -> R
     Ok(out)
 }
 
+/// Manifest switch: write-temp, fsync, fsync dir (the new files it names), rename, fsync dir.
+pub fn write_manifest(fs: &dyn Fs, dir: &Path, m: &Manifest) -> Result<()> {
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
+    let tmp = dir.join(FileKind::ManifestTmp.name());
+    if fs.file_len(&tmp).is_ok() {
+        fs.scrub_remove(&tmp)
+            .map_err(|e| Error::io("remove", &tmp, e))?;
+    }
+    write_file(fs, &tmp, &m.encode())?;
+    let dst = dir.join(FileKind::Manifest.name());
+    fs.rename(&tmp, &dst)
+        .map_err(|e| Error::io("rename", &dst, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +240,7 @@ mod tests {
             wal_gen: 2,
             next_id: 5,
             catalog: 4,
-            segments: vec![(1, 0), (3, 4)],
+            faces: vec![(1, 0), (3, 4)],
             fingers: vec![(6, 0), (7, 8)],
             version: VERSION,
         };

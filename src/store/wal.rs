@@ -18,7 +18,7 @@
 //!   keyed hashes, rights, schedules, doors, per-location sync state).
 //! - `5` finger insert: location, user, template (as in `1`), finger position `u8`, `u32` length +
 //!   the prepared template (`finger::template`; logged prepared so replay costs no matcher work),
-//!   source format code `u8` (as in `fsegment`), `u32` length + the source minutiae record.
+//!   source format code `u8` (as in `segment::finger`), `u32` length + the source minutiae record.
 //!   Finger rows take consecutive finger-tail row numbers, like face rows.
 //! - `6` kill a finger segment row: segment id `u64`, row `u32`.
 //! - `7` kill a finger tail row: finger-tail row number `u64`.
@@ -60,7 +60,7 @@ pub enum RowRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalOp {
     /// Append a template to the tail.
-    Insert {
+    FaceInsert {
         /// Location id.
         location: String,
         /// User id.
@@ -71,7 +71,7 @@ pub enum WalOp {
         vector: Vec<f32>,
     },
     /// Mark a row dead.
-    Kill(RowRef),
+    FaceKill(RowRef),
     /// A catalog change (postcard-encoded `catalog::CatalogOp`).
     Catalog(Vec<u8>),
     /// Append a prepared fingerprint template to the finger tail.
@@ -86,7 +86,7 @@ pub enum WalOp {
         position: u8,
         /// The prepared template's bytes.
         record: Vec<u8>,
-        /// Format code of the source record (see `fsegment::format_code`).
+        /// Format code of the source record (see `segment::finger::format_code`).
         format: u8,
         /// The minutiae record it was prepared from.
         source: Vec<u8>,
@@ -98,7 +98,7 @@ pub enum WalOp {
 impl WalOp {
     /// True for ops that delete a row (face or finger).
     pub fn is_kill(&self) -> bool {
-        matches!(self, WalOp::Kill(_) | WalOp::FingerKill(_))
+        matches!(self, WalOp::FaceKill(_) | WalOp::FingerKill(_))
     }
 }
 
@@ -118,7 +118,7 @@ pub fn header(dim: u32, gen: u64) -> Vec<u8> {
 /// Encodes one op.
 fn encode_op(w: &mut Writer, op: &WalOp) {
     match op {
-        WalOp::Insert {
+        WalOp::FaceInsert {
             location,
             user,
             template,
@@ -130,12 +130,12 @@ fn encode_op(w: &mut Writer, op: &WalOp) {
             w.str(template);
             w.f32s(vector);
         }
-        WalOp::Kill(RowRef::Seg { id, row }) => {
+        WalOp::FaceKill(RowRef::Seg { id, row }) => {
             w.u8(2);
             w.u64(*id);
             w.u32(*row);
         }
-        WalOp::Kill(RowRef::Tail(n)) => {
+        WalOp::FaceKill(RowRef::Tail(n)) => {
             w.u8(3);
             w.u64(*n);
         }
@@ -296,17 +296,17 @@ fn decode_ops(payload: &[u8], dim: usize) -> Result<Vec<WalOp>, Short> {
     let mut ops = Vec::with_capacity((n as usize).min(payload.len()));
     for _ in 0..n {
         ops.push(match r.u8("op tag")? {
-            1 => WalOp::Insert {
+            1 => WalOp::FaceInsert {
                 location: r.str("location")?.to_string(),
                 user: r.str("user")?.to_string(),
                 template: r.str("template")?.to_string(),
                 vector: r.f32s(dim, "embedding")?,
             },
-            2 => WalOp::Kill(RowRef::Seg {
+            2 => WalOp::FaceKill(RowRef::Seg {
                 id: r.u64("segment id")?,
                 row: r.u32("row")?,
             }),
-            3 => WalOp::Kill(RowRef::Tail(r.u64("tail row")?)),
+            3 => WalOp::FaceKill(RowRef::Tail(r.u64("tail row")?)),
             4 => {
                 let n = r.u32("catalog op length")? as usize;
                 WalOp::Catalog(r.take(n, "catalog op")?.to_vec())
@@ -347,14 +347,14 @@ mod tests {
     #[test]
     fn records_round_trip_and_torn_tails_are_cut() {
         let ops = vec![
-            WalOp::Insert {
+            WalOp::FaceInsert {
                 location: "local".into(),
                 user: "u".into(),
                 template: "t".into(),
                 vector: vec![0.5, -0.5],
             },
-            WalOp::Kill(RowRef::Seg { id: 3, row: 9 }),
-            WalOp::Kill(RowRef::Tail(4)),
+            WalOp::FaceKill(RowRef::Seg { id: 3, row: 9 }),
+            WalOp::FaceKill(RowRef::Tail(4)),
             WalOp::FingerInsert {
                 location: "local".into(),
                 user: "u".into(),

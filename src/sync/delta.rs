@@ -8,8 +8,8 @@
 use super::canonical::{self, code_hash, Rule};
 use super::Refusal;
 use crate::catalog::{Door, FingerTemplate, Hash, Right, Schedule, UserRecord};
+use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
-use crate::store::{prepare, Prepared};
 use crate::template::{check_id, normalize};
 use base64::Engine;
 use simd_json::{BorrowedValue as Value, StaticNode};

@@ -177,7 +177,7 @@ impl Store {
         std::hint::black_box(&buf);
         let mut d = d?;
         // The prepared fingerprints (about 15 KB each) move into the plan instead of being copied.
-        let mut prepared: Vec<Vec<crate::store::Prepared>> = d
+        let mut prepared: Vec<Vec<crate::finger::enroll::Prepared>> = d
             .ops
             .iter_mut()
             .map(|op| match op {
@@ -400,7 +400,7 @@ impl Store {
     pub fn sync_status(&self) -> Vec<LocationStatus> {
         let snap = self.snapshot();
         let mut faces: std::collections::HashMap<&str, usize> = Default::default();
-        for (l, _, _, _) in snap.templates() {
+        for (l, _, _, _) in snap.face_templates() {
             *faces.entry(l).or_default() += 1;
         }
         let mut fingers: std::collections::HashMap<&str, usize> = Default::default();

@@ -50,7 +50,7 @@ pub fn put(loc: &str, user: &str, tpl: &str, v: Vec<f32>) -> Change {
 pub type Model = BTreeMap<(String, String, String), Vec<f32>>;
 
 pub fn model_of(snap: &edgeid::Snapshot) -> Model {
-    snap.templates()
+    snap.face_templates()
         .map(|(l, u, t, v)| ((l.into(), u.into(), t.into()), v.to_vec()))
         .collect()
 }

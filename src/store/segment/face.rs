@@ -92,7 +92,7 @@ pub fn code_stride(dim: usize) -> usize {
 
 /// One template to write into a segment (embedding already normalised).
 #[derive(Debug, Clone, Copy)]
-pub struct RowIn<'a> {
+pub struct FaceRowIn<'a> {
     /// Location id.
     pub location: &'a str,
     /// User id.
@@ -103,14 +103,14 @@ pub struct RowIn<'a> {
     pub vector: &'a [f32],
     /// The row's codes when it comes from another segment (compaction, tail merges): copied instead
     /// of quantised again, so rewriting costs a copy.
-    pub from: Option<(&'a Segment, usize)>,
+    pub from: Option<(&'a FaceSegment, usize)>,
 }
 
-impl<'a> RowIn<'a> {
+impl<'a> FaceRowIn<'a> {
     /// Row `r` of `seg`, carrying its codes along.
-    pub fn of(seg: &'a Segment, r: usize) -> RowIn<'a> {
+    pub fn of(seg: &'a FaceSegment, r: usize) -> FaceRowIn<'a> {
         let (location, user, template) = seg.row_ids(r);
-        RowIn {
+        FaceRowIn {
             location,
             user,
             template,
@@ -125,7 +125,7 @@ fn align64(n: usize) -> usize {
 }
 
 /// Encodes rows into the bytes of a segment file. Deterministic: the same rows give the same bytes.
-pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[RowIn<'_>]) -> Vec<u8> {
+pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) -> Vec<u8> {
     let stride = code_stride(dim);
     let mut users: Vec<(u32, &str)> = Vec::new();
     let mut user_ix: HashMap<(&str, &str), u32> = HashMap::new();
@@ -240,7 +240,7 @@ fn tables_crc(bytes: &[u8], hdr: &SegHeader) -> u32 {
 
 /// An open, validated segment. Accessors are cheap slices into the mapped bytes.
 #[derive(Debug, Clone)]
-pub struct Segment {
+pub struct FaceSegment {
     bytes: Bytes,
     hdr: SegHeader,
     path: PathBuf,
@@ -256,10 +256,10 @@ struct UserRows {
     rows: Vec<u32>,
 }
 
-impl Segment {
-    /// Validates a segment's header and tables (not the bulk; see [`Segment::verify_payload`]).
+impl FaceSegment {
+    /// Validates a segment's header and tables (not the bulk; see [`FaceSegment::verify_payload`]).
     /// `path` names the file in errors (in-memory segments pass a descriptive name).
-    pub fn open(bytes: Bytes, path: &Path) -> Result<Segment> {
+    pub fn open(bytes: Bytes, path: &Path) -> Result<FaceSegment> {
         let bad = |what: String| Error::corrupt(path, what);
         if bytes.len() < HEADER_LEN {
             return Err(bad(format!(
@@ -346,7 +346,7 @@ impl Segment {
                 hdr.tables_crc
             )));
         }
-        let seg = Segment {
+        let seg = FaceSegment {
             bytes,
             hdr,
             path: path.to_path_buf(),
@@ -417,7 +417,7 @@ impl Segment {
         std::str::from_utf8(&self.section(bytes)[o[i] as usize..o[i + 1] as usize]).unwrap_or("")
     }
 
-    /// Segment id (unique within the store).
+    /// FaceSegment id (unique within the store).
     pub fn id(&self) -> u64 {
         self.hdr.segment_id
     }
@@ -567,9 +567,9 @@ mod tests {
     }
 
     fn encode_rows(r: &[(String, String, String, Vec<f32>)]) -> Vec<u8> {
-        let rin: Vec<RowIn> = r
+        let rin: Vec<FaceRowIn> = r
             .iter()
-            .map(|(l, u, t, v)| RowIn {
+            .map(|(l, u, t, v)| FaceRowIn {
                 location: l,
                 user: u,
                 template: t,
@@ -584,7 +584,7 @@ mod tests {
     fn round_trip() {
         let r = rows();
         let bytes = encode_rows(&r);
-        let seg = Segment::open(Bytes::copy_from(&bytes), Path::new("mem")).unwrap();
+        let seg = FaceSegment::open(Bytes::copy_from(&bytes), Path::new("mem")).unwrap();
         seg.verify_payload().unwrap();
         assert_eq!(
             (seg.id(), seg.rows(), seg.dim(), seg.users(), seg.model()),
@@ -600,7 +600,7 @@ mod tests {
     fn damage_is_refused_with_a_reason() {
         let bytes = encode_rows(&rows());
         let open = |b: &[u8]| {
-            Segment::open(Bytes::copy_from(b), Path::new("seg"))
+            FaceSegment::open(Bytes::copy_from(b), Path::new("seg"))
                 .unwrap_err()
                 .to_string()
         };
@@ -618,7 +618,7 @@ mod tests {
         let mut b = bytes.clone();
         let last = b.len() - 100;
         b[last] ^= 1; // in the vectors: open succeeds, verify fails
-        let seg = Segment::open(Bytes::copy_from(&b), Path::new("seg")).unwrap();
+        let seg = FaceSegment::open(Bytes::copy_from(&b), Path::new("seg")).unwrap();
         assert!(seg
             .verify_payload()
             .unwrap_err()

@@ -1,0 +1,77 @@
+//! What a commit is made of: the changes a caller asks for, face and fingerprint alike.
+
+use crate::finger::Format;
+
+/// One change in a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Inserts a face template, replacing one with the same (location, user, template) ids.
+    PutFace {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+        /// The embedding as the model produced it (normalised by the store).
+        embedding: Vec<f32>,
+    },
+    /// Removes one template; refused if it does not exist.
+    RemoveFace {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+    },
+    /// Enrols a fingerprint from a minutiae record, replacing a template with the same (location,
+    /// user, template) ids. The store parses the record strictly, prepares it for the matcher and
+    /// keeps both (see `fsegment` for why); a record it cannot read refuses the commit.
+    PutFinger {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+        /// The minutiae record (ISO/IEC 19794-2:2005 or 2011, ANSI/INCITS 378-2004, ISO card).
+        record: Vec<u8>,
+        /// Its format; `None` detects it from the header (card formats must be named).
+        format: Option<Format>,
+        /// Finger position (ISO/IEC 19794-2 code: 0 unknown, 1 right thumb … 10 left little): picks
+        /// the view of a record with several and is recorded for card formats; `None` takes the
+        /// record's.
+        position: Option<u8>,
+    },
+    /// Removes one fingerprint template; refused if it does not exist.
+    RemoveFinger {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+        /// Template id.
+        template: String,
+    },
+    /// Removes every face and fingerprint template of a user; refused if the user has none.
+    RemoveUser {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+    },
+    /// Removes every face template of a user (fingerprints stay); refused if the user has none.
+    RemoveUserFaces {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+    },
+    /// Removes every fingerprint template of a user (faces stay); refused if the user has none.
+    RemoveUserFingers {
+        /// Location id.
+        location: String,
+        /// User id.
+        user: String,
+    },
+}

@@ -1,0 +1,348 @@
+//! Checkpoints, compaction, erasure and the scrubbing of released files.
+
+use super::fs::{write_file, Fs};
+use super::manifest::{self, write_manifest};
+use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
+use super::wal::{self, RowRef};
+use super::{path_of, FileKind, Store, Writer};
+use crate::error::{Error, Result};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl Store {
+    /// Writes the tail and changed deletion lists to new files and switches the manifest (see the
+    /// module docs). Afterwards the log is empty.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut w = self.writer()?;
+        self.checkpoint_locked(&mut w)?;
+        self.reap(&mut w);
+        Ok(())
+    }
+
+    pub(super) fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
+        let r = self.rewrite(w, false);
+        if let Err(e) = &r {
+            if !leaves_state_intact(e) {
+                w.poisoned = Some(format!("checkpoint failed: {e}"));
+            }
+        }
+        r
+    }
+
+    /// Rewrites the store's files: the tails become segments; with `compact`, every segment with dead
+    /// rows is merged with its index's tail into one new segment.
+    pub(super) fn rewrite(&self, w: &mut Writer, compact: bool) -> Result<()> {
+        let snap = self.snapshot();
+        let has_tail =
+            snap.faces.iter().any(|s| s.is_tail()) || snap.fingers.iter().any(|s| s.is_tail());
+        let has_dead = snap.faces.iter().any(|s| s.live_count < s.seg.rows())
+            || snap.fingers.iter().any(|s| s.live_count < s.seg.rows());
+        let log_used = w.wal_len > wal::HEADER_LEN;
+        let old_manifest = w.manifest.version < manifest::VERSION;
+        let work = has_tail
+            || log_used
+            || (compact && has_dead)
+            || !w.dirty.is_empty()
+            || w.catalog_dirty
+            || old_manifest;
+        if !work {
+            return Ok(());
+        }
+        let fs = &*self.fs;
+        let dir = &self.dir;
+        let mut m = w.manifest.clone();
+        m.version = manifest::VERSION;
+
+        // 1–2. Each index: the merged segment (live rows of the tail and of segments being
+        //      compacted), and new deletion files for kept segments whose deletions changed.
+        let mut rw = Rewrite {
+            fs,
+            dir,
+            dirty: &w.dirty,
+            compact,
+            shape: Shape {
+                model: &snap.model,
+                dim: snap.dim,
+            },
+            next_id: m.next_id,
+            obsolete: Vec::new(),
+        };
+        let faces = rw.index::<FaceSegment>(&snap.faces, &w.manifest.faces)?;
+        let fingers = rw.index::<FingerSegment>(&snap.fingers, &w.manifest.fingers)?;
+        let Rewrite {
+            next_id,
+            mut obsolete,
+            ..
+        } = rw;
+        m.next_id = next_id;
+        m.faces = faces.list;
+        m.fingers = fingers.list;
+
+        // 3. The catalog, when it changed (it holds code hashes and fingerprints: the old file is
+        //    scrubbed like any other).
+        if w.catalog_dirty {
+            if m.catalog != 0 {
+                obsolete.push((None, path_of(dir, FileKind::Catalog(m.catalog))));
+            }
+            m.catalog = 0;
+            if !snap.catalog.locations.is_empty() {
+                let id = m.next_id;
+                m.next_id += 1;
+                let p = path_of(dir, FileKind::Catalog(id));
+                write_file(fs, &p, &snap.catalog.encode())?;
+                m.catalog = id;
+            }
+        }
+
+        // 4. The next log, then the manifest switch.
+        let old_wal = path_of(dir, FileKind::Wal(m.wal_gen));
+        m.wal_gen += 1;
+        m.last_seq = snap.seq;
+        let wpath = path_of(dir, FileKind::Wal(m.wal_gen));
+        let mut wal = fs
+            .create(&wpath)
+            .map_err(|e| Error::io("create", &wpath, e))?;
+        wal.append(&wal::header(snap.dim as u32, m.wal_gen))
+            .and_then(|_| wal.sync_data())
+            .map_err(|e| Error::io("write", &wpath, e))?;
+        write_manifest(fs, dir, &m)?;
+        obsolete.push((None, old_wal));
+
+        // 5. Switch in memory.
+        for (keys, moved) in [
+            (w.keys.as_mut(), &faces.moved),
+            (w.finger_keys.as_mut(), &fingers.moved),
+        ] {
+            for v in keys.into_iter().flat_map(|k| k.values_mut()) {
+                if let Some(n) = moved.get(v) {
+                    *v = *n;
+                }
+            }
+        }
+        w.wal = wal;
+        w.wal_len = wal::HEADER_LEN;
+        w.manifest = m;
+        self.publish_files(w);
+        w.tail_next = 0;
+        w.finger_tail_next = 0;
+        w.dirty.clear();
+        w.catalog_dirty = false;
+        if compact {
+            w.unerased_since = None;
+        }
+        w.graveyard.extend(obsolete);
+        let mut new = (*snap).clone();
+        new.faces = faces.segs;
+        new.fingers = fingers.segs;
+        self.publish(new);
+        Ok(())
+    }
+
+    /// Scrubs and removes obsolete files that no snapshot maps any more.
+    pub(super) fn reap(&self, w: &mut Writer) {
+        self.retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| Arc::strong_count(s) > 1);
+        let mut keep = Vec::new();
+        let mut removed = false;
+        for (seg, p) in std::mem::take(&mut w.graveyard) {
+            if seg.as_ref().is_some_and(|s| Arc::strong_count(s) > 1) {
+                keep.push((seg, p));
+                continue;
+            }
+            drop(seg);
+            match self.fs.scrub_remove(&p) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => keep.push((None, p)),
+            }
+        }
+        if removed {
+            let _ = self.fs.sync_dir(&self.dir);
+        }
+        w.graveyard = keep;
+    }
+
+    /// Compacts: checkpoints the tail and rewrites every segment with deleted rows, so dead rows stop
+    /// costing scan time and their bytes leave the flash. Searches continue meanwhile.
+    pub fn compact(&self) -> Result<()> {
+        let mut w = self.writer()?;
+        self.erase_locked(&mut w)?;
+        self.reap(&mut w);
+        Ok(())
+    }
+
+    pub(super) fn erase_locked(&self, w: &mut Writer) -> Result<()> {
+        let r = self.rewrite(w, true);
+        if let Err(e) = &r {
+            if !leaves_state_intact(e) {
+                w.poisoned = Some(format!("compaction failed: {e}"));
+            }
+        }
+        r
+    }
+
+    /// Erases deleted templates' bytes now (checkpoint + compaction + scrubbing). Returns how many
+    /// obsolete files are still mapped by running searches (scrubbed at a later commit or maintain).
+    pub fn erase_deleted(&self) -> Result<usize> {
+        let mut w = self.writer()?;
+        self.erase_locked(&mut w)?;
+        self.reap(&mut w);
+        Ok(w.graveyard.len())
+    }
+
+    /// Periodic housekeeping for a long-running terminal process: erases deleted templates when the
+    /// oldest deletion is due, checkpoints a large tail and scrubs released files.
+    pub fn maintain(&self) -> Result<()> {
+        let mut w = self.writer()?;
+        if w.unerased_since
+            .is_some_and(|t| t.elapsed() >= self.opts.erase_within)
+        {
+            self.erase_locked(&mut w)?;
+        } else if self.tail_full(&self.snapshot()) {
+            self.checkpoint_locked(&mut w)?;
+        }
+        self.reap(&mut w);
+        Ok(())
+    }
+}
+
+/// Rewrite errors raised before any file is switched (disk full, a damaged segment found while
+/// compacting): the store stays usable, so they do not latch the writer.
+pub(super) fn leaves_state_intact(e: &Error) -> bool {
+    matches!(e, Error::StorageFull { .. } | Error::Corrupt { .. })
+}
+
+/// One index after a rewrite: its segments, its manifest list, and where moved rows went.
+struct Rewritten<S> {
+    segs: Vec<SegState<S>>,
+    list: Vec<(u64, u64)>,
+    moved: HashMap<RowRef, RowRef>,
+}
+
+/// One rewrite of the store's files (see [`Store::rewrite`]), shared by both indexes: new file ids
+/// are taken from `next_id`, and files that become obsolete are collected in `obsolete`.
+struct Rewrite<'a> {
+    fs: &'a dyn Fs,
+    dir: &'a Path,
+    /// Segments whose deletions changed since the manifest was written.
+    dirty: &'a HashSet<u64>,
+    /// Merge segments with dead rows too, not only the tail.
+    compact: bool,
+    shape: Shape<'a>,
+    next_id: u64,
+    obsolete: Vec<(Option<Mapped>, PathBuf)>,
+}
+
+impl Rewrite<'_> {
+    fn take_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
+    /// Rewrites one index: the tail and, with `compact`, segments with dead rows become one new
+    /// segment; kept segments whose deletions changed get new deletion files. Segments being
+    /// compacted are checksummed first, so damage is reported instead of being copied under a
+    /// fresh checksum.
+    fn index<S: SegmentKind>(
+        &mut self,
+        segs: &[SegState<S>],
+        old_list: &[(u64, u64)],
+    ) -> Result<Rewritten<S>> {
+        let (fs, dir) = (self.fs, self.dir);
+        let merge: Vec<usize> = (0..segs.len())
+            .filter(|&i| {
+                let s = &segs[i];
+                s.is_tail() || (self.compact && s.live_count < s.seg.rows())
+            })
+            .collect();
+        let mut rows = Vec::new();
+        let mut sources = Vec::new();
+        for &i in &merge {
+            let s = &segs[i];
+            if !s.is_tail() && s.live_count > 0 {
+                s.seg.verify_payload()?;
+            }
+            for r in s.live_rows() {
+                rows.push((&*s.seg, r));
+                sources.push(s.row_ref(r));
+            }
+        }
+        let mut out = Rewritten {
+            segs: Vec::new(),
+            list: Vec::new(),
+            moved: HashMap::new(),
+        };
+        let mut merged = None;
+        if !rows.is_empty() {
+            let id = self.take_id();
+            let bytes = S::encode_rows(id, &rows, self.shape);
+            let p = path_of(dir, S::file(id));
+            write_file(fs, &p, bytes.as_ref())?;
+            drop(bytes);
+            let seg = S::open(
+                fs.map(&p).map_err(|e| Error::io("map", &p, e))?,
+                &p,
+                self.shape,
+            )?;
+            for (row, src) in sources.iter().enumerate() {
+                out.moved.insert(
+                    *src,
+                    RowRef::Seg {
+                        id,
+                        row: row as u32,
+                    },
+                );
+            }
+            merged = Some(SegState::new(seg, &[], None));
+        }
+        for (i, s) in segs.iter().enumerate() {
+            if s.is_tail() {
+                continue;
+            }
+            let id = s.seg.id();
+            let old_del = old_list.iter().find(|e| e.0 == id).map_or(0, |e| e.1);
+            let old_del_path = (old_del != 0).then(|| {
+                path_of(
+                    dir,
+                    FileKind::Deletes {
+                        segment: id,
+                        generation: old_del,
+                    },
+                )
+            });
+            if merge.contains(&i) || s.live_count == 0 {
+                self.obsolete
+                    .push((Some(s.seg.clone() as Mapped), path_of(dir, S::file(id))));
+                self.obsolete.extend(old_del_path.map(|p| (None, p)));
+                continue;
+            }
+            let mut del = old_del;
+            if self.dirty.contains(&id) {
+                let dead: Vec<u32> = (0..s.seg.rows())
+                    .filter(|&r| !s.live.get(r))
+                    .map(|r| r as u32)
+                    .collect();
+                del = self.take_id();
+                let p = path_of(
+                    dir,
+                    FileKind::Deletes {
+                        segment: id,
+                        generation: del,
+                    },
+                );
+                write_file(fs, &p, &manifest::encode_deletes(id, &dead))?;
+                self.obsolete.extend(old_del_path.map(|p| (None, p)));
+            }
+            out.list.push((id, del));
+            out.segs.push(s.clone());
+        }
+        if let Some(ms) = merged {
+            out.list.push((ms.seg.id(), 0));
+            out.segs.push(ms);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,69 @@
+//! How a store is opened: file system, threads, checkpoint bounds, erasure deadline, kernels.
+
+use super::fs::{Fs, StdFs};
+use crate::kernels::Kernels;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct OpenOptions {
+    pub(super) fs: Arc<dyn Fs>,
+    pub(super) threads: usize,
+    pub(super) checkpoint_rows: usize,
+    pub(super) checkpoint_fingers: usize,
+    pub(super) erase_within: Duration,
+    pub(super) kernels: Option<Kernels>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            fs: Arc::new(StdFs),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            checkpoint_rows: 16_384,
+            checkpoint_fingers: 2_048,
+            erase_within: Duration::from_secs(600),
+            kernels: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Default options: the real file system, all cores, best SIMD kernel.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Uses another file system (tests use [`fs::SimFs`]).
+    pub fn fs(mut self, fs: Arc<dyn Fs>) -> Self {
+        self.fs = fs;
+        self
+    }
+    /// Threads used by one search over a large gallery (1 = search on the calling thread only).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+    /// Tail rows that trigger a checkpoint (default 16,384). The log is replayed into memory on open
+    /// and the tail is held in RAM, so this bounds open time and memory (about 43 MB at 512-d).
+    pub fn checkpoint_rows(mut self, n: usize) -> Self {
+        self.checkpoint_rows = n.max(1);
+        self
+    }
+    /// Finger tail rows that trigger a checkpoint (default 2,048: prepared templates are about 12 KB,
+    /// so the tail stays near 25 MB of RAM and of log).
+    pub fn checkpoint_fingers(mut self, n: usize) -> Self {
+        self.checkpoint_fingers = n.max(1);
+        self
+    }
+    /// Longest time a deleted template's bytes may stay on the flash while the store is in use.
+    pub fn erase_within(mut self, d: Duration) -> Self {
+        self.erase_within = d;
+        self
+    }
+    /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
+    pub fn kernels(mut self, k: Kernels) -> Self {
+        self.kernels = Some(k);
+        self
+    }
+}

@@ -1,0 +1,85 @@
+//! Bringing a store written by an older build up to this one, on open.
+
+use super::{key, Key, Store};
+use crate::error::Result;
+use crate::finger::enroll::{prepare, Prepared};
+use crate::finger::template::VERSION as TEMPLATE_VERSION;
+use crate::finger::Format;
+
+impl Store {
+    /// Brings a store written by an older build up to this one, on open:
+    /// - a store from before the finger index (manifest version 1): the fingerprint records its
+    ///   catalog holds are indexed;
+    /// - finger segments prepared by another matcher version: every live template is prepared again
+    ///   from its source record (a source this build cannot read any more is removed rather than
+    ///   compared as stale cylinders).
+    ///
+    /// The work is committed in batches and checkpointed; a crash in between repeats the rest on
+    /// the next open (putting an identical template is a no-op).
+    pub(super) fn upgrade(&self, from_catalog: bool) -> Result<()> {
+        use rayon::prelude::*;
+        struct Todo {
+            key: Key,
+            source: Vec<u8>,
+            format: Format,
+            position: u8,
+            stale: bool,
+        }
+        let snap = self.snapshot();
+        let mut todo = Vec::new();
+        if from_catalog {
+            for (loc, state) in snap.catalog().locations.iter() {
+                for u in state.users.values() {
+                    for f in &u.fingers {
+                        if let Some(format) = Format::from_standard_name(&f.format) {
+                            todo.push(Todo {
+                                key: key(loc, &u.id, &f.id),
+                                source: f.data.clone(),
+                                format,
+                                position: f.position,
+                                stale: false,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for s in snap
+            .fingers
+            .iter()
+            .filter(|s| s.seg.prepared_version() != TEMPLATE_VERSION)
+        {
+            for r in s.live_rows() {
+                let (l, u, t) = s.seg.row_ids(r);
+                todo.push(Todo {
+                    key: key(l, u, t),
+                    source: s.seg.source(r).to_vec(),
+                    format: s.seg.source_format(r),
+                    position: s.seg.position(r),
+                    stale: true,
+                });
+            }
+        }
+        drop(snap);
+        for batch in todo.chunks(4096) {
+            let prepared: Vec<Option<Prepared>> = batch
+                .par_iter()
+                .map(|t| prepare(&t.source, Some(t.format), Some(t.position)).ok())
+                .collect();
+            self.commit_plan(|p| {
+                for (t, f) in batch.iter().zip(prepared) {
+                    let (l, u, id) = &t.key;
+                    match f {
+                        Some(f) => p.put_finger(l, u, id, f, t.source.clone()),
+                        None if t.stale => {
+                            p.remove_finger(l, u, id);
+                        }
+                        None => {}
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        self.checkpoint()
+    }
+}
