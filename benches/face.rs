@@ -7,7 +7,7 @@
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use edgeid::{Change, Identify, OpenOptions, Store};
+use edgeid::{Change, FaceIdentify, OpenOptions, Store};
 
 struct Rng(u64);
 impl Rng {
@@ -63,13 +63,15 @@ fn identify(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("k1", n), &n, |b, _| {
             b.iter(|| {
                 i = (i + 1) % probes.len();
-                store.identify(&Identify::new(&probes[i])).unwrap()
+                store.identify_face(&FaceIdentify::new(&probes[i])).unwrap()
             })
         });
         g.bench_with_input(BenchmarkId::new("k10", n), &n, |b, _| {
             b.iter(|| {
                 i = (i + 1) % probes.len();
-                store.identify(&Identify::new(&probes[i]).k(10)).unwrap()
+                store
+                    .identify_face(&FaceIdentify::new(&probes[i]).k(10))
+                    .unwrap()
             })
         });
     }

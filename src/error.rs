@@ -69,7 +69,7 @@ pub enum Error {
     NotFound(String),
     /// A synchronisation delta was refused; nothing of it was applied.
     #[error("delta refused: {0}")]
-    Refused(#[from] crate::sync::Refusal),
+    Refused(#[from] Refusal),
     /// An earlier write or fsync failed; the store refuses further writes until reopened,
     /// because the state of the disk is no longer known.
     #[error("store is poisoned by an earlier I/O failure ({0}); reopen it")]
@@ -93,4 +93,52 @@ impl Error {
             what: what.into(),
         }
     }
+}
+
+/// Why a synchronisation delta was refused (see `sync`). Nothing of a refused delta is applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Not JSON.
+    #[error("{0}")]
+    Parse(String),
+    /// An unsupported format version.
+    #[error("{0}")]
+    Version(String),
+    /// A field is wrong; `path` says where (`changes[3].user.faces[0].embedding`).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// Where in the delta.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The sequence skips deltas.
+    #[error("location {location}: expected sequence {expected}, got {got}: a full synchronisation is needed")]
+    Gap {
+        /// Location.
+        location: String,
+        /// The sequence that would be accepted.
+        expected: u64,
+        /// The sequence received.
+        got: u64,
+    },
+    /// An applied sequence re-sent with different content.
+    #[error("location {location}: sequence {sequence} was already applied with different content")]
+    Conflict {
+        /// Location.
+        location: String,
+        /// Sequence.
+        sequence: u64,
+    },
+    /// A sequence older than the kept history.
+    #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); send a full synchronisation")]
+    Stale {
+        /// Location.
+        location: String,
+        /// Sequence received.
+        sequence: u64,
+        /// Last applied.
+        last: u64,
+    },
 }

@@ -7,15 +7,16 @@
 
 pub mod catalog;
 pub mod error;
+pub mod face;
 pub mod finger;
+pub mod ids;
 pub mod index;
 pub mod kernels;
 mod mmap;
 pub mod store;
 pub mod sync;
-pub mod template;
 
 pub use error::{Error, Result};
-pub use index::face::{Hit, Identify};
-pub use index::finger::{FingerIdentify, FingerMatch};
+pub use index::face::{FaceHit, FaceIdentify};
+pub use index::finger::{FingerHit, FingerIdentify};
 pub use store::{Change, OpenOptions, Snapshot, Stats, Store};

@@ -5,7 +5,7 @@ use common::*;
 use edgeid::index::face::{identify, identify_brute_force};
 use edgeid::kernels::Kernels;
 use edgeid::store::fs::SimFs;
-use edgeid::{Identify, OpenOptions, Store};
+use edgeid::{FaceIdentify, OpenOptions, Store};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ fn check_all(
     for p in probes {
         for &k in ks {
             for &t in thresholds {
-                let mut req = Identify::new(p).k(k).threshold(t);
+                let mut req = FaceIdentify::new(p).k(k).threshold(t);
                 if let Some(l) = loc {
                     req = req.location(l);
                 }
@@ -83,7 +83,9 @@ fn random_gallery_matches_brute_force() {
         .collect();
     probes.push(rng.vector(dim)); // matches nobody well
     check_all(&store, &probes, &[1, 3, 10], &[-1.0, 0.0, 0.5], None);
-    let top = store.identify(&Identify::new(&probes[0]).k(1)).unwrap();
+    let top = store
+        .identify_face(&FaceIdentify::new(&probes[0]).k(1))
+        .unwrap();
     assert_eq!(top[0].user, "u0");
     assert!(top[0].score > 0.8);
 }
@@ -152,8 +154,10 @@ fn adversarial_duplicates_and_near_ties() {
     check_all(&store, &probes, &[1, 5], &[-1.0], Some("other"));
     check_all(&store, &probes, &[3], &[-1.0], Some("nowhere"));
     // Ties are broken by user id, then template id: the 20 duplicate users score exactly alike.
-    let hits = store.identify(&Identify::new(&base).k(200)).unwrap();
-    let dups: Vec<&edgeid::Hit> = hits.iter().filter(|h| h.user.starts_with("dup")).collect();
+    let hits = store
+        .identify_face(&FaceIdentify::new(&base).k(200))
+        .unwrap();
+    let dups: Vec<&edgeid::FaceHit> = hits.iter().filter(|h| h.user.starts_with("dup")).collect();
     assert_eq!(dups.len(), 20);
     assert!(dups
         .iter()
@@ -173,19 +177,29 @@ fn bad_probes_are_refused() {
     store
         .commit(&[put("local", "u", "t", vec![1.0; 16])])
         .unwrap();
-    let err = |p: &[f32]| store.identify(&Identify::new(p)).unwrap_err().to_string();
+    let err = |p: &[f32]| {
+        store
+            .identify_face(&FaceIdentify::new(p))
+            .unwrap_err()
+            .to_string()
+    };
     assert!(err(&[1.0; 15]).contains("expected 16 floats, got 15"));
     let mut nan = vec![1.0; 16];
     nan[3] = f32::NAN;
     assert!(err(&nan).contains("component 3"));
     assert!(err(&[0.0; 16]).contains("zero vector"));
     assert!(store
-        .identify(&Identify::new(&[1.0; 16]).threshold(f64::NAN))
+        .identify_face(&FaceIdentify::new(&[1.0; 16]).threshold(f64::NAN))
         .is_err());
-    assert_eq!(
-        store.identify(&Identify::new(&[1.0; 16]).k(0)).unwrap(),
-        vec![]
-    );
+    // The same request rules as fingerprints: k = 0 and a malformed location filter are refused.
+    assert!(store
+        .identify_face(&FaceIdentify::new(&[1.0; 16]).k(0))
+        .unwrap_err()
+        .to_string()
+        .contains("k must be at least 1"));
+    assert!(store
+        .identify_face(&FaceIdentify::new(&[1.0; 16]).location(""))
+        .is_err());
 }
 
 #[test]
@@ -202,12 +216,12 @@ fn verify_scores_one_user_exactly() {
             put("local", "bob", "t1", b.clone()),
         ])
         .unwrap();
-    let hit = store.verify("local", "ada", &b).unwrap().unwrap();
+    let hit = store.verify_face("local", "ada", &b).unwrap().unwrap();
     assert_eq!(hit.template, "t2");
     assert!((hit.score - 1.0).abs() < 1e-6);
-    assert!(store.verify("local", "nobody", &b).unwrap().is_none());
-    assert!(store.verify("other", "ada", &b).unwrap().is_none());
+    assert!(store.verify_face("local", "nobody", &b).unwrap().is_none());
+    assert!(store.verify_face("other", "ada", &b).unwrap().is_none());
     store.checkpoint().unwrap();
-    let again = store.verify("local", "ada", &b).unwrap().unwrap();
+    let again = store.verify_face("local", "ada", &b).unwrap().unwrap();
     assert_eq!(again, hit);
 }

@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use edgeid::{Change, Identify, OpenOptions, Store};
+use edgeid::{Change, FaceIdentify, OpenOptions, Store};
 use std::path::{Path, PathBuf};
 
 const DIM: usize = 16;
@@ -76,7 +76,7 @@ fn v1_fixture_opens_and_answers() {
     let mut rng = Rng(11);
     let vs: Vec<Vec<f32>> = (0..8).map(|_| rng.vector(DIM)).collect();
     for (i, v) in vs.iter().enumerate() {
-        let hits = s.identify(&Identify::new(v).k(1)).unwrap();
+        let hits = s.identify_face(&FaceIdentify::new(v).k(1)).unwrap();
         if i == 1 {
             assert_ne!(hits[0].user, "u1", "u1 was deleted");
         } else {

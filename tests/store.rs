@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use edgeid::store::fs::{Fs, SimFs};
-use edgeid::{Change, Error, Identify, OpenOptions, Store};
+use edgeid::{Change, Error, FaceIdentify, OpenOptions, Store};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -97,7 +97,7 @@ fn random_operations_match_the_model_across_reopens() {
         }
         // Search agrees with the model too.
         if let Some((k, v)) = model.iter().next() {
-            let hits = store.identify(&Identify::new(v).k(1)).unwrap();
+            let hits = store.identify_face(&FaceIdentify::new(v).k(1)).unwrap();
             assert!((hits[0].score - 1.0).abs() < 1e-6, "{k:?} {hits:?}");
         }
         store.verify_checksums().unwrap();
@@ -206,7 +206,7 @@ fn deleted_templates_are_erased_from_every_file() {
     let fs = SimFs::new();
     let store = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
     let mut rng = Rng(5);
-    let secret = edgeid::template::normalize(&rng.vector(DIM), DIM).unwrap();
+    let secret = edgeid::face::normalize(&rng.vector(DIM), DIM).unwrap();
     let secret_bytes: Vec<u8> = secret.iter().flat_map(|f| f.to_le_bytes()).collect();
     let mut batch: Vec<Change> = (0..30)
         .map(|i| put("a", &format!("o{i}"), "t", rng.vector(DIM)))
@@ -237,7 +237,7 @@ fn deleted_templates_are_erased_from_every_file() {
     }
     assert_eq!(store.snapshot().live_faces(), 31);
     // The same within the log only (deleted before any checkpoint).
-    let secret2 = edgeid::template::normalize(&rng.vector(DIM), DIM).unwrap();
+    let secret2 = edgeid::face::normalize(&rng.vector(DIM), DIM).unwrap();
     let bytes2: Vec<u8> = secret2.iter().flat_map(|f| f.to_le_bytes()).collect();
     store.commit(&[put("a", "brief", "t", secret2)]).unwrap();
     store
@@ -274,9 +274,13 @@ fn erasure_waits_for_searches_that_still_map_a_file() {
         "the mapped segment waits"
     );
     // The held snapshot still reads consistent data.
-    let hits =
-        edgeid::index::face::identify(&held, store.kernels(), None, &Identify::new(&[1.0; DIM]))
-            .unwrap();
+    let hits = edgeid::index::face::identify(
+        &held,
+        store.kernels(),
+        None,
+        &FaceIdentify::new(&[1.0; DIM]),
+    )
+    .unwrap();
     assert_eq!(hits[0].user, "x");
     drop(held);
     store.maintain().unwrap();
@@ -288,7 +292,7 @@ fn erasure_happens_by_itself_when_due() {
     let fs = SimFs::new();
     let o = opts(&fs).erase_within(std::time::Duration::ZERO);
     let store = Store::create(Path::new("/s"), "m", DIM, o).unwrap();
-    let v = edgeid::template::normalize(&Rng(9).vector(DIM), DIM).unwrap();
+    let v = edgeid::face::normalize(&Rng(9).vector(DIM), DIM).unwrap();
     let vb: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
     store
         .commit(&[put("a", "x", "t", v), put("a", "y", "t", vec![1.0; DIM])])
@@ -308,4 +312,32 @@ fn erasure_happens_by_itself_when_due() {
             fs.list(Path::new("/s"))
         );
     }
+}
+
+#[test]
+fn commit_reports_added_replaced_unchanged_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path(), "m", DIM, OpenOptions::new()).unwrap();
+    let v = Rng(21).vector(DIM);
+    let w = Rng(22).vector(DIM);
+    let put = |t: &str, e: &[f32]| Change::PutFace {
+        location: "hq".into(),
+        user: "u".into(),
+        template: t.into(),
+        embedding: e.to_vec(),
+    };
+    let c = store.commit(&[put("a", &v), put("b", &v)]).unwrap();
+    assert_eq!((c.seq, c.added, c.replaced, c.unchanged), (1, 2, 0, 0));
+    // Put again unchanged: nothing written, the sequence stays.
+    let c = store.commit(&[put("a", &v)]).unwrap();
+    assert_eq!((c.seq, c.added, c.replaced, c.unchanged), (1, 0, 0, 1));
+    let c = store.commit(&[put("a", &w)]).unwrap();
+    assert_eq!((c.seq, c.added, c.replaced, c.unchanged), (2, 0, 1, 0));
+    let c = store
+        .commit(&[Change::RemoveUser {
+            location: "hq".into(),
+            user: "u".into(),
+        }])
+        .unwrap();
+    assert_eq!((c.seq, c.removed), (3, 2));
 }

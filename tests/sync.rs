@@ -6,7 +6,7 @@ use base64::Engine;
 use common::*;
 use edgeid::store::fs::SimFs;
 use edgeid::sync::{Outcome, Refusal};
-use edgeid::{Error, Identify, OpenOptions, Store};
+use edgeid::{Error, FaceIdentify, OpenOptions, Store};
 use serde_json::{json, Value};
 use sha2::Digest;
 use std::path::Path;
@@ -165,7 +165,9 @@ fn the_issue_example_applies_and_the_digest_matches_the_platform() {
     assert!(s.user("hq", "u-1002").is_none());
     // The face was enrolled with the user.
     let probe = Rng(2).vector(DIM);
-    let hits = s.identify(&Identify::new(&probe).location("hq")).unwrap();
+    let hits = s
+        .identify_face(&FaceIdentify::new(&probe).location("hq"))
+        .unwrap();
     assert_eq!(hits[0].user, "u-1001");
 }
 

@@ -6,7 +6,7 @@ use crate::synth::{self, Rng};
 use clap::Args;
 use edgeid::index::face::identify_brute_force;
 use edgeid::kernels::Kernels;
-use edgeid::{Change, Hit, Identify, OpenOptions, Store};
+use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Store};
 use serde_json::json;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -172,10 +172,10 @@ fn parallel_map<T: Send>(
 
 pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
     let dim = a.dim;
-    if !edgeid::template::DIM_RANGE.contains(&dim) {
+    if !edgeid::face::DIM_RANGE.contains(&dim) {
         return Err(Fail::new(format!(
             "dimension must be in {:?}, got {dim}",
-            edgeid::template::DIM_RANGE
+            edgeid::face::DIM_RANGE
         )));
     }
     let threads = a.threads.map_or_else(
@@ -279,19 +279,19 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
 
     // 3. Latency: one probe at a time, as at a door.
     for p in queries.iter().cycle().take(WARMUP) {
-        store.identify(&Identify::new(p))?;
+        store.identify_face(&FaceIdentify::new(p))?;
     }
     let mut lat = Vec::with_capacity(q);
-    let mut top1: Vec<Vec<Hit>> = Vec::with_capacity(q);
+    let mut top1: Vec<Vec<FaceHit>> = Vec::with_capacity(q);
     for p in &queries {
         let t = Instant::now();
-        let hits = store.identify(&Identify::new(p))?;
+        let hits = store.identify_face(&FaceIdentify::new(p))?;
         lat.push(ms(t.elapsed()));
         top1.push(hits);
     }
     let mut wide = Vec::with_capacity(q);
     for p in &queries {
-        wide.push(store.identify(&Identify::new(p).k(K_WIDE))?);
+        wide.push(store.identify_face(&FaceIdentify::new(p).k(K_WIDE))?);
     }
     // Peak RSS includes the bulk insert; the anonymous (heap) part of the resident set here is
     // what an open, searching store costs besides its mapped segment files (which the kernel can
@@ -310,11 +310,11 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
         store
     };
     for p in queries.iter().cycle().take(WARMUP) {
-        store.identify(&Identify::new(p))?;
+        store.identify_face(&FaceIdentify::new(p))?;
     }
     let t = Instant::now();
     let batch = parallel_map(q, threads, |i| {
-        Ok(store.identify(&Identify::new(&queries[i]))?)
+        Ok(store.identify_face(&FaceIdentify::new(&queries[i]))?)
     })?;
     let batch_qps = q as f64 / t.elapsed().as_secs_f64();
 
@@ -327,7 +327,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
         // The detected kernel's dot_f32_f64 is bit-identical to scalar (tested per ISA), so the
         // reference stays a plain brute-force scan while running at SIMD speed.
         let reference =
-            identify_brute_force(&snap, kernels, &Identify::new(&queries[i]).k(K_WIDE))?;
+            identify_brute_force(&snap, kernels, &FaceIdentify::new(&queries[i]).k(K_WIDE))?;
         let first = &reference[..reference.len().min(1)];
         let exact = top1[i] == first && batch[i] == first && wide[i] == reference;
         let agrees = sources

@@ -10,7 +10,7 @@ use crate::synth;
 use clap::Args;
 use edgeid::sync::delta::Kind;
 use edgeid::sync::Outcome;
-use edgeid::{Identify, OpenOptions, Store};
+use edgeid::{FaceIdentify, OpenOptions, Store};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,10 +145,10 @@ impl Searches {
 
 pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
     let (n, m, dim) = (a.users as usize, a.full_users as usize, a.dim);
-    if !edgeid::template::DIM_RANGE.contains(&dim) {
+    if !edgeid::face::DIM_RANGE.contains(&dim) {
         return Err(Fail::new(format!(
             "dimension must be in {:?}, got {dim}",
-            edgeid::template::DIM_RANGE
+            edgeid::face::DIM_RANGE
         )));
     }
     let faces = Faces {
@@ -252,7 +252,7 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
         let search = |j: usize| -> Result<(Duration, bool), Fail> {
             let k = j % PROBES;
             let t = Instant::now();
-            let hits = store.identify(&Identify::new(&probes[k]))?;
+            let hits = store.identify_face(&FaceIdentify::new(&probes[k]))?;
             let took = t.elapsed();
             let right = hits.first().is_some_and(|h| h.user == user_id(sources[k]));
             Ok((took, right))

@@ -15,7 +15,7 @@ use edgeid::finger::template::Point;
 use edgeid::finger::FingerTemplate;
 use edgeid::sync::delta::Kind;
 use edgeid::sync::{Outcome, Progress, UserRef};
-use edgeid::{FingerIdentify, Hit, Identify, OpenOptions, Store};
+use edgeid::{FaceHit, FaceIdentify, FingerIdentify, OpenOptions, Store};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -147,7 +147,7 @@ impl People {
 struct Probe {
     expected: Option<String>,
     label: String,
-    hit: Option<Hit>,
+    hit: Option<FaceHit>,
     ms: f64,
 }
 
@@ -179,7 +179,7 @@ impl Probe {
 
 fn probe(store: &Store, label: String, expected: Option<String>, v: &[f32]) -> Result<Probe, Fail> {
     let t = Instant::now();
-    let hits = store.identify(&Identify::new(v).threshold(THRESHOLD))?;
+    let hits = store.identify_face(&FaceIdentify::new(v).threshold(THRESHOLD))?;
     let ms = ms(t.elapsed());
     Ok(Probe {
         expected,
@@ -444,7 +444,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
         if same { "; digest unchanged" } else { "" }
     ));
 
-    // Identify known users (fresh noisy captures) and strangers.
+    // FaceIdentify known users (fresh noisy captures) and strangers.
     out.line(format_args!("identify (k=1, threshold {THRESHOLD}):"));
     let mut probes = Vec::new();
     for &i in &chosen {
@@ -475,7 +475,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     )?;
     out.line(after.line());
 
-    // Identify by fingerprint: fresh impressions of enrolled fingers, a stranger's, the deleted
+    // FaceIdentify by fingerprint: fresh impressions of enrolled fingers, a stranger's, the deleted
     // user's (when they had one).
     let t_finger = threshold_for_fmr(FINGER_FMR);
     out.line(format_args!(

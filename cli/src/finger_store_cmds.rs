@@ -13,7 +13,7 @@ use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
 use edgeid::finger::enroll::{enrol_view, select_view};
 use edgeid::finger::{FingerTemplate, Format};
-use edgeid::{Change, FingerIdentify, FingerMatch, OpenOptions};
+use edgeid::{Change, FingerHit, FingerIdentify, OpenOptions};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -87,8 +87,7 @@ pub struct AddArgs {
 pub fn add(a: &AddArgs, out: Out) -> CmdResult {
     let (record, format, minutiae, position) = enrolment_source(&a.file, &a.read, a.position)?;
     let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
-    let before = store.snapshot().live_fingers();
-    let seq = store.commit(&[Change::PutFinger {
+    let done = store.commit(&[Change::PutFinger {
         location: a.location.clone(),
         user: a.user.clone(),
         template: a.template.clone(),
@@ -96,8 +95,10 @@ pub fn add(a: &AddArgs, out: Out) -> CmdResult {
         format: Some(format),
         position: Some(position),
     }])?;
+    let seq = done.seq;
     let live = store.snapshot().live_fingers();
-    let replaced = live == before;
+    // Same ids as a template already held (replaced, or put again unchanged).
+    let replaced = done.added == 0;
     out.line(format_args!(
         "{} fingerprint template {} of user {} at {} ({}, finger position {position}; seq {seq}, {})",
         if replaced { "replaced" } else { "added" },
@@ -115,7 +116,6 @@ pub fn add(a: &AddArgs, out: Out) -> CmdResult {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
-    let before = store.snapshot().live_fingers();
     let change = match &a.template {
         Some(t) => Change::RemoveFinger {
             location: a.location.clone(),
@@ -137,11 +137,11 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
             a.user, a.location
         ),
     };
-    let seq = store.commit(&[change]).map_err(|e| match e {
+    let done = store.commit(&[change]).map_err(|e| match e {
         edgeid::Error::NotFound(_) => Fail::new(missing()),
         other => other.into(),
     })?;
-    let removed = before - store.snapshot().live_fingers();
+    let (seq, removed) = (done.seq, done.removed);
     // Biometric data must not linger: erase now rather than within the store's deadline.
     let t = Instant::now();
     let still_mapped = store.erase_deleted()?;
@@ -188,7 +188,7 @@ impl Decision {
     }
 }
 
-fn hit_json(h: &FingerMatch) -> Value {
+fn hit_json(h: &FingerHit) -> Value {
     json!({
         "location": h.location, "user": h.user, "template": h.template, "position": h.position,
         "score": h.score, "fmr": fmr_for_threshold(h.score),

@@ -129,7 +129,7 @@ pub fn check_is_store(dir: &Path) -> Result<(), Fail> {
 pub fn read_embedding(path: &Path, dim: usize) -> Result<Vec<f32>, Fail> {
     let bytes =
         std::fs::read(path).map_err(|e| Fail::new(format!("read {}: {e}", path.display())))?;
-    let v = edgeid::template::parse_embedding_file(&bytes)
+    let v = edgeid::face::parse_embedding_file(&bytes)
         .map_err(|e| Fail::new(format!("{}: {e}", path.display())))?;
     if v.len() != dim {
         return Err(Fail::new(format!(

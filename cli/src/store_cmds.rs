@@ -7,7 +7,7 @@ use crate::out::{
 };
 use crate::StoreArg;
 use clap::Args;
-use edgeid::{Change, Identify, OpenOptions, Store};
+use edgeid::{Change, FaceIdentify, OpenOptions, Store};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -66,16 +66,16 @@ pub struct AddArgs {
 pub fn add(a: &AddArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
     let embedding = read_embedding(&a.file, store.snapshot().dim())?;
-    let before = store.snapshot().live_faces();
-    let seq = store.commit(&[Change::PutFace {
+    let done = store.commit(&[Change::PutFace {
         location: a.location.clone(),
         user: a.user.clone(),
         template: a.template.clone(),
         embedding,
     }])?;
+    let seq = done.seq;
     let live = store.snapshot().live_faces();
-    // A put that does not grow the store replaced a template with the same ids.
-    let replaced = live == before;
+    // Same ids as a template already held (replaced, or put again unchanged).
+    let replaced = done.added == 0;
     out.line(format_args!(
         "{} template {} of user {} at {} (seq {seq}, {})",
         if replaced { "replaced" } else { "added" },
@@ -109,7 +109,6 @@ pub struct RemoveArgs {
 
 pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
-    let before = store.snapshot().live_faces();
     // Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
     let change = match &a.template {
         Some(t) => Change::RemoveFace {
@@ -124,7 +123,7 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
     };
     let commit = store.commit(&[change]);
     // The library's message names the batch position ("change 0"); say it in the user's terms.
-    let seq = commit.map_err(|e| match e {
+    let done = commit.map_err(|e| match e {
         edgeid::Error::NotFound(_) => Fail::new(match &a.template {
             Some(t) => format!(
                 "user {} has no template {t} at location {}",
@@ -137,7 +136,7 @@ pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
         }),
         other => other.into(),
     })?;
-    let removed = before - store.snapshot().live_faces();
+    let (seq, removed) = (done.seq, done.removed);
     // Biometric data must not linger: checkpoint, compact and scrub now rather than within the
     // store's erase deadline.
     let t = Instant::now();
@@ -188,7 +187,7 @@ pub struct IdentifyArgs {
 pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, OpenOptions::new())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
-    let mut req = Identify::new(&probe).k(a.k as usize);
+    let mut req = FaceIdentify::new(&probe).k(a.k as usize);
     if let Some(t) = a.threshold {
         req = req.threshold(t);
     }
@@ -196,7 +195,7 @@ pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
         req = req.location(l);
     }
     let t = Instant::now();
-    let hits = store.identify(&req)?;
+    let hits = store.identify_face(&req)?;
     let took = ms(t.elapsed());
     let live = store.snapshot().live_faces();
     if hits.is_empty() {
@@ -251,7 +250,7 @@ pub fn verify_face(a: &VerifyArgs, out: Out) -> CmdResult {
     let store = open_store(&a.store.store, quiet_opts())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
     let t = Instant::now();
-    let hit = store.verify(&a.location, &a.user, &probe)?;
+    let hit = store.verify_face(&a.location, &a.user, &probe)?;
     let took = ms(t.elapsed());
     let Some(hit) = hit else {
         return Err(Fail::new(format!(

@@ -5,8 +5,9 @@ use crate::args::{self, fill};
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, set_last_error, Failure, FfiResult};
-use engine::template::{check_id, normalize};
-use engine::{Change, Hit, Identify, Store};
+use engine::face::normalize;
+use engine::ids::check_id;
+use engine::{Change, FaceHit, FaceIdentify, Store};
 use std::ffi::c_char;
 use std::panic::AssertUnwindSafe;
 
@@ -18,7 +19,7 @@ pub const EDGEID_ID_BUF: usize = 65;
 /// fingerprint scores lie in 0..=1).
 pub const EDGEID_ANY_SCORE: f64 = -1.0;
 
-const _: () = assert!(EDGEID_ID_MAX_LEN == engine::template::MAX_ID_LEN);
+const _: () = assert!(EDGEID_ID_MAX_LEN == engine::ids::MAX_ID_LEN);
 const _: () = assert!(EDGEID_ID_BUF == EDGEID_ID_MAX_LEN + 1);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<edgeid_hit>() == 232);
@@ -46,8 +47,8 @@ pub struct edgeid_hit {
     pub template_id: [c_char; EDGEID_ID_BUF],
 }
 
-impl From<&Hit> for edgeid_hit {
-    fn from(h: &Hit) -> edgeid_hit {
+impl From<&FaceHit> for edgeid_hit {
+    fn from(h: &FaceHit) -> edgeid_hit {
         edgeid_hit {
             score: h.score,
             location_id_len: h.location.len(),
@@ -131,7 +132,7 @@ pub(crate) fn commit(store: &Store, changes: &[Change], seq_out: *mut u64) -> Ff
             check_dim(store, &format!("change {i}: embedding"), embedding.len())?;
         }
     }
-    let seq = store.commit(changes)?;
+    let seq = store.commit(changes)?.seq;
     // SAFETY: header contract of `seq_out` of the calling export.
     unsafe { args::write_opt("seq_out", seq_out, seq) }
 }
@@ -484,11 +485,11 @@ pub unsafe extern "C" fn edgeid_face_identify(
             ));
         }
         check_dim(s, "probe", dim)?;
-        let mut req = Identify::new(probe).k(k).threshold(threshold);
+        let mut req = FaceIdentify::new(probe).k(k).threshold(threshold);
         if let Some(l) = location {
             req = req.location(l);
         }
-        let found = s.identify(&req)?;
+        let found = s.identify_face(&req)?;
         for (o, h) in out.iter_mut().zip(&found) {
             o.write(h.into());
         }
@@ -528,15 +529,17 @@ pub unsafe extern "C" fn edgeid_face_verify(
             return Err(Failure::new(EDGEID_ERR_NULL, "hit_out is NULL"));
         }
         check_dim(s, "probe", dim)?;
-        let hit = s.verify(&ids.location, &ids.user, probe)?.ok_or_else(|| {
-            Failure::new(
-                EDGEID_ERR_NOT_FOUND,
-                format!(
-                    "user {:?} has no face template at location {:?}",
-                    ids.user, ids.location
-                ),
-            )
-        })?;
+        let hit = s
+            .verify_face(&ids.location, &ids.user, probe)?
+            .ok_or_else(|| {
+                Failure::new(
+                    EDGEID_ERR_NOT_FOUND,
+                    format!(
+                        "user {:?} has no face template at location {:?}",
+                        ids.user, ids.location
+                    ),
+                )
+            })?;
         // SAFETY: header contract of `hit_out`.
         unsafe { args::write_out("hit_out", hit_out, (&hit).into()) }
     })

@@ -14,7 +14,7 @@ use crate::status::{guard, Failure, FfiResult};
 use engine::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
 use engine::finger::enroll::select_view;
 use engine::finger::{compare, parse_with, FingerTemplate, Format, FormatError, Mode, Record};
-use engine::{Change, FingerIdentify, FingerMatch};
+use engine::{Change, FingerHit, FingerIdentify};
 use std::ffi::c_char;
 
 /// `position` argument: take the finger position from the record (a record with one finger view),
@@ -77,8 +77,8 @@ pub struct edgeid_finger_hit {
     pub template_id: [c_char; EDGEID_ID_BUF],
 }
 
-impl From<&FingerMatch> for edgeid_finger_hit {
-    fn from(h: &FingerMatch) -> edgeid_finger_hit {
+impl From<&FingerHit> for edgeid_finger_hit {
+    fn from(h: &FingerHit) -> edgeid_finger_hit {
         edgeid_finger_hit {
             score: f64::from(h.score),
             location_id_len: h.location.len(),

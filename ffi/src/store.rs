@@ -77,7 +77,7 @@ pub const EDGEID_STATS_SIZE_V1: u32 = 104;
 /// Size of the `model` buffer in `edgeid_stats`: the longest model name (32 bytes) plus a NUL.
 pub const EDGEID_MODEL_BUF: usize = 33;
 
-const _: () = assert!(EDGEID_MODEL_BUF == engine::template::MAX_MODEL_LEN + 1);
+const _: () = assert!(EDGEID_MODEL_BUF == engine::ids::MAX_MODEL_LEN + 1);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 136);
 // Version 1 ended where the fingerprint counts begin (its size rounded up to its alignment of 8).

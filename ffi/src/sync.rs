@@ -10,8 +10,8 @@ use crate::face::EDGEID_ID_BUF;
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{Failure, FfiResult};
+use engine::ids::check_id;
 use engine::sync::{LocationStatus, Outcome, Progress, Refusal, UserRef};
-use engine::template::check_id;
 use engine::{Error, Store};
 use std::ffi::{c_char, c_void};
 

@@ -18,48 +18,23 @@ use rayon::prelude::*;
 
 use super::compare;
 use super::prefilter::{self, PF_WORDS};
+use super::search::SearchParams;
 use super::template::{FingerTemplate, TemplateRef};
-use crate::error::{Error, Result};
-use crate::template::check_id;
+use crate::error::Result;
+use crate::ids::check_id;
 
 /// Galleries at least this large are scanned and matched on all cores.
 const PARALLEL_MIN: usize = 4096;
 
 /// One identified user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FingerHit {
+pub struct GalleryHit {
     /// User id.
     pub user: String,
     /// The user's best-scoring template.
     pub template: String,
     /// Matcher score of the probe against that template.
     pub score: f32,
-}
-
-/// Search tuning.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SearchParams {
-    /// Templates always fully matched (the whole gallery when it is smaller).
-    pub min_candidates: usize,
-    /// Fraction of the gallery fully matched beyond `min_candidates`.
-    pub candidate_fraction: f64,
-}
-
-impl Default for SearchParams {
-    fn default() -> Self {
-        SearchParams {
-            min_candidates: 256,
-            candidate_fraction: 0.005,
-        }
-    }
-}
-
-impl SearchParams {
-    /// Number of templates fully matched in a gallery of `n`.
-    pub fn candidates(&self, n: usize) -> usize {
-        let frac = (self.candidate_fraction * n as f64).ceil() as usize;
-        self.min_candidates.max(frac).min(n)
-    }
 }
 
 struct Entry {
@@ -197,7 +172,7 @@ impl FingerGallery {
     }
 
     /// The best `k` users whose best template scores at least `threshold`, best first.
-    pub fn identify(&self, probe: &TemplateRef<'_>, k: usize, threshold: f32) -> Vec<FingerHit> {
+    pub fn identify(&self, probe: &TemplateRef<'_>, k: usize, threshold: f32) -> Vec<GalleryHit> {
         let n = self.entries.len();
         let c = self.params.candidates(n);
         if c >= n {
@@ -214,7 +189,7 @@ impl FingerGallery {
         probe: &TemplateRef<'_>,
         k: usize,
         threshold: f32,
-    ) -> Vec<FingerHit> {
+    ) -> Vec<GalleryHit> {
         let all: Vec<u32> = (0..self.entries.len() as u32).collect();
         let scored = self.score(probe, &all);
         finish(&self.entries, scored, k, threshold)
@@ -222,8 +197,8 @@ impl FingerGallery {
 
     /// 1:1: the best score of the probe against the user's templates (`None` if the user has none).
     /// The caller compares it with its threshold (see `calibration`).
-    pub fn verify(&self, user: &str, probe: &TemplateRef<'_>) -> Option<FingerHit> {
-        let mut best: Option<FingerHit> = None;
+    pub fn verify(&self, user: &str, probe: &TemplateRef<'_>) -> Option<GalleryHit> {
+        let mut best: Option<GalleryHit> = None;
         for e in self.entries.iter().filter(|e| e.user == user) {
             let s = compare(probe, &e.t.as_ref());
             let better = match &best {
@@ -231,7 +206,7 @@ impl FingerGallery {
                 Some(b) => s > b.score || (s == b.score && e.template < b.template),
             };
             if better {
-                best = Some(FingerHit {
+                best = Some(GalleryHit {
                     user: e.user.clone(),
                     template: e.template.clone(),
                     score: s,
@@ -293,7 +268,7 @@ fn key(score: u32, i: usize) -> u64 {
     (u64::from(u32::MAX - score) << 32) | i as u64
 }
 
-fn finish(entries: &[Entry], scored: Vec<(u32, f32)>, k: usize, threshold: f32) -> Vec<FingerHit> {
+fn finish(entries: &[Entry], scored: Vec<(u32, f32)>, k: usize, threshold: f32) -> Vec<GalleryHit> {
     let mut best: HashMap<&str, (f32, &str)> = HashMap::new();
     for (i, s) in scored {
         if s < threshold {
@@ -305,9 +280,9 @@ fn finish(entries: &[Entry], scored: Vec<(u32, f32)>, k: usize, threshold: f32) 
             *b = (s, &e.template);
         }
     }
-    let mut hits: Vec<FingerHit> = best
+    let mut hits: Vec<GalleryHit> = best
         .into_iter()
-        .map(|(u, (s, t))| FingerHit {
+        .map(|(u, (s, t))| GalleryHit {
             user: u.to_string(),
             template: t.to_string(),
             score: s,
@@ -321,15 +296,4 @@ fn finish(entries: &[Entry], scored: Vec<(u32, f32)>, k: usize, threshold: f32) 
     });
     hits.truncate(k);
     hits
-}
-
-/// Refuses a probe that cannot match anything (no valid cylinder).
-pub fn check_probe(probe: &TemplateRef<'_>) -> Result<()> {
-    if probe.n_cyl() == 0 {
-        return Err(Error::Invalid(format!(
-            "fingerprint probe has {} minutiae and no usable local structure (too few or too sparse minutiae)",
-            probe.n_min()
-        )));
-    }
-    Ok(())
 }

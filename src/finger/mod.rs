@@ -134,13 +134,15 @@ mod mathx;
 pub mod mcc;
 pub mod popcnt;
 pub mod prefilter;
+pub mod search;
 pub mod synth;
 pub mod template;
 
 pub use codec::{
     detect, parse, parse_with, Format, FormatError, Minutia, MinutiaKind, Mode, Record, View,
 };
-pub use gallery::{FingerGallery, FingerHit, SearchParams};
+pub use gallery::{FingerGallery, GalleryHit};
+pub use search::SearchParams;
 pub use template::{FingerTemplate, TemplateRef};
 
 /// Similarity of two prepared templates in [0, 1] (higher: more similar).

@@ -20,9 +20,9 @@
 //! Per-user fusion: a user with several templates is one candidate scored by its best template.
 
 use crate::error::{Error, Result};
+use crate::face::{normalize, quantize_probe, QuantizedProbe};
 use crate::kernels::Kernels;
 use crate::store::{FaceSegment, SegState, Snapshot, Store};
-use crate::template::{normalize, quantize_probe, QuantizedProbe};
 use rayon::prelude::*;
 
 /// Rounding slack added to every bound (f32 arithmetic on scores of magnitude <= 1).
@@ -36,7 +36,7 @@ const PARALLEL_MIN: usize = 65_536;
 
 /// One identified user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
+pub struct FaceHit {
     /// Location the user belongs to.
     pub location: String,
     /// User id.
@@ -49,17 +49,17 @@ pub struct Hit {
 
 /// A 1:N identification request.
 #[derive(Debug, Clone)]
-pub struct Identify<'a> {
+pub struct FaceIdentify<'a> {
     probe: &'a [f32],
     k: usize,
     threshold: f64,
     location: Option<&'a str>,
 }
 
-impl<'a> Identify<'a> {
+impl<'a> FaceIdentify<'a> {
     /// Best user only, any score.
     pub fn new(probe: &'a [f32]) -> Self {
-        Identify {
+        FaceIdentify {
             probe,
             k: 1,
             threshold: -1.0,
@@ -173,7 +173,7 @@ impl Range<'_> {
 /// 4-bit scores of the block of rows starting at `r0` (`n` rows): fills `dots`.
 fn dots4(ctx: &Ctx<'_>, g: &Range<'_>, r0: usize, n: usize, dots: &mut [i32; BLOCK]) {
     let seg = &g.s.seg;
-    let half = crate::template::dims4(seg.dim()) / 2;
+    let half = crate::face::dims4(seg.dim()) / 2;
     ctx.kernels.dot_u4i8_rows(
         &seg.codes4()[r0 * half..(r0 + n) * half],
         &ctx.pq.codes[..2 * half],
@@ -342,16 +342,11 @@ pub fn identify(
     snap: &Snapshot,
     kernels: Kernels,
     pool: Option<&rayon::ThreadPool>,
-    req: &Identify<'_>,
-) -> Result<Vec<Hit>> {
-    if req.k == 0 {
-        return Ok(Vec::new());
-    }
-    if !(req.threshold.is_finite()) {
-        return Err(Error::Invalid("threshold must be a finite number".into()));
-    }
+    req: &FaceIdentify<'_>,
+) -> Result<Vec<FaceHit>> {
+    super::check_request(req.k, req.threshold, req.location)?;
     let q = prepare(snap, req.probe)?;
-    let pq = quantize_probe(&q, crate::template::dims4(snap.dim));
+    let pq = quantize_probe(&q, crate::face::dims4(snap.dim));
     let ctx = Ctx {
         snap,
         kernels,
@@ -445,11 +440,11 @@ fn finish(
     best: std::collections::HashMap<(&str, &str), (f64, &str)>,
     k: usize,
     threshold: f64,
-) -> Vec<Hit> {
-    let mut hits: Vec<Hit> = best
+) -> Vec<FaceHit> {
+    let mut hits: Vec<FaceHit> = best
         .into_iter()
         .filter(|(_, (s, _))| *s >= threshold)
-        .map(|((l, u), (s, t))| Hit {
+        .map(|((l, u), (s, t))| FaceHit {
             location: l.to_string(),
             user: u.to_string(),
             template: t.to_string(),
@@ -472,8 +467,8 @@ fn finish(
 pub fn identify_brute_force(
     snap: &Snapshot,
     kernels: Kernels,
-    req: &Identify<'_>,
-) -> Result<Vec<Hit>> {
+    req: &FaceIdentify<'_>,
+) -> Result<Vec<FaceHit>> {
     let q = prepare(snap, req.probe)?;
     let mut best = std::collections::HashMap::new();
     for (l, u, t, v) in snap.face_templates() {
@@ -497,9 +492,9 @@ pub fn verify(
     location: &str,
     user: &str,
     probe: &[f32],
-) -> Result<Option<Hit>> {
+) -> Result<Option<FaceHit>> {
     let q = prepare(snap, probe)?;
-    let mut best: Option<Hit> = None;
+    let mut best: Option<FaceHit> = None;
     for s in &snap.faces {
         for r in s.seg.rows_of(location, user) {
             if !s.live.get(r) {
@@ -511,7 +506,7 @@ pub fn verify(
                 .as_ref()
                 .is_none_or(|b| score > b.score || (score == b.score && t < b.template.as_str()))
             {
-                best = Some(Hit {
+                best = Some(FaceHit {
                     location: location.to_string(),
                     user: user.to_string(),
                     template: t.to_string(),
@@ -525,12 +520,17 @@ pub fn verify(
 
 impl Store {
     /// 1:N identification over the current snapshot (see [`identify`]).
-    pub fn identify(&self, req: &Identify<'_>) -> Result<Vec<Hit>> {
+    pub fn identify_face(&self, req: &FaceIdentify<'_>) -> Result<Vec<FaceHit>> {
         identify(&self.snapshot(), self.kernels(), self.pool(), req)
     }
 
     /// 1:1 verification against one user (see [`verify`]).
-    pub fn verify(&self, location: &str, user: &str, probe: &[f32]) -> Result<Option<Hit>> {
+    pub fn verify_face(
+        &self,
+        location: &str,
+        user: &str,
+        probe: &[f32],
+    ) -> Result<Option<FaceHit>> {
         verify(&self.snapshot(), self.kernels(), location, user, probe)
     }
 }

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::finger::gallery::{check_probe, SearchParams};
+use crate::error::Result;
 use crate::finger::prefilter::{self, PF_WORDS};
+use crate::finger::search::{check_probe, SearchParams};
 use crate::finger::{calibration, compare, TemplateRef};
 use crate::store::{Snapshot, Store};
 
@@ -36,7 +36,7 @@ const PARALLEL_MIN: usize = 4096;
 
 /// One identified (or verified) user.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FingerMatch {
+pub struct FingerHit {
     /// Location the user belongs to.
     pub location: String,
     /// User id.
@@ -111,12 +111,7 @@ impl<'a> FingerIdentify<'a> {
 type At = (u32, u32);
 
 fn check(req: &FingerIdentify<'_>) -> Result<()> {
-    if req.k == 0 {
-        return Err(Error::Invalid("k must be at least 1".into()));
-    }
-    if !req.threshold.is_finite() {
-        return Err(Error::Invalid("threshold must be a finite number".into()));
-    }
+    super::check_request(req.k, f64::from(req.threshold), req.location)?;
     check_probe(&req.probe)
 }
 
@@ -125,7 +120,7 @@ pub fn identify(
     snap: &Snapshot,
     pool: Option<&rayon::ThreadPool>,
     req: &FingerIdentify<'_>,
-) -> Result<Vec<FingerMatch>> {
+) -> Result<Vec<FingerHit>> {
     check(req)?;
     let live: Vec<At> = snap
         .fingers
@@ -213,7 +208,7 @@ fn score(
     }
 }
 
-fn finish(snap: &Snapshot, scored: Vec<(At, f32)>, k: usize, threshold: f32) -> Vec<FingerMatch> {
+fn finish(snap: &Snapshot, scored: Vec<(At, f32)>, k: usize, threshold: f32) -> Vec<FingerHit> {
     let mut best: HashMap<(&str, &str), (f32, &str, At)> = HashMap::new();
     for ((s, r), score) in scored {
         if score < threshold {
@@ -225,9 +220,9 @@ fn finish(snap: &Snapshot, scored: Vec<(At, f32)>, k: usize, threshold: f32) -> 
             *b = (score, t, (s, r));
         }
     }
-    let mut hits: Vec<FingerMatch> = best
+    let mut hits: Vec<FingerHit> = best
         .into_iter()
-        .map(|((l, u), (score, t, (s, r)))| FingerMatch {
+        .map(|((l, u), (score, t, (s, r)))| FingerHit {
             location: l.to_string(),
             user: u.to_string(),
             template: t.to_string(),
@@ -253,9 +248,9 @@ pub fn verify(
     location: &str,
     user: &str,
     probe: &TemplateRef<'_>,
-) -> Result<Option<FingerMatch>> {
+) -> Result<Option<FingerHit>> {
     check_probe(probe)?;
-    let mut best: Option<FingerMatch> = None;
+    let mut best: Option<FingerHit> = None;
     for s in &snap.fingers {
         for &r in s.seg.rows_of(location, user) {
             let r = r as usize;
@@ -268,7 +263,7 @@ pub fn verify(
                 .as_ref()
                 .is_none_or(|b| score > b.score || (score == b.score && t < b.template.as_str()))
             {
-                best = Some(FingerMatch {
+                best = Some(FingerHit {
                     location: location.to_string(),
                     user: user.to_string(),
                     template: t.to_string(),
@@ -283,7 +278,7 @@ pub fn verify(
 
 impl Store {
     /// Fingerprint 1:N identification over the current snapshot (see [`identify`]).
-    pub fn identify_finger(&self, req: &FingerIdentify<'_>) -> Result<Vec<FingerMatch>> {
+    pub fn identify_finger(&self, req: &FingerIdentify<'_>) -> Result<Vec<FingerHit>> {
         identify(&self.snapshot(), self.pool(), req)
     }
 
@@ -293,7 +288,7 @@ impl Store {
         location: &str,
         user: &str,
         probe: &TemplateRef<'_>,
-    ) -> Result<Option<FingerMatch>> {
+    ) -> Result<Option<FingerHit>> {
         verify(&self.snapshot(), location, user, probe)
     }
 }

@@ -75,3 +75,18 @@ pub enum Change {
         user: String,
     },
 }
+
+/// What a commit did to the templates it names: what a caller reports to a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Sequence number of the commit (the store's current one when nothing needed writing).
+    pub seq: u64,
+    /// Templates added under new ids.
+    pub added: usize,
+    /// Templates that replaced one with the same (location, user, template) ids.
+    pub replaced: usize,
+    /// Templates put again unchanged: nothing was written for them.
+    pub unchanged: usize,
+    /// Templates removed.
+    pub removed: usize,
+}

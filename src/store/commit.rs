@@ -4,17 +4,19 @@ use super::apply::{apply_ops, Tails};
 use super::planner::{Keyed, Planner};
 use super::segment::build_keys;
 use super::wal::{self, WalOp};
-use super::{path_of, Change, FileKind, Store, Writer};
+use super::{path_of, Change, Committed, FileKind, Store, Writer};
 use crate::error::{Error, Result};
+use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
-use crate::template::{check_id, normalize};
+use crate::ids::check_id;
 use std::time::Instant;
 
 impl Store {
     /// Applies a batch of changes as one atomic, durable commit: all or nothing, durable when this
     /// returns (one log append + one fdatasync), visible to the next search. Returns the commit's
-    /// sequence number. Invalid input is refused before anything is written.
-    pub fn commit(&self, changes: &[Change]) -> Result<u64> {
+    /// sequence number and what it did to each template. Invalid input is refused before anything
+    /// is written.
+    pub fn commit(&self, changes: &[Change]) -> Result<Committed> {
         let dim = self.snapshot().dim;
         // Validate everything first: nothing is written for a refused batch.
         let mut normalized: Vec<Option<Vec<f32>>> = Vec::with_capacity(changes.len());
@@ -163,7 +165,7 @@ impl Store {
     pub(crate) fn commit_plan(
         &self,
         plan: impl FnOnce(&mut Planner<'_>) -> Result<()>,
-    ) -> Result<u64> {
+    ) -> Result<Committed> {
         let mut w = self.writer()?;
         let snap = self.snapshot();
         if w.keys.is_none() {
@@ -181,6 +183,7 @@ impl Store {
             ),
             ops: Vec::new(),
             catalog: snap.catalog.clone(),
+            done: Committed::default(),
         };
         plan(&mut p)?;
         let Planner {
@@ -188,11 +191,15 @@ impl Store {
             fingers,
             ops,
             catalog,
+            done,
             ..
         } = p;
         let (overlay, finger_overlay) = (faces.overlay, fingers.overlay);
         if ops.is_empty() {
-            return Ok(snap.seq);
+            return Ok(Committed {
+                seq: snap.seq,
+                ..done
+            });
         }
         let seq = snap.seq + 1;
         self.log(&mut w, seq, &ops)?;
@@ -244,7 +251,7 @@ impl Store {
             self.erase_locked(&mut w)?;
         }
         self.reap(&mut w);
-        Ok(seq)
+        Ok(Committed { seq, ..done })
     }
 
     /// Appends and syncs one record; on failure the log is cut back (or the store poisoned).

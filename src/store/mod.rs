@@ -51,7 +51,7 @@ mod stats;
 mod upgrade;
 mod wal;
 
-pub use change::Change;
+pub use change::{Change, Committed};
 pub use files::FileKind;
 pub use options::OpenOptions;
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};

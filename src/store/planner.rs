@@ -2,7 +2,7 @@
 
 use super::segment::{finger, locate};
 use super::wal::{RowRef, WalOp};
-use super::{key, Key, Snapshot};
+use super::{key, Committed, Key, Snapshot};
 use crate::catalog::{Catalog, CatalogOp};
 use crate::finger::enroll::Prepared;
 use crate::finger::template::VERSION as TEMPLATE_VERSION;
@@ -17,6 +17,8 @@ pub(crate) struct Planner<'a> {
     pub(super) fingers: Keyed<'a>,
     pub(super) ops: Vec<WalOp>,
     pub(super) catalog: Catalog,
+    /// What the plan did so far (`seq` is set by the commit).
+    pub(super) done: Committed,
 }
 
 /// One index's (location, user, template) → row map as a plan changes it: the writer's map plus an
@@ -110,12 +112,16 @@ impl Planner<'_> {
             if let Some((i, row)) = locate(&self.snap.faces, old) {
                 let s = &self.snap.faces[i];
                 if s.live.get(row) && s.seg.vector(row) == v {
+                    self.done.unchanged += 1;
                     return;
                 }
             }
         }
         if let Some(old) = self.faces.put(k.clone()) {
             self.ops.push(WalOp::FaceKill(old));
+            self.done.replaced += 1;
+        } else {
+            self.done.added += 1;
         }
         self.ops.push(WalOp::FaceInsert {
             location: k.0,
@@ -128,6 +134,7 @@ impl Planner<'_> {
     pub(crate) fn remove_face(&mut self, location: &str, user: &str, template: &str) -> bool {
         let old = self.faces.remove(key(location, user, template));
         self.ops.extend(old.map(WalOp::FaceKill));
+        self.done.removed += usize::from(old.is_some());
         old.is_some()
     }
     /// Template ids of a user, as the plan has changed them so far.
@@ -168,12 +175,16 @@ impl Planner<'_> {
                     && s.seg.source_format(row) == f.format
                     && s.seg.source(row) == source
                 {
+                    self.done.unchanged += 1;
                     return;
                 }
             }
         }
         if let Some(old) = self.fingers.put(k.clone()) {
             self.ops.push(WalOp::FingerKill(old));
+            self.done.replaced += 1;
+        } else {
+            self.done.added += 1;
         }
         self.ops.push(WalOp::FingerInsert {
             location: k.0,
@@ -189,6 +200,7 @@ impl Planner<'_> {
     pub(crate) fn remove_finger(&mut self, location: &str, user: &str, template: &str) -> bool {
         let old = self.fingers.remove(key(location, user, template));
         self.ops.extend(old.map(WalOp::FingerKill));
+        self.done.removed += usize::from(old.is_some());
         old.is_some()
     }
     /// Fingerprint template ids of a user, as the plan has changed them so far.

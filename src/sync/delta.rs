@@ -8,9 +8,10 @@
 use super::canonical::{self, code_hash, Rule};
 use super::Refusal;
 use crate::catalog::{Door, FingerTemplate, Hash, Right, Schedule, UserRecord};
+use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
-use crate::template::{check_id, normalize};
+use crate::ids::check_id;
 use base64::Engine;
 use simd_json::{BorrowedValue as Value, StaticNode};
 

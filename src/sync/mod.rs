@@ -21,57 +21,10 @@ pub mod canonical;
 pub mod delta;
 
 use crate::catalog::{CatalogOp, Hash, LocationState, UserRecord};
+pub use crate::error::Refusal;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use delta::{Kind, Op};
-
-/// Why a delta was refused. Nothing of a refused delta is applied.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// Not JSON.
-    #[error("{0}")]
-    Parse(String),
-    /// An unsupported format version.
-    #[error("{0}")]
-    Version(String),
-    /// A field is wrong; `path` says where (`changes[3].user.faces[0].embedding`).
-    #[error("{path}: {message}")]
-    Invalid {
-        /// Where in the delta.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The sequence skips deltas.
-    #[error("location {location}: expected sequence {expected}, got {got}: a full synchronisation is needed")]
-    Gap {
-        /// Location.
-        location: String,
-        /// The sequence that would be accepted.
-        expected: u64,
-        /// The sequence received.
-        got: u64,
-    },
-    /// An applied sequence re-sent with different content.
-    #[error("location {location}: sequence {sequence} was already applied with different content")]
-    Conflict {
-        /// Location.
-        location: String,
-        /// Sequence.
-        sequence: u64,
-    },
-    /// A sequence older than the kept history.
-    #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); send a full synchronisation")]
-    Stale {
-        /// Location.
-        location: String,
-        /// Sequence received.
-        sequence: u64,
-        /// Last applied.
-        last: u64,
-    },
-}
 
 /// What happened to an accepted delta.
 #[derive(Debug, Clone, PartialEq, Eq)]

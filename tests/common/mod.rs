@@ -66,7 +66,7 @@ pub fn apply_model(m: &mut Model, changes: &[Change], dim: usize) -> bool {
                 template,
                 embedding,
             } => {
-                let Ok(v) = edgeid::template::normalize(embedding, dim) else {
+                let Ok(v) = edgeid::face::normalize(embedding, dim) else {
                     return false;
                 };
                 next.insert((location.clone(), user.clone(), template.clone()), v);

@@ -29,8 +29,9 @@
 //! [`SEGMENT_VERSION`] and adds a fixture under `testdata/formats/`.
 
 use crate::error::{Error, Result};
+use crate::face::{dims4, quantize, quantize4};
+use crate::ids::MAX_MODEL_LEN;
 use crate::mmap::Bytes;
-use crate::template::{dims4, quantize, quantize4, MAX_MODEL_LEN};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -560,7 +561,7 @@ mod tests {
         (0..5)
             .map(|i| {
                 let v: Vec<f32> = (0..16).map(|j| ((i * 16 + j) as f32).sin()).collect();
-                let v = crate::template::normalize(&v, 16).unwrap();
+                let v = crate::face::normalize(&v, 16).unwrap();
                 ("local".into(), format!("u{}", i / 2), format!("t{i}"), v)
             })
             .collect()
