@@ -12,6 +12,7 @@
 
 use crate::status::edgeid_status::*;
 use crate::status::{Failure, FfiResult};
+use engine::template::check_id;
 use std::ffi::c_char;
 
 /// Fails unless `ptr` is non-NULL and aligned for `T`.
@@ -73,20 +74,30 @@ pub unsafe fn str_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResu
     })
 }
 
-/// An optional UTF-8 string: NULL means none (the length is then ignored).
+/// A required id (location, user, template): UTF-8 that follows the id rules (1..=64 bytes, no
+/// control characters; `EDGEID_ERR_INVALID` otherwise). `what` names the argument, e.g.
+/// "user_id"; the id rules' message names it without the "_id".
 ///
 /// # Safety
 /// As [`str_arg`].
-pub unsafe fn opt_str_arg<'a>(
-    what: &str,
-    ptr: *const c_char,
-    len: usize,
-) -> FfiResult<Option<&'a str>> {
+pub unsafe fn id_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
+    // SAFETY: forwarded contract.
+    let s = unsafe { str_arg(what, ptr, len) }?;
+    check_id(what.trim_end_matches("_id"), s)?;
+    Ok(s)
+}
+
+/// An optional location filter (lookups, identify): NULL for every location (the length is then
+/// ignored), else a location id, checked as [`id_arg`] checks it.
+///
+/// # Safety
+/// As [`str_arg`].
+pub unsafe fn location_filter<'a>(ptr: *const c_char, len: usize) -> FfiResult<Option<&'a str>> {
     if ptr.is_null() {
         return Ok(None);
     }
     // SAFETY: forwarded contract.
-    unsafe { str_arg(what, ptr, len) }.map(Some)
+    unsafe { id_arg("location_id", ptr, len) }.map(Some)
 }
 
 /// Reads a struct through a pointer that may be NULL (None).
@@ -229,7 +240,27 @@ mod tests {
             let e = str_arg("user id", bad.as_ptr().cast(), 3).unwrap_err();
             assert_eq!(e.status, EDGEID_ERR_UTF8);
             assert!(e.message.contains("offset 1"), "{}", e.message);
-            assert_eq!(opt_str_arg("s", std::ptr::null(), 99).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn ids_and_location_filters_are_checked() {
+        let long = "x".repeat(65);
+        // SAFETY: the pointers cover the lengths given.
+        unsafe {
+            assert_eq!(id_arg("user_id", "u-1".as_ptr().cast(), 3).unwrap(), "u-1");
+            for bad in ["", "tab\there", long.as_str()] {
+                let e = id_arg("user_id", bad.as_ptr().cast(), bad.len()).unwrap_err();
+                assert_eq!(e.status, EDGEID_ERR_INVALID, "{bad:?}");
+                let e = location_filter(bad.as_ptr().cast(), bad.len()).unwrap_err();
+                assert_eq!(e.status, EDGEID_ERR_INVALID, "{bad:?}");
+                assert!(e.message.contains("location id"), "{}", e.message);
+            }
+            assert_eq!(location_filter(std::ptr::null(), 99).unwrap(), None);
+            assert_eq!(
+                location_filter("hq".as_ptr().cast(), 2).unwrap(),
+                Some("hq")
+            );
         }
     }
 

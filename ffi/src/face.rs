@@ -5,7 +5,7 @@ use crate::args::{self, fill};
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, set_last_error, Failure, FfiResult};
-use engine::template::{check_id, normalize};
+use engine::template::normalize;
 use engine::{Change, Hit, Identify, Store};
 use std::ffi::c_char;
 use std::panic::AssertUnwindSafe;
@@ -90,9 +90,7 @@ pub(crate) unsafe fn ids(
 ) -> FfiResult<Ids> {
     let id = |what: &str, (p, n): (*const c_char, usize)| -> FfiResult<String> {
         // SAFETY: forwarded contract.
-        let s = unsafe { args::str_arg(what, p, n) }?;
-        check_id(what.trim_end_matches("_id"), s)?;
-        Ok(s.to_string())
+        Ok(unsafe { args::id_arg(what, p, n) }?.to_string())
     };
     Ok(Ids {
         location: id("location_id", location)?,
@@ -470,7 +468,7 @@ pub unsafe extern "C" fn edgeid_face_identify(
         let (probe, location, out) = unsafe {
             (
                 args::slice("probe", probe, dim)?,
-                args::opt_str_arg("location_id", location_id, location_id_len)?,
+                args::location_filter(location_id, location_id_len)?,
                 args::out_array("hits", hits, k)?,
             )
         };

@@ -606,7 +606,7 @@ pub unsafe extern "C" fn edgeid_finger_identify(
         // SAFETY: header contract of `location_id` and `hits`.
         let (location, out) = unsafe {
             (
-                args::opt_str_arg("location_id", location_id, location_id_len)?,
+                args::location_filter(location_id, location_id_len)?,
                 args::out_array("hits", hits, k)?,
             )
         };

@@ -11,7 +11,6 @@ use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{Failure, FfiResult};
 use engine::sync::{LocationStatus, Outcome, Progress, Refusal, UserRef};
-use engine::template::check_id;
 use engine::{Error, Store};
 use std::ffi::{c_char, c_void};
 
@@ -403,29 +402,6 @@ pub unsafe extern "C" fn edgeid_sync_status(
     })
 }
 
-/// Reads a required id and checks the id rules.
-///
-/// # Safety
-/// A non-NULL `ptr` must point to `len` readable bytes valid for `'a`.
-unsafe fn id_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
-    // SAFETY: forwarded contract.
-    let s = unsafe { args::str_arg(what, ptr, len) }?;
-    check_id(what.trim_end_matches("_id"), s)?;
-    Ok(s)
-}
-
-/// Reads an optional location filter: NULL for every location, else an id.
-///
-/// # Safety
-/// As [`id_arg`].
-unsafe fn location_filter<'a>(ptr: *const c_char, len: usize) -> FfiResult<Option<&'a str>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded contract.
-    unsafe { id_arg("location_id", ptr, len) }.map(Some)
-}
-
 /// The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
 /// digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
 /// NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
@@ -446,7 +422,7 @@ pub unsafe extern "C" fn edgeid_digest(
         // SAFETY: header contract of `location_id` and `digest_out`.
         let (location, out) = unsafe {
             (
-                id_arg("location_id", location_id, location_id_len)?,
+                args::id_arg("location_id", location_id, location_id_len)?,
                 args::out_array("digest_out", digest_out, EDGEID_DIGEST_BUF)?,
             )
         };
@@ -481,7 +457,7 @@ unsafe fn lookup(
             args::write_out("user_out", user_out, edgeid_user_ref::EMPTY)?;
         }
         // SAFETY: as above.
-        let location = unsafe { location_filter(location_id, location_id_len) }?;
+        let location = unsafe { args::location_filter(location_id, location_id_len) }?;
         if let Some(r) = find(s, location)? {
             // SAFETY: as above.
             unsafe {
@@ -619,8 +595,8 @@ pub unsafe extern "C" fn edgeid_check_code(
         // SAFETY: header contract of the id pointers and `code`.
         let (location, user, code) = unsafe {
             (
-                id_arg("location_id", location_id, location_id_len)?,
-                id_arg("user_id", user_id, user_id_len)?,
+                args::id_arg("location_id", location_id, location_id_len)?,
+                args::id_arg("user_id", user_id, user_id_len)?,
                 args::str_arg("code", code, code_len)?,
             )
         };
