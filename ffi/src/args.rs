@@ -125,6 +125,26 @@ pub unsafe fn read_size_field<T>(what: &str, ptr: *const T) -> FfiResult<u32> {
     Ok(unsafe { ptr.cast::<u32>().read() })
 }
 
+/// A shared reference to a live object the library handed out (an `edgeid_batch`).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to a live `T` that nothing mutates during `'a`.
+pub unsafe fn object<'a, T>(what: &str, ptr: *const T) -> FfiResult<&'a T> {
+    check_ptr(what, ptr)?;
+    // SAFETY: non-NULL and aligned (checked); live and not mutated per this function's contract.
+    Ok(unsafe { &*ptr })
+}
+
+/// An exclusive reference to a live object the library handed out (an `edgeid_batch`).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to a live `T` that nothing else accesses during `'a`.
+pub unsafe fn object_mut<'a, T>(what: &str, ptr: *mut T) -> FfiResult<&'a mut T> {
+    check_ptr(what, ptr.cast_const())?;
+    // SAFETY: non-NULL and aligned (checked); live and unaliased per this function's contract.
+    Ok(unsafe { &mut *ptr })
+}
+
 /// Writes `value` through a required output pointer.
 ///
 /// # Safety

@@ -4,11 +4,10 @@
 use crate::args::{self, fill};
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
-use crate::status::{guard, set_last_error, Failure, FfiResult};
+use crate::status::{boundary, guard, Failure, FfiResult};
 use engine::template::normalize;
 use engine::{Change, Hit, Identify, Store};
 use std::ffi::c_char;
-use std::panic::AssertUnwindSafe;
 
 /// Longest location, user or template id in bytes (UTF-8, no control characters, not empty).
 pub const EDGEID_ID_MAX_LEN: usize = 64;
@@ -251,17 +250,12 @@ pub unsafe extern "C" fn edgeid_face_remove_user(
 /// Thread safety: a batch may be used by one thread at a time, and handed between threads.
 #[no_mangle]
 pub extern "C" fn edgeid_batch_new() -> *mut edgeid_batch {
-    match std::panic::catch_unwind(|| {
-        Box::new(edgeid_batch {
+    boundary("edgeid_batch_new", || {
+        Ok(Box::into_raw(Box::new(edgeid_batch {
             changes: Vec::new(),
-        })
-    }) {
-        Ok(b) => Box::into_raw(b),
-        Err(_) => {
-            set_last_error("edgeid_batch_new: internal error".into());
-            std::ptr::null_mut()
-        }
-    }
+        })))
+    })
+    .unwrap_or(std::ptr::null_mut())
 }
 
 /// Runs `body` on a batch, inside the panic boundary.
@@ -271,12 +265,9 @@ pub(crate) fn with_batch(
     body: impl FnOnce(&mut edgeid_batch) -> FfiResult,
 ) -> edgeid_status {
     guard(func, || {
-        if batch.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "batch is NULL"));
-        }
         // SAFETY: a non-NULL batch comes from edgeid_batch_new and is not yet freed, and no other
-        // thread uses it during this call (header contract); so it is a live, unaliased Box.
-        body(unsafe { &mut *batch })
+        // thread uses it during this call (header contract of the calling export).
+        body(unsafe { args::object_mut("batch", batch) }?)
     })
 }
 
@@ -385,12 +376,14 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
 /// `batch` must be NULL or a live batch not used by another thread during the call.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_batch_len(batch: *const edgeid_batch) -> usize {
-    if batch.is_null() {
-        return 0;
-    }
-    // SAFETY: a non-NULL batch is live and not mutated during the call (contract).
-    let read = || unsafe { (*batch).changes.len() };
-    std::panic::catch_unwind(AssertUnwindSafe(read)).unwrap_or(0)
+    boundary("edgeid_batch_len", || {
+        if batch.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: a non-NULL batch is live and not mutated during the call (contract).
+        Ok(unsafe { args::object("batch", batch) }?.changes.len())
+    })
+    .unwrap_or(0)
 }
 
 /// Commits every change of `batch` (faces and fingerprints), in order, as one atomic and durable
@@ -410,11 +403,8 @@ pub unsafe extern "C" fn edgeid_commit(
     seq_out: *mut u64,
 ) -> edgeid_status {
     handle::with_store("edgeid_commit", store, |s| {
-        if batch.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "batch is NULL"));
-        }
         // SAFETY: a non-NULL batch is live and not mutated during the call (header contract).
-        let b = unsafe { &*batch };
+        let b = unsafe { args::object("batch", batch) }?;
         commit(s, &b.changes, seq_out)
     })
 }
@@ -426,14 +416,15 @@ pub unsafe extern "C" fn edgeid_commit(
 /// `batch` must be NULL or a live batch from `edgeid_batch_new`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_batch_free(batch: *mut edgeid_batch) {
-    if batch.is_null() {
-        return;
-    }
-    // SAFETY: a non-NULL batch was made by Box::into_raw in edgeid_batch_new and is freed once
-    // (contract).
-    let free = || drop(unsafe { Box::from_raw(batch) });
     // Dropping owned strings and vectors does not panic; the boundary is there on principle.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(free));
+    let _ = boundary("edgeid_batch_free", || {
+        if !batch.is_null() {
+            // SAFETY: a non-NULL batch was made by Box::into_raw in edgeid_batch_new and is freed
+            // once (contract).
+            drop(unsafe { Box::from_raw(batch) });
+        }
+        Ok(())
+    });
 }
 
 /// 1:N identification: the up to `k` users whose best template is most similar to the probe,

@@ -24,8 +24,9 @@
 //! thread still uses it.
 //!
 //! # Rules every export follows
-//! - runs inside [`status::guard`] / [`handle::with_store`] (or its own `catch_unwind` where it
-//!   returns no status): panics are caught and become `EDGEID_ERR_PANIC`; failures set the
+//! - runs inside the one panic boundary, [`status::boundary`] (directly where it returns no
+//!   status, else through [`status::guard`] or [`handle::with_store`]; [`status::catch_panic`] is
+//!   the only `catch_unwind`): panics are caught and become `EDGEID_ERR_PANIC`; failures set the
 //!   thread's last error message. Only `edgeid_version` and `edgeid_status_str`, which return a
 //!   static string and execute nothing that can panic, have no boundary;
 //! - checks every pointer for NULL (and alignment) and every string for UTF-8 before use, through

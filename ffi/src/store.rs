@@ -214,13 +214,12 @@ pub unsafe extern "C" fn edgeid_create(
 /// `EDGEID_ERR_CLOSED`).
 #[no_mangle]
 pub extern "C" fn edgeid_close(store: *mut edgeid_store) -> edgeid_status {
-    if store.is_null() {
-        return EDGEID_OK;
-    }
-    match std::panic::catch_unwind(|| handle::close(store)) {
-        Ok(s) => s,
-        Err(_) => EDGEID_ERR_PANIC,
-    }
+    guard("edgeid_close", || {
+        if store.is_null() {
+            return Ok(());
+        }
+        handle::close(store)
+    })
 }
 
 /// Fills `*stats` with the store's counts and sizes, face and fingerprint. Set
