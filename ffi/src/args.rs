@@ -114,15 +114,42 @@ pub unsafe fn read_opt<T: Copy>(what: &str, ptr: *const T) -> FfiResult<Option<T
     Ok(Some(unsafe { ptr.read() }))
 }
 
-/// Reads the leading `uint32_t size` field of a caller struct, before touching the rest of it.
+/// Reads the leading `uint32_t size` field of a versioned caller struct `T`, before touching the
+/// rest of it, and checks that it is the size of a version this library knows: `size_of::<T>()`
+/// (this version) or one of `older` (`(size, version number)`); `EDGEID_ERR_SIZE` otherwise.
+/// `field` names the field in the message (e.g. "stats->size"), `type_name` the C type.
 ///
 /// # Safety
 /// If non-NULL, `ptr` must point to at least 4 readable bytes holding the struct's `size` field.
-pub unsafe fn read_size_field<T>(what: &str, ptr: *const T) -> FfiResult<u32> {
+pub unsafe fn versioned_size<T>(
+    what: &str,
+    ptr: *const T,
+    field: &str,
+    type_name: &str,
+    older: &[(u32, u32)],
+) -> FfiResult<u32> {
     check_ptr(what, ptr)?;
     // SAFETY: non-NULL and aligned for T (checked), hence for its first u32 field (T's alignment is
     // at least 4 because it starts with a u32); the caller guarantees the 4 bytes are readable.
-    Ok(unsafe { ptr.cast::<u32>().read() })
+    let size = unsafe { ptr.cast::<u32>().read() };
+    let current = std::mem::size_of::<T>();
+    if size as usize == current || older.iter().any(|&(s, _)| s == size) {
+        return Ok(size);
+    }
+    let versions: String = older
+        .iter()
+        .map(|(s, v)| format!(" (or {s} for version {v})"))
+        .collect();
+    Err(Failure::new(
+        EDGEID_ERR_SIZE,
+        format!("{field} must be sizeof({type_name}) = {current}{versions}, got {size}"),
+    ))
+}
+
+/// Fails unless a required output pointer is non-NULL (and aligned), for an export that checks it
+/// before doing the work whose result it receives.
+pub fn check_out<T>(what: &str, ptr: *mut T) -> FfiResult {
+    check_ptr(what, ptr.cast_const())
 }
 
 /// A shared reference to a live object the library handed out (an `edgeid_batch`).
@@ -218,6 +245,23 @@ pub unsafe fn out_array<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<std::mem::MaybeUninit<T>>(), len) })
 }
 
+/// An output array of `len` elements that may be NULL when `len` is 0 (the caller asks for a
+/// count only): then it is empty.
+///
+/// # Safety
+/// As [`out_array`].
+pub unsafe fn out_array_or_empty<'a, T>(
+    what: &str,
+    ptr: *mut T,
+    len: usize,
+) -> FfiResult<&'a mut [std::mem::MaybeUninit<T>]> {
+    if ptr.is_null() && len == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { out_array(what, ptr, len) }
+}
+
 /// Copies `s` into a fixed C buffer, NUL-terminated; `s` must be shorter than the buffer (ids and
 /// model names are checked to fit by the library).
 pub fn fill<const N: usize>(s: &str) -> [c_char; N] {
@@ -280,6 +324,45 @@ mod tests {
             assert_eq!(
                 location_filter("hq".as_ptr().cast(), 2).unwrap(),
                 Some("hq")
+            );
+        }
+    }
+
+    #[test]
+    fn versioned_sizes_are_checked() {
+        #[repr(C)]
+        struct V {
+            size: u32,
+            a: u32,
+            b: u64,
+        }
+        let mut v = V {
+            size: 16,
+            a: 0,
+            b: 0,
+        };
+        let _ = (v.a, v.b);
+        // SAFETY: `v` is a readable V.
+        unsafe {
+            assert_eq!(versioned_size("v", &v, "v->size", "V", &[]).unwrap(), 16);
+            v.size = 8;
+            assert_eq!(
+                versioned_size("v", &v, "v->size", "V", &[(8, 1)]).unwrap(),
+                8
+            );
+            let e = versioned_size("v", &v, "v->size", "V", &[]).unwrap_err();
+            assert_eq!(e.status, EDGEID_ERR_SIZE);
+            assert_eq!(e.message, "v->size must be sizeof(V) = 16, got 8");
+            v.size = 9;
+            let e = versioned_size("v", &v, "v->size", "V", &[(8, 1)]).unwrap_err();
+            assert_eq!(
+                e.message,
+                "v->size must be sizeof(V) = 16 (or 8 for version 1), got 9"
+            );
+            let e = versioned_size::<V>("v", std::ptr::null(), "v->size", "V", &[]).unwrap_err();
+            assert_eq!(
+                (e.status, e.message.as_str()),
+                (EDGEID_ERR_NULL, "v is NULL")
             );
         }
     }

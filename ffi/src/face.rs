@@ -513,9 +513,7 @@ pub unsafe extern "C" fn edgeid_face_verify(
                 args::slice("probe", probe, dim)?,
             )
         };
-        if hit_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "hit_out is NULL"));
-        }
+        args::check_out("hit_out", hit_out)?;
         check_dim(s, "probe", dim)?;
         let hit = s.verify(&ids.location, &ids.user, probe)?.ok_or_else(|| {
             Failure::new(

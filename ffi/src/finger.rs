@@ -273,9 +273,7 @@ pub unsafe extern "C" fn edgeid_finger_threshold_for_fmr(
     threshold_out: *mut f64,
 ) -> edgeid_status {
     guard("edgeid_finger_threshold_for_fmr", || {
-        if threshold_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "threshold_out is NULL"));
-        }
+        args::check_out("threshold_out", threshold_out)?;
         if !(EDGEID_FINGER_FMR_MIN..=EDGEID_FINGER_FMR_MAX).contains(&fmr) {
             return Err(Failure::new(
                 EDGEID_ERR_INVALID,
@@ -305,9 +303,7 @@ pub unsafe extern "C" fn edgeid_finger_fmr_for_score(
     fmr_out: *mut f64,
 ) -> edgeid_status {
     guard("edgeid_finger_fmr_for_score", || {
-        if fmr_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "fmr_out is NULL"));
-        }
+        args::check_out("fmr_out", fmr_out)?;
         if !score.is_finite() {
             return Err(Failure::new(
                 EDGEID_ERR_INVALID,
@@ -662,9 +658,7 @@ pub unsafe extern "C" fn edgeid_finger_verify(
                 self::record("record", record, record_len, format, position)?,
             )
         };
-        if hit_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "hit_out is NULL"));
-        }
+        args::check_out("hit_out", hit_out)?;
         let hit = s
             .verify_finger(&ids.location, &ids.user, &probe.as_ref())?
             .ok_or_else(|| {

@@ -277,16 +277,15 @@ pub unsafe extern "C" fn edgeid_apply_delta(
     use edgeid_refusal::*;
     handle::with_store("edgeid_apply_delta", store, |s| {
         // SAFETY: header contract of `result`: its size field is readable.
-        let size = unsafe { args::read_size_field("result", result.cast_const()) }?;
-        if size as usize != std::mem::size_of::<edgeid_apply_result>() {
-            return Err(Failure::new(
-                EDGEID_ERR_SIZE,
-                format!(
-                    "result->size must be sizeof(edgeid_apply_result) = {}, got {size}",
-                    std::mem::size_of::<edgeid_apply_result>()
-                ),
-            ));
-        }
+        let size = unsafe {
+            args::versioned_size(
+                "result",
+                result.cast_const(),
+                "result->size",
+                "edgeid_apply_result",
+                &[],
+            )
+        }?;
         let write = |r: edgeid_apply_result| {
             // SAFETY: header contract of `result`: a writable edgeid_apply_result.
             unsafe { args::write_out("result", result, r) }
@@ -377,12 +376,8 @@ pub unsafe extern "C" fn edgeid_sync_status(
     handle::with_store("edgeid_sync_status", store, |s| {
         // SAFETY: header contract of `n_statuses`.
         unsafe { args::write_out("n_statuses", n_statuses, 0) }?;
-        let out = if statuses.is_null() && cap == 0 {
-            &mut [][..]
-        } else {
-            // SAFETY: header contract of `statuses`.
-            unsafe { args::out_array("statuses", statuses, cap) }?
-        };
+        // SAFETY: header contract of `statuses`.
+        let out = unsafe { args::out_array_or_empty("statuses", statuses, cap) }?;
         let all = s.sync_status();
         for (o, l) in out.iter_mut().zip(&all) {
             o.write(l.into());
