@@ -133,6 +133,68 @@ pub(crate) fn commit(store: &Store, changes: &[Change], seq_out: *mut u64) -> Ff
     unsafe { args::write_opt("seq_out", seq_out, seq) }
 }
 
+/// Reads the arguments of a face put and makes the change. `store`: the store it is committed to
+/// now, whose dimension is checked before the embedding is read; None for a batch (`edgeid_commit`
+/// checks the dimension).
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length (`embedding`: `dim` floats).
+unsafe fn put_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+    template: (*const c_char, usize),
+    (embedding, dim): (*const f32, usize),
+    store: Option<&Store>,
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, Some(template)) }?;
+    if let Some(s) = store {
+        check_dim(s, "embedding", dim)?;
+    }
+    // SAFETY: forwarded contract.
+    let embedding = unsafe { self::embedding("embedding", embedding, dim) }?;
+    Ok(Change::PutFace {
+        location: ids.location,
+        user: ids.user,
+        template: ids.template.expect("asked for"),
+        embedding,
+    })
+}
+
+/// Reads the ids of a face removal and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+    template: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, Some(template)) }?;
+    Ok(Change::RemoveFace {
+        location: ids.location,
+        user: ids.user,
+        template: ids.template.expect("asked for"),
+    })
+}
+
+/// Reads the ids of a removal of a user's faces and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_user_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, None) }?;
+    Ok(Change::RemoveUserFaces {
+        location: ids.location,
+        user: ids.user,
+    })
+}
+
 /// Adds or replaces one face template and commits it (durable when this returns).
 ///
 /// The ids are UTF-8, 1..=64 bytes, no control characters, not NUL-terminated. `embedding` holds
@@ -160,23 +222,16 @@ pub unsafe extern "C" fn edgeid_face_put(
     seq_out: *mut u64,
 ) -> edgeid_status {
     handle::with_store("edgeid_face_put", store, |s| {
-        // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        // SAFETY: header contract of the id pointers and `embedding`.
+        let change = unsafe {
+            put_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
+                (embedding, dim),
+                Some(s),
             )
         }?;
-        check_dim(s, "embedding", dim)?;
-        // SAFETY: header contract of `embedding`.
-        let embedding = unsafe { self::embedding("embedding", embedding, dim) }?;
-        let change = Change::PutFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-            embedding,
-        };
         commit(s, &[change], seq_out)
     })
 }
@@ -201,18 +256,13 @@ pub unsafe extern "C" fn edgeid_face_remove(
 ) -> edgeid_status {
     handle::with_store("edgeid_face_remove", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        let change = unsafe {
+            remove_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
             )
         }?;
-        let change = Change::RemoveFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-        };
         commit(s, &[change], seq_out)
     })
 }
@@ -236,11 +286,8 @@ pub unsafe extern "C" fn edgeid_face_remove_user(
 ) -> edgeid_status {
     handle::with_store("edgeid_face_remove_user", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        let change = Change::RemoveUserFaces {
-            location: ids.location,
-            user: ids.user,
-        };
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
         commit(s, &[change], seq_out)
     })
 }
@@ -292,22 +339,16 @@ pub unsafe extern "C" fn edgeid_batch_face_put(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_put", batch, |b| {
         // SAFETY: header contract of the id pointers and `embedding`.
-        let (ids, embedding) = unsafe {
-            (
-                ids(
-                    (location_id, location_id_len),
-                    (user_id, user_id_len),
-                    Some((template_id, template_id_len)),
-                )?,
-                self::embedding("embedding", embedding, dim)?,
+        let change = unsafe {
+            put_change(
+                (location_id, location_id_len),
+                (user_id, user_id_len),
+                (template_id, template_id_len),
+                (embedding, dim),
+                None,
             )
-        };
-        b.changes.push(Change::PutFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-            embedding,
-        });
+        }?;
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -329,18 +370,14 @@ pub unsafe extern "C" fn edgeid_batch_face_remove(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_remove", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        let change = unsafe {
+            remove_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
             )
         }?;
-        b.changes.push(Change::RemoveFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-        });
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -361,11 +398,9 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_remove_user", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        b.changes.push(Change::RemoveUserFaces {
-            location: ids.location,
-            user: ids.user,
-        });
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
+        b.changes.push(change);
         Ok(())
     })
 }

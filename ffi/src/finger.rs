@@ -412,6 +412,22 @@ unsafe fn remove_change(
     })
 }
 
+/// Reads the ids of a removal of a user's fingerprints and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_user_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, None) }?;
+    Ok(Change::RemoveUserFingers {
+        location: ids.location,
+        user: ids.user,
+    })
+}
+
 /// Removes one fingerprint template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
 /// The user's face templates stay.
 /// Deleted templates are erased from the flash by `edgeid_maintain` within 10 minutes, or at once
@@ -464,11 +480,8 @@ pub unsafe extern "C" fn edgeid_finger_remove_user(
 ) -> edgeid_status {
     handle::with_store("edgeid_finger_remove_user", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        let change = Change::RemoveUserFingers {
-            location: ids.location,
-            user: ids.user,
-        };
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
         commit(s, &[change], seq_out)
     })
 }
@@ -489,11 +502,9 @@ pub unsafe extern "C" fn edgeid_batch_finger_remove_user(
 ) -> edgeid_status {
     with_batch("edgeid_batch_finger_remove_user", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        b.changes.push(Change::RemoveUserFingers {
-            location: ids.location,
-            user: ids.user,
-        });
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
+        b.changes.push(change);
         Ok(())
     })
 }
