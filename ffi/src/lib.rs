@@ -4,10 +4,11 @@
 //! fails (with a diff) when the two disagree, and `EDGEID_BLESS=1 cargo test -p edgeid-ffi --test
 //! header` rewrites it. Every exported function is declared in the module of its concept:
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
-//! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests,
-//! card / code / plate lookups) and [`finger`] (fingerprint compare, calibration, changes, batch
-//! entries, identify, verify). Functions appear in the header in that order: the sync and then the
-//! finger functions came later and were appended, so nothing above them moved.
+//! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
+//! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
+//! changes, batch entries, identify, verify). Functions appear in the header in that order: the
+//! sync and lookup functions and then the finger functions came later and were appended, so
+//! nothing above them moved.
 //!
 //! # Ownership (the one place it is recorded)
 //! | C type | Rust representation | owner | released by |
@@ -43,6 +44,8 @@ pub mod face;
 pub mod info;
 
 pub mod sync;
+
+pub mod lookup;
 
 pub mod finger;
 
