@@ -12,6 +12,7 @@
 
 use crate::status::edgeid_status::*;
 use crate::status::{Failure, FfiResult};
+use engine::ids::check_id;
 use std::ffi::c_char;
 
 /// Fails unless `ptr` is non-NULL and aligned for `T`.
@@ -73,20 +74,30 @@ pub unsafe fn str_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResu
     })
 }
 
-/// An optional UTF-8 string: NULL means none (the length is then ignored).
+/// A required id (location, user, template): UTF-8 that follows the id rules (1..=64 bytes, no
+/// control characters; `EDGEID_ERR_INVALID` otherwise). `what` names the argument, e.g.
+/// "user_id"; the id rules' message names it without the "_id".
 ///
 /// # Safety
 /// As [`str_arg`].
-pub unsafe fn opt_str_arg<'a>(
-    what: &str,
-    ptr: *const c_char,
-    len: usize,
-) -> FfiResult<Option<&'a str>> {
+pub unsafe fn id_arg<'a>(what: &str, ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
+    // SAFETY: forwarded contract.
+    let s = unsafe { str_arg(what, ptr, len) }?;
+    check_id(what.trim_end_matches("_id"), s)?;
+    Ok(s)
+}
+
+/// An optional location filter (lookups, identify): NULL for every location (the length is then
+/// ignored), else a location id, checked as [`id_arg`] checks it.
+///
+/// # Safety
+/// As [`str_arg`].
+pub unsafe fn location_filter<'a>(ptr: *const c_char, len: usize) -> FfiResult<Option<&'a str>> {
     if ptr.is_null() {
         return Ok(None);
     }
     // SAFETY: forwarded contract.
-    unsafe { str_arg(what, ptr, len) }.map(Some)
+    unsafe { id_arg("location_id", ptr, len) }.map(Some)
 }
 
 /// Reads a struct through a pointer that may be NULL (None).
@@ -103,15 +114,62 @@ pub unsafe fn read_opt<T: Copy>(what: &str, ptr: *const T) -> FfiResult<Option<T
     Ok(Some(unsafe { ptr.read() }))
 }
 
-/// Reads the leading `uint32_t size` field of a caller struct, before touching the rest of it.
+/// Reads the leading `uint32_t size` field of a versioned caller struct `T`, before touching the
+/// rest of it, and checks that it is the size of a version this library knows: `size_of::<T>()`
+/// (this version) or one of `older` (`(size, version number)`); `EDGEID_ERR_SIZE` otherwise.
+/// `field` names the field in the message (e.g. "stats->size"), `type_name` the C type.
 ///
 /// # Safety
 /// If non-NULL, `ptr` must point to at least 4 readable bytes holding the struct's `size` field.
-pub unsafe fn read_size_field<T>(what: &str, ptr: *const T) -> FfiResult<u32> {
+pub unsafe fn versioned_size<T>(
+    what: &str,
+    ptr: *const T,
+    field: &str,
+    type_name: &str,
+    older: &[(u32, u32)],
+) -> FfiResult<u32> {
     check_ptr(what, ptr)?;
     // SAFETY: non-NULL and aligned for T (checked), hence for its first u32 field (T's alignment is
     // at least 4 because it starts with a u32); the caller guarantees the 4 bytes are readable.
-    Ok(unsafe { ptr.cast::<u32>().read() })
+    let size = unsafe { ptr.cast::<u32>().read() };
+    let current = std::mem::size_of::<T>();
+    if size as usize == current || older.iter().any(|&(s, _)| s == size) {
+        return Ok(size);
+    }
+    let versions: String = older
+        .iter()
+        .map(|(s, v)| format!(" (or {s} for version {v})"))
+        .collect();
+    Err(Failure::new(
+        EDGEID_ERR_SIZE,
+        format!("{field} must be sizeof({type_name}) = {current}{versions}, got {size}"),
+    ))
+}
+
+/// Fails unless a required output pointer is non-NULL (and aligned), for an export that checks it
+/// before doing the work whose result it receives.
+pub fn check_out<T>(what: &str, ptr: *mut T) -> FfiResult {
+    check_ptr(what, ptr.cast_const())
+}
+
+/// A shared reference to a live object the library handed out (an `edgeid_batch`).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to a live `T` that nothing mutates during `'a`.
+pub unsafe fn object<'a, T>(what: &str, ptr: *const T) -> FfiResult<&'a T> {
+    check_ptr(what, ptr)?;
+    // SAFETY: non-NULL and aligned (checked); live and not mutated per this function's contract.
+    Ok(unsafe { &*ptr })
+}
+
+/// An exclusive reference to a live object the library handed out (an `edgeid_batch`).
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to a live `T` that nothing else accesses during `'a`.
+pub unsafe fn object_mut<'a, T>(what: &str, ptr: *mut T) -> FfiResult<&'a mut T> {
+    check_ptr(what, ptr.cast_const())?;
+    // SAFETY: non-NULL and aligned (checked); live and unaliased per this function's contract.
+    Ok(unsafe { &mut *ptr })
 }
 
 /// Writes `value` through a required output pointer.
@@ -187,6 +245,23 @@ pub unsafe fn out_array<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<std::mem::MaybeUninit<T>>(), len) })
 }
 
+/// An output array of `len` elements that may be NULL when `len` is 0 (the caller asks for a
+/// count only): then it is empty.
+///
+/// # Safety
+/// As [`out_array`].
+pub unsafe fn out_array_or_empty<'a, T>(
+    what: &str,
+    ptr: *mut T,
+    len: usize,
+) -> FfiResult<&'a mut [std::mem::MaybeUninit<T>]> {
+    if ptr.is_null() && len == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { out_array(what, ptr, len) }
+}
+
 /// Copies `s` into a fixed C buffer, NUL-terminated; `s` must be shorter than the buffer (ids and
 /// model names are checked to fit by the library).
 pub fn fill<const N: usize>(s: &str) -> [c_char; N] {
@@ -229,7 +304,66 @@ mod tests {
             let e = str_arg("user id", bad.as_ptr().cast(), 3).unwrap_err();
             assert_eq!(e.status, EDGEID_ERR_UTF8);
             assert!(e.message.contains("offset 1"), "{}", e.message);
-            assert_eq!(opt_str_arg("s", std::ptr::null(), 99).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn ids_and_location_filters_are_checked() {
+        let long = "x".repeat(65);
+        // SAFETY: the pointers cover the lengths given.
+        unsafe {
+            assert_eq!(id_arg("user_id", "u-1".as_ptr().cast(), 3).unwrap(), "u-1");
+            for bad in ["", "tab\there", long.as_str()] {
+                let e = id_arg("user_id", bad.as_ptr().cast(), bad.len()).unwrap_err();
+                assert_eq!(e.status, EDGEID_ERR_INVALID, "{bad:?}");
+                let e = location_filter(bad.as_ptr().cast(), bad.len()).unwrap_err();
+                assert_eq!(e.status, EDGEID_ERR_INVALID, "{bad:?}");
+                assert!(e.message.contains("location id"), "{}", e.message);
+            }
+            assert_eq!(location_filter(std::ptr::null(), 99).unwrap(), None);
+            assert_eq!(
+                location_filter("hq".as_ptr().cast(), 2).unwrap(),
+                Some("hq")
+            );
+        }
+    }
+
+    #[test]
+    fn versioned_sizes_are_checked() {
+        #[repr(C)]
+        struct V {
+            size: u32,
+            a: u32,
+            b: u64,
+        }
+        let mut v = V {
+            size: 16,
+            a: 0,
+            b: 0,
+        };
+        let _ = (v.a, v.b);
+        // SAFETY: `v` is a readable V.
+        unsafe {
+            assert_eq!(versioned_size("v", &v, "v->size", "V", &[]).unwrap(), 16);
+            v.size = 8;
+            assert_eq!(
+                versioned_size("v", &v, "v->size", "V", &[(8, 1)]).unwrap(),
+                8
+            );
+            let e = versioned_size("v", &v, "v->size", "V", &[]).unwrap_err();
+            assert_eq!(e.status, EDGEID_ERR_SIZE);
+            assert_eq!(e.message, "v->size must be sizeof(V) = 16, got 8");
+            v.size = 9;
+            let e = versioned_size("v", &v, "v->size", "V", &[(8, 1)]).unwrap_err();
+            assert_eq!(
+                e.message,
+                "v->size must be sizeof(V) = 16 (or 8 for version 1), got 9"
+            );
+            let e = versioned_size::<V>("v", std::ptr::null(), "v->size", "V", &[]).unwrap_err();
+            assert_eq!(
+                (e.status, e.message.as_str()),
+                (EDGEID_ERR_NULL, "v is NULL")
+            );
         }
     }
 

@@ -4,12 +4,10 @@
 use crate::args::{self, fill};
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
-use crate::status::{guard, set_last_error, Failure, FfiResult};
+use crate::status::{boundary, guard, Failure, FfiResult};
 use engine::face::normalize;
-use engine::ids::check_id;
 use engine::{Change, FaceHit, FaceIdentify, Store};
 use std::ffi::c_char;
-use std::panic::AssertUnwindSafe;
 
 /// Longest location, user or template id in bytes (UTF-8, no control characters, not empty).
 pub const EDGEID_ID_MAX_LEN: usize = 64;
@@ -91,9 +89,7 @@ pub(crate) unsafe fn ids(
 ) -> FfiResult<Ids> {
     let id = |what: &str, (p, n): (*const c_char, usize)| -> FfiResult<String> {
         // SAFETY: forwarded contract.
-        let s = unsafe { args::str_arg(what, p, n) }?;
-        check_id(what.trim_end_matches("_id"), s)?;
-        Ok(s.to_string())
+        Ok(unsafe { args::id_arg(what, p, n) }?.to_string())
     };
     Ok(Ids {
         location: id("location_id", location)?,
@@ -137,6 +133,68 @@ pub(crate) fn commit(store: &Store, changes: &[Change], seq_out: *mut u64) -> Ff
     unsafe { args::write_opt("seq_out", seq_out, seq) }
 }
 
+/// Reads the arguments of a face put and makes the change. `store`: the store it is committed to
+/// now, whose dimension is checked before the embedding is read; None for a batch (`edgeid_commit`
+/// checks the dimension).
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length (`embedding`: `dim` floats).
+unsafe fn put_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+    template: (*const c_char, usize),
+    (embedding, dim): (*const f32, usize),
+    store: Option<&Store>,
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, Some(template)) }?;
+    if let Some(s) = store {
+        check_dim(s, "embedding", dim)?;
+    }
+    // SAFETY: forwarded contract.
+    let embedding = unsafe { self::embedding("embedding", embedding, dim) }?;
+    Ok(Change::PutFace {
+        location: ids.location,
+        user: ids.user,
+        template: ids.template.expect("asked for"),
+        embedding,
+    })
+}
+
+/// Reads the ids of a face removal and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+    template: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, Some(template)) }?;
+    Ok(Change::RemoveFace {
+        location: ids.location,
+        user: ids.user,
+        template: ids.template.expect("asked for"),
+    })
+}
+
+/// Reads the ids of a removal of a user's faces and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_user_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, None) }?;
+    Ok(Change::RemoveUserFaces {
+        location: ids.location,
+        user: ids.user,
+    })
+}
+
 /// Adds or replaces one face template and commits it (durable when this returns).
 ///
 /// The ids are UTF-8, 1..=64 bytes, no control characters, not NUL-terminated. `embedding` holds
@@ -164,23 +222,16 @@ pub unsafe extern "C" fn edgeid_face_put(
     seq_out: *mut u64,
 ) -> edgeid_status {
     handle::with_store("edgeid_face_put", store, |s| {
-        // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        // SAFETY: header contract of the id pointers and `embedding`.
+        let change = unsafe {
+            put_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
+                (embedding, dim),
+                Some(s),
             )
         }?;
-        check_dim(s, "embedding", dim)?;
-        // SAFETY: header contract of `embedding`.
-        let embedding = unsafe { self::embedding("embedding", embedding, dim) }?;
-        let change = Change::PutFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-            embedding,
-        };
         commit(s, &[change], seq_out)
     })
 }
@@ -205,18 +256,13 @@ pub unsafe extern "C" fn edgeid_face_remove(
 ) -> edgeid_status {
     handle::with_store("edgeid_face_remove", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        let change = unsafe {
+            remove_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
             )
         }?;
-        let change = Change::RemoveFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-        };
         commit(s, &[change], seq_out)
     })
 }
@@ -240,11 +286,8 @@ pub unsafe extern "C" fn edgeid_face_remove_user(
 ) -> edgeid_status {
     handle::with_store("edgeid_face_remove_user", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        let change = Change::RemoveUserFaces {
-            location: ids.location,
-            user: ids.user,
-        };
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
         commit(s, &[change], seq_out)
     })
 }
@@ -254,17 +297,12 @@ pub unsafe extern "C" fn edgeid_face_remove_user(
 /// Thread safety: a batch may be used by one thread at a time, and handed between threads.
 #[no_mangle]
 pub extern "C" fn edgeid_batch_new() -> *mut edgeid_batch {
-    match std::panic::catch_unwind(|| {
-        Box::new(edgeid_batch {
+    boundary("edgeid_batch_new", || {
+        Ok(Box::into_raw(Box::new(edgeid_batch {
             changes: Vec::new(),
-        })
-    }) {
-        Ok(b) => Box::into_raw(b),
-        Err(_) => {
-            set_last_error("edgeid_batch_new: internal error".into());
-            std::ptr::null_mut()
-        }
-    }
+        })))
+    })
+    .unwrap_or(std::ptr::null_mut())
 }
 
 /// Runs `body` on a batch, inside the panic boundary.
@@ -274,12 +312,9 @@ pub(crate) fn with_batch(
     body: impl FnOnce(&mut edgeid_batch) -> FfiResult,
 ) -> edgeid_status {
     guard(func, || {
-        if batch.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "batch is NULL"));
-        }
         // SAFETY: a non-NULL batch comes from edgeid_batch_new and is not yet freed, and no other
-        // thread uses it during this call (header contract); so it is a live, unaliased Box.
-        body(unsafe { &mut *batch })
+        // thread uses it during this call (header contract of the calling export).
+        body(unsafe { args::object_mut("batch", batch) }?)
     })
 }
 
@@ -304,22 +339,16 @@ pub unsafe extern "C" fn edgeid_batch_face_put(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_put", batch, |b| {
         // SAFETY: header contract of the id pointers and `embedding`.
-        let (ids, embedding) = unsafe {
-            (
-                ids(
-                    (location_id, location_id_len),
-                    (user_id, user_id_len),
-                    Some((template_id, template_id_len)),
-                )?,
-                self::embedding("embedding", embedding, dim)?,
+        let change = unsafe {
+            put_change(
+                (location_id, location_id_len),
+                (user_id, user_id_len),
+                (template_id, template_id_len),
+                (embedding, dim),
+                None,
             )
-        };
-        b.changes.push(Change::PutFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-            embedding,
-        });
+        }?;
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -341,18 +370,14 @@ pub unsafe extern "C" fn edgeid_batch_face_remove(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_remove", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe {
-            ids(
+        let change = unsafe {
+            remove_change(
                 (location_id, location_id_len),
                 (user_id, user_id_len),
-                Some((template_id, template_id_len)),
+                (template_id, template_id_len),
             )
         }?;
-        b.changes.push(Change::RemoveFace {
-            location: ids.location,
-            user: ids.user,
-            template: ids.template.expect("asked for"),
-        });
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -373,11 +398,9 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
 ) -> edgeid_status {
     with_batch("edgeid_batch_face_remove_user", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        b.changes.push(Change::RemoveUserFaces {
-            location: ids.location,
-            user: ids.user,
-        });
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -388,12 +411,14 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
 /// `batch` must be NULL or a live batch not used by another thread during the call.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_batch_len(batch: *const edgeid_batch) -> usize {
-    if batch.is_null() {
-        return 0;
-    }
-    // SAFETY: a non-NULL batch is live and not mutated during the call (contract).
-    let read = || unsafe { (*batch).changes.len() };
-    std::panic::catch_unwind(AssertUnwindSafe(read)).unwrap_or(0)
+    boundary("edgeid_batch_len", || {
+        if batch.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: a non-NULL batch is live and not mutated during the call (contract).
+        Ok(unsafe { args::object("batch", batch) }?.changes.len())
+    })
+    .unwrap_or(0)
 }
 
 /// Commits every change of `batch` (faces and fingerprints), in order, as one atomic and durable
@@ -413,11 +438,8 @@ pub unsafe extern "C" fn edgeid_commit(
     seq_out: *mut u64,
 ) -> edgeid_status {
     handle::with_store("edgeid_commit", store, |s| {
-        if batch.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "batch is NULL"));
-        }
         // SAFETY: a non-NULL batch is live and not mutated during the call (header contract).
-        let b = unsafe { &*batch };
+        let b = unsafe { args::object("batch", batch) }?;
         commit(s, &b.changes, seq_out)
     })
 }
@@ -429,14 +451,15 @@ pub unsafe extern "C" fn edgeid_commit(
 /// `batch` must be NULL or a live batch from `edgeid_batch_new`, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_batch_free(batch: *mut edgeid_batch) {
-    if batch.is_null() {
-        return;
-    }
-    // SAFETY: a non-NULL batch was made by Box::into_raw in edgeid_batch_new and is freed once
-    // (contract).
-    let free = || drop(unsafe { Box::from_raw(batch) });
     // Dropping owned strings and vectors does not panic; the boundary is there on principle.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(free));
+    let _ = boundary("edgeid_batch_free", || {
+        if !batch.is_null() {
+            // SAFETY: a non-NULL batch was made by Box::into_raw in edgeid_batch_new and is freed
+            // once (contract).
+            drop(unsafe { Box::from_raw(batch) });
+        }
+        Ok(())
+    });
 }
 
 /// 1:N identification: the up to `k` users whose best template is most similar to the probe,
@@ -471,7 +494,7 @@ pub unsafe extern "C" fn edgeid_face_identify(
         let (probe, location, out) = unsafe {
             (
                 args::slice("probe", probe, dim)?,
-                args::opt_str_arg("location_id", location_id, location_id_len)?,
+                args::location_filter(location_id, location_id_len)?,
                 args::out_array("hits", hits, k)?,
             )
         };
@@ -525,21 +548,17 @@ pub unsafe extern "C" fn edgeid_face_verify(
                 args::slice("probe", probe, dim)?,
             )
         };
-        if hit_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "hit_out is NULL"));
-        }
+        args::check_out("hit_out", hit_out)?;
         check_dim(s, "probe", dim)?;
-        let hit = s
-            .verify_face(&ids.location, &ids.user, probe)?
-            .ok_or_else(|| {
-                Failure::new(
-                    EDGEID_ERR_NOT_FOUND,
-                    format!(
-                        "user {:?} has no face template at location {:?}",
-                        ids.user, ids.location
-                    ),
-                )
-            })?;
+        let hit = s.verify_face(&ids.location, &ids.user, probe)?.ok_or_else(|| {
+            Failure::new(
+                EDGEID_ERR_NOT_FOUND,
+                format!(
+                    "user {:?} has no face template at location {:?}",
+                    ids.user, ids.location
+                ),
+            )
+        })?;
         // SAFETY: header contract of `hit_out`.
         unsafe { args::write_out("hit_out", hit_out, (&hit).into()) }
     })

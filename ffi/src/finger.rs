@@ -12,10 +12,12 @@ use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, Failure, FfiResult};
 use engine::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
-use engine::finger::enroll::select_view;
-use engine::finger::{compare, parse_with, FingerTemplate, Format, FormatError, Mode, Record};
-use engine::{Change, FingerHit, FingerIdentify};
+use engine::finger::compare;
+use engine::{Change, FingerIdentify, FingerHit};
 use std::ffi::c_char;
+
+mod record;
+use record::{check_threshold, f32_at_least, record, record_arg};
 
 /// `position` argument: take the finger position from the record (a record with one finger view),
 /// instead of naming one.
@@ -92,128 +94,6 @@ impl From<&FingerHit> for edgeid_finger_hit {
     }
 }
 
-/// The record format a `format` argument names (None: detect).
-fn format_arg(what: &str, code: u32) -> FfiResult<Option<Format>> {
-    use edgeid_finger_format::*;
-    const fn n(f: edgeid_finger_format) -> u32 {
-        f as u32
-    }
-    Ok(match code {
-        c if c == n(EDGEID_FINGER_FORMAT_DETECT) => None,
-        c if c == n(EDGEID_FINGER_FORMAT_ISO2005) => Some(Format::Iso2005),
-        c if c == n(EDGEID_FINGER_FORMAT_ANSI378) => Some(Format::Ansi2004),
-        c if c == n(EDGEID_FINGER_FORMAT_ISO2011) => Some(Format::Iso2011),
-        c if c == n(EDGEID_FINGER_FORMAT_CARD_NORMAL) => Some(Format::IsoCardNormal),
-        c if c == n(EDGEID_FINGER_FORMAT_CARD_COMPACT) => Some(Format::IsoCardCompact),
-        c => {
-            return Err(Failure::new(
-                EDGEID_ERR_UNSUPPORTED,
-                format!(
-                    "{what}: {c} is not an edgeid_finger_format this version knows (0..={})",
-                    n(EDGEID_FINGER_FORMAT_CARD_COMPACT)
-                ),
-            ))
-        }
-    })
-}
-
-/// The finger position a `position` argument names (None: from the record).
-fn position_arg(position: i32) -> FfiResult<Option<u8>> {
-    match position {
-        EDGEID_FINGER_POSITION_FROM_RECORD => Ok(None),
-        p @ 0..=EDGEID_FINGER_POSITION_MAX => Ok(Some(p as u8)),
-        p => Err(Failure::new(
-            EDGEID_ERR_INVALID,
-            format!(
-                "position must be 0..={EDGEID_FINGER_POSITION_MAX} or \
-                 EDGEID_FINGER_POSITION_FROM_RECORD (-1), got {p}"
-            ),
-        )),
-    }
-}
-
-/// A record argument, parsed strictly, with the view to use.
-struct RecordArg<'a> {
-    data: &'a [u8],
-    format: Option<Format>,
-    parsed: Record,
-    /// Index of the view and the finger position to record.
-    view: (usize, u8),
-}
-
-/// Reads a record argument, parses it and picks the finger view it names (no cylinders built).
-///
-/// # Safety
-/// A non-NULL `ptr` must point to `len` readable bytes that stay valid for `'a`.
-unsafe fn record_arg<'a>(
-    what: &str,
-    ptr: *const u8,
-    len: usize,
-    format: u32,
-    position: i32,
-) -> FfiResult<RecordArg<'a>> {
-    // SAFETY: forwarded contract.
-    let data = unsafe { args::slice(what, ptr, len) }?;
-    let format = format_arg(&format!("{what}'s format"), format)?;
-    let position = position_arg(position)?;
-    let unreadable = |e: FormatError| {
-        let named = format.map_or(String::new(), |f| format!(" (as {})", f.standard_name()));
-        Failure::new(
-            EDGEID_ERR_INVALID,
-            format!("{what}{named} cannot be read: {e}"),
-        )
-    };
-    let parsed = parse_with(data, format, Mode::Strict).map_err(unreadable)?;
-    let view = select_view(&parsed, position).map_err(unreadable)?;
-    Ok(RecordArg {
-        data,
-        format,
-        parsed,
-        view,
-    })
-}
-
-/// Reads a record argument and prepares the finger view it names: the template and its position.
-///
-/// # Safety
-/// A non-NULL `ptr` must point to `len` readable bytes.
-unsafe fn record(
-    what: &str,
-    ptr: *const u8,
-    len: usize,
-    format: u32,
-    position: i32,
-) -> FfiResult<(FingerTemplate, u8)> {
-    // SAFETY: forwarded contract.
-    let r = unsafe { record_arg(what, ptr, len, format, position) }?;
-    let t = FingerTemplate::from_record(&r.parsed, r.view.0)
-        .map_err(|e| Failure::new(EDGEID_ERR_INVALID, format!("{what} cannot be read: {e}")))?;
-    Ok((t, r.view.1))
-}
-
-/// The smallest `f32` at least `t` (finite `t`), so that comparing an `f32` score with it gives
-/// the same answer as comparing that score, widened to `double`, with `t` in C.
-fn f32_at_least(t: f64) -> f32 {
-    let f = t as f32;
-    if f64::from(f) < t {
-        f.next_up()
-    } else {
-        f
-    }
-}
-
-/// Fails unless a threshold is a finite number.
-fn check_threshold(threshold: f64) -> FfiResult {
-    if threshold.is_finite() {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            EDGEID_ERR_INVALID,
-            format!("threshold must be a finite number, got {threshold}"),
-        ))
-    }
-}
-
 /// Compares two fingerprint minutiae records (1:1, no store): `*score_out` receives the matcher
 /// score, 0..=1 (higher: more similar; compare it with `edgeid_finger_threshold_for_fmr`).
 ///
@@ -273,9 +153,7 @@ pub unsafe extern "C" fn edgeid_finger_threshold_for_fmr(
     threshold_out: *mut f64,
 ) -> edgeid_status {
     guard("edgeid_finger_threshold_for_fmr", || {
-        if threshold_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "threshold_out is NULL"));
-        }
+        args::check_out("threshold_out", threshold_out)?;
         if !(EDGEID_FINGER_FMR_MIN..=EDGEID_FINGER_FMR_MAX).contains(&fmr) {
             return Err(Failure::new(
                 EDGEID_ERR_INVALID,
@@ -305,9 +183,7 @@ pub unsafe extern "C" fn edgeid_finger_fmr_for_score(
     fmr_out: *mut f64,
 ) -> edgeid_status {
     guard("edgeid_finger_fmr_for_score", || {
-        if fmr_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "fmr_out is NULL"));
-        }
+        args::check_out("fmr_out", fmr_out)?;
         if !score.is_finite() {
             return Err(Failure::new(
                 EDGEID_ERR_INVALID,
@@ -416,6 +292,22 @@ unsafe fn remove_change(
     })
 }
 
+/// Reads the ids of a removal of a user's fingerprints and makes the change.
+///
+/// # Safety
+/// Each non-NULL pointer must cover its length.
+unsafe fn remove_user_change(
+    location: (*const c_char, usize),
+    user: (*const c_char, usize),
+) -> FfiResult<Change> {
+    // SAFETY: forwarded contract.
+    let ids = unsafe { ids(location, user, None) }?;
+    Ok(Change::RemoveUserFingers {
+        location: ids.location,
+        user: ids.user,
+    })
+}
+
 /// Removes one fingerprint template and commits (`EDGEID_ERR_NOT_FOUND` if it does not exist).
 /// The user's face templates stay.
 /// Deleted templates are erased from the flash by `edgeid_maintain` within 10 minutes, or at once
@@ -468,11 +360,8 @@ pub unsafe extern "C" fn edgeid_finger_remove_user(
 ) -> edgeid_status {
     handle::with_store("edgeid_finger_remove_user", store, |s| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        let change = Change::RemoveUserFingers {
-            location: ids.location,
-            user: ids.user,
-        };
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
         commit(s, &[change], seq_out)
     })
 }
@@ -493,11 +382,9 @@ pub unsafe extern "C" fn edgeid_batch_finger_remove_user(
 ) -> edgeid_status {
     with_batch("edgeid_batch_finger_remove_user", batch, |b| {
         // SAFETY: header contract of the id pointers.
-        let ids = unsafe { ids((location_id, location_id_len), (user_id, user_id_len), None) }?;
-        b.changes.push(Change::RemoveUserFingers {
-            location: ids.location,
-            user: ids.user,
-        });
+        let change =
+            unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
+        b.changes.push(change);
         Ok(())
     })
 }
@@ -606,7 +493,7 @@ pub unsafe extern "C" fn edgeid_finger_identify(
         // SAFETY: header contract of `location_id` and `hits`.
         let (location, out) = unsafe {
             (
-                args::opt_str_arg("location_id", location_id, location_id_len)?,
+                args::location_filter(location_id, location_id_len)?,
                 args::out_array("hits", hits, k)?,
             )
         };
@@ -662,9 +549,7 @@ pub unsafe extern "C" fn edgeid_finger_verify(
                 self::record("record", record, record_len, format, position)?,
             )
         };
-        if hit_out.is_null() {
-            return Err(Failure::new(EDGEID_ERR_NULL, "hit_out is NULL"));
-        }
+        args::check_out("hit_out", hit_out)?;
         let hit = s
             .verify_finger(&ids.location, &ids.user, &probe.as_ref())?
             .ok_or_else(|| {
@@ -685,48 +570,6 @@ pub unsafe extern "C" fn edgeid_finger_verify(
 mod tests {
     use super::*;
     use engine::finger::calibration::BUILTIN;
-
-    #[test]
-    fn format_numbers_are_stable_and_cover_every_format() {
-        let mut seen = Vec::new();
-        for code in 0..=5 {
-            seen.push(format_arg("f", code).unwrap());
-        }
-        assert_eq!(seen[0], None);
-        let named: Vec<Format> = seen[1..].iter().map(|f| f.unwrap()).collect();
-        assert_eq!(named.len(), Format::ALL.len());
-        for f in Format::ALL {
-            assert!(named.contains(&f), "{f} has no edgeid_finger_format");
-        }
-        let e = format_arg("f", 6).unwrap_err();
-        assert_eq!(e.status, EDGEID_ERR_UNSUPPORTED);
-        assert_eq!(
-            format_arg("f", u32::MAX).unwrap_err().status,
-            EDGEID_ERR_UNSUPPORTED
-        );
-    }
-
-    #[test]
-    fn positions() {
-        assert_eq!(position_arg(-1).unwrap(), None);
-        assert_eq!(position_arg(0).unwrap(), Some(0));
-        assert_eq!(position_arg(10).unwrap(), Some(10));
-        for p in [-2, 11, 255, i32::MIN, i32::MAX] {
-            assert_eq!(position_arg(p).unwrap_err().status, EDGEID_ERR_INVALID);
-        }
-    }
-
-    #[test]
-    fn thresholds_round_up_to_f32() {
-        for t in [0.0, 0.1, 0.032_081_73, 1.0 / 3.0, -1.0, 1e-40, 2.0] {
-            let f = f32_at_least(t);
-            assert!(f64::from(f) >= t, "{t} -> {f}");
-            assert!(
-                f64::from(f.next_down()) < t,
-                "{t} -> {f} is not the smallest"
-            );
-        }
-    }
 
     #[test]
     fn calibrated_range_is_the_builtin_table() {

@@ -8,10 +8,9 @@
 //! reused, so a stale handle cannot reach a store opened later.
 
 use crate::status::edgeid_status::{self, *};
-use crate::status::{fail, panic_message, Failure, FfiResult};
+use crate::status::{catch_panic, guard, Failure, FfiResult};
 use engine::Store;
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 
 /// An open store. Opaque: obtained from `edgeid_open` / `edgeid_create`, released by
@@ -89,21 +88,18 @@ fn unregister(h: *const edgeid_store) -> Option<Arc<Store>> {
 
 /// Closes a handle: unregisters it, waits until calls still running on other threads release the
 /// store, then drops it (closing its files and releasing its lock).
-pub fn close(h: *const edgeid_store) -> edgeid_status {
+pub fn close(h: *const edgeid_store) -> FfiResult {
     let Some(mut store) = unregister(h) else {
-        return fail(
-            "edgeid_close",
-            Failure::new(
-                EDGEID_ERR_CLOSED,
-                "store handle is already closed (or is not a handle from edgeid_open/edgeid_create)",
-            ),
-        );
+        return Err(Failure::new(
+            EDGEID_ERR_CLOSED,
+            "store handle is already closed (or is not a handle from edgeid_open/edgeid_create)",
+        ));
     };
     loop {
         match Arc::try_unwrap(store) {
             Ok(s) => {
                 drop(s);
-                return EDGEID_OK;
+                return Ok(());
             }
             Err(still_used) => {
                 store = still_used;
@@ -114,8 +110,8 @@ pub fn close(h: *const edgeid_store) -> edgeid_status {
 }
 
 /// The panic boundary of an export that works on a store: looks the handle up and runs `body`
-/// with the store. A failure becomes its status (recording the message); a panic becomes
-/// `EDGEID_ERR_PANIC` and closes the handle, because a panic may have interrupted the store
+/// with the store, inside [`guard`]. A failure becomes its status (recording the message); a panic
+/// becomes `EDGEID_ERR_PANIC` and closes the handle, because a panic may have interrupted the store
 /// half-way through an in-memory update. Reopening replays the durable log, which a panic cannot
 /// have damaged: a commit is durable (one checksummed record, fsynced) before memory changes.
 pub fn with_store(
@@ -123,26 +119,14 @@ pub fn with_store(
     h: *const edgeid_store,
     body: impl FnOnce(&Store) -> FfiResult,
 ) -> edgeid_status {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let store = lookup(h)?;
-        body(&store)
-    }));
-    match result {
-        Ok(Ok(())) => EDGEID_OK,
-        Ok(Err(f)) => fail(func, f),
-        Err(p) => {
+    guard(func, || {
+        catch_panic(|| body(&*lookup(h)?)).unwrap_or_else(|mut panic| {
             // Dropped without waiting: calls on other threads still hold their own references.
             drop(unregister(h));
-            fail(
-                func,
-                Failure::new(
-                    EDGEID_ERR_PANIC,
-                    format!(
-                        "internal error (please report): {}; the store handle was closed, reopen it",
-                        panic_message(&*p)
-                    ),
-                ),
-            )
-        }
-    }
+            panic
+                .message
+                .push_str("; the store handle was closed, reopen it");
+            Err(panic)
+        })
+    })
 }

@@ -1,7 +1,7 @@
 //! Version, SIMD kernel, and error messages.
 
 use crate::status::edgeid_status::{self, *};
-use crate::status::with_last_error;
+use crate::status::{boundary, with_last_error};
 use std::ffi::{c_char, CStr, CString};
 use std::sync::OnceLock;
 
@@ -20,9 +20,11 @@ pub extern "C" fn edgeid_version() -> *const c_char {
 pub extern "C" fn edgeid_kernel_name() -> *const c_char {
     static NAME: OnceLock<Option<CString>> = OnceLock::new();
     let name = NAME.get_or_init(|| {
-        std::panic::catch_unwind(|| CString::new(engine::kernels::Kernels::detect().name).ok())
-            .ok()
-            .flatten()
+        boundary("edgeid_kernel_name", || {
+            Ok(CString::new(engine::kernels::Kernels::detect().name).ok())
+        })
+        .ok()
+        .flatten()
     });
     match name {
         Some(n) => n.as_ptr(),
@@ -88,8 +90,8 @@ pub extern "C" fn edgeid_status_str(status: u32) -> *const c_char {
 /// `buf`, if not NULL, must point to `buf_len` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn edgeid_last_error_message(buf: *mut c_char, buf_len: usize) -> usize {
-    std::panic::catch_unwind(|| {
-        with_last_error(|m| {
+    boundary("edgeid_last_error_message", || {
+        Ok(with_last_error(|m| {
             if !buf.is_null() && buf_len > 0 {
                 let mut n = m.len().min(buf_len - 1);
                 while !m.is_char_boundary(n) {
@@ -103,7 +105,7 @@ pub unsafe extern "C" fn edgeid_last_error_message(buf: *mut c_char, buf_len: us
                 }
             }
             m.len()
-        })
+        }))
     })
     .unwrap_or(0)
 }

@@ -4,10 +4,11 @@
 //! fails (with a diff) when the two disagree, and `EDGEID_BLESS=1 cargo test -p edgeid-ffi --test
 //! header` rewrites it. Every exported function is declared in the module of its concept:
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
-//! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests,
-//! card / code / plate lookups) and [`finger`] (fingerprint compare, calibration, changes, batch
-//! entries, identify, verify). Functions appear in the header in that order: the sync and then the
-//! finger functions came later and were appended, so nothing above them moved.
+//! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
+//! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
+//! changes, batch entries, identify, verify). Functions appear in the header in that order: the
+//! sync and lookup functions and then the finger functions came later and were appended, so
+//! nothing above them moved.
 //!
 //! # Ownership (the one place it is recorded)
 //! | C type | Rust representation | owner | released by |
@@ -24,8 +25,9 @@
 //! thread still uses it.
 //!
 //! # Rules every export follows
-//! - runs inside [`status::guard`] / [`handle::with_store`] (or its own `catch_unwind` where it
-//!   returns no status): panics are caught and become `EDGEID_ERR_PANIC`; failures set the
+//! - runs inside the one panic boundary, [`status::boundary`] (directly where it returns no
+//!   status, else through [`status::guard`] or [`handle::with_store`]; [`status::catch_panic`] is
+//!   the only `catch_unwind`): panics are caught and become `EDGEID_ERR_PANIC`; failures set the
 //!   thread's last error message. Only `edgeid_version` and `edgeid_status_str`, which return a
 //!   static string and execute nothing that can panic, have no boundary;
 //! - checks every pointer for NULL (and alignment) and every string for UTF-8 before use, through
@@ -42,6 +44,8 @@ pub mod face;
 pub mod info;
 
 pub mod sync;
+
+pub mod lookup;
 
 pub mod finger;
 

@@ -166,24 +166,36 @@ pub fn fail(func: &str, f: Failure) -> edgeid_status {
     f.status
 }
 
-/// The panic boundary of an export that uses no store handle: runs `body`, turns a failure into its
-/// status (recording the message) and a panic into `EDGEID_ERR_PANIC`.
+/// The one place the C API catches panics: runs `body`; a panic becomes an `EDGEID_ERR_PANIC`
+/// failure saying "internal error (please report)" and what the panic said. Exports do not call
+/// this directly: they run inside [`boundary`] (or [`guard`], or [`crate::handle::with_store`],
+/// which also closes the store handle a panic interrupted).
 ///
 /// `AssertUnwindSafe` is sound here because a body that panics leaves nothing behind that a later
 /// call could observe: it only touches its arguments (caller memory, whose contents are documented
-/// as unspecified after an error) and values it owns.
+/// as unspecified after an error) and values it owns; a store it was using is closed by
+/// `with_store`.
+pub fn catch_panic<R>(body: impl FnOnce() -> R) -> Result<R, Failure> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|p| {
+        Failure::new(
+            EDGEID_ERR_PANIC,
+            format!("internal error (please report): {}", panic_message(&*p)),
+        )
+    })
+}
+
+/// The panic boundary every export runs in: runs `body`; a failure, or a panic (as
+/// `EDGEID_ERR_PANIC`), is recorded as this thread's last error, named after `func`, and its status
+/// returned. Exports that return something other than a status map the `Err` to their documented
+/// fallback (NULL, 0).
+pub fn boundary<R>(func: &str, body: impl FnOnce() -> FfiResult<R>) -> Result<R, edgeid_status> {
+    catch_panic(body).and_then(|r| r).map_err(|f| fail(func, f))
+}
+
+/// [`boundary`] for an export that returns a status (and uses no store handle: see
+/// [`crate::handle::with_store`]).
 pub fn guard(func: &str, body: impl FnOnce() -> FfiResult) -> edgeid_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => EDGEID_OK,
-        Ok(Err(f)) => fail(func, f),
-        Err(p) => fail(
-            func,
-            Failure::new(
-                EDGEID_ERR_PANIC,
-                format!("internal error (please report): {}", panic_message(&*p)),
-            ),
-        ),
-    }
+    boundary(func, body).err().unwrap_or(EDGEID_OK)
 }
 
 #[cfg(test)]
@@ -213,6 +225,16 @@ mod tests {
         // Success leaves the last error alone (errno-like).
         assert_eq!(guard("edgeid_test", || Ok(())), EDGEID_OK);
         with_last_error(|m| assert_eq!(m, "edgeid_test: bad k"));
+    }
+
+    #[test]
+    fn boundary_returns_values_or_the_status() {
+        assert_eq!(boundary("edgeid_test", || Ok(7)), Ok(7));
+        let r: Result<u8, _> = boundary("edgeid_test", || panic!("oops"));
+        assert_eq!(r, Err(EDGEID_ERR_PANIC));
+        with_last_error(|m| {
+            assert_eq!(m, "edgeid_test: internal error (please report): oops");
+        });
     }
 
     #[test]

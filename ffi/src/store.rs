@@ -91,16 +91,7 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
     }
     // SAFETY: non-NULL `options` points to an edgeid_open_options (header contract); the size
     // field is read first, and the whole struct only if it has the size of this version's struct.
-    let size = unsafe { args::read_size_field("options", ptr) }?;
-    if size as usize != std::mem::size_of::<edgeid_open_options>() {
-        return Err(Failure::new(
-            EDGEID_ERR_SIZE,
-            format!(
-                "options.size must be sizeof(edgeid_open_options) = {}, got {size}",
-                std::mem::size_of::<edgeid_open_options>()
-            ),
-        ));
-    }
+    unsafe { args::versioned_size("options", ptr, "options.size", "edgeid_open_options", &[]) }?;
     // SAFETY: as above; every field is a plain integer, valid for any bits.
     let opts = unsafe { args::read_opt("options", ptr) }?.expect("checked non-NULL");
     if opts.flags & EDGEID_OPEN_READ_ONLY != 0 {
@@ -214,13 +205,12 @@ pub unsafe extern "C" fn edgeid_create(
 /// `EDGEID_ERR_CLOSED`).
 #[no_mangle]
 pub extern "C" fn edgeid_close(store: *mut edgeid_store) -> edgeid_status {
-    if store.is_null() {
-        return EDGEID_OK;
-    }
-    match std::panic::catch_unwind(|| handle::close(store)) {
-        Ok(s) => s,
-        Err(_) => EDGEID_ERR_PANIC,
-    }
+    guard("edgeid_close", || {
+        if store.is_null() {
+            return Ok(());
+        }
+        handle::close(store)
+    })
 }
 
 /// Fills `*stats` with the store's counts and sizes, face and fingerprint. Set
@@ -239,17 +229,15 @@ pub unsafe extern "C" fn edgeid_store_stats(
 ) -> edgeid_status {
     handle::with_store("edgeid_store_stats", store, |s| {
         // SAFETY: header contract of `stats`: its size field is readable.
-        let size = unsafe { args::read_size_field("stats", stats.cast_const()) }?;
-        let current = std::mem::size_of::<edgeid_stats>();
-        if size as usize != current && size != EDGEID_STATS_SIZE_V1 {
-            return Err(Failure::new(
-                EDGEID_ERR_SIZE,
-                format!(
-                    "stats->size must be sizeof(edgeid_stats) = {current} (or \
-                     {EDGEID_STATS_SIZE_V1} for version 1), got {size}"
-                ),
-            ));
-        }
+        let size = unsafe {
+            args::versioned_size(
+                "stats",
+                stats.cast_const(),
+                "stats->size",
+                "edgeid_stats",
+                &[(EDGEID_STATS_SIZE_V1, 1)],
+            )
+        }?;
         let st = s.stats();
         let out = edgeid_stats {
             size,

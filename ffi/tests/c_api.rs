@@ -219,14 +219,24 @@ fn print(out: &Output) {
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Runs a C test program (directly or under valgrind), prints its output and checks that it
+/// succeeded and that its summary line (`finish` in `check.h`) reports no failed check.
+fn run_c_test(cmd: &mut Command) {
+    let out = run_ok(cmd);
+    print(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.ends_with(" 0 failed")),
+        "{cmd:?} printed no \"N passed, 0 failed\" summary:\n{stdout}"
+    );
+}
+
 #[test]
 fn api_test_shared() {
     let dir = scratch();
     let exe = dir.path().join("api_test");
     compile("api_test.c", &exe, Link::Shared);
-    let out = run_ok(Command::new(&exe).arg(dir.path()));
-    print(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
+    run_c_test(Command::new(&exe).arg(dir.path()));
 }
 
 #[test]
@@ -234,8 +244,7 @@ fn api_test_static() {
     let dir = scratch();
     let exe = dir.path().join("api_test_static");
     compile("api_test.c", &exe, Link::Static);
-    let out = run_ok(Command::new(&exe).arg(dir.path()));
-    print(&out);
+    run_c_test(Command::new(&exe).arg(dir.path()));
 }
 
 #[test]
@@ -243,13 +252,12 @@ fn threads_test() {
     let dir = scratch();
     let exe = dir.path().join("threads_test");
     compile("threads_test.c", &exe, Link::Shared);
-    let out = run_ok(
+    run_c_test(
         Command::new(&exe)
             .arg(dir.path())
             .arg("300")
             .arg(finger_testdata()),
     );
-    print(&out);
 }
 
 #[test]
@@ -257,14 +265,12 @@ fn sync_test() {
     let dir = scratch();
     let exe = dir.path().join("sync_test");
     compile("sync_test.c", &exe, Link::Shared);
-    let out = run_ok(
+    run_c_test(
         Command::new(&exe)
             .arg(dir.path())
             .arg(sync_testdata())
             .arg("100"),
     );
-    print(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
 }
 
 #[test]
@@ -272,9 +278,7 @@ fn finger_test_shared() {
     let dir = scratch();
     let exe = dir.path().join("finger_test");
     compile("finger_test.c", &exe, Link::Shared);
-    let out = run_ok(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
-    print(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failed"));
+    run_c_test(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
 }
 
 #[test]
@@ -282,8 +286,7 @@ fn finger_test_static() {
     let dir = scratch();
     let exe = dir.path().join("finger_test_static");
     compile("finger_test.c", &exe, Link::Static);
-    let out = run_ok(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
-    print(&out);
+    run_c_test(Command::new(&exe).arg(dir.path()).arg(finger_testdata()));
 }
 
 #[test]
@@ -317,8 +320,7 @@ fn valgrind_finds_no_errors_or_leaks() {
             ffi_dir().join("tests/c/valgrind.supp").display()
         ))
         .args(args);
-        let out = run_ok(&mut cmd);
-        print(&out);
+        run_c_test(&mut cmd);
     };
     let api_dir = dir.path().join("api");
     std::fs::create_dir(&api_dir).unwrap();

@@ -185,6 +185,17 @@ static void test_identify(edgeid_store *s) {
     EXPECT(edgeid_face_identify(s, probe, DIM, S("nowhere"), EDGEID_ANY_SCORE, hits, 4, &n),
            EDGEID_OK);
     CHECK(n == 0);
+    /* A location filter that is not a valid id is refused as the lookups refuse it. */
+    for (i = 0; i < BAD_LOCATION_FILTERS; i++) {
+        const char *loc = bad_location_filter(i);
+        char want[512], got[512];
+        lookup_refuses_location(s, loc, want, sizeof want);
+        n = 99;
+        EXPECT(edgeid_face_identify(s, probe, DIM, loc, strlen(loc), EDGEID_ANY_SCORE, hits, 4, &n),
+               EDGEID_ERR_INVALID);
+        CHECK(n == 0);
+        CHECK(strcmp(message_after_function(got, sizeof got), want) == 0);
+    }
 
     /* k = 1 writes only hits[0]. */
     memset(hits, 0x5a, sizeof hits);

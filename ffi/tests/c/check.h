@@ -45,6 +45,38 @@ static int checks_failed;
         }                                                                                       \
     } while (0)
 
+/* This thread's last error message without its leading "edgeid_function: ", into `buf`: what two
+ * functions that refuse an argument alike have in common. */
+static inline const char *message_after_function(char *buf, size_t len) {
+    const char *colon;
+    buf[0] = 0;
+    edgeid_last_error_message(buf, len);
+    colon = strstr(buf, ": ");
+    return colon != NULL ? colon + 2 : buf;
+}
+
+/* Location filters that are not valid ids (empty, a control character, 65 bytes): identify must
+ * refuse them as the lookups do. */
+#define BAD_LOCATION_FILTERS 3
+static inline const char *bad_location_filter(int i) {
+    static const char *const bad[BAD_LOCATION_FILTERS] = {
+        "", "tab\there", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    return bad[i];
+}
+
+/* Expects a lookup to refuse location filter `loc` with EDGEID_ERR_INVALID, and copies its message
+ * (after the function name) into `want`. */
+static inline void lookup_refuses_location(edgeid_store *s, const char *loc, char *want,
+                                           size_t len) {
+    edgeid_user_ref u;
+    bool found;
+    const char *tail;
+    EXPECT(edgeid_lookup_code(s, loc, strlen(loc), S("1234"), &u, &found), EDGEID_ERR_INVALID);
+    tail = message_after_function(want, len);
+    memmove(want, tail, strlen(tail) + 1);
+    CHECK(want[0] != 0);
+}
+
 /* Deterministic pseudo-random embedding in [-1, 1). */
 static void make_vec(float *v, size_t dim, uint32_t seed) {
     uint32_t x = seed * 2654435761u + 0x9e3779b9u;

@@ -402,6 +402,18 @@ static void test_identify(edgeid_store *s) {
                                   &n),
            EDGEID_OK);
     CHECK(n == 0);
+    /* A location filter that is not a valid id is refused as the lookups refuse it. */
+    for (i = 0; i < BAD_LOCATION_FILTERS; i++) {
+        const char *loc = bad_location_filter((int)i);
+        char want[512], got[512];
+        lookup_refuses_location(s, loc, want, sizeof want);
+        n = 99;
+        EXPECT(edgeid_finger_identify(s, R(r101_3), 0, -1, loc, strlen(loc), EDGEID_ANY_SCORE, hits,
+                                      8, &n),
+               EDGEID_ERR_INVALID);
+        CHECK(n == 0);
+        CHECK(strcmp(message_after_function(got, sizeof got), want) == 0);
+    }
     /* Nobody scores above 1. */
     EXPECT(edgeid_finger_identify(s, R(r101_1), 0, -1, NULL, 0, 1.01, hits, 8, &n), EDGEID_OK);
     CHECK(n == 0);
