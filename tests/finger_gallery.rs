@@ -1,20 +1,16 @@
 //! The in-memory 1:N gallery: insert/remove, identify with per-user fusion, verify, and the
 //! prefilter's promise (same rank-1 as exhaustive matching on the test data).
 
-use std::path::Path;
+mod common;
 
-use edgeid::finger::eval::load_dir;
 use edgeid::finger::{FingerGallery, FingerTemplate, SearchParams};
 use rayon::prelude::*;
 
 fn db(set: &str, db: u32) -> Vec<(String, FingerTemplate)> {
-    load_dir(Path::new(&format!(
-        "testdata/fingerprint/fvc2002/DB{db}_B/{set}"
-    )))
-    .unwrap()
-    .into_iter()
-    .map(|n| (n.name, n.template))
-    .collect()
+    common::finger::load(set, db)
+        .into_iter()
+        .map(|r| (r.name, r.t))
+        .collect()
 }
 
 #[test]
