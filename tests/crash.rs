@@ -120,7 +120,7 @@ fn power_loss_at_every_sync_point() {
 /// The child side of `sigkill_during_commits`: commits batches forever, printing "ok <n>" after the
 /// n-th commit returns. Does nothing unless started by it.
 #[test]
-fn crash_child() {
+fn child_of_sigkill_during_commits() {
     sigkill_child(
         |trial| Commits { seed: 1000 + trial },
         OpenOptions::new().threads(1).checkpoint_rows(16),
@@ -131,7 +131,7 @@ fn crash_child() {
 #[test]
 fn sigkill_during_commits() {
     Sigkill {
-        child_test: "crash_child",
+        child_test: "child_of_sigkill_during_commits",
         dim: DIM,
         trials: 100,
         seed: 2026,

@@ -81,7 +81,7 @@ fn random_gallery_matches_brute_force() {
 }
 
 #[test]
-fn adversarial_duplicates_and_near_ties() {
+fn duplicates_and_near_ties_match_brute_force_and_ties_break_by_id() {
     let dim = 64;
     let store = two_thread_store(dim);
     let mut rng = Rng(7);

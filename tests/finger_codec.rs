@@ -62,7 +62,7 @@ fn detects_formats() {
 }
 
 #[test]
-fn iso_annex_example_strict_and_lenient() {
+fn iso_annex_example_is_refused_strictly_and_read_leniently() {
     let b = read(ISO_ANNEX);
     assert_eq!(b.len(), 341);
     let e = parse(&b).unwrap_err().to_string();

@@ -462,7 +462,7 @@ fn kill_deltas() -> Vec<Vec<u8>> {
 
 /// Child side of `sigkill_during_applies`: applies the deltas, printing "ok <seq>" after each.
 #[test]
-fn sync_crash_child() {
+fn child_of_sigkill_during_applies() {
     let deltas = kill_deltas();
     sigkill_child(
         |_| Applies {
@@ -479,7 +479,7 @@ fn sigkill_during_applies() {
     let deltas = kill_deltas();
     let digests = digests_of(&deltas);
     Sigkill {
-        child_test: "sync_crash_child",
+        child_test: "child_of_sigkill_during_applies",
         dim: DIM,
         trials: 200,
         seed: 77,
