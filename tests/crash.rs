@@ -1,19 +1,15 @@
-//! Crash safety. Two ways of pulling the plug:
-//! - a simulated disk ([`SimFs`]) that loses power at every sync point of commits, checkpoints and
-//!   compactions, keeping only durable bytes (plus torn tails of unsynced appends);
-//! - a child process killed with SIGKILL at random moments while it commits (>= 100 trials).
+//! Crash safety of face commits, checkpoints and compactions, by the crash harness
+//! (`tests/common/crash.rs`): power loss at every sync point of a simulated disk, and a child
+//! process killed with SIGKILL at random moments while it commits (100 trials).
 //!
 //! After either, the reopened store must hold exactly the last acknowledged state, or that state plus
 //! the one commit in flight — never anything in between.
 
 mod common;
+use common::crash::{sigkill_child, PowerLoss, Scenario, Sigkill};
 use common::*;
 use edgeid::store::fs::SimFs;
 use edgeid::{Change, OpenOptions, Store};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 const DIM: usize = 16;
 
@@ -49,167 +45,98 @@ fn batch(seed: u64, j: u64, m: &Model) -> Vec<Change> {
     out
 }
 
-/// What a scenario step does besides committing.
-fn housekeeping(store: &Store, j: u64) -> edgeid::Result<()> {
-    match j % 7 {
-        3 => store.checkpoint(),
-        5 => store.compact(),
-        _ => Ok(()),
+/// Batches of seed `seed`, each followed by a checkpoint or compaction now and then.
+struct Commits {
+    seed: u64,
+}
+
+impl Scenario for Commits {
+    type State = Model;
+    fn start(&self) -> Model {
+        Model::new()
+    }
+    fn expect(&self, j: u64, m: &Model) -> Model {
+        let mut next = m.clone();
+        apply_model(&mut next, &batch(self.seed, j, m), DIM);
+        next
+    }
+    fn perform(&self, store: &Store, j: u64, m: &Model) -> edgeid::Result<()> {
+        store.commit(&batch(self.seed, j, m)).map(drop)
+    }
+    fn housekeeping(&self, store: &Store, j: u64) -> edgeid::Result<()> {
+        match j % 7 {
+            3 => store.checkpoint(),
+            5 => store.compact(),
+            _ => Ok(()),
+        }
+    }
+    fn observe(&self, store: &Store) -> Model {
+        model_of(&store.snapshot())
+    }
+    fn check_recovered(&self, store: &Store, _: &Model, at: &str) {
+        store
+            .verify_checksums()
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
     }
 }
 
 fn sim_opts(fs: &SimFs) -> OpenOptions {
-    OpenOptions::new()
-        .fs(Arc::new(fs.clone()))
-        .threads(1)
-        .checkpoint_rows(8)
+    on_sim(fs).checkpoint_rows(8)
 }
 
 #[test]
 fn power_loss_at_every_sync_point() {
-    let steps = 14u64;
     let seed = 42;
-    // Dry run: count the sync points.
-    let fs = SimFs::new();
-    let store = Store::create(Path::new("/s"), "m", DIM, sim_opts(&fs)).unwrap();
-    let start = fs.syncs();
-    let mut m = Model::new();
-    for j in 0..steps {
-        let b = batch(seed, j, &m);
+    let scenario = Commits { seed };
+    let harness = PowerLoss {
+        opts: &sim_opts,
+        dim: DIM,
+        steps: 14,
+        losses_per_point: 3,
+        seed_stride: 31,
+    };
+    let covered = harness.run_then(&scenario, |store, disk, got, at| {
+        // The recovered store takes new commits and survives another power loss cleanly.
+        let b = batch(seed, 999, got);
         store.commit(&b).unwrap();
-        apply_model(&mut m, &b, DIM);
-        housekeeping(&store, j).unwrap();
-    }
-    let total = fs.syncs() - start;
-    assert!(total > 30, "only {total} sync points");
-    drop(store);
-
-    let mut trials = 0;
-    for point in 1..=total {
-        for torn_seed in 0..3u64 {
-            let fs = SimFs::new();
-            let store = Store::create(Path::new("/s"), "m", DIM, sim_opts(&fs)).unwrap();
-            fs.fail_at_sync(point);
-            let mut committed = Model::new();
-            let mut in_flight: Option<Model> = None;
-            for j in 0..steps {
-                let b = batch(seed, j, &committed);
-                let mut next = committed.clone();
-                apply_model(&mut next, &b, DIM);
-                match store.commit(&b) {
-                    Ok(_) => committed = next,
-                    Err(_) => {
-                        in_flight = Some(next);
-                        break;
-                    }
-                }
-                if housekeeping(&store, j).is_err() {
-                    break;
-                }
-            }
-            drop(store);
-            let after = fs.power_loss(point * 31 + torn_seed);
-            let store = Store::open(Path::new("/s"), sim_opts(&after))
-                .unwrap_or_else(|e| panic!("sync point {point}: reopen failed: {e}"));
-            let got = model_of(&store.snapshot());
-            assert!(
-                got == committed || in_flight.as_ref() == Some(&got),
-                "sync point {point} seed {torn_seed}: state is neither the committed one nor the one in flight"
-            );
-            store.verify_checksums().unwrap();
-            // The recovered store takes new commits and survives another power loss cleanly.
-            let b = batch(seed, 999, &got);
-            store.commit(&b).unwrap();
-            let mut want = got.clone();
-            apply_model(&mut want, &b, DIM);
-            drop(store);
-            let again = Store::open(Path::new("/s"), sim_opts(&after.power_loss(7))).unwrap();
-            assert_eq!(
-                model_of(&again.snapshot()),
-                want,
-                "sync point {point}: acknowledged commit lost"
-            );
-            trials += 1;
-        }
-    }
-    assert!(trials >= 90);
+        let mut want = got.clone();
+        apply_model(&mut want, &b, DIM);
+        drop(store);
+        let again = open_sim(sim_opts(&disk.power_loss(7))).unwrap();
+        assert_eq!(
+            model_of(&again.snapshot()),
+            want,
+            "{at}: acknowledged commit lost"
+        );
+    });
+    assert!(
+        covered.sync_points > 30,
+        "only {} sync points",
+        covered.sync_points
+    );
+    assert!(covered.trials >= 90);
 }
 
-/// The child side of the SIGKILL test: commits batches forever, printing "ok <j>" after each commit
-/// returns. Does nothing unless started by `sigkill_during_commits`.
+/// The child side of `sigkill_during_commits`: commits batches forever, printing "ok <n>" after the
+/// n-th commit returns. Does nothing unless started by it.
 #[test]
-fn crash_child() {
-    let Ok(dir) = std::env::var("EDGEID_CRASH_CHILD") else {
-        return;
-    };
-    let seed: u64 = std::env::var("EDGEID_CRASH_SEED").unwrap().parse().unwrap();
-    let dir = Path::new(&dir);
-    let opts = OpenOptions::new().threads(1).checkpoint_rows(16);
-    let store = Store::open(dir, opts).unwrap();
-    let mut m = model_of(&store.snapshot());
-    let start = store.snapshot().seq();
-    for j in start.. {
-        let b = batch(seed, j, &m);
-        store.commit(&b).unwrap();
-        apply_model(&mut m, &b, DIM);
-        println!("ok {j}");
-        housekeeping(&store, j).unwrap();
-    }
+fn child_of_sigkill_during_commits() {
+    sigkill_child(
+        |trial| Commits { seed: 1000 + trial },
+        OpenOptions::new().threads(1).checkpoint_rows(16),
+        u64::MAX,
+    );
 }
 
 #[test]
 fn sigkill_during_commits() {
-    let exe = std::env::current_exe().unwrap();
-    let trials = 100;
-    let mut rng = Rng(2026);
-    for trial in 0..trials {
-        let dir = tempfile::tempdir().unwrap();
-        let seed = 1000 + trial;
-        drop(Store::create(dir.path(), "m", DIM, OpenOptions::new().threads(1)).unwrap());
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env("EDGEID_CRASH_CHILD", dir.path())
-            .env("EDGEID_CRASH_SEED", seed.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let wait_for = rng.below(25);
-        let mut acked: Option<u64> = None;
-        // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while acked.is_none_or(|a| a < wait_for) {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some((_, n)) = line.rsplit_once("ok ") {
-                acked = Some(n.parse().unwrap());
-            }
-        }
-        // Kill at a random instant inside the following commits.
-        std::thread::sleep(std::time::Duration::from_micros(rng.below(3000)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        for line in lines.map_while(Result::ok) {
-            if let Some((_, n)) = line.rsplit_once("ok ") {
-                acked = Some(n.parse().unwrap());
-            }
-        }
-        let store = Store::open(dir.path(), OpenOptions::new().threads(1)).unwrap();
-        let got = model_of(&store.snapshot());
-        // Rebuild the acknowledged state and the one after it.
-        let mut m = Model::new();
-        let upto = acked.map_or(0, |a| a + 1);
-        for j in 0..upto {
-            let b = batch(seed, j, &m);
-            apply_model(&mut m, &b, DIM);
-        }
-        let mut next = m.clone();
-        let b = batch(seed, upto, &m);
-        apply_model(&mut next, &b, DIM);
-        assert!(
-            got == m || got == next,
-            "trial {trial}: state after SIGKILL is neither commit {upto} nor {}",
-            upto + 1
-        );
-        store.verify_checksums().unwrap();
+    Sigkill {
+        child_test: "child_of_sigkill_during_commits",
+        dim: DIM,
+        trials: 100,
+        seed: 2026,
+        wait_acks: 1..26,
+        max_sleep_us: 3000,
     }
+    .run(|trial| Commits { seed: 1000 + trial });
 }

@@ -5,19 +5,11 @@ use common::*;
 use edgeid::index::face::{identify, identify_brute_force};
 use edgeid::kernels::Kernels;
 use edgeid::store::fs::SimFs;
-use edgeid::{FaceIdentify, OpenOptions, Store};
-use std::path::Path;
-use std::sync::Arc;
+use edgeid::{FaceIdentify, Store};
 
-fn sim_store(dim: usize) -> Store {
-    let fs = Arc::new(SimFs::new());
-    Store::create(
-        Path::new("/s"),
-        "test-model",
-        dim,
-        OpenOptions::new().fs(fs).threads(2),
-    )
-    .unwrap()
+/// A store on a simulated disk, searched with two threads.
+fn two_thread_store(dim: usize) -> Store {
+    create_sim(dim, on_sim(&SimFs::new()).threads(2))
 }
 
 fn check_all(
@@ -56,7 +48,7 @@ fn check_all(
 fn random_gallery_matches_brute_force() {
     // 66,300 templates: above the size where a search is split over the threads.
     let dim = 128;
-    let store = sim_store(dim);
+    let store = two_thread_store(dim);
     let mut rng = Rng(1);
     let mut gallery = Vec::new();
     let mut batch = Vec::new();
@@ -91,9 +83,9 @@ fn random_gallery_matches_brute_force() {
 }
 
 #[test]
-fn adversarial_duplicates_and_near_ties() {
+fn duplicates_and_near_ties_match_brute_force_and_ties_break_by_id() {
     let dim = 64;
-    let store = sim_store(dim);
+    let store = two_thread_store(dim);
     let mut rng = Rng(7);
     let base = rng.vector(dim);
     let mut changes = Vec::new();
@@ -173,7 +165,7 @@ fn adversarial_duplicates_and_near_ties() {
 
 #[test]
 fn bad_probes_are_refused() {
-    let store = sim_store(16);
+    let store = two_thread_store(16);
     store
         .commit(&[put("local", "u", "t", vec![1.0; 16])])
         .unwrap();
@@ -205,7 +197,7 @@ fn bad_probes_are_refused() {
 #[test]
 fn verify_scores_one_user_exactly() {
     let dim = 32;
-    let store = sim_store(dim);
+    let store = two_thread_store(dim);
     let mut rng = Rng(3);
     let a = rng.vector(dim);
     let b = rng.vector(dim);

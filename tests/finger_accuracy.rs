@@ -15,7 +15,8 @@
 //! genuine pairs one pair moves the EER by 0.36 points, and tiny numerical changes in cylinder
 //! construction move DB3 by ±0.7.
 
-use std::path::Path;
+mod common;
+use common::finger::fvc_dir;
 
 use edgeid::finger::eval::eval;
 
@@ -35,8 +36,7 @@ const BOUNDS: [(&str, u32, f64, usize); 8] = [
 fn eer_and_rank1_do_not_regress() {
     let mut failures = Vec::new();
     for (set, db, bound, rank1) in BOUNDS {
-        let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
-        let r = eval(Path::new(&dir)).unwrap();
+        let r = eval(&fvc_dir(set, db)).unwrap();
         assert_eq!((r.templates, r.genuine, r.impostor), (80, 280, 2880));
         println!(
             "DB{db}_B/{set:8} EER {:5.2}%  FNMR@FMR1% {:5.2}%  FNMR@FMR0 {:5.2}%  rank-1 {}/80",

@@ -1,6 +1,7 @@
 //! The built-in FMR → threshold table against the impostor scores of the committed test data.
 
-use std::path::Path;
+mod common;
+use common::finger::fvc_dir;
 
 use edgeid::finger::calibration::{threshold_for_fmr, Calibration, BUILTIN};
 use edgeid::finger::eval::{finger_of, load_dir, score_matrix};
@@ -9,10 +10,7 @@ use edgeid::finger::eval::{finger_of, load_dir, score_matrix};
 fn impostors(set: &str) -> Vec<f32> {
     let mut out = Vec::new();
     for db in 1..=4 {
-        let t = load_dir(Path::new(&format!(
-            "testdata/fingerprint/fvc2002/DB{db}_B/{set}"
-        )))
-        .unwrap();
+        let t = load_dir(&fvc_dir(set, db)).unwrap();
         let m = score_matrix(&t);
         for i in 0..t.len() {
             for j in 0..t.len() {

@@ -1,20 +1,16 @@
 //! The in-memory 1:N gallery: insert/remove, identify with per-user fusion, verify, and the
 //! prefilter's promise (same rank-1 as exhaustive matching on the test data).
 
-use std::path::Path;
+mod common;
 
-use edgeid::finger::eval::load_dir;
 use edgeid::finger::{FingerGallery, FingerTemplate, SearchParams};
 use rayon::prelude::*;
 
 fn db(set: &str, db: u32) -> Vec<(String, FingerTemplate)> {
-    load_dir(Path::new(&format!(
-        "testdata/fingerprint/fvc2002/DB{db}_B/{set}"
-    )))
-    .unwrap()
-    .into_iter()
-    .map(|n| (n.name, n.template))
-    .collect()
+    common::finger::load(set, db)
+        .into_iter()
+        .map(|r| (r.name, r.t))
+        .collect()
 }
 
 #[test]
@@ -97,7 +93,7 @@ fn identify_and_verify_rank1_per_db() {
 }
 
 #[test]
-fn threshold_and_k() {
+fn identify_keeps_hits_above_the_threshold_and_at_most_k() {
     let t = db("mindtct", 2);
     let mut g = FingerGallery::new();
     for (name, tpl) in &t[1..] {
@@ -161,7 +157,7 @@ fn prefilter_keeps_rank1_on_test_data() {
 /// the 640 probes change rank-1 (all of finger DB3-105, whose mates share few prefilter keys); this
 /// guards against the prefilter getting worse.
 #[test]
-fn prefilter_small_budget_regression() {
+fn prefilter_with_24_candidates_changes_rank1_of_at_most_3_probes() {
     let changed = rank1_changes(24);
     assert!(
         changed.len() <= 3,

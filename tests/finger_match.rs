@@ -1,22 +1,16 @@
 //! The matcher: invariance to rigid transforms and resolution, robustness to synthetic distortion,
 //! kernels that agree with the scalar reference.
 
-use std::path::Path;
+mod common;
+use common::finger::{load, read};
 
 use edgeid::finger::calibration::threshold_for_fmr;
 use edgeid::finger::codec::{parse, Format};
-use edgeid::finger::eval::load_dir;
-use edgeid::finger::synth::{rigid, synthesize, Rng, SynthParams};
+use edgeid::finger::synth::{self, rigid, synthesize, SynthParams};
 use edgeid::finger::{compare, popcnt, FingerTemplate};
 
 fn templates(db: u32) -> Vec<FingerTemplate> {
-    load_dir(Path::new(&format!(
-        "testdata/fingerprint/fvc2002/DB{db}_B/mindtct"
-    )))
-    .unwrap()
-    .into_iter()
-    .map(|n| n.template)
-    .collect()
+    load("mindtct", db).into_iter().map(|r| r.t).collect()
 }
 
 #[test]
@@ -53,7 +47,8 @@ fn distorted_impressions_still_match() {
     let mut n = 0;
     for db in 1..=4 {
         for (i, t) in templates(db).iter().enumerate().step_by(4) {
-            let mut rng = Rng::new(i as u64 + 1000 * u64::from(db));
+            // The synthesiser takes its own generator (finger::synth::Rng).
+            let mut rng = synth::Rng::new(i as u64 + 1000 * u64::from(db));
             let b = FingerTemplate::from_points(&synthesize(t.as_ref().points(), &mut rng, &p));
             n += 1;
             if compare(&t.as_ref(), &b.as_ref()) > t4 {
@@ -69,7 +64,7 @@ fn distorted_impressions_still_match() {
 
 #[test]
 fn resolution_and_format_do_not_change_the_match() {
-    let b = std::fs::read("testdata/fingerprint/fvc2002/DB1_B/mindtct/101_1.iso").unwrap();
+    let b = read("fvc2002/DB1_B/mindtct/101_1.iso");
     let r = parse(&b).unwrap();
     let t = FingerTemplate::from_record(&r, 0).unwrap();
     let own = compare(&t.as_ref(), &t.as_ref());
@@ -138,13 +133,8 @@ fn every_kernel_agrees_with_scalar() {
     }
     // Extreme and random words: full cylinders (the largest counts), empty ones, random bits.
     let w = edgeid::finger::mcc::CYL_WORDS;
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut next = || rng.next_u64();
     let mut words = vec![u64::MAX; w];
     words.extend(vec![0u64; w]);
     words.extend((0..6 * w).map(|_| next()));

@@ -4,6 +4,8 @@
 //! from the preparation of template version 2 before its speed work; a change that moves one bit
 //! fails here and needs a new template version instead.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use edgeid::finger::codec::{parse_with, Mode};
@@ -31,7 +33,7 @@ fn hex(h: &[u8]) -> String {
 /// examples are included), in path order.
 fn real_records() -> Vec<FingerTemplate> {
     let mut paths = Vec::new();
-    files(Path::new("testdata/fingerprint"), &mut paths);
+    files(&common::finger::data(), &mut paths);
     paths.sort();
     let mut out = Vec::new();
     for p in &paths {

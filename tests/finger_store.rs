@@ -3,12 +3,13 @@
 //! (the same rank-1 as exhaustive matching on the test data, with real mates hidden among
 //! distractors so the prefilter really cuts).
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+use common::crash::{PowerLoss, Scenario};
+use common::finger::{load as db, read, record, split, Real};
+use common::{b64, on_sim, temp_store, Rng};
 
-use base64::Engine;
-use edgeid::finger::eval::load_dir;
+use std::collections::BTreeMap;
+
 use edgeid::finger::prefilter::Frequencies;
 use edgeid::finger::synth::{synthetic_records, SynthParams};
 use edgeid::finger::{FingerGallery, FingerTemplate};
@@ -16,26 +17,6 @@ use edgeid::store::fs::SimFs;
 use edgeid::{Change, Error, FingerIdentify, OpenOptions, Store};
 
 const DIM: usize = 16;
-
-/// A real template: file stem, record bytes, prepared template.
-struct Real {
-    name: String,
-    record: Vec<u8>,
-    t: FingerTemplate,
-}
-
-fn db(set: &str, db: u32) -> Vec<Real> {
-    let dir = format!("testdata/fingerprint/fvc2002/DB{db}_B/{set}");
-    load_dir(Path::new(&dir))
-        .unwrap()
-        .into_iter()
-        .map(|n| Real {
-            record: std::fs::read(format!("{dir}/{}.iso", n.name)).unwrap(),
-            name: n.name,
-            t: n.template,
-        })
-        .collect()
-}
 
 fn put(loc: &str, user: &str, tpl: &str, record: &[u8]) -> Change {
     Change::PutFinger {
@@ -46,10 +27,6 @@ fn put(loc: &str, user: &str, tpl: &str, record: &[u8]) -> Change {
         format: None,
         position: Some(2),
     }
-}
-
-fn split(name: &str) -> (&str, &str) {
-    name.rsplit_once('_').unwrap()
 }
 
 /// Frequencies recomputed from the live templates, to check the ones the store maintains.
@@ -69,9 +46,8 @@ fn recount(s: &edgeid::Snapshot) -> Frequencies {
 #[test]
 fn insert_identify_verify_remove_reopen() {
     let t = db("mindtct", 1);
-    let dir = tempfile::tempdir().unwrap();
     let opts = || OpenOptions::new().threads(2);
-    let s = Store::create(dir.path(), "m", DIM, opts()).unwrap();
+    let (dir, s) = temp_store(DIM, opts());
     // Impressions 1–4 of every finger enrolled, 5–8 are probes.
     let (gallery, probes): (Vec<&Real>, Vec<&Real>) = t
         .iter()
@@ -254,30 +230,24 @@ fn insert_identify_verify_remove_reopen() {
 }
 
 /// The model of the finger index: (location, user, template) → prepared bytes.
-type Model = BTreeMap<(String, String, String), Vec<u8>>;
+type FingerModel = BTreeMap<(String, String, String), Vec<u8>>;
 
-fn model_of(s: &edgeid::Snapshot) -> Model {
+fn model_of(s: &edgeid::Snapshot) -> FingerModel {
     s.finger_templates()
         .map(|(l, u, t, _, r)| ((l.into(), u.into(), t.into()), r.to_vec()))
         .collect()
 }
 
 /// Batch `j`: puts (new and replacing) and removals valid against `m`; returns it with the model after.
-fn batch(pool: &[Real], j: u64, m: &Model) -> (Vec<Change>, Model) {
-    let mut rng = j.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+fn batch(pool: &[Real], j: u64, m: &FingerModel) -> (Vec<Change>, FingerModel) {
+    let mut rng = Rng(j);
     let mut out = Vec::new();
     let mut after = m.clone();
-    for _ in 0..1 + next() % 3 {
-        if !after.is_empty() && next() % 4 == 0 {
+    for _ in 0..1 + rng.below(3) {
+        if !after.is_empty() && rng.below(4) == 0 {
             let k = after
                 .keys()
-                .nth((next() % after.len() as u64) as usize)
+                .nth(rng.below(after.len() as u64) as usize)
                 .unwrap()
                 .clone();
             after.remove(&k);
@@ -287,8 +257,8 @@ fn batch(pool: &[Real], j: u64, m: &Model) -> (Vec<Change>, Model) {
                 template: k.2,
             });
         } else {
-            let (u, t) = (format!("u{}", next() % 6), format!("t{}", next() % 2));
-            let f = &pool[(next() % pool.len() as u64) as usize];
+            let (u, t) = (format!("u{}", rng.below(6)), format!("t{}", rng.below(2)));
+            let f = &pool[rng.below(pool.len() as u64) as usize];
             after.insert(("a".into(), u.clone(), t.clone()), f.t.as_bytes().to_vec());
             out.push(put("a", &u, &t, &f.record));
         }
@@ -296,78 +266,58 @@ fn batch(pool: &[Real], j: u64, m: &Model) -> (Vec<Change>, Model) {
     (out, after)
 }
 
-fn housekeeping(s: &Store, j: u64) -> edgeid::Result<()> {
-    match j % 5 {
-        2 => s.checkpoint(),
-        4 => s.compact(),
-        _ => Ok(()),
+/// Finger batches from `pool`, each followed by a checkpoint or compaction now and then.
+struct FingerCommits<'a> {
+    pool: &'a [Real],
+}
+
+impl Scenario for FingerCommits<'_> {
+    type State = FingerModel;
+    fn start(&self) -> FingerModel {
+        FingerModel::new()
+    }
+    fn expect(&self, j: u64, m: &FingerModel) -> FingerModel {
+        batch(self.pool, j, m).1
+    }
+    fn perform(&self, s: &Store, j: u64, m: &FingerModel) -> edgeid::Result<()> {
+        s.commit(&batch(self.pool, j, m).0).map(drop)
+    }
+    fn housekeeping(&self, s: &Store, j: u64) -> edgeid::Result<()> {
+        match j % 5 {
+            2 => s.checkpoint(),
+            4 => s.compact(),
+            _ => Ok(()),
+        }
+    }
+    fn observe(&self, s: &Store) -> FingerModel {
+        model_of(&s.snapshot())
+    }
+    fn check_recovered(&self, s: &Store, _: &FingerModel, at: &str) {
+        assert_eq!(
+            s.snapshot().finger_frequencies().counts(),
+            recount(&s.snapshot()).counts(),
+            "{at}: prefilter weights"
+        );
+        s.verify_checksums().unwrap_or_else(|e| panic!("{at}: {e}"));
     }
 }
 
 #[test]
 fn power_loss_at_every_sync_point() {
     let pool: Vec<Real> = db("mindtct", 2).into_iter().take(12).collect();
-    let opts = |fs: &SimFs| {
-        OpenOptions::new()
-            .fs(Arc::new(fs.clone()))
-            .threads(1)
-            .checkpoint_fingers(3)
+    let harness = PowerLoss {
+        opts: &|fs: &SimFs| on_sim(fs).checkpoint_fingers(3),
+        dim: DIM,
+        steps: 10,
+        losses_per_point: 1,
+        seed_stride: 17,
     };
-    let steps = 10u64;
-    let fs = SimFs::new();
-    let s = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
-    let start = fs.syncs();
-    let mut m = Model::new();
-    for j in 0..steps {
-        let (b, after) = batch(&pool, j, &m);
-        s.commit(&b).unwrap();
-        m = after;
-        assert_eq!(model_of(&s.snapshot()), m);
-        housekeeping(&s, j).unwrap();
-    }
-    let total = fs.syncs() - start;
-    assert!(total > 20, "only {total} sync points");
-    drop(s);
-
-    for point in 1..=total {
-        let fs = SimFs::new();
-        let s = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
-        fs.fail_at_sync(point);
-        let mut committed = Model::new();
-        let mut in_flight = None;
-        for j in 0..steps {
-            let (b, after) = batch(&pool, j, &committed);
-            match s.commit(&b) {
-                Ok(_) => committed = after,
-                Err(_) => {
-                    in_flight = Some(after);
-                    break;
-                }
-            }
-            if housekeeping(&s, j).is_err() {
-                break;
-            }
-        }
-        drop(s);
-        let lost = fs.power_loss(point * 17);
-        let s = Store::open(Path::new("/s"), opts(&lost))
-            .unwrap_or_else(|e| panic!("sync point {point}: reopen failed: {e}"));
-        let got = model_of(&s.snapshot());
-        assert!(
-            got == committed || in_flight.as_ref() == Some(&got),
-            "sync point {point}: state is neither the committed one nor the one in flight"
-        );
-        assert_eq!(
-            s.snapshot().finger_frequencies().counts(),
-            recount(&s.snapshot()).counts(),
-            "sync point {point}: prefilter weights"
-        );
-        s.verify_checksums().unwrap();
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let covered = harness.run(&FingerCommits { pool: &pool });
+    assert!(
+        covered.sync_points > 20,
+        "only {} sync points",
+        covered.sync_points
+    );
 }
 
 fn delta(seq: u64, kind: &str, changes: &str) -> Vec<u8> {
@@ -381,10 +331,7 @@ fn user(id: &str, fingers: &[(&str, &str)]) -> String {
     let f: Vec<String> = fingers
         .iter()
         .map(|(tid, file)| {
-            let data = std::fs::read(format!(
-                "testdata/fingerprint/fvc2002/DB1_B/mindtct/{file}.iso"
-            ))
-            .unwrap();
+            let data = record("mindtct", 1, file);
             format!(
                 r#"{{"id":"{tid}","position":2,"format":"iso19794-2:2005","data":"{}"}}"#,
                 b64(&data)
@@ -399,8 +346,7 @@ fn user(id: &str, fingers: &[(&str, &str)]) -> String {
 
 #[test]
 fn synchronised_fingerprints_are_indexed() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::create(dir.path(), "m", DIM, OpenOptions::new().threads(1)).unwrap();
+    let (_dir, s) = temp_store(DIM, OpenOptions::new().threads(1));
     let ada = user("ada", &[("r1", "101_1"), ("r2", "101_2")]);
     let bob = user("bob", &[("r1", "102_1")]);
     s.apply_delta(&delta(1, "full", &format!("{ada},{bob}")), &mut |_| {})
@@ -441,7 +387,7 @@ fn synchronised_fingerprints_are_indexed() {
 
     // A record that cannot be read refuses the whole delta, naming it; nothing changes.
     let seq = s.snapshot().seq();
-    let mut cut = std::fs::read("testdata/fingerprint/invalid/101_1_truncate_1_byte.iso").unwrap();
+    let mut cut = read("invalid/101_1_truncate_1_byte.iso");
     cut.truncate(cut.len());
     let bad = format!(
         r#"{{"op":"upsert_user","user":{{"id":"eve","fingers":[{{"id":"x","position":1,"format":"iso19794-2:2005","data":"{}"}}]}}}}"#,
@@ -486,8 +432,7 @@ fn prefilter_keeps_rank1_among_distractors() {
                 .collect();
             let distractors =
                 synthetic_records(&others, 1200, u64::from(d), &SynthParams::default());
-            let dir = tempfile::tempdir().unwrap();
-            let s = Store::create(dir.path(), "m", DIM, OpenOptions::new().threads(2)).unwrap();
+            let (_dir, s) = temp_store(DIM, OpenOptions::new().threads(2));
             let mut changes: Vec<Change> = distractors
                 .iter()
                 .enumerate()
@@ -535,9 +480,8 @@ fn fix_crc(b: &mut [u8], at: usize) {
 /// the finger index (manifest version 1) gets its catalog's fingerprints indexed.
 #[test]
 fn upgrades_old_stores() {
-    let dir = tempfile::tempdir().unwrap();
     let opts = || OpenOptions::new().threads(1);
-    let s = Store::create(dir.path(), "m", DIM, opts()).unwrap();
+    let (dir, s) = temp_store(DIM, opts());
     let ada = user("ada", &[("r1", "101_1"), ("r2", "101_2")]);
     let bob = user("bob", &[("r1", "102_1")]);
     s.apply_delta(&delta(1, "full", &format!("{ada},{bob}")), &mut |_| {})
@@ -601,14 +545,7 @@ fn upgrades_old_stores() {
 #[test]
 fn searches_run_while_fingers_are_committed() {
     let t = db("mindtct", 4);
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::create(
-        dir.path(),
-        "m",
-        DIM,
-        OpenOptions::new().threads(2).checkpoint_fingers(8),
-    )
-    .unwrap();
+    let (_dir, s) = temp_store(DIM, OpenOptions::new().threads(2).checkpoint_fingers(8));
     // Stable: impressions 1–2 of fingers 101–105; churn: fingers 106–110 (probes: 101–105's 3rd).
     let stable: Vec<&Real> = t
         .iter()

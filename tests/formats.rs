@@ -14,6 +14,16 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/v1")
 }
 
+/// A copy of a fixture to work on: opening writes (lock file, possibly a trimmed log).
+fn copy_of(fixture: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    tmp
+}
+
 fn full_delta() -> Vec<u8> {
     br#"{"format":"edgeid.delta/1","location":"hq","sequence":3,"kind":"full","code_key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","changes":[
       {"op":"upsert_user","user":{"id":"ada","name":"Ada","cards":[{"format":"csn","number":"0A0B"}],"codes":["2468"],"plates":["AB-1"]}},
@@ -52,12 +62,7 @@ fn write_v1_fixture() {
 
 #[test]
 fn v1_fixture_opens_and_answers() {
-    // Work on a copy: opening writes (lock file, possibly a trimmed log).
-    let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(fixture()).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
-    }
+    let tmp = copy_of(&fixture());
     let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
     // Opening upgrades a version-1 store (it predates the finger index): its log is checkpointed and
     // a version-2 manifest written.
@@ -108,12 +113,7 @@ fn fixture_v2() -> PathBuf {
 }
 
 fn finger_record(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/fingerprint/fvc2002/DB1_B/mindtct")
-            .join(format!("{name}.iso")),
-    )
-    .unwrap()
+    finger::record("mindtct", 1, name)
 }
 
 fn put_finger(user: &str, tpl: &str, record: &str) -> Change {
@@ -143,10 +143,7 @@ fn write_v2_fixture() {
         put_finger("u2", "r1", "103_1"),
     ])
     .unwrap();
-    let data = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        finger_record("104_1"),
-    );
+    let data = b64(&finger_record("104_1"));
     let delta = format!(
         r#"{{"format":"edgeid.delta/1","location":"hq","sequence":1,"kind":"full","changes":[{{"op":"upsert_user","user":{{"id":"ada","fingers":[{{"id":"l1","position":7,"format":"iso19794-2:2005","data":"{data}"}}]}}}}]}}"#
     );
@@ -176,11 +173,7 @@ fn write_v2_fixture() {
 
 #[test]
 fn v2_fixture_opens_and_answers() {
-    let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(fixture_v2()).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
-    }
+    let tmp = copy_of(&fixture_v2());
     let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
     s.verify_checksums().unwrap();
     let st = s.stats();

@@ -6,15 +6,11 @@ use common::*;
 use edgeid::store::fs::{Fs, SimFs};
 use edgeid::{Change, Error, FaceIdentify, OpenOptions, Store};
 use std::path::Path;
-use std::sync::Arc;
 
 const DIM: usize = 16;
 
 fn opts(fs: &SimFs) -> OpenOptions {
-    OpenOptions::new()
-        .fs(Arc::new(fs.clone()))
-        .threads(1)
-        .checkpoint_rows(40)
+    on_sim(fs).checkpoint_rows(40)
 }
 
 fn random_change(rng: &mut Rng, m: &Model) -> Change {
@@ -45,8 +41,7 @@ fn random_change(rng: &mut Rng, m: &Model) -> Change {
 fn random_operations_match_the_model_across_reopens() {
     for seed in 0..12u64 {
         let fs = SimFs::new();
-        let dir = Path::new("/store");
-        let mut store = Store::create(dir, "m", DIM, opts(&fs)).unwrap();
+        let mut store = create_sim(DIM, opts(&fs));
         let mut model = Model::new();
         let mut rng = Rng(seed);
         for step in 0..150 {
@@ -72,18 +67,18 @@ fn random_operations_match_the_model_across_reopens() {
                 1 => store.compact().unwrap(),
                 2 => {
                     drop(store);
-                    store = Store::open(dir, opts(&fs)).unwrap();
+                    store = open_sim(opts(&fs)).unwrap();
                 }
                 3 => {
                     drop(store);
                     let fs2 = fs.clean_restart();
-                    store = Store::open(dir, opts(&fs2)).unwrap();
+                    store = open_sim(opts(&fs2)).unwrap();
                     // keep using the restarted disk
                     drop(store);
-                    store = Store::open(dir, opts(&fs2)).unwrap();
+                    store = open_sim(opts(&fs2)).unwrap();
                     assert_eq!(model_of(&store.snapshot()), model);
                     drop(store);
-                    store = Store::open(dir, opts(&fs)).unwrap();
+                    store = open_sim(opts(&fs)).unwrap();
                 }
                 _ => {}
             }
@@ -107,7 +102,7 @@ fn random_operations_match_the_model_across_reopens() {
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
     let fs = SimFs::new();
-    let store = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
+    let store = create_sim(DIM, opts(&fs));
     store
         .commit(&[put("a", "u1", "t1", vec![1.0; DIM])])
         .unwrap();
@@ -156,14 +151,14 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(fs.all_bytes().len(), files_before);
     // The refused batches left no trace after a reopen either.
     drop(store);
-    let store = Store::open(Path::new("/s"), opts(&fs)).unwrap();
+    let store = open_sim(opts(&fs)).unwrap();
     assert_eq!(store.snapshot().live_faces(), 1);
 }
 
 #[test]
 fn a_full_disk_refuses_the_commit_and_the_store_stays_usable() {
     let fs = SimFs::new();
-    let store = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
+    let store = create_sim(DIM, opts(&fs));
     store
         .commit(&[put("a", "u1", "t1", vec![1.0; DIM])])
         .unwrap();
@@ -179,35 +174,30 @@ fn a_full_disk_refuses_the_commit_and_the_store_stays_usable() {
     store.commit(&big).unwrap();
     assert_eq!(store.snapshot().live_faces(), 11);
     drop(store);
-    let store = Store::open(Path::new("/s"), opts(&fs)).unwrap();
+    let store = open_sim(opts(&fs)).unwrap();
     assert_eq!(store.snapshot().live_faces(), 11);
 }
 
 #[test]
 fn a_second_writer_is_locked_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::create(dir.path(), "m", DIM, OpenOptions::new()).unwrap();
+    let (dir, s) = temp_store(DIM, OpenOptions::new());
     let e = Store::open(dir.path(), OpenOptions::new()).unwrap_err();
     assert!(matches!(e, Error::Locked(_)), "{e}");
     drop(s);
     Store::open(dir.path(), OpenOptions::new()).unwrap();
     let e = Store::open(&dir.path().join("missing"), OpenOptions::new()).unwrap_err();
     assert!(e.to_string().contains("holds no store"), "{e}");
-    let e = Store::create(dir.path(), "m", DIM, OpenOptions::new()).unwrap_err();
+    let e = Store::create(dir.path(), MODEL, DIM, OpenOptions::new()).unwrap_err();
     assert!(e.to_string().contains("already holds a store"), "{e}");
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
 fn deleted_templates_are_erased_from_every_file() {
     let fs = SimFs::new();
-    let store = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
+    let store = create_sim(DIM, opts(&fs));
     let mut rng = Rng(5);
     let secret = edgeid::face::normalize(&rng.vector(DIM), DIM).unwrap();
-    let secret_bytes: Vec<u8> = secret.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let secret_bytes = le_bytes(&secret);
     let mut batch: Vec<Change> = (0..30)
         .map(|i| put("a", &format!("o{i}"), "t", rng.vector(DIM)))
         .collect();
@@ -238,7 +228,7 @@ fn deleted_templates_are_erased_from_every_file() {
     assert_eq!(store.snapshot().live_faces(), 31);
     // The same within the log only (deleted before any checkpoint).
     let secret2 = edgeid::face::normalize(&rng.vector(DIM), DIM).unwrap();
-    let bytes2: Vec<u8> = secret2.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let bytes2 = le_bytes(&secret2);
     store.commit(&[put("a", "brief", "t", secret2)]).unwrap();
     store
         .commit(&[Change::RemoveUser {
@@ -253,7 +243,7 @@ fn deleted_templates_are_erased_from_every_file() {
 #[test]
 fn erasure_waits_for_searches_that_still_map_a_file() {
     let fs = SimFs::new();
-    let store = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
+    let store = create_sim(DIM, opts(&fs));
     store
         .commit(&[
             put("a", "x", "t", vec![1.0; DIM]),
@@ -291,9 +281,9 @@ fn erasure_waits_for_searches_that_still_map_a_file() {
 fn erasure_happens_by_itself_when_due() {
     let fs = SimFs::new();
     let o = opts(&fs).erase_within(std::time::Duration::ZERO);
-    let store = Store::create(Path::new("/s"), "m", DIM, o).unwrap();
+    let store = create_sim(DIM, o);
     let v = edgeid::face::normalize(&Rng(9).vector(DIM), DIM).unwrap();
-    let vb: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let vb = le_bytes(&v);
     store
         .commit(&[put("a", "x", "t", v), put("a", "y", "t", vec![1.0; DIM])])
         .unwrap();
@@ -309,15 +299,14 @@ fn erasure_happens_by_itself_when_due() {
             !contains(&b, &vb),
             "{} still holds it; files: {:?}",
             p.display(),
-            fs.list(Path::new("/s"))
+            fs.list(Path::new(SIM_DIR))
         );
     }
 }
 
 #[test]
 fn commit_reports_added_replaced_unchanged_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::create(dir.path(), "m", DIM, OpenOptions::new()).unwrap();
+    let (_dir, store) = temp_store(DIM, OpenOptions::new());
     let v = Rng(21).vector(DIM);
     let w = Rng(22).vector(DIM);
     let put = |t: &str, e: &[f32]| Change::PutFace {

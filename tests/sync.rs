@@ -2,26 +2,20 @@
 //! digests prove completeness; codes never reach the disk; crashes leave before-or-after.
 
 mod common;
-use base64::Engine;
+use common::crash::{sigkill_child, PowerLoss, Scenario, Sigkill};
 use common::*;
 use edgeid::store::fs::SimFs;
 use edgeid::sync::{Outcome, Refusal};
 use edgeid::{Error, FaceIdentify, OpenOptions, Store};
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::path::Path;
 use std::sync::Arc;
 
 const DIM: usize = 32;
 const KEY: [u8; 32] = [42; 32];
 
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
 fn emb(seed: u64) -> String {
-    let v = Rng(seed).vector(DIM);
-    b64(&v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>())
+    b64(&le_bytes(&Rng(seed).vector(DIM)))
 }
 
 fn user(id: &str, seed: u64) -> Value {
@@ -39,18 +33,6 @@ fn delta(loc: &str, seq: u64, kind: &str, changes: Vec<Value>) -> Vec<u8> {
 
 fn upsert(u: Value) -> Value {
     json!({"op": "upsert_user", "user": u})
-}
-
-fn sim_store() -> (SimFs, Store) {
-    let fs = SimFs::new();
-    let s = Store::create(
-        Path::new("/s"),
-        "m",
-        DIM,
-        OpenOptions::new().fs(Arc::new(fs.clone())).threads(1),
-    )
-    .unwrap();
-    (fs, s)
 }
 
 fn apply(s: &Store, d: &[u8]) -> edgeid::Result<Outcome> {
@@ -91,7 +73,7 @@ fn platform_digest(users: &[Value], schedules: &[Value], doors: &[Value]) -> Str
 
 #[test]
 fn the_issue_example_applies_and_the_digest_matches_the_platform() {
-    let (_fs, s) = sim_store();
+    let (_fs, s) = sim_store(DIM);
     apply(
         &s,
         &delta("hq", 41, "full", vec![upsert(user("u-1002", 1))]),
@@ -173,7 +155,7 @@ fn the_issue_example_applies_and_the_digest_matches_the_platform() {
 
 #[test]
 fn sequences_are_ordered_idempotent_and_conflicts_refused() {
-    let (_fs, s) = sim_store();
+    let (_fs, s) = sim_store(DIM);
     let e = apply(&s, &delta("hq", 5, "changes", vec![upsert(user("a", 1))])).unwrap_err();
     assert!(
         matches!(
@@ -220,7 +202,7 @@ fn sequences_are_ordered_idempotent_and_conflicts_refused() {
 
 #[test]
 fn full_synchronisation_removes_what_is_absent() {
-    let (_fs, s) = sim_store();
+    let (_fs, s) = sim_store(DIM);
     apply(
         &s,
         &delta(
@@ -263,7 +245,7 @@ fn full_synchronisation_removes_what_is_absent() {
 
 #[test]
 fn refusals_name_the_place_and_change_nothing() {
-    let (fs, s) = sim_store();
+    let (fs, s) = sim_store(DIM);
     apply(&s, &delta("hq", 1, "full", vec![upsert(user("a", 1))])).unwrap();
     let digest = s.digest("hq").unwrap();
     let seq = s.snapshot().seq();
@@ -310,7 +292,7 @@ fn digest_is_deterministic_and_changes_with_any_field() {
     let base = json!({"id": "a", "name": "A", "enabled": true, "codes": ["1234"], "plates": ["X-1"],
         "cards": [{"format": "csn", "number": "0A"}], "faces": [{"id": "f", "model": "m", "embedding": emb(1)}]});
     let digest_of = |u: &Value| {
-        let (_fs, s) = sim_store();
+        let (_fs, s) = sim_store(DIM);
         apply(&s, &delta("hq", 1, "full", vec![upsert(u.clone())])).unwrap();
         s.digest("hq").unwrap()
     };
@@ -336,7 +318,7 @@ fn digest_is_deterministic_and_changes_with_any_field() {
 
 #[test]
 fn access_codes_never_reach_the_disk() {
-    let (fs, s) = sim_store();
+    let (fs, s) = sim_store(DIM);
     let mut u = user("a", 1);
     u["codes"] = json!(["97531864"]);
     apply(&s, &delta("hq", 1, "full", vec![upsert(u)])).unwrap();
@@ -346,28 +328,20 @@ fn access_codes_never_reach_the_disk() {
     apply(&s, &delta("hq", 2, "changes", vec![upsert(u)])).unwrap(); // in the log only
     for (p, b) in fs.all_bytes() {
         for code in [&b"97531864"[..], b"86420975"] {
-            assert!(
-                !b.windows(code.len()).any(|w| w == code),
-                "{} holds an access code",
-                p.display()
-            );
+            assert!(!contains(&b, code), "{} holds an access code", p.display());
         }
     }
     assert_eq!(s.lookup_code(None, "86420975").unwrap().unwrap().user, "b");
     // And after a reopen (log replay, catalog file).
     drop(s);
-    let s = Store::open(
-        Path::new("/s"),
-        OpenOptions::new().fs(Arc::new(fs.clone())).threads(1),
-    )
-    .unwrap();
+    let s = open_sim(on_sim(&fs)).unwrap();
     assert_eq!(s.lookup_code(None, "97531864").unwrap().unwrap().user, "a");
     assert_eq!(s.lookup_code(None, "86420975").unwrap().unwrap().user, "b");
 }
 
 #[test]
 fn searches_never_see_half_a_delta() {
-    let (_fs, s) = sim_store();
+    let (_fs, s) = sim_store(DIM);
     let s = Arc::new(s);
     apply(&s, &delta("hq", 1, "full", vec![])).unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -405,9 +379,51 @@ fn searches_never_see_half_a_delta() {
     assert!(reader.join().unwrap() > 0);
 }
 
+/// Deltas applied in order; the state is the location's sequence, which the digest after each
+/// delta (from a store on a disk that never fails) proves.
+struct Applies<'a> {
+    deltas: &'a [Vec<u8>],
+    digests: &'a [String],
+}
+
+impl Scenario for Applies<'_> {
+    type State = usize;
+    fn start(&self) -> usize {
+        0
+    }
+    fn expect(&self, j: u64, _: &usize) -> usize {
+        j as usize + 1
+    }
+    fn perform(&self, store: &Store, j: u64, _: &usize) -> edgeid::Result<()> {
+        apply(store, &self.deltas[j as usize]).map(drop)
+    }
+    fn observe(&self, store: &Store) -> usize {
+        store.sync_status().first().map_or(0, |l| l.sequence) as usize
+    }
+    fn check_recovered(&self, store: &Store, &seq: &usize, at: &str) {
+        if seq > 0 {
+            assert_eq!(
+                store.digest("hq").unwrap(),
+                self.digests[seq],
+                "{at}: the digest proves the state"
+            );
+        }
+    }
+}
+
+/// The digest after each delta (none before the first), on a disk that never fails.
+fn digests_of(deltas: &[Vec<u8>]) -> Vec<String> {
+    let (_fs, reference) = sim_store(DIM);
+    let mut digests = vec![String::new()];
+    for d in deltas {
+        apply(&reference, d).unwrap();
+        digests.push(reference.digest("hq").unwrap());
+    }
+    digests
+}
+
 #[test]
 fn power_loss_during_applies_leaves_before_or_after() {
-    // The digest after each sequence, computed on a disk that never fails.
     let deltas: Vec<Vec<u8>> = (1..=8u64)
         .map(|seq| {
             let kind = if seq == 5 { "full" } else { "changes" };
@@ -422,50 +438,19 @@ fn power_loss_during_applies_leaves_before_or_after() {
             )
         })
         .collect();
-    let (_fs, reference) = sim_store();
-    let mut digests = vec![String::new()];
-    for d in &deltas {
-        apply(&reference, d).unwrap();
-        digests.push(reference.digest("hq").unwrap());
-    }
-    let opts = |fs: &SimFs| {
-        OpenOptions::new()
-            .fs(Arc::new(fs.clone()))
-            .threads(1)
-            .checkpoint_rows(2)
+    let digests = digests_of(&deltas);
+    let harness = PowerLoss {
+        opts: &|fs: &SimFs| on_sim(fs).checkpoint_rows(2),
+        dim: DIM,
+        steps: deltas.len() as u64,
+        losses_per_point: 1,
+        seed_stride: 1,
     };
-    let mut trials = 0;
-    for point in 1..200u64 {
-        let fs = SimFs::new();
-        let s = Store::create(Path::new("/s"), "m", DIM, opts(&fs)).unwrap();
-        fs.fail_at_sync(point);
-        let mut acked = 0;
-        for d in &deltas {
-            if apply(&s, d).is_err() {
-                break;
-            }
-            acked += 1;
-        }
-        drop(s);
-        if acked == deltas.len() {
-            break; // past the last sync point
-        }
-        let s = Store::open(Path::new("/s"), opts(&fs.power_loss(point))).unwrap();
-        let seq = s.sync_status().first().map_or(0, |l| l.sequence) as usize;
-        assert!(
-            seq == acked || seq == acked + 1,
-            "sync point {point}: sequence {seq} after {acked} acknowledged"
-        );
-        if seq > 0 {
-            assert_eq!(
-                s.digest("hq").unwrap(),
-                digests[seq],
-                "sync point {point}: digest proves the state"
-            );
-        }
-        trials += 1;
-    }
-    assert!(trials > 20, "{trials}");
+    let covered = harness.run(&Applies {
+        deltas: &deltas,
+        digests: &digests,
+    });
+    assert!(covered.trials > 20, "{}", covered.trials);
 }
 
 fn kill_deltas() -> Vec<Vec<u8>> {
@@ -483,78 +468,32 @@ fn kill_deltas() -> Vec<Vec<u8>> {
 
 /// Child side of `sigkill_during_applies`: applies the deltas, printing "ok <seq>" after each.
 #[test]
-fn sync_crash_child() {
-    let Ok(dir) = std::env::var("EDGEID_SYNC_CHILD") else {
-        return;
-    };
-    let s = Store::open(
-        Path::new(&dir),
+fn child_of_sigkill_during_applies() {
+    let deltas = kill_deltas();
+    sigkill_child(
+        |_| Applies {
+            deltas: &deltas,
+            digests: &[],
+        },
         OpenOptions::new().threads(1).checkpoint_rows(8),
-    )
-    .unwrap();
-    for (i, d) in kill_deltas().iter().enumerate() {
-        apply(&s, d).unwrap();
-        println!("ok {}", i + 1);
-    }
+        deltas.len() as u64,
+    );
 }
 
 #[test]
 fn sigkill_during_applies() {
-    use std::io::{BufRead, BufReader};
     let deltas = kill_deltas();
-    let (_fs, reference) = sim_store();
-    let mut digests = vec![String::new()];
-    for d in &deltas {
-        apply(&reference, d).unwrap();
-        digests.push(reference.digest("hq").unwrap());
+    let digests = digests_of(&deltas);
+    Sigkill {
+        child_test: "child_of_sigkill_during_applies",
+        dim: DIM,
+        trials: 200,
+        seed: 77,
+        wait_acks: 0..deltas.len() as u64 - 2,
+        max_sleep_us: 4000,
     }
-    let exe = std::env::current_exe().unwrap();
-    let mut rng = Rng(77);
-    for trial in 0..200 {
-        let dir = tempfile::tempdir().unwrap();
-        drop(Store::create(dir.path(), "m", DIM, OpenOptions::new().threads(1)).unwrap());
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "sync_crash_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("EDGEID_SYNC_CHILD", dir.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let wait_for = rng.below(deltas.len() as u64 - 2) as usize;
-        let mut acked = 0usize;
-        // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while acked < wait_for {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some((_, n)) = line.rsplit_once("ok ") {
-                acked = n.parse().unwrap();
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_micros(rng.below(4000)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        for line in lines.map_while(Result::ok) {
-            if let Some((_, n)) = line.rsplit_once("ok ") {
-                acked = n.parse().unwrap();
-            }
-        }
-        let s = Store::open(dir.path(), OpenOptions::new().threads(1)).unwrap();
-        let seq = s.sync_status().first().map_or(0, |l| l.sequence) as usize;
-        assert!(
-            seq == acked || seq == acked + 1,
-            "trial {trial}: sequence {seq} after {acked} acknowledged"
-        );
-        if seq > 0 {
-            assert_eq!(
-                s.digest("hq").unwrap(),
-                digests[seq],
-                "trial {trial}: the digest proves the state"
-            );
-        }
-    }
+    .run(|_| Applies {
+        deltas: &deltas,
+        digests: &digests,
+    });
 }

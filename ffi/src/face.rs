@@ -550,15 +550,17 @@ pub unsafe extern "C" fn edgeid_face_verify(
         };
         args::check_out("hit_out", hit_out)?;
         check_dim(s, "probe", dim)?;
-        let hit = s.verify_face(&ids.location, &ids.user, probe)?.ok_or_else(|| {
-            Failure::new(
-                EDGEID_ERR_NOT_FOUND,
-                format!(
-                    "user {:?} has no face template at location {:?}",
-                    ids.user, ids.location
-                ),
-            )
-        })?;
+        let hit = s
+            .verify_face(&ids.location, &ids.user, probe)?
+            .ok_or_else(|| {
+                Failure::new(
+                    EDGEID_ERR_NOT_FOUND,
+                    format!(
+                        "user {:?} has no face template at location {:?}",
+                        ids.user, ids.location
+                    ),
+                )
+            })?;
         // SAFETY: header contract of `hit_out`.
         unsafe { args::write_out("hit_out", hit_out, (&hit).into()) }
     })

@@ -13,7 +13,7 @@ use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, Failure, FfiResult};
 use engine::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
 use engine::finger::compare;
-use engine::{Change, FingerIdentify, FingerHit};
+use engine::{Change, FingerHit, FingerIdentify};
 use std::ffi::c_char;
 
 mod record;

@@ -1,10 +1,22 @@
-//! Helpers shared by the integration tests: seeded data and an in-memory model of the store.
+//! Helpers shared by the integration tests: the seeded generator, stores on a simulated disk or in
+//! a temporary directory, an in-memory model of the store, the crash harness ([`crash`]) and the
+//! fingerprint test data ([`finger`]).
 #![allow(dead_code)]
 
-use edgeid::store::Change;
-use std::collections::BTreeMap;
+pub mod crash;
+pub mod finger;
 
-/// splitmix64: a small seeded generator so tests need no extra crates and are reproducible.
+use base64::Engine;
+use edgeid::store::fs::SimFs;
+use edgeid::store::Change;
+use edgeid::{OpenOptions, Store};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The tests' one seeded generator (splitmix64): no extra crates, the same data on every machine.
+/// Golden data depends on its exact output (`testdata/formats/v1` was written from `Rng(11)`), so
+/// never change the algorithm.
 pub struct Rng(pub u64);
 
 impl Rng {
@@ -37,6 +49,57 @@ impl Rng {
     }
 }
 
+/// The model name of the tests' stores.
+pub const MODEL: &str = "m";
+
+/// Where stores live on a simulated disk.
+pub const SIM_DIR: &str = "/s";
+
+/// Options of a store on the simulated disk `fs`, with one thread.
+pub fn on_sim(fs: &SimFs) -> OpenOptions {
+    OpenOptions::new().fs(Arc::new(fs.clone())).threads(1)
+}
+
+/// Creates a store at [`SIM_DIR`]; `opts` names the disk (see [`on_sim`]).
+pub fn create_sim(dim: usize, opts: OpenOptions) -> Store {
+    Store::create(Path::new(SIM_DIR), MODEL, dim, opts).unwrap()
+}
+
+/// Opens the store at [`SIM_DIR`]; `opts` names the disk (see [`on_sim`]).
+pub fn open_sim(opts: OpenOptions) -> edgeid::Result<Store> {
+    Store::open(Path::new(SIM_DIR), opts)
+}
+
+/// A new simulated disk holding a new store, with one thread.
+pub fn sim_store(dim: usize) -> (SimFs, Store) {
+    let fs = SimFs::new();
+    let store = create_sim(dim, on_sim(&fs));
+    (fs, store)
+}
+
+/// A new store in a new temporary directory (removed when the guard drops).
+pub fn temp_store(dim: usize, opts: OpenOptions) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(dir.path(), MODEL, dim, opts).unwrap();
+    (dir, store)
+}
+
+/// Little-endian bytes of an embedding, as the store and the sync format hold them.
+pub fn le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|f| f.to_le_bytes()).collect()
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Standard base64, as the sync format writes binary data.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A face template put.
 pub fn put(loc: &str, user: &str, tpl: &str, v: Vec<f32>) -> Change {
     Change::PutFace {
         location: loc.into(),

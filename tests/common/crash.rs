@@ -1,0 +1,277 @@
+//! The crash harness. A [`Scenario`] is a sequence of steps the store acknowledges (commits,
+//! delta applies) and what the test predicts of the store after each. Two ways of pulling the plug
+//! run it:
+//! - [`PowerLoss`]: a simulated disk ([`SimFs`]) fails at every sync point in turn and then loses
+//!   power, keeping only durable bytes (plus torn tails of unsynced appends);
+//! - [`Sigkill`]: a child process (this test binary, running the test that calls
+//!   [`sigkill_child`]) is killed with SIGKILL at random moments while it works.
+//!
+//! After either, the reopened store must hold exactly the last acknowledged state, or that state
+//! plus the one step in flight — never anything in between.
+
+use super::{create_sim, open_sim, Rng, MODEL};
+use edgeid::store::fs::SimFs;
+use edgeid::{OpenOptions, Store};
+use std::io::{BufRead, BufReader};
+use std::ops::Range;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Steps on a store and the state each acknowledged step leaves.
+pub trait Scenario {
+    /// What the test predicts of the store: a model of its contents, a sequence number.
+    type State: Clone + PartialEq;
+    /// The state of a new store.
+    fn start(&self) -> Self::State;
+    /// The state once step `j`, taken from `state`, is acknowledged.
+    fn expect(&self, j: u64, state: &Self::State) -> Self::State;
+    /// Performs step `j` on a store whose acknowledged state is `state`.
+    fn perform(&self, store: &Store, j: u64, state: &Self::State) -> edgeid::Result<()>;
+    /// Work after step `j` that moves data between files but changes no state (checkpoints,
+    /// compactions). A failure here ends the run with nothing in flight.
+    fn housekeeping(&self, _store: &Store, _j: u64) -> edgeid::Result<()> {
+        Ok(())
+    }
+    /// The state the store holds.
+    fn observe(&self, store: &Store) -> Self::State;
+    /// Checks of a recovered store beyond its state (checksums, derived data); `at` names the trial.
+    fn check_recovered(&self, _store: &Store, _got: &Self::State, _at: &str) {}
+}
+
+/// How a run of a scenario ended.
+pub struct Run<T> {
+    /// The state after the last acknowledged step.
+    pub acked: T,
+    /// How many steps were acknowledged.
+    pub steps: u64,
+    /// The state the failed step would have made, when a step (not housekeeping) failed.
+    pub in_flight: Option<T>,
+    /// The failure that ended the run, if one did.
+    pub error: Option<edgeid::Error>,
+}
+
+/// Runs steps `0..steps` on `store` until one fails; `on_ack(n, state)` is called after the `n`-th
+/// step is acknowledged, before its housekeeping.
+pub fn run<S: Scenario>(
+    s: &S,
+    store: &Store,
+    steps: u64,
+    mut on_ack: impl FnMut(u64, &S::State),
+) -> Run<S::State> {
+    let mut acked = s.start();
+    for j in 0..steps {
+        let next = s.expect(j, &acked);
+        if let Err(e) = s.perform(store, j, &acked) {
+            return Run {
+                acked,
+                steps: j,
+                in_flight: Some(next),
+                error: Some(e),
+            };
+        }
+        acked = next;
+        on_ack(j + 1, &acked);
+        if let Err(e) = s.housekeeping(store, j) {
+            return Run {
+                acked,
+                steps: j + 1,
+                in_flight: None,
+                error: Some(e),
+            };
+        }
+    }
+    Run {
+        acked,
+        steps,
+        in_flight: None,
+        error: None,
+    }
+}
+
+/// Power loss at every sync point of a scenario, on a simulated disk.
+pub struct PowerLoss<'a> {
+    /// Options of a store on the simulated disk (see [`on_sim`]).
+    pub opts: &'a dyn Fn(&SimFs) -> OpenOptions,
+    /// Embedding dimension of the store.
+    pub dim: usize,
+    /// Steps of the scenario.
+    pub steps: u64,
+    /// Power losses taken at each sync point: loss `k` tears unsynced tails with the seed
+    /// `point * seed_stride + k`.
+    pub losses_per_point: u64,
+    /// See `losses_per_point`.
+    pub seed_stride: u64,
+}
+
+/// What a [`PowerLoss`] run covered.
+pub struct Coverage {
+    /// Sync points of the scenario (each was failed once).
+    pub sync_points: u64,
+    /// Recovered stores checked.
+    pub trials: u64,
+}
+
+impl PowerLoss<'_> {
+    /// Runs the scenario once on a disk that never fails, counting its sync points (and checking
+    /// the store against the prediction after every step); then, for every sync point, runs it on a
+    /// disk that fails there, loses power, reopens the store and checks it.
+    pub fn run<S: Scenario>(&self, s: &S) -> Coverage {
+        self.run_then(s, |_, _, _, _| {})
+    }
+
+    /// [`run`](Self::run), then `then(store, disk, state, at)` on each recovered store, the disk it
+    /// was reopened from and the state it holds.
+    pub fn run_then<S: Scenario>(
+        &self,
+        s: &S,
+        mut then: impl FnMut(Store, &SimFs, &S::State, &str),
+    ) -> Coverage {
+        // Dry run: count the sync points.
+        let fs = SimFs::new();
+        let store = create_sim(self.dim, (self.opts)(&fs));
+        let start = fs.syncs();
+        let dry = run(s, &store, self.steps, |n, state| {
+            assert!(
+                s.observe(&store) == *state,
+                "dry run: the store differs from the prediction after step {n}"
+            );
+        });
+        if let Some(e) = dry.error {
+            panic!("dry run: step {} failed: {e}", dry.steps);
+        }
+        let sync_points = fs.syncs() - start;
+        drop(store);
+
+        let mut trials = 0;
+        for point in 1..=sync_points {
+            let fs = SimFs::new();
+            let store = create_sim(self.dim, (self.opts)(&fs));
+            fs.fail_at_sync(point);
+            let r = run(s, &store, self.steps, |_, _| {});
+            drop(store);
+            for k in 0..self.losses_per_point {
+                let at = if self.losses_per_point == 1 {
+                    format!("sync point {point}")
+                } else {
+                    format!("sync point {point} seed {k}")
+                };
+                let lost = fs.power_loss(point * self.seed_stride + k);
+                let store = open_sim((self.opts)(&lost))
+                    .unwrap_or_else(|e| panic!("{at}: reopen failed: {e}"));
+                let got = s.observe(&store);
+                assert!(
+                    got == r.acked || r.in_flight.as_ref() == Some(&got),
+                    "{at}: state is neither the acknowledged one (after {} steps) nor the one in flight",
+                    r.steps
+                );
+                s.check_recovered(&store, &got, &at);
+                then(store, &lost, &got, &at);
+                trials += 1;
+            }
+        }
+        Coverage {
+            sync_points,
+            trials,
+        }
+    }
+}
+
+/// Environment of a child started by [`Sigkill::run`]: its store's directory and its trial.
+const CHILD_DIR: &str = "EDGEID_CRASH_CHILD";
+const CHILD_TRIAL: &str = "EDGEID_CRASH_TRIAL";
+
+/// SIGKILL at random moments while a child process runs a scenario on a real directory.
+pub struct Sigkill {
+    /// The `#[test]` of this binary that calls [`sigkill_child`].
+    pub child_test: &'static str,
+    /// Embedding dimension of the store.
+    pub dim: usize,
+    /// Children started and killed.
+    pub trials: u64,
+    /// Seed of the generator that picks when to kill.
+    pub seed: u64,
+    /// Acknowledged steps to wait for before the kill: drawn from this range.
+    pub wait_acks: Range<u64>,
+    /// Then microseconds to wait: drawn below this.
+    pub max_sleep_us: u64,
+}
+
+impl Sigkill {
+    /// For each trial: creates a store in a temporary directory, starts the child on it, kills it,
+    /// reopens the store and checks it against `scenario(trial)` (the child runs the same).
+    pub fn run<S: Scenario>(&self, scenario: impl Fn(u64) -> S) {
+        let exe = std::env::current_exe().unwrap();
+        let mut rng = Rng(self.seed);
+        for trial in 0..self.trials {
+            let s = scenario(trial);
+            let dir = tempfile::tempdir().unwrap();
+            drop(
+                Store::create(dir.path(), MODEL, self.dim, OpenOptions::new().threads(1)).unwrap(),
+            );
+            let mut child = Command::new(&exe)
+                .args([
+                    "--exact",
+                    self.child_test,
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_DIR, dir.path())
+                .env(CHILD_TRIAL, trial.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let wait_for =
+                self.wait_acks.start + rng.below(self.wait_acks.end - self.wait_acks.start);
+            let mut acked = 0u64;
+            // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let ack = |line: &str| {
+                line.rsplit_once("ok ")
+                    .map(|(_, n)| n.parse::<u64>().unwrap())
+            };
+            while acked < wait_for {
+                let Some(Ok(line)) = lines.next() else { break };
+                acked = ack(&line).unwrap_or(acked);
+            }
+            // Kill at a random instant inside the following steps.
+            std::thread::sleep(Duration::from_micros(rng.below(self.max_sleep_us)));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            for line in lines.map_while(Result::ok) {
+                acked = ack(&line).unwrap_or(acked);
+            }
+            let store = Store::open(dir.path(), OpenOptions::new().threads(1)).unwrap();
+            let got = s.observe(&store);
+            // Rebuild the acknowledged state and the one after it.
+            let mut want = s.start();
+            for j in 0..acked {
+                want = s.expect(j, &want);
+            }
+            let next = s.expect(acked, &want);
+            let at = format!("trial {trial}");
+            assert!(
+                got == want || got == next,
+                "{at}: state after SIGKILL is neither the one after {acked} acknowledged steps nor the next"
+            );
+            s.check_recovered(&store, &got, &at);
+        }
+    }
+}
+
+/// The child side of [`Sigkill::run`]: does nothing unless this process was started by it; then
+/// opens the store with `opts`, runs `steps` steps of `scenario(trial)` printing "ok <n>" after the
+/// n-th is acknowledged, and panics if a step fails.
+pub fn sigkill_child<S: Scenario>(scenario: impl FnOnce(u64) -> S, opts: OpenOptions, steps: u64) {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let trial: u64 = std::env::var(CHILD_TRIAL).unwrap().parse().unwrap();
+    let s = scenario(trial);
+    let store = Store::open(Path::new(&dir), opts).unwrap();
+    let r = run(&s, &store, steps, |n, _| println!("ok {n}"));
+    if let Some(e) = r.error {
+        panic!("step {} failed: {e}", r.steps);
+    }
+}
