@@ -21,7 +21,7 @@ pub type Hash = [u8; 32];
 
 /// A fingerprint template as the platform sent it (the finger index keeps the searchable form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FingerTemplate {
+pub struct FingerRecord {
     /// Template id.
     pub id: String,
     /// Finger position code (ISO/IEC 19794-2: 0 unknown, 1 right thumb … 10 left little).
@@ -57,7 +57,7 @@ pub struct UserRecord {
     /// Face template ids (the embeddings live in the face index).
     pub faces: Vec<String>,
     /// Fingerprint templates.
-    pub fingers: Vec<FingerTemplate>,
+    pub fingers: Vec<FingerRecord>,
     /// Normalised cards (`csn:04A1B2`, `w26:12:34567`, `w34:1200:34567`).
     pub cards: Vec<String>,
     /// Access codes as keyed hashes.

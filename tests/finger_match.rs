@@ -7,7 +7,8 @@ use common::finger::{load, read};
 use edgeid::finger::calibration::threshold_for_fmr;
 use edgeid::finger::codec::{parse, Format};
 use edgeid::finger::synth::{self, rigid, synthesize, SynthParams};
-use edgeid::finger::{compare, popcnt, FingerTemplate};
+use edgeid::finger::{compare, FingerTemplate};
+use edgeid::kernels::popcnt;
 
 fn templates(db: u32) -> Vec<FingerTemplate> {
     load("mindtct", db).into_iter().map(|r| r.t).collect()

@@ -43,14 +43,14 @@ fn main() -> ExitCode {
     // The fingerprint matcher's popcount kernels (NEON on aarch64) against their scalar reference.
     println!(
         "finger kernels: [{}]",
-        edgeid::finger::popcnt::available()
+        edgeid::kernels::popcnt::available()
             .iter()
             .map(|k| k.0)
             .collect::<Vec<_>>()
             .join(", ")
     );
     for seed in [1u64, 0x9e37_79b9_7f4a_7c15, 42] {
-        match edgeid::finger::popcnt::check_kernels(seed) {
+        match edgeid::kernels::popcnt::check_kernels(seed) {
             Ok(n) => {
                 passed += 1;
                 println!("ok     finger kernels, seed {seed}: {n} comparisons");

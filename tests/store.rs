@@ -330,3 +330,15 @@ fn commit_reports_added_replaced_unchanged_and_removed() {
         .unwrap();
     assert_eq!((c.seq, c.removed), (3, 2));
 }
+
+#[test]
+fn one_kernel_selection_pins_face_and_finger_kernels() {
+    use edgeid::kernels::{FingerKernels, Kernels};
+    let (_dir, store) = temp_store(DIM, OpenOptions::new().kernels(Kernels::scalar()));
+    let st = store.stats();
+    assert_eq!((st.kernel, st.finger_kernel), ("scalar", "scalar"));
+    let (_dir, store) = temp_store(DIM, OpenOptions::new());
+    let st = store.stats();
+    assert_eq!(st.kernel, Kernels::detect().name);
+    assert_eq!(st.finger_kernel, FingerKernels::detect().name);
+}

@@ -220,7 +220,7 @@ impl FingerGallery {
     pub fn prefilter(&self, probe: &TemplateRef<'_>, c: usize) -> Vec<u32> {
         let wts = prefilter::Weights::new(probe.summary(), &self.freq);
         let wts = &wts;
-        let score = prefilter::weighted_kernel();
+        let score = crate::kernels::FingerKernels::detect().weighted();
         let n = self.entries.len();
         let mut keyed: Vec<u64> = if n >= PARALLEL_MIN {
             self.summaries

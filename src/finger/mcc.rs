@@ -7,8 +7,8 @@ use std::cell::RefCell;
 use std::f32::consts::{PI, TAU};
 
 use super::mathx::{erf, sigmoid, wrap_pi, Table};
-use super::popcnt::{self, Counts, PairFn};
 use super::template::{Point, TemplateRef};
+use crate::kernels::popcnt::{Counts, PairFn};
 
 /// Internal length unit: pixels at 500 dpi (19.7 px/mm, the ISO 197 px/cm).
 pub const PX_PER_MM: f32 = 19.7;
@@ -48,15 +48,10 @@ pub const ROT_BINS: usize = 24;
 
 /// Cells of one section.
 pub const CELLS: usize = NS * NS;
-/// u64 words per section.
-pub const WPS: usize = CELLS.div_ceil(64);
-/// Value words of a cylinder (sections, padded to a multiple of 8 words).
-pub const VAL_WORDS: usize = (ND * WPS).div_ceil(8) * 8;
-/// Mask words (the section validity mask repeated to 8 words).
-pub const MASK_WORDS: usize = 8;
-/// Words per cylinder.
-pub const CYL_WORDS: usize = VAL_WORDS + MASK_WORDS;
-const _: () = assert!(8 % WPS == 0);
+// The cylinder layout is the popcount kernels' contract (`kernels::popcnt`); this geometry must
+// produce it.
+pub use crate::kernels::popcnt::{CYL_WORDS, MASK_WORDS, VAL_WORDS, WPS};
+const _: () = assert!(WPS == CELLS.div_ceil(64) && VAL_WORDS == (ND * WPS).div_ceil(8) * 8);
 
 /// Most minutiae kept per template (the best by quality).
 pub const MAX_MINUTIAE: usize = 64;
@@ -1047,11 +1042,6 @@ fn lssr(
     top.sort_unstable_by(by_eff);
     let sum: f32 = top.iter().map(|e| e.1).sum();
     sum / np as f32
-}
-
-/// The process-wide best pair kernel.
-pub(crate) fn kernel() -> PairFn {
-    popcnt::detect().1
 }
 
 #[cfg(test)]

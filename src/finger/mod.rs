@@ -8,7 +8,6 @@
 //! | [`enroll`] | which view of a record is enrolled, [`enroll::prepare`] |
 //! | [`template`] | [`FingerTemplate`] / [`TemplateRef`]: the prepared, byte-serialisable form the matcher compares (fixed layout, 8-byte aligned, zero-copy from a mapped file) |
 //! | [`mcc`] | Minutia Cylinder-Code: cylinder construction and [`compare`] |
-//! | [`popcnt`] | the popcount kernels (scalar, POPCNT, AVX-512 VPOPCNTDQ), chosen at run time |
 //! | [`calibration`] | FMR → threshold ([`calibration::threshold_for_fmr`]) |
 //! | [`prefilter`] | fixed-length summaries and their weighted popcount score for 1:N |
 //! | [`gallery`] | [`FingerGallery`]: insert/remove, identify (per-user fusion), verify |
@@ -132,7 +131,6 @@ pub mod eval;
 pub mod gallery;
 mod mathx;
 pub mod mcc;
-pub mod popcnt;
 pub mod prefilter;
 pub mod search;
 pub mod synth;
@@ -147,5 +145,5 @@ pub use template::{FingerTemplate, TemplateRef};
 
 /// Similarity of two prepared templates in [0, 1] (higher: more similar).
 pub fn compare(a: &TemplateRef<'_>, b: &TemplateRef<'_>) -> f32 {
-    mcc::compare_with(a, b, mcc::kernel())
+    mcc::compare_with(a, b, crate::kernels::FingerKernels::detect().pairs())
 }

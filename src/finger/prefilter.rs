@@ -124,8 +124,8 @@ pub(crate) fn summary(_pts: &[Point], cyl: &[u64]) -> [u64; PF_WORDS] {
     out
 }
 
-/// Weight classes of the probe's keys.
-pub const CLASSES: usize = 4;
+pub use crate::kernels::popcnt::{Weights, CLASSES};
+const _: () = assert!(PF_WORDS == crate::kernels::popcnt::PF_WORDS);
 
 /// Gallery-wide key frequencies, maintained on insert and remove.
 #[derive(Debug, Clone)]
@@ -186,15 +186,6 @@ impl Frequencies {
     }
 }
 
-/// A probe's summary split into weight classes.
-#[derive(Debug, Clone)]
-pub struct Weights {
-    /// Class masks, `PF_WORDS` words each.
-    pub masks: Vec<u64>,
-    /// Integer weight of each class.
-    pub w: [u32; CLASSES],
-}
-
 impl Weights {
     /// Splits the probe's keys by their inverse document frequency in the gallery: class c holds
     /// keys with `ln((N+1)/(f+1))` in `[c, c+1) · step`, where `step` spreads the range over the
@@ -222,25 +213,8 @@ impl Weights {
     }
 }
 
-/// Weighted prefilter score of a gallery summary.
-#[inline(always)]
-pub(crate) fn weighted_generic(s: &[u64], wts: &Weights) -> u32 {
-    let mut acc = [0u32; CLASSES];
-    for (c, a) in acc.iter_mut().enumerate() {
-        let m = &wts.masks[c * PF_WORDS..(c + 1) * PF_WORDS];
-        *a = s.iter().zip(m).map(|(x, y)| (x & y).count_ones()).sum();
-    }
-    acc.iter().zip(&wts.w).map(|(a, w)| a * w).sum()
-}
-
 /// Prefilter score: common summary bits (unweighted).
 #[inline]
 pub fn score(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
-}
-
-/// The best weighted-score kernel for this CPU (detected once).
-pub fn weighted_kernel() -> super::popcnt::WeightedFn {
-    static K: std::sync::OnceLock<super::popcnt::WeightedFn> = std::sync::OnceLock::new();
-    *K.get_or_init(|| super::popcnt::weighted_available()[0].1)
 }

@@ -26,9 +26,11 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::finger::mcc::compare_with;
 use crate::finger::prefilter::{self, PF_WORDS};
 use crate::finger::search::{check_probe, SearchParams};
-use crate::finger::{calibration, compare, TemplateRef};
+use crate::finger::{calibration, TemplateRef};
+use crate::kernels::Kernels;
 use crate::store::{Snapshot, Store};
 
 /// Galleries at least this large are scanned and matched on the search threads.
@@ -118,6 +120,7 @@ fn check(req: &FingerIdentify<'_>) -> Result<()> {
 /// 1:N identification over a snapshot (see the module docs).
 pub fn identify(
     snap: &Snapshot,
+    kernels: Kernels,
     pool: Option<&rayon::ThreadPool>,
     req: &FingerIdentify<'_>,
 ) -> Result<Vec<FingerHit>> {
@@ -142,13 +145,14 @@ pub fn identify(
     };
     let scored = run(&|| {
         if req.exhaustive || c >= n {
-            return score(snap, &req.probe, &live, parallel);
+            return score(snap, kernels, &req.probe, &live, parallel);
         }
-        let ranked = prefilter_top(snap, &req.probe, &live, (c * req.widen).min(n), parallel);
-        let mut scored = score(snap, &req.probe, &ranked[..c], parallel)?;
+        let top = (c * req.widen).min(n);
+        let ranked = prefilter_top(snap, kernels, &req.probe, &live, top, parallel);
+        let mut scored = score(snap, kernels, &req.probe, &ranked[..c], parallel)?;
         let confident = calibration::threshold_for_fmr(1e-6);
         if ranked.len() > c && scored.iter().all(|&(_, s)| s < confident) {
-            scored.extend(score(snap, &req.probe, &ranked[c..], parallel)?);
+            scored.extend(score(snap, kernels, &req.probe, &ranked[c..], parallel)?);
         }
         Ok(scored)
     })?;
@@ -159,13 +163,14 @@ pub fn identify(
 /// `live`).
 fn prefilter_top(
     snap: &Snapshot,
+    kernels: Kernels,
     probe: &TemplateRef<'_>,
     live: &[At],
     c: usize,
     parallel: bool,
 ) -> Vec<At> {
     let wts = prefilter::Weights::new(probe.summary(), &snap.finger_freq);
-    let kernel = prefilter::weighted_kernel();
+    let kernel = kernels.finger.weighted();
     let key = |(i, &(s, r)): (usize, &At)| {
         let summary = snap.fingers[s as usize].seg.summary(r as usize);
         debug_assert_eq!(summary.len(), PF_WORDS);
@@ -193,13 +198,15 @@ fn prefilter_top(
 
 fn score(
     snap: &Snapshot,
+    kernels: Kernels,
     probe: &TemplateRef<'_>,
     rows: &[At],
     parallel: bool,
 ) -> Result<Vec<(At, f32)>> {
+    let pairs = kernels.finger.pairs();
     let f = |&(s, r): &At| -> Result<(At, f32)> {
         let t = snap.fingers[s as usize].seg.template(r as usize)?;
-        Ok(((s, r), compare(probe, &t)))
+        Ok(((s, r), compare_with(probe, &t, pairs)))
     };
     if parallel && rows.len() >= 64 {
         rows.par_iter().with_min_len(16).map(f).collect()
@@ -245,6 +252,7 @@ fn finish(snap: &Snapshot, scored: Vec<(At, f32)>, k: usize, threshold: f32) -> 
 /// (`None` when the user has none there). The caller compares it with its threshold.
 pub fn verify(
     snap: &Snapshot,
+    kernels: Kernels,
     location: &str,
     user: &str,
     probe: &TemplateRef<'_>,
@@ -257,7 +265,7 @@ pub fn verify(
             if !s.live.get(r) {
                 continue;
             }
-            let score = compare(probe, &s.seg.template(r)?);
+            let score = compare_with(probe, &s.seg.template(r)?, kernels.finger.pairs());
             let t = s.seg.row_ids(r).2;
             if best
                 .as_ref()
@@ -279,7 +287,7 @@ pub fn verify(
 impl Store {
     /// Fingerprint 1:N identification over the current snapshot (see [`identify`]).
     pub fn identify_finger(&self, req: &FingerIdentify<'_>) -> Result<Vec<FingerHit>> {
-        identify(&self.snapshot(), self.pool(), req)
+        identify(&self.snapshot(), self.kernels(), self.pool(), req)
     }
 
     /// Fingerprint 1:1 verification against one user (see [`verify`]).
@@ -289,6 +297,6 @@ impl Store {
         user: &str,
         probe: &TemplateRef<'_>,
     ) -> Result<Option<FingerHit>> {
-        verify(&self.snapshot(), location, user, probe)
+        verify(&self.snapshot(), self.kernels(), location, user, probe)
     }
 }

@@ -30,6 +30,7 @@ pub(super) fn available() -> Vec<Kernels> {
     if std::arch::is_aarch64_feature_detected!("dotprod") {
         v.push(Kernels {
             name: "dotprod",
+            finger: super::FingerKernels::detect(),
             dot_u8i8: dot_u8i8_dotprod_entry,
             dot_u8i8_rows: dot_u8i8_rows_dotprod_entry,
             dot_f32_f64: dot_f32_f64_neon_entry,
@@ -38,6 +39,7 @@ pub(super) fn available() -> Vec<Kernels> {
     }
     v.push(Kernels {
         name: "neon",
+        finger: super::FingerKernels::detect(),
         dot_u8i8: dot_u8i8_neon_entry,
         dot_u8i8_rows: dot_u8i8_rows_neon_entry,
         dot_f32_f64: dot_f32_f64_neon_entry,

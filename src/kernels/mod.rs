@@ -24,6 +24,9 @@ mod x86;
 
 #[cfg(test)]
 mod checks;
+pub mod popcnt;
+
+pub use popcnt::FingerKernels;
 
 /// Signature of the u8 × i8 dot kernel.
 type DotU8I8 = fn(&[u8], &[i8]) -> i32;
@@ -43,8 +46,10 @@ type DotU4I8Rows = fn(&[u8], &[i8], &mut [i32]);
 /// the public methods).
 #[derive(Clone, Copy)]
 pub struct Kernels {
-    /// Name of the selected ISA, e.g. "avx512vnni", "avx2", "neon", "scalar".
+    /// Name of the selected face ISA, e.g. "avx512vnni", "avx2", "neon", "scalar".
     pub name: &'static str,
+    /// The fingerprint kernels chosen with them (the best this CPU runs; scalar with scalar).
+    pub finger: FingerKernels,
     dot_u8i8: DotU8I8,
     dot_u8i8_rows: DotU8I8Rows,
     dot_f32_f64: DotF32F64,
@@ -53,7 +58,10 @@ pub struct Kernels {
 
 impl std::fmt::Debug for Kernels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kernels").field("name", &self.name).finish()
+        f.debug_struct("Kernels")
+            .field("name", &self.name)
+            .field("finger", &self.finger.name)
+            .finish()
     }
 }
 
@@ -73,6 +81,7 @@ impl Kernels {
     pub fn scalar() -> Kernels {
         Kernels {
             name: "scalar",
+            finger: FingerKernels::scalar(),
             dot_u8i8: scalar::dot_u8i8,
             dot_u8i8_rows: scalar::dot_u8i8_rows,
             dot_f32_f64: scalar::dot_f32_f64,

@@ -29,6 +29,7 @@ pub(super) fn available() -> Vec<Kernels> {
     if avx512bw && is_x86_feature_detected!("avx512vnni") {
         v.push(Kernels {
             name: "avx512vnni",
+            finger: super::FingerKernels::detect(),
             dot_u8i8: dot_u8i8_avx512vnni_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx512vnni_entry,
             dot_f32_f64: dot_f32_f64_avx512_entry,
@@ -38,6 +39,7 @@ pub(super) fn available() -> Vec<Kernels> {
     if avx2 && is_x86_feature_detected!("avxvnni") {
         v.push(Kernels {
             name: "avxvnni",
+            finger: super::FingerKernels::detect(),
             dot_u8i8: dot_u8i8_avxvnni_entry,
             dot_u8i8_rows: dot_u8i8_rows_avxvnni_entry,
             dot_f32_f64: dot_f32_f64_avx2_entry,
@@ -47,6 +49,7 @@ pub(super) fn available() -> Vec<Kernels> {
     if avx512bw {
         v.push(Kernels {
             name: "avx512bw",
+            finger: super::FingerKernels::detect(),
             dot_u8i8: dot_u8i8_avx512bw_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx512bw_entry,
             dot_f32_f64: dot_f32_f64_avx512_entry,
@@ -56,6 +59,7 @@ pub(super) fn available() -> Vec<Kernels> {
     if avx2 {
         v.push(Kernels {
             name: "avx2",
+            finger: super::FingerKernels::detect(),
             dot_u8i8: dot_u8i8_avx2_entry,
             dot_u8i8_rows: dot_u8i8_rows_avx2_entry,
             dot_f32_f64: dot_f32_f64_avx2_entry,

@@ -2,9 +2,9 @@
 
 /// Appends little-endian fields to a buffer.
 #[derive(Default)]
-pub struct Writer(pub Vec<u8>);
+pub struct ByteWriter(pub Vec<u8>);
 
-impl Writer {
+impl ByteWriter {
     pub fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -28,7 +28,7 @@ impl Writer {
 }
 
 /// Reads little-endian fields; every read checks the remaining length.
-pub struct Reader<'a> {
+pub struct ByteReader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
@@ -37,9 +37,9 @@ pub struct Reader<'a> {
 #[derive(Debug)]
 pub struct Short(pub &'static str);
 
-impl<'a> Reader<'a> {
+impl<'a> ByteReader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        ByteReader { buf, pos: 0 }
     }
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos

@@ -14,7 +14,7 @@
 //! name is never reused. Deletion files (`seg-<id>-<gen>.del`) hold: magic "EDGEIDDL", version u32,
 //! segment id u64, count u32, count × row u32 (ascending), crc32c u32.
 
-use super::codec::{Reader, Short, Writer};
+use super::codec::{ByteReader, ByteWriter, Short};
 use super::files::FileKind;
 use super::fs::{write_file, Fs};
 use crate::error::{Error, Result};
@@ -78,7 +78,7 @@ impl Manifest {
 
     /// Serialises with a trailing checksum.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
+        let mut w = ByteWriter::default();
         w.bytes(&MAGIC);
         w.u32(VERSION);
         w.u32(self.dim);
@@ -118,7 +118,7 @@ impl Manifest {
             });
         }
         let parse = || -> Result<Manifest, Short> {
-            let mut r = Reader::new(&body[12..]);
+            let mut r = ByteReader::new(&body[12..]);
             let dim = r.u32("dim")?;
             let model = r.str("model")?.to_string();
             let last_seq = r.u64("last_seq")?;
@@ -160,7 +160,7 @@ impl Manifest {
 
 /// Encodes a deletion file for `segment` listing dead `rows` (ascending).
 pub fn encode_deletes(segment: u64, rows: &[u32]) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut w = ByteWriter::default();
     w.bytes(&DEL_MAGIC);
     w.u32(DEL_VERSION);
     w.u64(segment);
@@ -183,7 +183,7 @@ pub fn decode_deletes(bytes: &[u8], segment: u64, rows: usize, path: &Path) -> R
     if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err(bad("deletion file checksum mismatch"));
     }
-    let mut r = Reader::new(&body[8..]);
+    let mut r = ByteReader::new(&body[8..]);
     let parsed = (|| -> Result<(u32, u64, Vec<u32>), Short> {
         let v = r.u32("version")?;
         let s = r.u64("segment")?;

@@ -49,8 +49,10 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Sequence number of the last commit.
     pub seq: u64,
-    /// SIMD kernels in use (faces and fingerprints).
+    /// SIMD kernels in use for faces.
     pub kernel: &'static str,
+    /// SIMD kernels in use for fingerprints (chosen with the face kernels).
+    pub finger_kernel: &'static str,
     /// Files named by the manifest (plus the log).
     pub files: Vec<String>,
 }
@@ -92,6 +94,7 @@ impl Store {
             wal_bytes: wal_len,
             seq: snap.seq,
             kernel: self.kernels.name,
+            finger_kernel: self.kernels.finger.name,
             files,
         }
     }

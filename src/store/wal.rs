@@ -30,7 +30,7 @@
 //! needs no id index and is deterministic. Replay stops at the first record that is short or fails its
 //! checksum: that is a torn tail from a crash during an append; the file is cut there.
 
-use super::codec::{Reader, Short, Writer};
+use super::codec::{ByteReader, ByteWriter, Short};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -104,7 +104,7 @@ impl WalOp {
 
 /// The file header of a log of generation `gen`.
 pub fn header(dim: u32, gen: u64) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut w = ByteWriter::default();
     w.bytes(&MAGIC);
     w.u32(VERSION);
     w.u32(dim);
@@ -116,7 +116,7 @@ pub fn header(dim: u32, gen: u64) -> Vec<u8> {
 }
 
 /// Encodes one op.
-fn encode_op(w: &mut Writer, op: &WalOp) {
+fn encode_op(w: &mut ByteWriter, op: &WalOp) {
     match op {
         WalOp::FaceInsert {
             location,
@@ -188,8 +188,8 @@ pub fn write_record(
     ops: &[WalOp],
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
-    let mut scratch = Writer::default();
-    let mut count = Writer::default();
+    let mut scratch = ByteWriter::default();
+    let mut count = ByteWriter::default();
     count.u32(ops.len() as u32);
     let mut len = count.0.len() as u64;
     let mut crc = crc32c::crc32c(&seq.to_le_bytes());
@@ -200,7 +200,7 @@ pub fn write_record(
         len += scratch.0.len() as u64;
         crc = crc32c::crc32c_append(crc, &scratch.0);
     }
-    let mut buf = Writer(Vec::with_capacity(CHUNK.min(len as usize + RECORD_HEAD)));
+    let mut buf = ByteWriter(Vec::with_capacity(CHUNK.min(len as usize + RECORD_HEAD)));
     buf.u32(len as u32);
     buf.u32(crc);
     buf.u64(seq);
@@ -291,7 +291,7 @@ pub fn replay(bytes: &[u8], dim: usize, gen: u64, path: &Path) -> Result<Replay>
 }
 
 fn decode_ops(payload: &[u8], dim: usize) -> Result<Vec<WalOp>, Short> {
-    let mut r = Reader::new(payload);
+    let mut r = ByteReader::new(payload);
     let n = r.u32("op count")?;
     let mut ops = Vec::with_capacity((n as usize).min(payload.len()));
     for _ in 0..n {

@@ -7,7 +7,7 @@
 
 use super::canonical::{self, code_hash, Rule};
 use super::Refusal;
-use crate::catalog::{Door, FingerTemplate, Hash, Right, Schedule, UserRecord};
+use crate::catalog::{Door, FingerRecord, Hash, Right, Schedule, UserRecord};
 use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
@@ -540,13 +540,13 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
             ));
         }
         let fid = id(f.str("id")?, "template", &f.at("id"))?;
-        if fingers.iter().any(|x: &FingerTemplate| x.id == fid) {
+        if fingers.iter().any(|x: &FingerRecord| x.id == fid) {
             return Err(bad(
                 f.at("id"),
                 format!("template id {fid:?} appears twice"),
             ));
         }
-        fingers.push(FingerTemplate {
+        fingers.push(FingerRecord {
             id: fid,
             position: position as u8,
             format: format.to_string(),

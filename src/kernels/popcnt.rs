@@ -1,5 +1,10 @@
-//! The cylinder similarity kernel: for two cylinders, the population counts of `a ∧ vb`, `b ∧ va` and
-//! their XOR (and of the common validity mask), chosen once per process by CPU detection.
+//! The fingerprint kernels, chosen with the face kernels ([`super::Kernels::finger`]):
+//! - the cylinder similarity kernel: for two cylinders, the population counts of `a ∧ vb`, `b ∧ va`
+//!   and their XOR (and of the common validity mask);
+//! - the weighted prefilter score: masked popcounts of a summary per weight class.
+//!
+//! They own the layouts they read (`CYL_WORDS`, `PF_WORDS`, ...): `finger::mcc` and
+//! `finger::prefilter` build templates in them and assert so at compile time.
 //!
 //! Scalar reference everywhere; on x86-64 the same code compiled with POPCNT, and an AVX-512
 //! VPOPCNTDQ version (one 512-bit register per 8 words); on aarch64 a NEON version (byte counts
@@ -8,7 +13,45 @@
 //! ([`check_kernels`], run by the unit tests and, for aarch64, under qemu by
 //! `scripts/test-aarch64.sh`).
 
-use super::mcc::{CYL_WORDS, MASK_WORDS, VAL_WORDS, WPS};
+/// Cells of one cylinder section (16 × 16): the layout `finger::mcc` builds, asserted there.
+const CELLS: usize = 16 * 16;
+/// Sections (directions) of a cylinder.
+const SECTIONS: usize = 8;
+/// u64 words per section.
+pub const WPS: usize = CELLS.div_ceil(64);
+/// Value words of a cylinder (sections, padded to a multiple of 8 words).
+pub const VAL_WORDS: usize = (SECTIONS * WPS).div_ceil(8) * 8;
+/// Mask words (the section validity mask repeated to 8 words).
+pub const MASK_WORDS: usize = 8;
+/// Words per cylinder.
+pub const CYL_WORDS: usize = VAL_WORDS + MASK_WORDS;
+const _: () = assert!(8 % WPS == 0);
+
+/// Words of a prefilter summary (16 keys of 10 bits: 16 × 1024 bits), asserted by
+/// `finger::prefilter`.
+pub const PF_WORDS: usize = 16 * 1024 / 64;
+/// Weight classes of a probe's prefilter keys.
+pub const CLASSES: usize = 4;
+
+/// A probe's prefilter summary split into weight classes (built by `finger::prefilter`).
+#[derive(Debug, Clone)]
+pub struct Weights {
+    /// Class masks, `PF_WORDS` words each.
+    pub masks: Vec<u64>,
+    /// Integer weight of each class.
+    pub w: [u32; CLASSES],
+}
+
+/// Weighted prefilter score of a gallery summary: the portable reference.
+#[inline(always)]
+pub(crate) fn weighted_generic(s: &[u64], wts: &Weights) -> u32 {
+    let mut acc = [0u32; CLASSES];
+    for (c, a) in acc.iter_mut().enumerate() {
+        let m = &wts.masks[c * PF_WORDS..(c + 1) * PF_WORDS];
+        *a = s.iter().zip(m).map(|(x, y)| (x & y).count_ones()).sum();
+    }
+    acc.iter().zip(&wts.w).map(|(a, w)| a * w).sum()
+}
 
 /// Counts for one cylinder pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -151,8 +194,8 @@ mod x86 {
 
 #[cfg(target_arch = "aarch64")]
 mod neon {
-    use super::super::prefilter::{Weights, CLASSES, PF_WORDS};
     use super::*;
+    use super::{Weights, CLASSES, PF_WORDS};
     use std::arch::aarch64::*;
 
     /// One cylinder against several, NEON.
@@ -258,11 +301,11 @@ mod neon {
 }
 
 /// Signature of the weighted prefilter score.
-pub type WeightedFn = fn(&[u64], &super::prefilter::Weights) -> u32;
+pub type WeightedFn = fn(&[u64], &Weights) -> u32;
 
 #[cfg(target_arch = "x86_64")]
 mod x86w {
-    use super::super::prefilter::{weighted_generic, Weights};
+    use super::{weighted_generic, Weights};
 
     /// # Safety
     /// The CPU must support AVX-512F, AVX-512 VPOPCNTDQ and POPCNT.
@@ -289,8 +332,9 @@ mod x86w {
     }
 }
 
-fn weighted_scalar(s: &[u64], w: &super::prefilter::Weights) -> u32 {
-    super::prefilter::weighted_generic(s, w)
+/// The scalar weighted-score kernel.
+pub fn weighted_scalar(s: &[u64], w: &Weights) -> u32 {
+    weighted_generic(s, w)
 }
 
 /// Every weighted-score kernel this CPU can run, best first; scalar last.
@@ -339,10 +383,64 @@ pub fn available() -> Vec<(&'static str, PairFn)> {
     v
 }
 
-/// The best kernel for this CPU (detected once).
-pub fn detect() -> (&'static str, PairFn) {
-    static BEST: std::sync::OnceLock<(&'static str, PairFn)> = std::sync::OnceLock::new();
-    *BEST.get_or_init(|| available()[0])
+/// The fingerprint kernels of one ISA: cylinder pair counts and the weighted prefilter score.
+#[derive(Clone, Copy)]
+pub struct FingerKernels {
+    /// Name of the ISA, e.g. "avx512vpopcntdq", "popcnt", "neon", "scalar".
+    pub name: &'static str,
+    pairs: PairFn,
+    weighted: WeightedFn,
+}
+
+impl std::fmt::Debug for FingerKernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FingerKernels")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl FingerKernels {
+    /// The best fingerprint kernels for this CPU; detection runs once and is cached.
+    pub fn detect() -> FingerKernels {
+        static BEST: std::sync::OnceLock<FingerKernels> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Self::all_available()[0])
+    }
+
+    /// The portable reference kernels.
+    pub fn scalar() -> FingerKernels {
+        FingerKernels {
+            name: "scalar",
+            pairs: pair_scalar,
+            weighted: weighted_scalar,
+        }
+    }
+
+    /// Every fingerprint kernel table this CPU can run, best first, scalar last.
+    pub fn all_available() -> Vec<FingerKernels> {
+        available()
+            .into_iter()
+            .zip(weighted_available())
+            .map(|((name, pairs), (wname, weighted))| {
+                debug_assert_eq!(name, wname, "pair and weighted kernels are listed by ISA");
+                FingerKernels {
+                    name,
+                    pairs,
+                    weighted,
+                }
+            })
+            .collect()
+    }
+
+    /// The cylinder pair-count kernel (see [`PairFn`]): a safe function for any slices.
+    pub fn pairs(&self) -> PairFn {
+        self.pairs
+    }
+
+    /// The weighted prefilter score kernel (see [`WeightedFn`]): a safe function for any slices.
+    pub fn weighted(&self) -> WeightedFn {
+        self.weighted
+    }
 }
 
 /// Checks every available kernel (pair counts and weighted prefilter scores) against the scalar
@@ -350,7 +448,6 @@ pub fn detect() -> (&'static str, PairFn) {
 /// threads, so it also runs under qemu-user. Returns how many comparisons agreed, or the first
 /// disagreement.
 pub fn check_kernels(seed: u64) -> Result<usize, String> {
-    use super::prefilter::{Frequencies, Weights, PF_WORDS};
     let mut x = seed | 1;
     let mut next = || {
         x ^= x << 13;
@@ -389,7 +486,6 @@ pub fn check_kernels(seed: u64) -> Result<usize, String> {
             agreed += 1;
         }
     }
-    let mut freq = Frequencies::default();
     let summaries: Vec<Vec<u64>> = (0..24)
         .map(|i| match i {
             0 => vec![u64::MAX; PF_WORDS],
@@ -397,11 +493,19 @@ pub fn check_kernels(seed: u64) -> Result<usize, String> {
             _ => (0..PF_WORDS).map(|_| next() & next()).collect(),
         })
         .collect();
-    for s in &summaries[2..] {
-        freq.update(s, true);
-    }
-    for probe in &summaries {
-        let wts = Weights::new(probe, &freq);
+    for (p, probe) in summaries.iter().enumerate() {
+        // Class masks split the probe's bits by word parity and a random mask, weights 1..=1000:
+        // the kernels only see masks and integer weights.
+        let split = next();
+        let mut masks = vec![0u64; CLASSES * PF_WORDS];
+        for (i, &x) in probe.iter().enumerate() {
+            let c = (i + p + (split >> (i % 64) & 1) as usize) % CLASSES;
+            masks[c * PF_WORDS + i] = x;
+        }
+        let wts = Weights {
+            masks,
+            w: std::array::from_fn(|c| 1 + (next() % 1000) as u32 * (c as u32 % 2 + 1)),
+        };
         for s in &summaries {
             let want = weighted_scalar(s, &wts);
             for (name, k) in weighted_available() {
