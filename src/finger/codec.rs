@@ -33,9 +33,9 @@ use std::fmt;
 #[error("{0}")]
 pub struct FormatError(pub String);
 
-impl From<FormatError> for crate::Error {
+impl From<FormatError> for crate::error::Error {
     fn from(e: FormatError) -> Self {
-        crate::Error::Invalid(e.0)
+        crate::error::Error::Invalid(e.0)
     }
 }
 

@@ -169,9 +169,9 @@ fn id(v: &str, what: &str, path: &str) -> R<String> {
     Ok(v.to_string())
 }
 
-fn invalid_text(e: crate::Error) -> String {
+fn invalid_text(e: crate::error::Error) -> String {
     match e {
-        crate::Error::Invalid(m) => m,
+        crate::error::Error::Invalid(m) => m,
         other => other.to_string(),
     }
 }
