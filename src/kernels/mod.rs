@@ -192,61 +192,38 @@ mod tests {
         run_all_kernels(*check).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 
-    #[test]
-    fn every_check_has_a_test() {
-        // Guards against adding a check to CHECKS and forgetting its #[test].
-        assert_eq!(CHECKS.len(), 10);
+    /// One `#[test]` per named check, and a test that the names are exactly `CHECKS`' (so a check
+    /// added without its test, or a test naming a check that is gone, fails).
+    macro_rules! check_tests {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[test]
+                fn $name() {
+                    run(stringify!($name));
+                }
+            )*
+
+            #[test]
+            fn every_check_has_a_test() {
+                let tested = [$(stringify!($name)),*];
+                let listed: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
+                assert_eq!(tested.as_slice(), listed.as_slice());
+            }
+        };
     }
 
-    #[test]
-    fn dot_u8i8_random_lengths() {
-        run("dot_u8i8_random_lengths");
-    }
-
-    #[test]
-    fn dot_u8i8_extremes() {
-        run("dot_u8i8_extremes");
-    }
-
-    #[test]
-    fn dot_u8i8_unaligned_slices() {
-        run("dot_u8i8_unaligned_slices");
-    }
-
-    #[test]
-    fn rows_random() {
-        run("rows_random");
-    }
-
-    #[test]
-    fn rows_extremes() {
-        run("rows_extremes");
-    }
-
-    #[test]
-    fn f32_f64_bit_identical_random() {
-        run("f32_f64_bit_identical_random");
-    }
-
-    #[test]
-    fn f32_f64_bit_identical_wild_magnitudes() {
-        run("f32_f64_bit_identical_wild_magnitudes");
-    }
-
-    #[test]
-    fn f32_f64_special_values() {
-        run("f32_f64_special_values");
-    }
-
-    #[test]
-    fn u4_rows_random() {
-        run("u4_rows_random");
-    }
-
-    #[test]
-    fn u4_rows_extremes() {
-        run("u4_rows_extremes");
-    }
+    check_tests!(
+        dot_u8i8_random_lengths,
+        dot_u8i8_extremes,
+        dot_u8i8_unaligned_slices,
+        rows_random,
+        rows_extremes,
+        f32_f64_bit_identical_random,
+        f32_f64_bit_identical_wild_magnitudes,
+        f32_f64_special_values,
+        u4_rows_random,
+        u4_rows_extremes,
+    );
 
     #[test]
     fn detect_is_available_and_cached() {
