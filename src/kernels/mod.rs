@@ -109,7 +109,7 @@ impl Kernels {
         Self::all_available().into_iter().find(|k| k.name == name)
     }
 
-    /// Σ a[i]*b[i] over u8 codes and an i8 query. Panics (assert) if lengths differ.
+    /// `Σ a[i] * b[i]` over u8 codes and an i8 query. Panics (assert) if lengths differ.
     ///
     /// Exact (no saturation) for query values in -127..=127 and lengths up to
     /// 4096, which keeps the sum within i32.

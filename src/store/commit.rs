@@ -239,7 +239,7 @@ impl Store {
         let full = self.tail_full(&new);
         self.publish(new);
         drop(snap); // release the old snapshot so housekeeping can scrub what only it mapped
-        drop(ops); // and the logged bytes (prepared fingerprints: ~15 KB each) before a checkpoint
+        drop(ops); // and the logged bytes (prepared fingerprints: 13–17 KB each) before a checkpoint
 
         // Housekeeping after the commit is durable; its failures do not undo the commit.
         if full {

@@ -7,8 +7,9 @@
 //!   deletes to physical rows, appends one checksummed record and fdatasyncs it. Only then is the change
 //!   applied in memory and published as a new [`Snapshot`]. A crash before the fdatasync completes loses
 //!   the commit (the torn record is discarded on replay); after it, replay restores it.
-//! - `seg-<id>.seg` — immutable face segments (see `segment`), `fng-<id>.fsg` — immutable finger
-//!   segments (see `fsegment`), `seg-<id>-<gen>.del` — the deleted rows of either.
+//! - `seg-<id>.seg` — immutable face segments (see `segment::face`), `fng-<id>.fsg` — immutable
+//!   finger segments (see `segment::finger`), `seg-<id>-<gen>.del` — the deleted rows of either.
+//! - `catalog-<id>.cat` — the catalog at the last checkpoint.
 //!
 //! Faces and fingers are two indexes kept the same way (segments, deletion files, an in-memory tail
 //! replayed from the log), committed by the same log records and checkpointed by the same manifest
@@ -32,6 +33,24 @@
 //! and so does [`Store::maintain`], which a terminal calls periodically. The CLI's remove erases at once.
 //! Scrubbing overwrites the file's blocks through the file system; on flash behind a translation layer
 //! the old physical pages are released to the device, which reclaims them on its own schedule.
+//!
+//! # Where things live
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Store`], the writer's state, publishing snapshots |
+//! | `options.rs`, `change.rs` | [`OpenOptions`]; [`Change`] and what a commit reports ([`Committed`]) |
+//! | `open.rs` | create, open: manifest, scrubbing leftovers, mapping segments, replaying the log |
+//! | `upgrade.rs` | bringing a store of an older build up to this one, on open |
+//! | `commit.rs` | validation, the plan under the writer lock, the log append, publication |
+//! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |
+//! | `apply.rs` | logged ops applied to a snapshot: live bits, tail blocks and their merges |
+//! | `checkpoint.rs` | checkpoint, compaction, erasure, scrubbing released files |
+//! | `snapshot.rs`, `stats.rs`, `bitmap.rs` | what a search sees; counts and checksums; live rows |
+//! | `segment/` | the two segment formats behind one `SegmentKind` trait |
+//! | `wal.rs`, `manifest.rs`, `files.rs`, `codec.rs` | the log, manifest and deletion-file formats; file names; byte encoding |
+//! | `fs.rs` | [`fs::Fs`]: the real disk and a simulated one that loses power |
+//!
+//! Searches over a snapshot are in `index`, deltas in `sync`: both sit above the store.
 
 mod apply;
 mod bitmap;

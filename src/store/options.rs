@@ -34,7 +34,7 @@ impl OpenOptions {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Uses another file system (tests use [`fs::SimFs`]).
+    /// Uses another file system (tests use [`SimFs`](crate::store::fs::SimFs)).
     pub fn fs(mut self, fs: Arc<dyn Fs>) -> Self {
         self.fs = fs;
         self
@@ -50,8 +50,8 @@ impl OpenOptions {
         self.checkpoint_rows = n.max(1);
         self
     }
-    /// Finger tail rows that trigger a checkpoint (default 2,048: prepared templates are about 12 KB,
-    /// so the tail stays near 25 MB of RAM and of log).
+    /// Finger tail rows that trigger a checkpoint (default 2,048: prepared templates are 13–17 KB,
+    /// so the tail stays near 25–35 MB of RAM and of log).
     pub fn checkpoint_fingers(mut self, n: usize) -> Self {
         self.checkpoint_fingers = n.max(1);
         self

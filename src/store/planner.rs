@@ -168,7 +168,7 @@ impl Planner<'_> {
             if let Some((i, row)) = locate(&self.snap.fingers, old) {
                 let s = &self.snap.fingers[i];
                 // Preparation is a function of (source, format, position) for one matcher version,
-                // so the prepared record (~15 KB, maybe not in memory) need not be compared.
+                // so the prepared record (13–17 KB, maybe not in memory) need not be compared.
                 if s.live.get(row)
                     && s.seg.prepared_version() == TEMPLATE_VERSION
                     && s.seg.position(row) == f.position

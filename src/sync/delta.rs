@@ -356,7 +356,7 @@ pub fn parse(
     })
 }
 
-/// Prepares every fingerprint template of the delta for the finger index (about half a millisecond
+/// Prepares every fingerprint template of the delta for the finger index (about 0.12 ms
 /// each, so on all cores). A record that cannot be read refuses the delta, naming it.
 fn prepare_fingers(ops: &mut [Op]) -> R<()> {
     use rayon::prelude::*;

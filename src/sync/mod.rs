@@ -129,7 +129,7 @@ impl Store {
         buf.fill(0);
         std::hint::black_box(&buf);
         let mut d = d?;
-        // The prepared fingerprints (about 15 KB each) move into the plan instead of being copied.
+        // The prepared fingerprints (13–17 KB each) move into the plan instead of being copied.
         let mut prepared: Vec<Vec<crate::finger::enroll::Prepared>> = d
             .ops
             .iter_mut()

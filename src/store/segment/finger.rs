@@ -21,7 +21,7 @@
 //! **Why the sources are kept.** A prepared template is only comparable with templates prepared by
 //! the same matcher version (`finger::template::VERSION`, written in the header). After a firmware
 //! update that changes preparation, the store re-prepares every template from its source on open
-//! instead of silently comparing old cylinders with new ones; the sources cost about 2 % of a row (300 bytes for an FVC2002 record, of about 16 KB).
+//! instead of silently comparing old cylinders with new ones; the sources cost about 2 % of a row (300 bytes for an FVC2002 record, of 15–19 KB; sizes in `docs/fingerprint-matcher.md`).
 //!
 //! Versions: 1 is the first and only one. A change of layout bumps [`FINGER_SEGMENT_VERSION`].
 
