@@ -330,7 +330,7 @@ fn each<T: Send>(
 }
 
 /// Checks and normalises a probe for a snapshot.
-fn prepare(snap: &Snapshot, probe: &[f32]) -> Result<Vec<f32>> {
+fn normalize_probe(snap: &Snapshot, probe: &[f32]) -> Result<Vec<f32>> {
     normalize(probe, snap.dim).map_err(|e| match e {
         Error::Invalid(m) => Error::Invalid(format!("probe: {m}")),
         other => other,
@@ -345,7 +345,7 @@ pub fn identify(
     req: &FaceIdentify<'_>,
 ) -> Result<Vec<FaceHit>> {
     super::check_request(req.k, req.threshold, req.location)?;
-    let q = prepare(snap, req.probe)?;
+    let q = normalize_probe(snap, req.probe)?;
     let pq = quantize_probe(&q, crate::face::dims4(snap.dim));
     let ctx = Ctx {
         snap,
@@ -469,7 +469,7 @@ pub fn identify_brute_force(
     kernels: Kernels,
     req: &FaceIdentify<'_>,
 ) -> Result<Vec<FaceHit>> {
-    let q = prepare(snap, req.probe)?;
+    let q = normalize_probe(snap, req.probe)?;
     let mut best = std::collections::HashMap::new();
     for (l, u, t, v) in snap.face_templates() {
         if req.location.is_some_and(|x| x != l) {
@@ -493,7 +493,7 @@ pub fn verify(
     user: &str,
     probe: &[f32],
 ) -> Result<Option<FaceHit>> {
-    let q = prepare(snap, probe)?;
+    let q = normalize_probe(snap, probe)?;
     let mut best: Option<FaceHit> = None;
     for s in &snap.faces {
         for r in s.seg.rows_of(location, user) {
