@@ -7,7 +7,7 @@ use clap::Args;
 use edgeid::index::face::identify_brute_force;
 use edgeid::kernels::Kernels;
 use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Store};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -170,7 +170,7 @@ fn parallel_map<T: Send>(
         .collect())
 }
 
-pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
+pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<Value> {
     let dim = a.dim;
     if !edgeid::face::DIM_RANGE.contains(&dim) {
         return Err(Fail::new(format!(
@@ -455,10 +455,10 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
             .collect::<Vec<_>>(),
     });
     if !exact {
-        return Err(Fail {
-            message: format!("{mismatches} of {q} queries differ from the brute-force reference"),
-            json: Some(report),
-        });
+        return Err(Fail::with(
+            format!("{mismatches} of {q} queries differ from the brute-force reference"),
+            report,
+        ));
     }
     Ok(report)
 }

@@ -22,7 +22,7 @@ use edgeid::finger::eval::{finger_of, load_dir};
 use edgeid::finger::synth::{synthesize, synthetic_records, Rng, SynthParams};
 use edgeid::finger::{compare, FingerTemplate, SearchParams};
 use edgeid::{Change, FingerIdentify, OpenOptions, Store};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -152,7 +152,7 @@ fn load_real(root: &Path) -> Result<(Vec<Real>, Vec<String>), Fail> {
     Ok((real, names))
 }
 
-pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
+pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult<Value> {
     let data = match &a.data {
         Some(d) => d.clone(),
         None => default_data()?,

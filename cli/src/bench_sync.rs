@@ -143,7 +143,7 @@ impl Searches {
     }
 }
 
-pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
+pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<Value> {
     let (n, m, dim) = (a.users as usize, a.full_users as usize, a.dim);
     if !edgeid::face::DIM_RANGE.contains(&dim) {
         return Err(Fail::new(format!(

@@ -237,7 +237,7 @@ fn who(r: &Option<UserRef>) -> String {
         .map_or("no user".into(), |r| format!("{}/{}", r.location, r.user))
 }
 
-pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
+pub fn run(a: &DemoArgs, out: Out) -> CmdResult<Value> {
     let (n, dim, seed) = (a.users as usize, a.dim, a.seed);
     let people = People {
         seed,
@@ -587,10 +587,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
         "kernel": st.kernel,
     });
     if !ok {
-        return Err(Fail {
-            message: "demo: some answers were wrong".into(),
-            json: Some(report),
-        });
+        return Err(Fail::with("demo: some answers were wrong", report));
     }
     Ok(report)
 }

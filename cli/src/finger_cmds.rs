@@ -115,7 +115,7 @@ pub fn parse_fmr(s: &str) -> Result<f64, String> {
     Ok(f)
 }
 
-pub fn compare_cmd(a: &CompareArgs, out: Out) -> CmdResult {
+pub fn compare_cmd(a: &CompareArgs, out: Out) -> CmdResult<Value> {
     let ta = read_template(&a.a, &a.read)?;
     let tb = read_template(&a.b, &a.read)?;
     let score = compare(&ta.as_ref(), &tb.as_ref());
@@ -159,7 +159,7 @@ fn check_dir(dir: &Path) -> Result<(), Fail> {
     Ok(())
 }
 
-pub fn scores(a: &DirArgs, out: Out) -> CmdResult {
+pub fn scores(a: &DirArgs, out: Out) -> CmdResult<Value> {
     check_dir(&a.dir)?;
     // Every ordered pair (probe, gallery) of different templates, scored on all cores.
     let rows = eval::scores(&a.dir)?;
@@ -213,7 +213,7 @@ fn frac(x: f64) -> Value {
     }
 }
 
-pub fn eval_cmd(a: &DirArgs, out: Out) -> CmdResult {
+pub fn eval_cmd(a: &DirArgs, out: Out) -> CmdResult<Value> {
     check_dir(&a.dir)?;
     let r = eval::eval(&a.dir)?;
     out.line(format_args!(
@@ -291,7 +291,7 @@ fn impression_name(i: u8) -> &'static str {
     }
 }
 
-pub fn info(a: &InfoArgs, out: Out) -> CmdResult {
+pub fn info(a: &InfoArgs, out: Out) -> CmdResult<Value> {
     let (rec, bytes) = read_record(&a.file, &a.read)?;
     let format = rec.format;
     let detected = a.read.format.is_none();

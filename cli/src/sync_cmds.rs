@@ -1,8 +1,8 @@
 //! The terminal's copy of the platform's users: `sync apply|status|digest`, `user show` and
 //! `lookup card|code|plate`.
 
+use crate::args::StoreArg;
 use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Out};
-use crate::StoreArg;
 use clap::Args;
 use edgeid::sync::{canonical, Outcome, Progress, UserRef};
 use edgeid::{Error, OpenOptions, Store};
@@ -56,7 +56,7 @@ fn peek(bytes: &[u8]) -> (Option<String>, Option<u64>) {
     )
 }
 
-pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult {
+pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Value> {
     // A misspelt file name should not leave the deltas before it applied and the rest not.
     for f in &a.files {
         if !f.is_file() {
@@ -180,15 +180,12 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult {
             } else {
                 format!("{what}; {} not applied", count(rest, "later file"))
             };
-            Err(Fail {
-                message,
-                json: Some(report),
-            })
+            Err(Fail::with(message, report))
         }
     }
 }
 
-pub fn status(a: &StoreArg, out: Out) -> CmdResult {
+pub fn status(a: &StoreArg, out: Out) -> CmdResult<Value> {
     let store = open(a)?;
     let st = store.sync_status();
     if st.is_empty() {
@@ -242,7 +239,7 @@ fn unknown_location(e: Error, location: &str) -> Fail {
     }
 }
 
-pub fn digest(a: &DigestArgs, out: Out) -> CmdResult {
+pub fn digest(a: &DigestArgs, out: Out) -> CmdResult<Value> {
     let store = open(&a.store)?;
     let d = store
         .digest(&a.location)
@@ -278,7 +275,7 @@ fn rfc3339(secs: i64) -> String {
     jiff::Timestamp::from_second(secs).map_or_else(|_| format!("@{secs}"), |t| t.to_string())
 }
 
-pub fn user_show(a: &UserShowArgs, out: Out) -> CmdResult {
+pub fn user_show(a: &UserShowArgs, out: Out) -> CmdResult<Value> {
     let store = open(&a.store)?;
     let Some(u) = store.user(&a.location, &a.user) else {
         check_location(&store, Some(&a.location))?;
@@ -410,7 +407,7 @@ pub struct PlateArgs {
 }
 
 /// Prints the answer of a lookup: `location/user`, or "no user" with exit status 1.
-fn answer(kind: &str, query: Option<&str>, found: Option<UserRef>, out: Out) -> CmdResult {
+fn answer(kind: &str, query: Option<&str>, found: Option<UserRef>, out: Out) -> CmdResult<Value> {
     let report = json!({
         "kind": kind,
         "query": query,
@@ -430,7 +427,7 @@ fn answer(kind: &str, query: Option<&str>, found: Option<UserRef>, out: Out) -> 
     }
 }
 
-pub fn lookup_card(a: &CardArgs, out: Out) -> CmdResult {
+pub fn lookup_card(a: &CardArgs, out: Out) -> CmdResult<Value> {
     if a.format.starts_with("wiegand") && a.facility.is_none() {
         return Err(Fail::new(format!(
             "{} cards need a facility code: --facility N",
@@ -452,7 +449,7 @@ pub fn lookup_card(a: &CardArgs, out: Out) -> CmdResult {
     answer("card", Some(&query), found, out)
 }
 
-pub fn lookup_code(a: &CodeArgs, out: Out) -> CmdResult {
+pub fn lookup_code(a: &CodeArgs, out: Out) -> CmdResult<Value> {
     let code = if a.code == "-" {
         let mut line = String::new();
         std::io::stdin()
@@ -470,7 +467,7 @@ pub fn lookup_code(a: &CodeArgs, out: Out) -> CmdResult {
     answer("code", None, found, out)
 }
 
-pub fn lookup_plate(a: &PlateArgs, out: Out) -> CmdResult {
+pub fn lookup_plate(a: &PlateArgs, out: Out) -> CmdResult<Value> {
     let store = open(&a.scope.store)?;
     check_location(&store, a.scope.location.as_deref())?;
     let found = store.lookup_plate(a.scope.location.as_deref(), &a.plate)?;
