@@ -123,11 +123,6 @@ impl Out {
         }
     }
 
-    /// True in `--json` mode (for commands that write their human output themselves).
-    pub fn is_json(self) -> bool {
-        self.json
-    }
-
     /// Prints a human line (nothing in `--json` mode). Write errors (closed pipe) are ignored.
     pub fn line(self, s: impl Display) {
         if !self.json {
