@@ -2,7 +2,8 @@
 //! latency, batch throughput, delete time, memory — plus a check that every answer was exact.
 
 use crate::out::{ms, round3, CmdResult, Fail, Out};
-use crate::synth::{self, Rng};
+use crate::rss;
+use crate::synth::{self, user_id, Rng};
 use clap::Args;
 use edgeid::index::face::identify_brute_force;
 use edgeid::kernels::Kernels;
@@ -59,10 +60,6 @@ pub struct BenchFaceArgs {
     dir: Option<PathBuf>,
 }
 
-fn user_id(i: usize) -> String {
-    format!("u-{i:07}")
-}
-
 /// Where gallery rows come from. Synthetic rows are regenerated from their index, so neither
 /// source keeps the whole gallery in memory (peak RSS then measures the store, not the bench).
 enum Gallery {
@@ -117,16 +114,6 @@ fn rows_in(path: &Path, dim: usize) -> Result<usize, Fail> {
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-/// A memory figure of this process from /proc/self/status, in MiB; None off Linux.
-fn proc_status_mb(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// Runs `f(i)` for i in 0..n over `threads` threads (work handed out one index at a time, so
@@ -296,7 +283,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<Value> {
     // Peak RSS includes the bulk insert; the anonymous (heap) part of the resident set here is
     // what an open, searching store costs besides its mapped segment files (which the kernel can
     // drop and reload), before the bench's own reference checks allocate.
-    let anon = proc_status_mb("RssAnon");
+    let anon = rss::status_mib("RssAnon").map(rss::round1);
     let mean_ms = lat.iter().sum::<f64>() / q as f64;
     lat.sort_by(f64::total_cmp);
     let (p50_ms, p99_ms) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
@@ -376,7 +363,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<Value> {
     };
     let st = store.stats();
     drop(store);
-    let peak = proc_status_mb("VmHWM");
+    let peak = rss::peak_mib().map(rss::round1);
 
     let source = if a.gallery_file.is_some() {
         "files"
@@ -451,7 +438,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<Value> {
         // Gallery row of each query's top-1 (ids are "u-<row>"), for peer scripts to check.
         "top1": top1
             .iter()
-            .map(|h| h.first().and_then(|h| h.user.strip_prefix("u-")?.parse::<u64>().ok()))
+            .map(|h| h.first().and_then(|h| synth::user_index(&h.user)))
             .collect::<Vec<_>>(),
     });
     if !exact {

@@ -17,6 +17,7 @@
 
 use crate::bench::percentile;
 use crate::out::{ms, round3, CmdResult, Fail, Out};
+use crate::synth::{user_id, user_index};
 use clap::Args;
 use edgeid::finger::eval::{finger_of, load_dir};
 use edgeid::finger::synth::{synthesize, synthetic_records, Rng, SynthParams};
@@ -275,9 +276,7 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult<Value> {
         lat.push(ms(t.elapsed()));
         if mated.contains(finger) {
             with_mate += 1;
-            let top = hits
-                .first()
-                .and_then(|h| h.user.strip_prefix('g')?.parse::<usize>().ok());
+            let top = hits.first().and_then(|h| user_index(&h.user));
             if top.is_some_and(|i| gallery_finger(i) == *finger) {
                 top1_mate += 1;
             }
@@ -366,8 +365,4 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult<Value> {
         "rank1": rank1,
         "rank1_probes": with_mate,
     }))
-}
-
-fn user_id(i: usize) -> String {
-    format!("g{i:07}")
 }

@@ -6,7 +6,8 @@
 use crate::bench::percentile;
 use crate::deltas;
 use crate::out::{ms, round3, CmdResult, Fail, Out};
-use crate::synth;
+use crate::rss;
+use crate::synth::{self, user_id};
 use clap::Args;
 use edgeid::sync::delta::Kind;
 use edgeid::sync::Outcome;
@@ -52,10 +53,6 @@ pub struct BenchSyncArgs {
     /// measure a particular disk.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-}
-
-fn user_id(i: usize) -> String {
-    format!("u-{i:07}")
 }
 
 /// Synthetic faces: user `i` is a random direction, each enrolment a noisy capture of it.
@@ -193,9 +190,9 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<Value> {
     }
     let parse_ms = median(parse);
     let parse_mb_s = bytes as f64 / 1e6 / (parse_ms / 1e3);
-    let rss_before = peak_rss_reset();
+    let rss_before = rss::reset_peak();
     let apply_ms = apply(&store, &changes, "the changes delta")?;
-    let apply_peak_mb = peak_rss_mb().map(|p| p - rss_before.unwrap_or(0.0));
+    let apply_peak_mb = rss::peak_mib().map(|p| p - rss_before.unwrap_or(0.0));
     drop(changes);
 
     // (b) "Synchronize user": one user per delta, each its own durable commit.
@@ -377,28 +374,4 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<Value> {
         r.extend(f);
     }
     Ok(report)
-}
-
-/// Resets the process's peak resident set size (Linux: `/proc/self/clear_refs`) and returns the
-/// current resident size in MB, so the next [`peak_rss_mb`] measures what happened since.
-fn peak_rss_reset() -> Option<f64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    status_mb("VmRSS:")
-}
-
-/// Peak resident set size in MB since the last reset (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
-    status_mb("VmHWM:")
-}
-
-fn status_mb(field: &str) -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }

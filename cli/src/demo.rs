@@ -7,7 +7,7 @@
 
 use crate::deltas;
 use crate::out::{count, human_bytes, ms, round3, CmdResult, Fail, Out};
-use crate::synth::{self, Rng};
+use crate::synth::{self, user_id, Rng};
 use clap::Args;
 use edgeid::finger::calibration::threshold_for_fmr;
 use edgeid::finger::synth::to_record;
@@ -53,10 +53,6 @@ pub struct DemoArgs {
     /// Seed of the synthetic faces (and of the location's code key).
     #[arg(long, default_value_t = 7)]
     seed: u64,
-}
-
-fn user_id(i: usize) -> String {
-    format!("u-{i:05}")
 }
 
 /// The synthetic population: each user is a random direction; templates and probes are noisy

@@ -14,6 +14,7 @@ mod demo;
 mod finger_cmds;
 mod finger_store_cmds;
 mod out;
+mod rss;
 mod store_cmds;
 mod sync_cmds;
 mod synth;
