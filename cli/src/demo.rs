@@ -413,7 +413,7 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult<Value> {
             for (what, found) in asked {
                 let ok = who(&found) == expected;
                 out.line(format_args!(
-                    "  {what:<28} -> {:<14} {}",
+                    "  {what:<28} -> {:<16} {}",
                     who(&found),
                     if ok { "ok" } else { "WRONG" }
                 ));
