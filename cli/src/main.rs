@@ -11,6 +11,7 @@ mod bench_finger;
 mod bench_sync;
 mod deltas;
 mod demo;
+mod demo_report;
 mod finger_cmds;
 mod finger_store_cmds;
 mod out;

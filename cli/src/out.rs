@@ -123,13 +123,6 @@ impl Out {
         }
     }
 
-    /// Prints a human line (nothing in `--json` mode). Write errors (closed pipe) are ignored.
-    pub fn line(self, s: impl Display) {
-        if !self.json {
-            let _ = writeln!(std::io::stdout().lock(), "{s}");
-        }
-    }
-
     /// A progress bar on stderr; hidden in `--json` mode or when stderr is not a terminal, so logs
     /// and test output stay clean.
     pub fn progress(self, len: u64, what: &str) -> ProgressBar {
@@ -147,11 +140,6 @@ impl Out {
         pb.set_message(what.to_string());
         pb
     }
-}
-
-/// Transitional: a report already printed line by line, with only its JSON left to print.
-impl Report for serde_json::Value {
-    fn text(&self, _: &mut Text) {}
 }
 
 /// Opens an existing store. Checks first that the directory exists and holds a manifest: the

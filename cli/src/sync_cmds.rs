@@ -177,7 +177,7 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
 
 /// Applies one delta with a progress bar while it is validated; the result and the milliseconds
 /// it took.
-fn apply_one(store: &Store, bytes: &[u8], out: Out) -> (edgeid::Result<Outcome>, f64) {
+pub fn apply_one(store: &Store, bytes: &[u8], out: Out) -> (edgeid::Result<Outcome>, f64) {
     let mut bar: Option<ProgressBar> = None;
     let t = Instant::now();
     let r = store.apply_delta(bytes, &mut |p| match p {
