@@ -20,6 +20,7 @@ mod store_cmds;
 mod sync_cmds;
 mod synth;
 mod templates;
+mod user_cmds;
 
 use args::{RemoveArgs, StoreArg};
 use clap::{Parser, Subcommand};
@@ -128,17 +129,17 @@ enum SyncCmd {
 #[derive(Subcommand)]
 enum UserCmd {
     /// Name, validity, templates, credentials, rights and record hash of one user.
-    Show(sync_cmds::UserShowArgs),
+    Show(user_cmds::UserShowArgs),
 }
 
 #[derive(Subcommand)]
 enum LookupCmd {
     /// Card → user (exit 1 when no user holds it).
-    Card(sync_cmds::CardArgs),
+    Card(user_cmds::CardArgs),
     /// Access code → user (exit 1 when no user holds it). The code is never printed.
-    Code(sync_cmds::CodeArgs),
+    Code(user_cmds::CodeArgs),
     /// Licence plate → user, matched without case, spaces, dashes or dots (exit 1 when none).
-    Plate(sync_cmds::PlateArgs),
+    Plate(user_cmds::PlateArgs),
 }
 
 #[derive(Subcommand)]
@@ -175,10 +176,10 @@ fn main() -> ExitCode {
         Cmd::Sync(SyncCmd::Apply(a)) => finish(out, sync_cmds::apply(&a, out)),
         Cmd::Sync(SyncCmd::Status(a)) => finish(out, sync_cmds::status(&a)),
         Cmd::Sync(SyncCmd::Digest(a)) => finish(out, sync_cmds::digest(&a)),
-        Cmd::User(UserCmd::Show(a)) => finish(out, sync_cmds::user_show(&a)),
-        Cmd::Lookup(LookupCmd::Card(a)) => finish(out, sync_cmds::lookup_card(&a)),
-        Cmd::Lookup(LookupCmd::Code(a)) => finish(out, sync_cmds::lookup_code(&a)),
-        Cmd::Lookup(LookupCmd::Plate(a)) => finish(out, sync_cmds::lookup_plate(&a)),
+        Cmd::User(UserCmd::Show(a)) => finish(out, user_cmds::user_show(&a)),
+        Cmd::Lookup(LookupCmd::Card(a)) => finish(out, user_cmds::lookup_card(&a)),
+        Cmd::Lookup(LookupCmd::Code(a)) => finish(out, user_cmds::lookup_code(&a)),
+        Cmd::Lookup(LookupCmd::Plate(a)) => finish(out, user_cmds::lookup_plate(&a)),
         Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
         Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
         Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
