@@ -110,6 +110,29 @@ fn rows_in(path: &Path, dim: usize) -> Result<usize, Fail> {
     Ok((len / row) as usize)
 }
 
+/// Refuses an embedding dimension the store would refuse, before any data is made.
+pub fn check_dim(dim: usize) -> Result<(), Fail> {
+    if !edgeid::face::DIM_RANGE.contains(&dim) {
+        return Err(Fail::new(format!(
+            "dimension must be in {:?}, got {dim}",
+            edgeid::face::DIM_RANGE
+        )));
+    }
+    Ok(())
+}
+
+/// A temporary directory for a bench's stores, under `dir` (`--dir`) or the system's; removed
+/// when dropped.
+pub fn temp_dir(dir: Option<&Path>) -> Result<tempfile::TempDir, Fail> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("edgeid-bench-");
+    match dir {
+        Some(d) => b.tempdir_in(d),
+        None => b.tempdir(),
+    }
+    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))
+}
+
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
@@ -159,12 +182,7 @@ fn parallel_map<T: Send>(
 
 pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<BenchFace> {
     let dim = a.dim;
-    if !edgeid::face::DIM_RANGE.contains(&dim) {
-        return Err(Fail::new(format!(
-            "dimension must be in {:?}, got {dim}",
-            edgeid::face::DIM_RANGE
-        )));
-    }
+    check_dim(dim)?;
     let threads = a.threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t as usize,
@@ -220,13 +238,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<BenchFace> {
     };
     let q = queries.len();
 
-    let tmp = match &a.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("edgeid-bench-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
-    }
-    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let tmp = temp_dir(a.dir.as_deref())?;
     let dir = tmp.path().join("store");
     let opts = OpenOptions::new().threads(threads).kernels(kernels);
 

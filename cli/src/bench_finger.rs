@@ -15,7 +15,7 @@
 //! `rank1` is the fraction of probes whose top hit is a mate. Probes beyond the held-out
 //! impressions are synthetic variants of them.
 
-use crate::bench::percentile;
+use crate::bench::{percentile, temp_dir};
 use crate::out::{human_bytes, ms, round3, CmdResult, Fail, Out, Report, Text};
 use crate::synth::{user_id, user_index};
 use clap::Args;
@@ -192,7 +192,7 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult<BenchFinger> {
     // i % s, with a variation of the chunk's seed.
     let params = SynthParams::default();
     let pb = out.progress(n as u64, "gallery");
-    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("temporary directory: {e}")))?;
+    let tmp = temp_dir(None)?;
     let dir = tmp.path().join("store");
     let store = Store::create(&dir, "none", 8, OpenOptions::new())?;
     let t = Instant::now();

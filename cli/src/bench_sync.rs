@@ -3,7 +3,7 @@
 //! user), and a full synchronisation of 100,000 users while another thread keeps identifying
 //! (search latency idle vs. during the apply).
 
-use crate::bench::percentile;
+use crate::bench::{check_dim, percentile, temp_dir};
 use crate::deltas;
 use crate::out::{ms, round3, CmdResult, Fail, Out, Report, Text};
 use crate::rss;
@@ -143,24 +143,13 @@ impl Searches {
 
 pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
     let (n, m, dim) = (a.users as usize, a.full_users as usize, a.dim);
-    if !edgeid::face::DIM_RANGE.contains(&dim) {
-        return Err(Fail::new(format!(
-            "dimension must be in {:?}, got {dim}",
-            edgeid::face::DIM_RANGE
-        )));
-    }
+    check_dim(dim)?;
     let faces = Faces {
         seed: a.seed,
         dim,
         fingers: a.fingers,
     };
-    let tmp = match &a.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("edgeid-bench-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
-    }
-    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let tmp = temp_dir(a.dir.as_deref())?;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
