@@ -1,13 +1,14 @@
 //! `edgeid bench face`: the numbers that matter on a terminal — insert rate, open time, one-probe
 //! latency, batch throughput, delete time, memory — plus a check that every answer was exact.
 
-use crate::out::{ms, round3, CmdResult, Fail, Out};
-use crate::synth::{self, Rng};
+use crate::out::{ms, round3, CmdResult, Fail, Out, Report, Text};
+use crate::rss;
+use crate::synth::{self, user_id, Rng};
 use clap::Args;
 use edgeid::index::face::identify_brute_force;
 use edgeid::kernels::Kernels;
 use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Store};
-use serde_json::json;
+use serde::Serialize;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -57,10 +58,6 @@ pub struct BenchFaceArgs {
     /// measure a particular disk.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-}
-
-fn user_id(i: usize) -> String {
-    format!("u-{i:07}")
 }
 
 /// Where gallery rows come from. Synthetic rows are regenerated from their index, so neither
@@ -113,20 +110,33 @@ fn rows_in(path: &Path, dim: usize) -> Result<usize, Fail> {
     Ok((len / row) as usize)
 }
 
+/// Refuses an embedding dimension the store would refuse, before any data is made.
+pub fn check_dim(dim: usize) -> Result<(), Fail> {
+    if !edgeid::face::DIM_RANGE.contains(&dim) {
+        return Err(Fail::new(format!(
+            "dimension must be in {:?}, got {dim}",
+            edgeid::face::DIM_RANGE
+        )));
+    }
+    Ok(())
+}
+
+/// A temporary directory for a bench's stores, under `dir` (`--dir`) or the system's; removed
+/// when dropped.
+pub fn temp_dir(dir: Option<&Path>) -> Result<tempfile::TempDir, Fail> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("edgeid-bench-");
+    match dir {
+        Some(d) => b.tempdir_in(d),
+        None => b.tempdir(),
+    }
+    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))
+}
+
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-/// A memory figure of this process from /proc/self/status, in MiB; None off Linux.
-fn proc_status_mb(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// Runs `f(i)` for i in 0..n over `threads` threads (work handed out one index at a time, so
@@ -170,14 +180,9 @@ fn parallel_map<T: Send>(
         .collect())
 }
 
-pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
+pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult<BenchFace> {
     let dim = a.dim;
-    if !edgeid::face::DIM_RANGE.contains(&dim) {
-        return Err(Fail::new(format!(
-            "dimension must be in {:?}, got {dim}",
-            edgeid::face::DIM_RANGE
-        )));
-    }
+    check_dim(dim)?;
     let threads = a.threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t as usize,
@@ -233,13 +238,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
     };
     let q = queries.len();
 
-    let tmp = match &a.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("edgeid-bench-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
-    }
-    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let tmp = temp_dir(a.dir.as_deref())?;
     let dir = tmp.path().join("store");
     let opts = OpenOptions::new().threads(threads).kernels(kernels);
 
@@ -296,7 +295,7 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
     // Peak RSS includes the bulk insert; the anonymous (heap) part of the resident set here is
     // what an open, searching store costs besides its mapped segment files (which the kernel can
     // drop and reload), before the bench's own reference checks allocate.
-    let anon = proc_status_mb("RssAnon");
+    let anon = rss::status_mib("RssAnon").map(rss::round1);
     let mean_ms = lat.iter().sum::<f64>() / q as f64;
     lat.sort_by(f64::total_cmp);
     let (p50_ms, p99_ms) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
@@ -376,89 +375,128 @@ pub fn face(a: &BenchFaceArgs, out: Out) -> CmdResult {
     };
     let st = store.stats();
     drop(store);
-    let peak = proc_status_mb("VmHWM");
+    let peak = rss::peak_mib().map(rss::round1);
 
     let source = if a.gallery_file.is_some() {
         "files"
     } else {
         "synthetic"
     };
-    out.line(format_args!(
-        "edgeid bench face: {n} templates x {dim} dims, {q} queries ({source}), kernel {}, {threads} thread{}",
-        kernels.name,
-        if threads == 1 { "" } else { "s" }
-    ));
-    out.line(format_args!(
-        "  insert        {insert_per_s:>12.0} templates/s  (batches of {BATCH}, one fdatasync each)"
-    ));
-    out.line(format_args!("  open          {open_ms:>12.2} ms"));
-    out.line(format_args!(
-        "  identify      {p50_ms:>12.3} ms p50   {p99_ms:.3} ms p99   {mean_ms:.3} ms mean  (k=1)"
-    ));
-    out.line(format_args!(
-        "  batch         {batch_qps:>12.0} queries/s over {threads} thread{}",
-        if threads == 1 { "" } else { "s" }
-    ));
-    out.line(format_args!(
-        "  first write   {first_write_ms:>12.2} ms  (builds the key index after open)"
-    ));
-    if let Some(d) = delete_10k_ms {
-        out.line(format_args!(
-            "  delete        {d:>12.2} ms for {deleted} templates in one commit"
-        ));
-    }
-    if let Some(p) = peak {
-        out.line(format_args!(
-            "  peak RSS      {p:>12.1} MiB  (heap while searching: {} MiB, besides mapped files)",
-            anon.map_or("?".to_string(), |a| format!("{a:.1}"))
-        ));
-    }
-    out.line(format_args!(
-        "  exact         {:>12}  ({} of {q} queries equal the brute-force scan at k=1 and k={K_WIDE})",
+    let report = BenchFace {
+        source,
+        gallery: n,
+        dim,
+        queries: q,
+        seed: (source == "synthetic").then_some(a.seed),
+        kernel: kernels.name,
+        threads,
+        insert_per_s: insert_per_s.round(),
+        open_ms: round3(open_ms),
+        p50_ms: round3(p50_ms),
+        p99_ms: round3(p99_ms),
+        mean_ms: round3(mean_ms),
+        batch_qps: batch_qps.round(),
+        first_write_ms: round3(first_write_ms),
+        deleted,
+        delete_10k_ms: delete_10k_ms.map(round3),
+        peak_rss_mb: peak,
+        rss_anon_mb: anon,
+        segment_bytes: st.faces.segment_bytes,
         exact,
-        q - mismatches
-    ));
-    if let Some(agree) = top1_source_agreement {
-        out.line(format_args!(
-            "  top-1 source  {:>11.1}%  (query's source template ranked first)",
-            agree * 100.0
-        ));
-    }
-
-    let report = json!({
-        "source": source,
-        "gallery": n,
-        "dim": dim,
-        "queries": q,
-        "seed": (source == "synthetic").then_some(a.seed),
-        "kernel": kernels.name,
-        "threads": threads,
-        "insert_per_s": insert_per_s.round(),
-        "open_ms": round3(open_ms),
-        "p50_ms": round3(p50_ms),
-        "p99_ms": round3(p99_ms),
-        "mean_ms": round3(mean_ms),
-        "batch_qps": batch_qps.round(),
-        "first_write_ms": round3(first_write_ms),
-        "deleted": deleted,
-        "delete_10k_ms": delete_10k_ms.map(round3),
-        "peak_rss_mb": peak,
-        "rss_anon_mb": anon,
-        "segment_bytes": st.faces.segment_bytes,
-        "exact": exact,
-        "exact_mismatches": mismatches,
-        "top1_source_agreement": top1_source_agreement,
-        // Gallery row of each query's top-1 (ids are "u-<row>"), for peer scripts to check.
-        "top1": top1
+        exact_mismatches: mismatches,
+        top1_source_agreement,
+        top1: top1
             .iter()
-            .map(|h| h.first().and_then(|h| h.user.strip_prefix("u-")?.parse::<u64>().ok()))
-            .collect::<Vec<_>>(),
-    });
+            .map(|h| h.first().and_then(|h| synth::user_index(&h.user)))
+            .collect(),
+    };
     if !exact {
-        return Err(Fail {
-            message: format!("{mismatches} of {q} queries differ from the brute-force reference"),
-            json: Some(report),
-        });
+        return Err(Fail::with(
+            format!("{mismatches} of {q} queries differ from the brute-force reference"),
+            report,
+        ));
     }
     Ok(report)
+}
+
+/// `bench face`.
+#[derive(Serialize)]
+pub struct BenchFace {
+    /// "synthetic" or "files".
+    source: &'static str,
+    gallery: usize,
+    dim: usize,
+    queries: usize,
+    /// Seed of synthetic data (none for files).
+    seed: Option<u64>,
+    kernel: &'static str,
+    threads: usize,
+    insert_per_s: f64,
+    open_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    mean_ms: f64,
+    batch_qps: f64,
+    first_write_ms: f64,
+    deleted: usize,
+    delete_10k_ms: Option<f64>,
+    peak_rss_mb: Option<f64>,
+    rss_anon_mb: Option<f64>,
+    segment_bytes: u64,
+    exact: bool,
+    exact_mismatches: usize,
+    top1_source_agreement: Option<f64>,
+    /// Gallery row of each query's top-1 (ids are "u-<row>"), for peer scripts to check.
+    top1: Vec<Option<usize>>,
+}
+
+impl Report for BenchFace {
+    fn text(&self, t: &mut Text) {
+        let (n, dim, q, threads) = (self.gallery, self.dim, self.queries, self.threads);
+        let plural = if threads == 1 { "" } else { "s" };
+        t.line(format_args!(
+            "edgeid bench face: {n} templates x {dim} dims, {q} queries ({}), kernel {}, {threads} thread{plural}",
+            self.source, self.kernel
+        ));
+        t.line(format_args!(
+            "  insert        {:>12.0} templates/s  (batches of {BATCH}, one fdatasync each)",
+            self.insert_per_s
+        ));
+        t.line(format_args!("  open          {:>12.2} ms", self.open_ms));
+        t.line(format_args!(
+            "  identify      {:>12.3} ms p50   {:.3} ms p99   {:.3} ms mean  (k=1)",
+            self.p50_ms, self.p99_ms, self.mean_ms
+        ));
+        t.line(format_args!(
+            "  batch         {:>12.0} queries/s over {threads} thread{plural}",
+            self.batch_qps
+        ));
+        t.line(format_args!(
+            "  first write   {:>12.2} ms  (builds the key index after open)",
+            self.first_write_ms
+        ));
+        if let Some(d) = self.delete_10k_ms {
+            t.line(format_args!(
+                "  delete        {d:>12.2} ms for {} templates in one commit",
+                self.deleted
+            ));
+        }
+        if let Some(p) = self.peak_rss_mb {
+            t.line(format_args!(
+                "  peak RSS      {p:>12.1} MiB  (heap while searching: {} MiB, besides mapped files)",
+                self.rss_anon_mb.map_or("?".to_string(), |a| format!("{a:.1}"))
+            ));
+        }
+        t.line(format_args!(
+            "  exact         {:>12}  ({} of {q} queries equal the brute-force scan at k=1 and k={K_WIDE})",
+            self.exact,
+            q - self.exact_mismatches
+        ));
+        if let Some(agree) = self.top1_source_agreement {
+            t.line(format_args!(
+                "  top-1 source  {:>11.1}%  (query's source template ranked first)",
+                agree * 100.0
+            ));
+        }
+    }
 }

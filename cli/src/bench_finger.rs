@@ -15,14 +15,15 @@
 //! `rank1` is the fraction of probes whose top hit is a mate. Probes beyond the held-out
 //! impressions are synthetic variants of them.
 
-use crate::bench::percentile;
-use crate::out::{ms, round3, CmdResult, Fail, Out};
+use crate::bench::{percentile, temp_dir};
+use crate::out::{human_bytes, ms, round3, CmdResult, Fail, Out, Report, Text};
+use crate::synth::{user_id, user_index};
 use clap::Args;
 use edgeid::finger::eval::{finger_of, load_dir};
 use edgeid::finger::synth::{synthesize, synthetic_records, Rng, SynthParams};
 use edgeid::finger::{compare, FingerTemplate, SearchParams};
 use edgeid::{Change, FingerIdentify, OpenOptions, Store};
-use serde_json::json;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -152,7 +153,7 @@ fn load_real(root: &Path) -> Result<(Vec<Real>, Vec<String>), Fail> {
     Ok((real, names))
 }
 
-pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
+pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult<BenchFinger> {
     let data = match &a.data {
         Some(d) => d.clone(),
         None => default_data()?,
@@ -191,7 +192,7 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
     // i % s, with a variation of the chunk's seed.
     let params = SynthParams::default();
     let pb = out.progress(n as u64, "gallery");
-    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("temporary directory: {e}")))?;
+    let tmp = temp_dir(None)?;
     let dir = tmp.path().join("store");
     let store = Store::create(&dir, "none", 8, OpenOptions::new())?;
     let t = Instant::now();
@@ -275,9 +276,7 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
         lat.push(ms(t.elapsed()));
         if mated.contains(finger) {
             with_mate += 1;
-            let top = hits
-                .first()
-                .and_then(|h| h.user.strip_prefix('g')?.parse::<usize>().ok());
+            let top = hits.first().and_then(|h| user_index(&h.user));
             if top.is_some_and(|i| gallery_finger(i) == *finger) {
                 top1_mate += 1;
             }
@@ -308,66 +307,114 @@ pub fn run(a: &BenchFingerArgs, out: Out) -> CmdResult {
     let candidates = SearchParams::default().candidates(n);
     let insert_per_s = n as f64 / commit_s;
 
-    out.line(format_args!(
-        "edgeid bench finger: {n} synthetic templates from {s} real ones ({} fingers) in {}, {q} probes ({real_probes} held-out real, {} synthetic), {threads} thread{}",
-        finger_names.len(),
-        data.display(),
-        q - real_probes,
-        if threads == 1 { "" } else { "s" }
-    ));
-    out.line(format_args!(
-        "  build         {build_s:>12.1} s  (synthesis and preparation on all cores, enrolment)"
-    ));
-    out.line(format_args!(
-        "  enrol         {insert_per_s:>12.0} templates/s  (logged commits of 4,096 + checkpoints; {} in {} finger segments)",
-        crate::out::human_bytes(stats.fingers.segment_bytes),
-        stats.fingers.segments
-    ));
-    out.line(format_args!("  open          {open_ms:>12.1} ms"));
-    out.line(format_args!(
-        "  identify      {p50_ms:>12.3} ms p50   {p99_ms:.3} ms p99   {mean_ms:.3} ms mean  (k=1, {candidates} candidates fully matched, 4× when none is confident)"
-    ));
-    out.line(format_args!(
-        "  1:N           {comparisons_per_s:>12.0} effective comparisons/s  (gallery / p50)"
-    ));
-    out.line(format_args!(
-        "  1:1           {one_to_one_per_s:>12.0} comparisons/s on one core"
-    ));
-    match rank1 {
-        Some(r) => out.line(format_args!(
-            "  rank-1        {:>11.1}%  ({top1_mate} of {with_mate} probes found a mate first)",
-            r * 100.0
-        )),
-        None => {
-            out.line("  rank-1                 n/a  (no probe has a mate in so small a gallery)")
-        }
-    }
-
-    Ok(json!({
-        "data": data,
-        "gallery": n,
-        "sources": s,
-        "fingers": finger_names.len(),
-        "queries": q,
-        "real_probes": real_probes,
-        "synthetic_probes": q - real_probes,
-        "seed": a.seed,
-        "threads": threads,
-        "candidates": candidates,
-        "build_s": round3(build_s),
-        "insert_per_s": insert_per_s.round(),
-        "segment_bytes": stats.fingers.segment_bytes,
-        "open_ms": round3(open_ms),
-        "p50_ms": round3(p50_ms),
-        "p99_ms": round3(p99_ms),
-        "mean_ms": round3(mean_ms),
-        "comparisons_per_s": comparisons_per_s.round(),
-        "one_to_one_per_s": one_to_one_per_s.round(),
-        "rank1": rank1,
-        "rank1_probes": with_mate,
-    }))
+    Ok(BenchFinger {
+        data,
+        gallery: n,
+        sources: s,
+        fingers: finger_names.len(),
+        queries: q,
+        real_probes,
+        synthetic_probes: q - real_probes,
+        seed: a.seed,
+        threads,
+        candidates,
+        build_s: round3(build_s),
+        insert_per_s: insert_per_s.round(),
+        segment_bytes: stats.fingers.segment_bytes,
+        finger_segments: stats.fingers.segments,
+        open_ms: round3(open_ms),
+        p50_ms: round3(p50_ms),
+        p99_ms: round3(p99_ms),
+        mean_ms: round3(mean_ms),
+        comparisons_per_s: comparisons_per_s.round(),
+        one_to_one_per_s: one_to_one_per_s.round(),
+        rank1,
+        rank1_probes: with_mate,
+        rank1_hits: top1_mate,
+    })
 }
 
-fn user_id(i: usize) -> String {
-    format!("g{i:07}")
+/// `bench finger`.
+#[derive(Serialize)]
+pub struct BenchFinger {
+    /// The real templates.
+    data: PathBuf,
+    gallery: usize,
+    /// Real templates the gallery is made from.
+    sources: usize,
+    /// Distinct fingers among them.
+    fingers: usize,
+    queries: usize,
+    real_probes: usize,
+    synthetic_probes: usize,
+    seed: u64,
+    threads: usize,
+    /// Candidates fully matched per search.
+    candidates: usize,
+    build_s: f64,
+    insert_per_s: f64,
+    segment_bytes: u64,
+    finger_segments: usize,
+    open_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    mean_ms: f64,
+    comparisons_per_s: f64,
+    one_to_one_per_s: f64,
+    /// Fraction of the probes with a mate in the gallery whose top hit is one (none without any).
+    rank1: Option<f64>,
+    rank1_probes: usize,
+    /// Probes whose top hit is a mate.
+    rank1_hits: usize,
+}
+
+impl Report for BenchFinger {
+    fn text(&self, t: &mut Text) {
+        let q = self.queries;
+        t.line(format_args!(
+            "edgeid bench finger: {} synthetic templates from {} real ones ({} fingers) in {}, {q} probes ({} held-out real, {} synthetic), {} thread{}",
+            self.gallery,
+            self.sources,
+            self.fingers,
+            self.data.display(),
+            self.real_probes,
+            self.synthetic_probes,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        ));
+        t.line(format_args!(
+            "  build         {:>12.1} s  (synthesis and preparation on all cores, enrolment)",
+            self.build_s
+        ));
+        t.line(format_args!(
+            "  enrol         {:>12.0} templates/s  (logged commits of 4,096 + checkpoints; {} in {} finger segments)",
+            self.insert_per_s,
+            human_bytes(self.segment_bytes),
+            self.finger_segments
+        ));
+        t.line(format_args!("  open          {:>12.1} ms", self.open_ms));
+        t.line(format_args!(
+            "  identify      {:>12.3} ms p50   {:.3} ms p99   {:.3} ms mean  (k=1, {} candidates fully matched, 4× when none is confident)",
+            self.p50_ms, self.p99_ms, self.mean_ms, self.candidates
+        ));
+        t.line(format_args!(
+            "  1:N           {:>12.0} effective comparisons/s  (gallery / p50)",
+            self.comparisons_per_s
+        ));
+        t.line(format_args!(
+            "  1:1           {:>12.0} comparisons/s on one core",
+            self.one_to_one_per_s
+        ));
+        match self.rank1 {
+            Some(r) => t.line(format_args!(
+                "  rank-1        {:>11.1}%  ({} of {} probes found a mate first)",
+                r * 100.0,
+                self.rank1_hits,
+                self.rank1_probes
+            )),
+            None => {
+                t.line("  rank-1                 n/a  (no probe has a mate in so small a gallery)")
+            }
+        }
+    }
 }

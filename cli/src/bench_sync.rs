@@ -3,14 +3,16 @@
 //! user), and a full synchronisation of 100,000 users while another thread keeps identifying
 //! (search latency idle vs. during the apply).
 
-use crate::bench::percentile;
+use crate::bench::{check_dim, percentile, temp_dir};
 use crate::deltas;
-use crate::out::{ms, round3, CmdResult, Fail, Out};
-use crate::synth;
+use crate::out::{ms, round3, CmdResult, Fail, Out, Report, Text};
+use crate::rss;
+use crate::synth::{self, user_id};
 use clap::Args;
 use edgeid::sync::delta::Kind;
 use edgeid::sync::Outcome;
 use edgeid::{FaceIdentify, OpenOptions, Store};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,10 +54,6 @@ pub struct BenchSyncArgs {
     /// measure a particular disk.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-}
-
-fn user_id(i: usize) -> String {
-    format!("u-{i:07}")
 }
 
 /// Synthetic faces: user `i` is a random direction, each enrolment a noisy capture of it.
@@ -143,36 +141,19 @@ impl Searches {
     }
 }
 
-pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
+pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
     let (n, m, dim) = (a.users as usize, a.full_users as usize, a.dim);
-    if !edgeid::face::DIM_RANGE.contains(&dim) {
-        return Err(Fail::new(format!(
-            "dimension must be in {:?}, got {dim}",
-            edgeid::face::DIM_RANGE
-        )));
-    }
+    check_dim(dim)?;
     let faces = Faces {
         seed: a.seed,
         dim,
         fingers: a.fingers,
     };
-    let tmp = match &a.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("edgeid-bench-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("edgeid-bench-").tempdir(),
-    }
-    .map_err(|e| Fail::new(format!("create temporary store directory: {e}")))?;
+    let tmp = temp_dir(a.dir.as_deref())?;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
-
-    out.line(format_args!(
-        "edgeid bench sync: {dim}-dim faces, {threads} core{}{}",
-        if threads == 1 { "" } else { "s" },
-        load.map_or(String::new(), |l| format!(", load average {l:.2} at start"))
-    ));
 
     // (a) "Synchronize all changes": N users re-enrolled in one delta, on a store that already had
     //     a full synchronisation of them.
@@ -193,9 +174,9 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
     }
     let parse_ms = median(parse);
     let parse_mb_s = bytes as f64 / 1e6 / (parse_ms / 1e3);
-    let rss_before = peak_rss_reset();
+    let rss_before = rss::reset_peak();
     let apply_ms = apply(&store, &changes, "the changes delta")?;
-    let apply_peak_mb = peak_rss_mb().map(|p| p - rss_before.unwrap_or(0.0));
+    let apply_peak_mb = rss::peak_mib().map(|p| p - rss_before.unwrap_or(0.0));
     drop(changes);
 
     // (b) "Synchronize user": one user per delta, each its own durable commit.
@@ -213,30 +194,10 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
     let one_user_ms = median(one);
     drop(store);
 
-    out.line(format_args!(
-        "  all changes   {n} users{}, {:.1} MB of JSON: parse {parse_ms:.1} ms ({parse_mb_s:.0} MB/s), apply {apply_ms:.1} ms (parse, validation, durable commit){}",
-        if a.fingers > 0 {
-            format!(" with {} fingerprints each", a.fingers)
-        } else {
-            String::new()
-        },
-        bytes as f64 / 1e6,
-        apply_peak_mb.map_or(String::new(), |m| format!("; peak memory +{m:.0} MB"))
-    ));
-    out.line(format_args!(
-        "  one user      {one_user_ms:.2} ms (median of {ONE_USER_RUNS}, one fdatasync each)"
-    ));
-
     // (c) Full synchronisation of M users while another thread identifies continuously. The store
     //     already holds the M users (a previous full sync), so searches before, during and after
     //     scan galleries of the same size; the new sync re-enrols everyone.
-    let mut full = json!({
-        "full_users": m, "full_sync_bytes": null, "full_sync_ms": null,
-        "search_p50_idle_ms": null, "search_p99_idle_ms": null,
-        "search_p50_during_ms": null, "search_p99_during_ms": null, "search_p99_ratio": null,
-        "search_max_idle_ms": null, "search_max_during_ms": null,
-        "searches_idle": null, "searches_during": null, "search_wrong": null,
-    });
+    let mut full = Full::default();
     if m > 0 {
         let store = Store::create(&tmp.path().join("full"), MODEL, dim, OpenOptions::new())?;
         let first = faces.delta(0..m, 1, Kind::Full, 0, out);
@@ -319,86 +280,142 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult {
             (Some(d), Some(i)) if i > 0.0 => Some((d / i * 100.0).round() / 100.0),
             _ => None,
         };
-        full = json!({
-            "full_users": m, "full_sync_bytes": second.len(), "full_sync_ms": round3(full_ms),
-            "first_full_sync_ms": round3(first_ms),
-            "search_p50_idle_ms": idle.p(0.5), "search_p99_idle_ms": idle.p(0.99),
-            "search_p50_during_ms": during.p(0.5), "search_p99_during_ms": during.p(0.99),
-            "search_p99_ratio": ratio,
-            "search_max_idle_ms": idle.lat.last().copied().map(round3),
-            "search_max_during_ms": during.lat.last().copied().map(round3),
-            "searches_idle": idle.lat.len(), "searches_during": during.lat.len(),
-            "search_wrong": idle.wrong + during.wrong,
-        });
-        out.line(format_args!(
+        full = Full {
+            full_sync_bytes: Some(second.len()),
+            full_sync_ms: Some(round3(full_ms)),
+            first_full_sync_ms: Some(round3(first_ms)),
+            search_p50_idle_ms: idle.p(0.5),
+            search_p99_idle_ms: idle.p(0.99),
+            search_p50_during_ms: during.p(0.5),
+            search_p99_during_ms: during.p(0.99),
+            search_p99_ratio: ratio,
+            search_max_idle_ms: idle.lat.last().copied().map(round3),
+            search_max_during_ms: during.lat.last().copied().map(round3),
+            searches_idle: Some(idle.lat.len()),
+            searches_during: Some(during.lat.len()),
+            search_wrong: Some(idle.wrong + during.wrong),
+        };
+    }
+
+    Ok(BenchSync {
+        users: n,
+        dim,
+        threads,
+        load_average: load,
+        bytes,
+        parse_ms: round3(parse_ms),
+        parse_mb_s: parse_mb_s.round(),
+        apply_ms: round3(apply_ms),
+        fingers_per_user: a.fingers,
+        apply_peak_rss_mb: apply_peak_mb.map(|m| m.round()),
+        one_user_ms: round3(one_user_ms),
+        full_users: m,
+        full,
+    })
+}
+
+/// `bench sync`.
+#[derive(Serialize)]
+pub struct BenchSync {
+    /// Users of the "synchronize all changes" delta.
+    users: usize,
+    dim: usize,
+    threads: usize,
+    /// Load average when the bench started (Linux).
+    load_average: Option<f64>,
+    /// Bytes of the "synchronize all changes" delta.
+    bytes: usize,
+    parse_ms: f64,
+    parse_mb_s: f64,
+    apply_ms: f64,
+    fingers_per_user: u64,
+    apply_peak_rss_mb: Option<f64>,
+    one_user_ms: f64,
+    /// Users of the full synchronisation run while searching (0: skipped, the rest null).
+    full_users: usize,
+    #[serde(flatten)]
+    full: Full,
+}
+
+/// The full synchronisation while another thread identifies (all null when skipped).
+#[derive(Serialize, Default)]
+pub struct Full {
+    full_sync_bytes: Option<usize>,
+    full_sync_ms: Option<f64>,
+    first_full_sync_ms: Option<f64>,
+    search_p50_idle_ms: Option<f64>,
+    search_p99_idle_ms: Option<f64>,
+    search_p50_during_ms: Option<f64>,
+    search_p99_during_ms: Option<f64>,
+    search_p99_ratio: Option<f64>,
+    search_max_idle_ms: Option<f64>,
+    search_max_during_ms: Option<f64>,
+    searches_idle: Option<usize>,
+    searches_during: Option<usize>,
+    search_wrong: Option<usize>,
+}
+
+impl Report for BenchSync {
+    fn text(&self, t: &mut Text) {
+        let (n, m, f) = (self.users, self.full_users, &self.full);
+        t.line(format_args!(
+            "edgeid bench sync: {}-dim faces, {} core{}{}",
+            self.dim,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" },
+            self.load_average
+                .map_or(String::new(), |l| format!(", load average {l:.2} at start"))
+        ));
+        t.line(format_args!(
+            "  all changes   {n} users{}, {:.1} MB of JSON: parse {:.1} ms ({:.0} MB/s), apply {:.1} ms (parse, validation, durable commit){}",
+            if self.fingers_per_user > 0 {
+                format!(" with {} fingerprints each", self.fingers_per_user)
+            } else {
+                String::new()
+            },
+            self.bytes as f64 / 1e6,
+            self.parse_ms,
+            self.parse_mb_s,
+            self.apply_ms,
+            self.apply_peak_rss_mb
+                .map_or(String::new(), |m| format!("; peak memory +{m:.0} MB"))
+        ));
+        t.line(format_args!(
+            "  one user      {:.2} ms (median of {ONE_USER_RUNS}, one fdatasync each)",
+            self.one_user_ms
+        ));
+        let (Some(bytes), Some(full_ms), Some(first_ms)) =
+            (f.full_sync_bytes, f.full_sync_ms, f.first_full_sync_ms)
+        else {
+            return;
+        };
+        t.line(format_args!(
             "  full sync     {m} users, {:.1} MB of JSON: {:.2} s (the first one, into an empty store: {:.2} s)",
-            second.len() as f64 / 1e6,
+            bytes as f64 / 1e6,
             full_ms / 1e3,
             first_ms / 1e3
         ));
         let show = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
-        out.line(format_args!(
+        t.line(format_args!(
             "  search idle   {} ms p50   {} ms p99   {} ms max   ({} searches of {m} templates)",
-            show(idle.p(0.5)),
-            show(idle.p(0.99)),
-            show(idle.lat.last().copied()),
-            idle.lat.len()
+            show(f.search_p50_idle_ms),
+            show(f.search_p99_idle_ms),
+            show(f.search_max_idle_ms),
+            f.searches_idle.unwrap_or(0)
         ));
-        out.line(format_args!(
+        t.line(format_args!(
             "  search during {} ms p50   {} ms p99   {} ms max   ({} searches; p99 ratio {})",
-            show(during.p(0.5)),
-            show(during.p(0.99)),
-            show(during.lat.last().copied()),
-            during.lat.len(),
-            ratio.map_or("-".to_string(), |r| format!("{r:.2}x"))
+            show(f.search_p50_during_ms),
+            show(f.search_p99_during_ms),
+            show(f.search_max_during_ms),
+            f.searches_during.unwrap_or(0),
+            f.search_p99_ratio
+                .map_or("-".to_string(), |r| format!("{r:.2}x"))
         ));
-        if idle.wrong + during.wrong > 0 {
-            out.line(format_args!(
-                "  WARNING: {} searches did not find the probe's source user first",
-                idle.wrong + during.wrong
+        if let Some(wrong) = f.search_wrong.filter(|&w| w > 0) {
+            t.line(format_args!(
+                "  WARNING: {wrong} searches did not find the probe's source user first"
             ));
         }
     }
-
-    let mut report = json!({
-        "users": n,
-        "dim": dim,
-        "threads": threads,
-        "load_average": load,
-        "bytes": bytes,
-        "parse_ms": round3(parse_ms),
-        "parse_mb_s": parse_mb_s.round(),
-        "apply_ms": round3(apply_ms),
-        "fingers_per_user": a.fingers,
-        "apply_peak_rss_mb": apply_peak_mb.map(|m| m.round()),
-        "one_user_ms": round3(one_user_ms),
-    });
-    if let (Value::Object(r), Value::Object(f)) = (&mut report, full) {
-        r.extend(f);
-    }
-    Ok(report)
-}
-
-/// Resets the process's peak resident set size (Linux: `/proc/self/clear_refs`) and returns the
-/// current resident size in MB, so the next [`peak_rss_mb`] measures what happened since.
-fn peak_rss_reset() -> Option<f64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    status_mb("VmRSS:")
-}
-
-/// Peak resident set size in MB since the last reset (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
-    status_mb("VmHWM:")
-}
-
-fn status_mb(field: &str) -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }

@@ -6,16 +6,18 @@
 //! new device.
 
 use crate::deltas;
-use crate::out::{count, human_bytes, ms, round3, CmdResult, Fail, Out};
-use crate::synth::{self, Rng};
+use crate::demo_report::{Demo, LookupLine, ProbeLine, StatusLine};
+use crate::out::{ms, round3, CmdResult, Fail, Out};
+use crate::sync_cmds;
+use crate::synth::{self, user_id, Rng};
 use clap::Args;
 use edgeid::finger::calibration::threshold_for_fmr;
 use edgeid::finger::synth::to_record;
 use edgeid::finger::template::Point;
 use edgeid::finger::FingerTemplate;
 use edgeid::sync::delta::Kind;
-use edgeid::sync::{Outcome, Progress, UserRef};
-use edgeid::{FaceHit, FaceIdentify, FingerIdentify, OpenOptions, Store};
+use edgeid::sync::{Outcome, UserRef};
+use edgeid::{FaceIdentify, FingerIdentify, OpenOptions, Store};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -32,12 +34,15 @@ const CHANGED: usize = 5;
 /// fingerprint.
 const CREDENTIALS_EVERY: usize = 10;
 const LOCATION: &str = "local";
-const DOOR: &str = "front";
+pub const DOOR: &str = "front";
 const SCHEDULE: &str = "office-hours";
 /// False-match rate at which the demo accepts a fingerprint match.
 const FINGER_FMR: f64 = 1e-4;
 /// Users identified by fingerprint.
 const FINGER_PROBES: usize = 5;
+/// Checks the text names when they fail.
+pub const RESENT: &str = "a re-sent delta is already applied";
+pub const SAME_DIGEST: &str = "the digest is the same after a restart";
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -53,10 +58,6 @@ pub struct DemoArgs {
     /// Seed of the synthetic faces (and of the location's code key).
     #[arg(long, default_value_t = 7)]
     seed: u64,
-}
-
-fn user_id(i: usize) -> String {
-    format!("u-{i:05}")
 }
 
 /// The synthetic population: each user is a random direction; templates and probes are noisy
@@ -143,91 +144,48 @@ impl People {
     }
 }
 
-/// One identification and whether the demo got the answer it expected.
-struct Probe {
-    expected: Option<String>,
+/// Identifies a face probe (k=1, at [`THRESHOLD`]) and says whether the answer is `expected`.
+fn probe(
+    store: &Store,
     label: String,
-    hit: Option<FaceHit>,
-    ms: f64,
-}
-
-impl Probe {
-    fn ok(&self) -> bool {
-        self.hit.as_ref().map(|h| &h.user) == self.expected.as_ref()
-    }
-    fn line(&self) -> String {
-        let found = match &self.hit {
-            Some(h) => format!("{:<10} score {:.3}", h.user, h.score),
-            None => format!("{:<10} (no score >= {THRESHOLD})", "nobody"),
-        };
-        format!(
-            "  {:<20} -> {found:<28} {:>7.2} ms  {}",
-            self.label,
-            self.ms,
-            if self.ok() { "ok" } else { "WRONG" }
-        )
-    }
-    fn json(&self) -> Value {
-        json!({
-            "probe": self.label, "expected": self.expected,
-            "found": self.hit.as_ref().map(|h| &h.user),
-            "score": self.hit.as_ref().map(|h| h.score),
-            "ms": round3(self.ms), "ok": self.ok(),
-        })
-    }
-}
-
-fn probe(store: &Store, label: String, expected: Option<String>, v: &[f32]) -> Result<Probe, Fail> {
+    expected: Option<String>,
+    v: &[f32],
+) -> Result<ProbeLine, Fail> {
     let t = Instant::now();
     let hits = store.identify_face(&FaceIdentify::new(v).threshold(THRESHOLD))?;
     let ms = ms(t.elapsed());
-    Ok(Probe {
+    let hit = hits.into_iter().next();
+    let found = hit.as_ref().map(|h| h.user.clone());
+    Ok(ProbeLine {
+        ok: found == expected,
+        probe: label,
         expected,
-        label,
-        hit: hits.into_iter().next(),
-        ms,
+        found,
+        score: hit.map(|h| h.score),
+        ms: round3(ms),
     })
 }
 
 /// Applies one delta with a progress bar; returns the outcome and the milliseconds it took.
 fn apply(store: &Store, delta: &[u8], out: Out) -> Result<(Outcome, f64), Fail> {
-    let mut bar = None;
-    let t = Instant::now();
-    let r = store.apply_delta(delta, &mut |p| match p {
-        Progress::Validating { done, total } => bar
-            .get_or_insert_with(|| out.progress(total as u64, "validating"))
-            .set_position(done as u64),
-        Progress::Committing => {
-            if let Some(b) = &bar {
-                b.set_message("committing");
-            }
-        }
-    });
-    let took = ms(t.elapsed());
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let (r, took) = sync_cmds::apply_one(store, delta, out);
     Ok((r?, took))
 }
 
-/// Things the demo checks besides identifications; a wrong one is printed and fails the demo.
+/// Things the demo checks besides identifications; a wrong one fails the demo.
 #[derive(Default)]
 struct Checks(Vec<(String, bool)>);
 
 impl Checks {
-    fn check(&mut self, out: Out, what: impl Into<String>, ok: bool) -> bool {
-        let what = what.into();
-        if !ok {
-            out.line(format_args!("  WRONG: {what}"));
-        }
-        self.0.push((what, ok));
+    fn check(&mut self, what: impl Into<String>, ok: bool) -> bool {
+        self.0.push((what.into(), ok));
         ok
     }
-    fn failed(&self) -> Vec<&str> {
+    fn failed(&self) -> Vec<String> {
         self.0
             .iter()
             .filter(|c| !c.1)
-            .map(|c| c.0.as_str())
+            .map(|c| c.0.clone())
             .collect()
     }
 }
@@ -237,7 +195,7 @@ fn who(r: &Option<UserRef>) -> String {
         .map_or("no user".into(), |r| format!("{}/{}", r.location, r.user))
 }
 
-pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
+pub fn run(a: &DemoArgs, out: Out) -> CmdResult<Demo> {
     let (n, dim, seed) = (a.users as usize, a.dim, a.seed);
     let people = People {
         seed,
@@ -256,18 +214,6 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
             tmp.path().join("store")
         }
     };
-    out.line(format_args!(
-        "edgeid demo: {n} synthetic users, {dim}-dim embeddings (model {model})"
-    ));
-    out.line(format_args!(
-        "store: {}{}",
-        dir.display(),
-        if a.store.is_none() {
-            " (temporary, removed at exit)"
-        } else {
-            ""
-        }
-    ));
     let mut checks = Checks::default();
 
     // Who the demo will probe, and who the platform deletes.
@@ -301,23 +247,14 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let templates: u64 = (0..n).map(|i| people.faces(i)).sum();
     let with_credentials = (0..n).filter(|&i| People::has_credentials(i)).count();
     let full = deltas::delta(LOCATION, 1, Kind::Full, Some(&key), changes);
+    let full_sync_bytes = full.len();
     let build_s = t.elapsed().as_secs_f64();
-    out.line(format_args!(
-        "full synchronisation (sequence 1): {n} users, {templates} face templates, {with_credentials} with fingerprint, card, code, plate and a right on door {DOOR}; {} of JSON built in {build_s:.2} s",
-        human_bytes(full.len() as u64)
-    ));
     let (outcome, full_ms) = apply(&store, &full, out)?;
     drop(full);
     checks.check(
-        out,
         "the full synchronisation is applied with every change",
         matches!(outcome, Outcome::Applied { sequence: 1, changes, .. } if changes == n + 2),
     );
-    out.line(format_args!(
-        "  applied in {:.2} s ({:.0} templates/s, parse, validation and one durable commit)",
-        full_ms / 1e3,
-        templates as f64 / (full_ms / 1e3)
-    ));
 
     // 2. "Synchronize user": one user re-enrolled with a new capture.
     let again = chosen[0];
@@ -330,14 +267,9 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     );
     let (outcome, one_ms) = apply(&store, &one, out)?;
     checks.check(
-        out,
         "the synchronize-user delta is applied",
         matches!(outcome, Outcome::Applied { sequence: 2, .. }),
     );
-    out.line(format_args!(
-        "synchronize user (sequence 2): {} re-enrolled with a new capture, applied in {one_ms:.1} ms",
-        user_id(again)
-    ));
 
     // 3. "Synchronize all changes": a few users re-enrolled, one deleted.
     let changed: Vec<usize> = chosen.iter().skip(1).take(CHANGED).copied().collect();
@@ -349,26 +281,16 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let batch = deltas::delta(LOCATION, 3, Kind::Changes, None, changes);
     let (outcome, batch_ms) = apply(&store, &batch, out)?;
     checks.check(
-        out,
         "the synchronize-all-changes delta is applied",
         matches!(outcome, Outcome::Applied { sequence: 3, .. }),
     );
     // Biometric data of the deleted user must not linger on the flash.
     store.erase_deleted()?;
-    out.line(format_args!(
-        "synchronize all changes (sequence 3): {} re-enrolled, {} deleted (erased from disk at once), applied in {batch_ms:.1} ms",
-        count(changed.len(), "user"),
-        user_id(gone)
-    ));
     let (outcome, _) = apply(&store, &batch, out)?;
-    let idempotent = checks.check(
-        out,
-        "a re-sent delta is already applied",
+    checks.check(
+        RESENT,
         matches!(outcome, Outcome::AlreadyApplied { sequence: 3, .. }),
     );
-    if idempotent {
-        out.line("  the same delta re-sent: already applied, nothing changed");
-    }
 
     // 4. Sync status and the digest the platform compares with its own.
     let status = store.sync_status();
@@ -376,56 +298,47 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
         return Err(Fail::new("demo: sync status lists no location"));
     };
     checks.check(
-        out,
         format!("sync status: sequence 3 and {} users", n - 1),
         status.len() == 1 && st.sequence == 3 && st.users == n - 1,
     );
-    out.line(format_args!(
-        "sync status: location {}, sequence {}, {}, {}, {}",
-        st.location,
-        st.sequence,
-        count(st.users, "user"),
-        count(st.faces, "face"),
-        count(st.fingers, "finger")
-    ));
-    out.line(format_args!("  digest {}", st.digest));
+    let sync_status = StatusLine {
+        location: st.location.clone(),
+        sequence: st.sequence,
+        users: st.users,
+        faces: st.faces,
+        fingers: st.fingers,
+    };
     let digest = st.digest.clone();
 
     // 5. Lookups by credential, as a card reader, keypad or plate camera would do them.
     let mut lookups = Vec::new();
-    match (0..n).step_by(CREDENTIALS_EVERY).find(|&i| i != gone) {
-        None => out.line("lookups: skipped (no user with credentials left)"),
-        Some(i) => {
-            out.line("lookups:");
-            let card = People::card(i).to_ascii_lowercase();
-            let plate = People::plate(i).to_ascii_lowercase().replace('-', " ");
-            let expected = format!("{LOCATION}/{}", user_id(i));
-            let asked = [
-                (
-                    format!("card csn {card}"),
-                    store.lookup_card(None, "csn", &card, None)?,
-                ),
-                (
-                    "code (never shown)".to_string(),
-                    store.lookup_code(Some(LOCATION), &People::code(i))?,
-                ),
-                (
-                    format!("plate {plate:?}"),
-                    store.lookup_plate(None, &plate)?,
-                ),
-            ];
-            for (what, found) in asked {
-                let ok = who(&found) == expected;
-                out.line(format_args!(
-                    "  {what:<28} -> {:<14} {}",
-                    who(&found),
-                    if ok { "ok" } else { "WRONG" }
-                ));
-                checks.0.push((format!("lookup {what}"), ok));
-                lookups.push(
-                    json!({"lookup": what, "expected": expected, "found": who(&found), "ok": ok}),
-                );
-            }
+    if let Some(i) = (0..n).step_by(CREDENTIALS_EVERY).find(|&i| i != gone) {
+        let card = People::card(i).to_ascii_lowercase();
+        let plate = People::plate(i).to_ascii_lowercase().replace('-', " ");
+        let expected = format!("{LOCATION}/{}", user_id(i));
+        let asked = [
+            (
+                format!("card csn {card}"),
+                store.lookup_card(None, "csn", &card, None)?,
+            ),
+            (
+                "code (never shown)".to_string(),
+                store.lookup_code(Some(LOCATION), &People::code(i))?,
+            ),
+            (
+                format!("plate {plate:?}"),
+                store.lookup_plate(None, &plate)?,
+            ),
+        ];
+        for (what, found) in asked {
+            let ok = who(&found) == expected;
+            checks.check(format!("lookup {what}"), ok);
+            lookups.push(LookupLine {
+                lookup: what,
+                expected: expected.clone(),
+                found: who(&found),
+                ok,
+            });
         }
     }
 
@@ -435,52 +348,24 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
     let t = Instant::now();
     let store = Store::open(&dir, OpenOptions::new())?;
     let open_ms = ms(t.elapsed());
-    let same = store.digest(LOCATION)? == digest;
-    checks.check(out, "the digest is the same after a restart", same);
-    out.line(format_args!(
-        "reopened the store in {open_ms:.2} ms ({} live templates, kernel {}){}",
-        store.snapshot().live_faces(),
-        store.kernels().name,
-        if same { "; digest unchanged" } else { "" }
-    ));
+    checks.check(SAME_DIGEST, store.digest(LOCATION)? == digest);
 
-    // FaceIdentify known users (fresh noisy captures) and strangers.
-    out.line(format_args!("identify (k=1, threshold {THRESHOLD}):"));
+    // Identify known users (fresh noisy captures) and strangers.
     let mut probes = Vec::new();
     for &i in &chosen {
-        let p = probe(
-            &store,
-            format!("probe of {}", user_id(i)),
-            Some(user_id(i)),
-            &people.probe(i),
-        )?;
-        out.line(p.line());
-        probes.push(p);
+        let label = format!("probe of {}", user_id(i));
+        probes.push(probe(&store, label, Some(user_id(i)), &people.probe(i))?);
     }
     for s in 0..STRANGERS {
         let v = synth::gaussian_vec(seed, synth::STRANGER + s as u64, dim);
-        let p = probe(&store, format!("stranger {}", s + 1), None, &v)?;
-        out.line(p.line());
-        probes.push(p);
+        probes.push(probe(&store, format!("stranger {}", s + 1), None, &v)?);
     }
-    out.line(format_args!(
-        "deleted by the platform ({}); probing:",
-        user_id(gone)
-    ));
-    let after = probe(
-        &store,
-        format!("probe of {}", user_id(gone)),
-        None,
-        &people.probe(gone),
-    )?;
-    out.line(after.line());
+    let label = format!("probe of {}", user_id(gone));
+    let after = probe(&store, label, None, &people.probe(gone))?;
 
-    // FaceIdentify by fingerprint: fresh impressions of enrolled fingers, a stranger's, the deleted
+    // Identify by fingerprint: fresh impressions of enrolled fingers, a stranger's, the deleted
     // user's (when they had one).
     let t_finger = threshold_for_fmr(FINGER_FMR);
-    out.line(format_args!(
-        "identify by fingerprint (k=1, FMR {FINGER_FMR:.0e}: score >= {t_finger:.4}):"
-    ));
     let mut finger_probes: Vec<(String, Option<String>, Vec<Point>)> = (0..n)
         .step_by(CREDENTIALS_EVERY)
         .filter(|&i| i != gone)
@@ -513,84 +398,76 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult {
             store.identify_finger(&FingerIdentify::new(probe.as_ref()).threshold(t_finger))?;
         let took = ms(t.elapsed());
         let found = hits.first().map(|h| h.user.clone());
-        let ok = found == expected;
-        let shown = match hits.first() {
-            Some(h) => format!("{:<10} score {:.3}", h.user, h.score),
-            None => format!("{:<10} (no score >= {t_finger:.4})", "nobody"),
-        };
-        out.line(format_args!(
-            "  {label:<20} -> {shown:<28} {took:>7.2} ms  {}",
-            if ok { "ok" } else { "WRONG" }
-        ));
-        fingers.push(json!({"probe": label, "expected": expected, "found": found,
-            "score": hits.first().map(|h| h.score), "ms": round3(took), "ok": ok}));
+        fingers.push(ProbeLine {
+            ok: found == expected,
+            probe: label,
+            expected,
+            found,
+            score: hits.first().map(|h| f64::from(h.score)),
+            ms: round3(took),
+        });
     }
-    let fingers_ok = fingers.iter().filter(|f| f["ok"] == true).count();
+    let fingers_ok = fingers.iter().filter(|f| f.ok).count();
 
     let st = store.stats();
-    out.line(format_args!(
-        "stats: {} live face templates, {} fingerprint templates, {} dead, {} segment(s), kernel {}",
-        st.faces.live, st.fingers.live, st.faces.dead, st.faces.segments, st.kernel
-    ));
-
     let known_ok = probes
         .iter()
-        .filter(|p| p.expected.is_some() && p.ok())
+        .filter(|p| p.expected.is_some() && p.ok)
         .count();
     let strangers_ok = probes
         .iter()
-        .filter(|p| p.expected.is_none() && p.ok())
+        .filter(|p| p.expected.is_none() && p.ok)
         .count();
     let mut lat: Vec<f64> = probes.iter().chain([&after]).map(|p| p.ms).collect();
     lat.sort_by(f64::total_cmp);
     let median = lat[lat.len() / 2];
-    let lookups_ok = lookups.iter().filter(|l| l["ok"] == true).count();
     let failed = checks.failed();
     let ok = known_ok == chosen.len()
         && strangers_ok == STRANGERS
-        && after.ok()
+        && after.ok
         && fingers_ok == fingers.len()
         && failed.is_empty();
-    out.line(format_args!(
-        "{known_ok}/{} enrolled users identified, {strangers_ok}/{STRANGERS} strangers rejected, removed user {}, {fingers_ok}/{} fingerprint answers right, {lookups_ok}/{} lookups right, median {median:.2} ms",
-        chosen.len(),
-        if after.ok() { "no longer identified" } else { "STILL IDENTIFIED" },
-        fingers.len(),
-        lookups.len()
-    ));
-
-    let report = json!({
-        "ok": ok,
-        "users": n,
-        "templates": templates,
-        "dim": dim,
-        "model": model,
-        "full_sync_ms": round3(full_ms),
-        "sync_user_ms": round3(one_ms),
-        "sync_changes_ms": round3(batch_ms),
-        "sequence": 3,
-        "digest": digest,
-        "lookups": lookups,
-        "failed_checks": failed,
-        "open_ms": round3(open_ms),
-        "threshold": THRESHOLD,
-        "probes": probes.iter().map(Probe::json).collect::<Vec<_>>(),
-        "removed": user_id(gone),
-        "after_removal": after.json(),
-        "fingers": fingers,
-        "fingers_ok": fingers_ok,
-        "finger_threshold": t_finger,
-        "identified": known_ok,
-        "strangers_rejected": strangers_ok,
-        "median_ms": round3(median),
-        "live": st.faces.live,
-        "kernel": st.kernel,
-    });
+    let report = Demo {
+        ok,
+        users: n,
+        templates,
+        with_credentials,
+        dim,
+        model,
+        store: dir.clone(),
+        temporary: a.store.is_none(),
+        full_sync_bytes,
+        build_s: round3(build_s),
+        full_sync_ms: round3(full_ms),
+        resynced: user_id(again),
+        sync_user_ms: round3(one_ms),
+        changed: changed.len(),
+        sync_changes_ms: round3(batch_ms),
+        sequence: 3,
+        sync_status,
+        digest,
+        lookups,
+        failed_checks: failed,
+        open_ms: round3(open_ms),
+        threshold: THRESHOLD,
+        probes,
+        removed: user_id(gone),
+        after_removal: after,
+        fingers,
+        fingers_ok,
+        finger_fmr: FINGER_FMR,
+        finger_threshold: t_finger,
+        identified: known_ok,
+        strangers_rejected: strangers_ok,
+        median_ms: round3(median),
+        live: st.faces.live,
+        live_fingers: st.fingers.live,
+        dead: st.faces.dead,
+        segments: st.faces.segments,
+        kernel: st.kernel,
+    };
     if !ok {
-        return Err(Fail {
-            message: "demo: some answers were wrong".into(),
-            json: Some(report),
-        });
+        return Err(Fail::with("demo: some answers were wrong", report));
     }
     Ok(report)
 }

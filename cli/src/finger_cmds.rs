@@ -5,13 +5,13 @@
 //! 378-2004 detected from the header; the header-less card formats named with `--format`), strictly
 //! unless `--lenient` is given. Only the first finger view of a record is matched.
 
-use crate::out::{count, CmdResult, Fail, Out};
+use crate::out::{count, CmdResult, Fail, Report, Text};
+use crate::templates::minutiae;
 use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr, BUILTIN};
 use edgeid::finger::codec::{Format, MinutiaKind, Mode, Record};
 use edgeid::finger::{compare, eval, parse_with, FingerTemplate};
-use serde_json::{json, Value};
-use std::io::{BufWriter, Write};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// How a record file is read: format (detected unless named) and strictness.
@@ -115,35 +115,54 @@ pub fn parse_fmr(s: &str) -> Result<f64, String> {
     Ok(f)
 }
 
-pub fn compare_cmd(a: &CompareArgs, out: Out) -> CmdResult {
+/// `finger compare`.
+#[derive(Serialize)]
+pub struct Compared {
+    a: PathBuf,
+    b: PathBuf,
+    score: f32,
+    /// False-match rate of a threshold set at this score (clamped to the calibrated range).
+    fmr: f64,
+    fmr_target: f64,
+    threshold: f32,
+    #[serde(rename = "match")]
+    matched: bool,
+}
+
+impl Report for Compared {
+    fn text(&self, t: &mut Text) {
+        let (lo, hi) = (BUILTIN[BUILTIN.len() - 1].0, BUILTIN[0].0);
+        let estimate = if self.score >= BUILTIN[BUILTIN.len() - 1].1 {
+            format!("<= {}", fmr_label(lo))
+        } else if self.score <= BUILTIN[0].1 {
+            format!(">= {}", fmr_label(hi))
+        } else {
+            format!("{:.1e}", self.fmr)
+        };
+        t.line(format_args!(
+            "{:.4} — {} at FMR {} (threshold {:.4}); impostors score this high at a rate {estimate}",
+            self.score,
+            if self.matched { "match" } else { "no match" },
+            fmr_label(self.fmr_target),
+            self.threshold
+        ));
+    }
+}
+
+pub fn compare_cmd(a: &CompareArgs) -> CmdResult<Compared> {
     let ta = read_template(&a.a, &a.read)?;
     let tb = read_template(&a.b, &a.read)?;
     let score = compare(&ta.as_ref(), &tb.as_ref());
     let threshold = threshold_for_fmr(a.fmr);
-    let matched = score >= threshold;
-    // The FMR of a threshold set at this score; the table is clamped to its range.
-    let fmr = fmr_for_threshold(score);
-    let (lo, hi) = (BUILTIN[BUILTIN.len() - 1].0, BUILTIN[0].0);
-    let estimate = if score >= BUILTIN[BUILTIN.len() - 1].1 {
-        format!("<= {}", fmr_label(lo))
-    } else if score <= BUILTIN[0].1 {
-        format!(">= {}", fmr_label(hi))
-    } else {
-        format!("{fmr:.1e}")
-    };
-    out.line(format_args!(
-        "{score:.4} — {} at FMR {} (threshold {threshold:.4}); impostors score this high at a rate {estimate}",
-        if matched { "match" } else { "no match" },
-        fmr_label(a.fmr),
-    ));
-    Ok(json!({
-        "a": a.a, "b": a.b,
-        "score": score,
-        "fmr": fmr,
-        "fmr_target": a.fmr,
-        "threshold": threshold,
-        "match": matched,
-    }))
+    Ok(Compared {
+        a: a.a.clone(),
+        b: a.b.clone(),
+        score,
+        fmr: fmr_for_threshold(score),
+        fmr_target: a.fmr,
+        threshold,
+        matched: score >= threshold,
+    })
 }
 
 #[derive(Args)]
@@ -159,7 +178,32 @@ fn check_dir(dir: &Path) -> Result<(), Fail> {
     Ok(())
 }
 
-pub fn scores(a: &DirArgs, out: Out) -> CmdResult {
+/// One ordered pair of `finger scores`.
+#[derive(Serialize)]
+pub struct Pair {
+    probe: String,
+    gallery: String,
+    score: f32,
+}
+
+/// `finger scores`: as text, `probe<TAB>gallery<TAB>score` lines only.
+#[derive(Serialize)]
+pub struct Scores {
+    dir: PathBuf,
+    templates: usize,
+    pairs: usize,
+    scores: Vec<Pair>,
+}
+
+impl Report for Scores {
+    fn text(&self, t: &mut Text) {
+        for r in &self.scores {
+            t.line(format_args!("{}\t{}\t{:.6}", r.probe, r.gallery, r.score));
+        }
+    }
+}
+
+pub fn scores(a: &DirArgs) -> CmdResult<Scores> {
     check_dir(&a.dir)?;
     // Every ordered pair (probe, gallery) of different templates, scored on all cores.
     let rows = eval::scores(&a.dir)?;
@@ -169,31 +213,24 @@ pub fn scores(a: &DirArgs, out: Out) -> CmdResult {
             a.dir.display()
         )));
     }
-    if !out.is_json() {
-        // One buffered writer: thousands of lines. A closed pipe (`| head`) just stops the output.
-        let mut w = BufWriter::new(std::io::stdout().lock());
-        for r in &rows {
-            if writeln!(w, "{}\t{}\t{:.6}", r.probe, r.gallery, r.score).is_err() {
-                break;
-            }
-        }
-        let _ = w.flush();
-        return Ok(Value::Null);
-    }
     let templates = {
         let mut names: Vec<&str> = rows.iter().map(|r| r.probe.as_str()).collect();
         names.dedup();
         names.len()
     };
-    Ok(json!({
-        "dir": a.dir,
-        "templates": templates,
-        "pairs": rows.len(),
-        "scores": rows
-            .iter()
-            .map(|r| json!({"probe": r.probe, "gallery": r.gallery, "score": r.score}))
-            .collect::<Vec<_>>(),
-    }))
+    Ok(Scores {
+        dir: a.dir.clone(),
+        templates,
+        pairs: rows.len(),
+        scores: rows
+            .into_iter()
+            .map(|r| Pair {
+                probe: r.probe,
+                gallery: r.gallery,
+                score: r.score,
+            })
+            .collect(),
+    })
 }
 
 fn pct(x: f64) -> String {
@@ -205,50 +242,69 @@ fn pct(x: f64) -> String {
 }
 
 /// A fraction for JSON (NaN → null, since JSON has no NaN).
-fn frac(x: f64) -> Value {
-    if x.is_nan() {
-        Value::Null
-    } else {
-        json!(x)
+fn frac(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
+}
+
+/// `finger eval`. Rates are fractions, null when they cannot be computed.
+#[derive(Serialize)]
+pub struct Evaluated {
+    dir: PathBuf,
+    templates: usize,
+    genuine: usize,
+    impostor: usize,
+    eer: Option<f64>,
+    fnmr_at_fmr_1pct: Option<f64>,
+    fnmr_at_fmr_0: Option<f64>,
+    rank1: usize,
+    rank1_rate: f64,
+}
+
+impl Report for Evaluated {
+    fn text(&self, t: &mut Text) {
+        let pct = |x: Option<f64>| pct(x.unwrap_or(f64::NAN));
+        t.line(format_args!(
+            "{}: {}, {} genuine and {} impostor pairs (each unordered pair once)",
+            self.dir.display(),
+            count(self.templates, "template"),
+            self.genuine,
+            self.impostor
+        ));
+        t.line(format_args!("  EER           {:>8}", pct(self.eer)));
+        t.line(format_args!(
+            "  FNMR@FMR1%    {:>8}",
+            pct(self.fnmr_at_fmr_1pct)
+        ));
+        t.line(format_args!(
+            "  FNMR@FMR0     {:>8}",
+            pct(self.fnmr_at_fmr_0)
+        ));
+        t.line(format_args!(
+            "  rank-1        {:>8}",
+            format!("{}/{}", self.rank1, self.templates)
+        ));
+        if self.genuine == 0 || self.impostor == 0 {
+            t.line(
+                "  (error rates need both genuine and impostor pairs: names are FINGER_IMPRESSION)",
+            );
+        }
     }
 }
 
-pub fn eval_cmd(a: &DirArgs, out: Out) -> CmdResult {
+pub fn eval_cmd(a: &DirArgs) -> CmdResult<Evaluated> {
     check_dir(&a.dir)?;
     let r = eval::eval(&a.dir)?;
-    out.line(format_args!(
-        "{}: {}, {} genuine and {} impostor pairs (each unordered pair once)",
-        a.dir.display(),
-        count(r.templates, "template"),
-        r.genuine,
-        r.impostor
-    ));
-    out.line(format_args!("  EER           {:>8}", pct(r.eer)));
-    out.line(format_args!(
-        "  FNMR@FMR1%    {:>8}",
-        pct(r.fnmr_at_fmr_1pct)
-    ));
-    out.line(format_args!("  FNMR@FMR0     {:>8}", pct(r.fnmr_at_fmr_0)));
-    out.line(format_args!(
-        "  rank-1        {:>8}",
-        format!("{}/{}", r.rank1, r.templates)
-    ));
-    if r.genuine == 0 || r.impostor == 0 {
-        out.line(format_args!(
-            "  (error rates need both genuine and impostor pairs: names are FINGER_IMPRESSION)"
-        ));
-    }
-    Ok(json!({
-        "dir": a.dir,
-        "templates": r.templates,
-        "genuine": r.genuine,
-        "impostor": r.impostor,
-        "eer": frac(r.eer),
-        "fnmr_at_fmr_1pct": frac(r.fnmr_at_fmr_1pct),
-        "fnmr_at_fmr_0": frac(r.fnmr_at_fmr_0),
-        "rank1": r.rank1,
-        "rank1_rate": r.rank1 as f64 / r.templates as f64,
-    }))
+    Ok(Evaluated {
+        dir: a.dir.clone(),
+        templates: r.templates,
+        genuine: r.genuine,
+        impostor: r.impostor,
+        eer: frac(r.eer),
+        fnmr_at_fmr_1pct: frac(r.fnmr_at_fmr_1pct),
+        fnmr_at_fmr_0: frac(r.fnmr_at_fmr_0),
+        rank1: r.rank1,
+        rank1_rate: r.rank1 as f64 / r.templates as f64,
+    })
 }
 
 #[derive(Args)]
@@ -257,11 +313,6 @@ pub struct InfoArgs {
     file: PathBuf,
     #[command(flatten)]
     read: ReadArgs,
-}
-
-/// "1 minutia", "2 minutiae".
-fn minutiae(n: usize) -> String {
-    format!("{n} minuti{}", if n == 1 { "a" } else { "ae" })
 }
 
 fn position_name(p: u8) -> &'static str {
@@ -291,116 +342,165 @@ fn impression_name(i: u8) -> &'static str {
     }
 }
 
-pub fn info(a: &InfoArgs, out: Out) -> CmdResult {
+/// One finger view of `finger info`.
+#[derive(Serialize)]
+pub struct ViewInfo {
+    position: u8,
+    view_number: u8,
+    impression: u8,
+    quality: u8,
+    width: u16,
+    height: u16,
+    x_res: u16,
+    y_res: u16,
+    minutiae: usize,
+    ridge_endings: usize,
+    bifurcations: usize,
+    other: usize,
+    extended_bytes: usize,
+    extended_blocks: usize,
+    /// Minutiae and cylinders of the view prepared for matching (none when it cannot be).
+    matcher_minutiae: Option<usize>,
+    matcher_cylinders: Option<usize>,
+    prepare_error: Option<String>,
+}
+
+/// `finger info`: what a record holds.
+#[derive(Serialize)]
+pub struct Info {
+    file: PathBuf,
+    format: &'static str,
+    detected: bool,
+    mode: &'static str,
+    bytes: usize,
+    views: Vec<ViewInfo>,
+    warnings: Vec<String>,
+    /// ANSI/INCITS 378 header fields (text only).
+    #[serde(skip)]
+    ansi: Option<(u32, u16)>,
+    /// Card formats: the coordinate unit in micrometres (text only).
+    #[serde(skip)]
+    card_micrometres: Option<u32>,
+    #[serde(skip)]
+    long_name: &'static str,
+}
+
+impl Report for Info {
+    fn text(&self, t: &mut Text) {
+        t.line(format_args!(
+            "{}: {} ({}{}), {} bytes, {}",
+            self.file.display(),
+            self.format,
+            self.long_name,
+            if self.detected { ", detected" } else { "" },
+            self.bytes,
+            count(self.views.len(), "view")
+        ));
+        if let Some((product, equipment)) = self.ansi {
+            t.line(format_args!(
+                "  CBEFF product {product:#010x}, capture equipment {equipment:#06x}"
+            ));
+        }
+        for (i, v) in self.views.iter().enumerate() {
+            t.line(format_args!(
+                "  view {i}: {} ({}), view number {}, impression {} ({}), quality {}",
+                position_name(v.position),
+                v.position,
+                v.view_number,
+                v.impression,
+                impression_name(v.impression),
+                v.quality
+            ));
+            match self.card_micrometres {
+                Some(um) => t.line(format_args!(
+                    "    coordinates in {} mm (card format: no image size or resolution)",
+                    f64::from(um) / 1000.0
+                )),
+                None => t.line(format_args!(
+                    "    image {}x{} px, resolution {}x{} px/cm ({:.0}x{:.0} dpi)",
+                    v.width,
+                    v.height,
+                    v.x_res,
+                    v.y_res,
+                    f64::from(v.x_res) * 2.54,
+                    f64::from(v.y_res) * 2.54
+                )),
+            }
+            let extended = if v.extended_bytes == 0 {
+                "no extended data".to_string()
+            } else {
+                format!(
+                    "extended data: {} in {}",
+                    count(v.extended_bytes, "byte"),
+                    count(v.extended_blocks, "block")
+                )
+            };
+            t.line(format_args!(
+                "    {} ({} ridge endings, {} bifurcations, {} other), {extended}",
+                minutiae(v.minutiae),
+                v.ridge_endings,
+                v.bifurcations,
+                v.other
+            ));
+            match (&v.prepare_error, v.matcher_minutiae, v.matcher_cylinders) {
+                (Some(e), _, _) => {
+                    t.line(format_args!("    matcher: cannot prepare this view: {e}"))
+                }
+                (None, Some(m), Some(c)) => t.line(format_args!(
+                    "    matcher: {} used, {} with enough neighbours to match",
+                    minutiae(m),
+                    count(c, "cylinder")
+                )),
+                _ => {}
+            }
+        }
+        for w in &self.warnings {
+            t.line(format_args!("  warning: {w}"));
+        }
+    }
+}
+
+pub fn info(a: &InfoArgs) -> CmdResult<Info> {
     let (rec, bytes) = read_record(&a.file, &a.read)?;
     let format = rec.format;
-    let detected = a.read.format.is_none();
-    out.line(format_args!(
-        "{}: {} ({}{}), {bytes} bytes, {}",
-        a.file.display(),
-        format.name(),
-        long_name(format),
-        if detected { ", detected" } else { "" },
-        count(rec.views.len(), "view")
-    ));
-    if format == Format::Ansi2004 {
-        out.line(format_args!(
-            "  CBEFF product {:#010x}, capture equipment {:#06x}",
-            rec.cbeff_product, rec.capture_equipment
-        ));
-    }
-    let mut views = Vec::new();
-    for (i, v) in rec.views.iter().enumerate() {
-        let kinds = |k: MinutiaKind| v.minutiae.iter().filter(|m| m.kind == k).count();
-        let (endings, bifurcations, other) = (
-            kinds(MinutiaKind::RidgeEnding),
-            kinds(MinutiaKind::Bifurcation),
-            kinds(MinutiaKind::Other),
-        );
-        let blocks = v.extended_blocks().map(|b| b.len()).unwrap_or(0);
-        let prepared = FingerTemplate::from_view(v, format);
-        out.line(format_args!(
-            "  view {i}: {} ({}), view number {}, impression {} ({}), quality {}",
-            position_name(v.position),
-            v.position,
-            v.view_number,
-            v.impression,
-            impression_name(v.impression),
-            v.quality
-        ));
-        match format.card_micrometres() {
-            Some(um) => out.line(format_args!(
-                "    coordinates in {} mm (card format: no image size or resolution)",
-                f64::from(um) / 1000.0
-            )),
-            None => out.line(format_args!(
-                "    image {}x{} px, resolution {}x{} px/cm ({:.0}x{:.0} dpi)",
-                v.width,
-                v.height,
-                v.x_res,
-                v.y_res,
-                f64::from(v.x_res) * 2.54,
-                f64::from(v.y_res) * 2.54
-            )),
-        }
-        let extended = if v.extended.is_empty() {
-            "no extended data".to_string()
-        } else {
-            format!(
-                "extended data: {} in {}",
-                count(v.extended.len(), "byte"),
-                count(blocks, "block")
-            )
-        };
-        out.line(format_args!(
-            "    {} ({endings} ridge endings, {bifurcations} bifurcations, {other} other), {extended}",
-            minutiae(v.minutiae.len()),
-        ));
-        let (used, cylinders) = match &prepared {
-            Ok(t) => {
-                let r = t.as_ref();
-                out.line(format_args!(
-                    "    matcher: {} used, {} with enough neighbours to match",
-                    minutiae(r.n_min()),
-                    count(r.n_cyl(), "cylinder")
-                ));
-                (Some(r.n_min()), Some(r.n_cyl()))
+    let views = rec
+        .views
+        .iter()
+        .map(|v| {
+            let kinds = |k: MinutiaKind| v.minutiae.iter().filter(|m| m.kind == k).count();
+            let prepared = FingerTemplate::from_view(v, format);
+            let prepared = prepared.as_ref().map(|t| t.as_ref());
+            ViewInfo {
+                position: v.position,
+                view_number: v.view_number,
+                impression: v.impression,
+                quality: v.quality,
+                width: v.width,
+                height: v.height,
+                x_res: v.x_res,
+                y_res: v.y_res,
+                minutiae: v.minutiae.len(),
+                ridge_endings: kinds(MinutiaKind::RidgeEnding),
+                bifurcations: kinds(MinutiaKind::Bifurcation),
+                other: kinds(MinutiaKind::Other),
+                extended_bytes: v.extended.len(),
+                extended_blocks: v.extended_blocks().map(|b| b.len()).unwrap_or(0),
+                matcher_minutiae: prepared.as_ref().ok().map(|r| r.n_min()),
+                matcher_cylinders: prepared.as_ref().ok().map(|r| r.n_cyl()),
+                prepare_error: prepared.as_ref().err().map(|e| e.to_string()),
             }
-            Err(e) => {
-                out.line(format_args!("    matcher: cannot prepare this view: {e}"));
-                (None, None)
-            }
-        };
-        views.push(json!({
-            "position": v.position,
-            "view_number": v.view_number,
-            "impression": v.impression,
-            "quality": v.quality,
-            "width": v.width,
-            "height": v.height,
-            "x_res": v.x_res,
-            "y_res": v.y_res,
-            "minutiae": v.minutiae.len(),
-            "ridge_endings": endings,
-            "bifurcations": bifurcations,
-            "other": other,
-            "extended_bytes": v.extended.len(),
-            "extended_blocks": blocks,
-            "matcher_minutiae": used,
-            "matcher_cylinders": cylinders,
-            "prepare_error": prepared.as_ref().err().map(|e| e.to_string()),
-        }));
-    }
-    for w in &rec.warnings {
-        out.line(format_args!("  warning: {w}"));
-    }
-    Ok(json!({
-        "file": a.file,
-        "format": format.name(),
-        "detected": detected,
-        "mode": if a.read.lenient { "lenient" } else { "strict" },
-        "bytes": bytes,
-        "views": views,
-        "warnings": rec.warnings,
-    }))
+        })
+        .collect();
+    Ok(Info {
+        file: a.file.clone(),
+        format: format.name(),
+        detected: a.read.format.is_none(),
+        mode: if a.read.lenient { "lenient" } else { "strict" },
+        bytes,
+        views,
+        warnings: rec.warnings,
+        ansi: (format == Format::Ansi2004).then_some((rec.cbeff_product, rec.capture_equipment)),
+        card_micrometres: format.card_micrometres(),
+        long_name: long_name(format),
+    })
 }

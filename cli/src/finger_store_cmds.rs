@@ -4,17 +4,17 @@
 //! Records are read like the other finger commands (format detected unless named, strict unless
 //! `--lenient`). A record with several finger views enrols the one at `--position`.
 
+use crate::args::{RemoveArgs, SearchArgs, TemplateAt, VerifyAt};
 use crate::finger_cmds::{fmr_label, parse_fmr, read_record, ReadArgs};
-use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Out};
-pub use crate::store_cmds::RemoveArgs;
-use crate::store_cmds::DEFAULT_LOCATION;
-use crate::StoreArg;
+use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Report, Text};
+use crate::store_cmds::quiet_opts;
+use crate::templates::{self, Added, Kind, Removed};
 use clap::Args;
 use edgeid::finger::calibration::{fmr_for_threshold, threshold_for_fmr};
 use edgeid::finger::enroll::{enrol_view, select_view};
 use edgeid::finger::{FingerTemplate, Format};
 use edgeid::{Change, FingerHit, FingerIdentify, OpenOptions};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -64,16 +64,7 @@ fn parse_position(s: &str) -> Result<u8, String> {
 #[derive(Args)]
 pub struct AddArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    user: String,
-    /// Template id (a user may have several; adding an existing one replaces it).
-    #[arg(long)]
-    template: String,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
+    at: TemplateAt,
     /// Finger position to enrol from a record with several views (required then), and the
     /// position recorded for card formats, which carry none.
     #[arg(long, value_parser = parse_position)]
@@ -84,83 +75,27 @@ pub struct AddArgs {
     file: PathBuf,
 }
 
-pub fn add(a: &AddArgs, out: Out) -> CmdResult {
+pub fn add(a: &AddArgs) -> CmdResult<Added> {
     let (record, format, minutiae, position) = enrolment_source(&a.file, &a.read, a.position)?;
-    let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
-    let done = store.commit(&[Change::PutFinger {
-        location: a.location.clone(),
-        user: a.user.clone(),
-        template: a.template.clone(),
+    let store = open_store(&a.at.store.store, quiet_opts())?;
+    let change = Change::PutFinger {
+        location: a.at.who.location.clone(),
+        user: a.at.who.user.clone(),
+        template: a.at.template.clone(),
         record,
         format: Some(format),
         position: Some(position),
-    }])?;
-    let seq = done.seq;
-    let live = store.snapshot().live_fingers();
-    // Same ids as a template already held (replaced, or put again unchanged).
-    let replaced = done.added == 0;
-    out.line(format_args!(
-        "{} fingerprint template {} of user {} at {} ({}, finger position {position}; seq {seq}, {})",
-        if replaced { "replaced" } else { "added" },
-        a.template,
-        a.user,
-        a.location,
-        count(minutiae, "minutia"),
-        count(live, "live fingerprint template")
-    ));
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": a.template, "position": position,
-        "minutiae": minutiae, "replaced": replaced, "seq": seq, "live": live,
-    }))
+    };
+    let mut added = templates::put(&store, Kind::Finger, &a.at, change)?;
+    added.position = Some(position);
+    added.minutiae = Some(minutiae);
+    Ok(added)
 }
 
-pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
-    let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
-    let change = match &a.template {
-        Some(t) => Change::RemoveFinger {
-            location: a.location.clone(),
-            user: a.user.clone(),
-            template: t.clone(),
-        },
-        None => Change::RemoveUserFingers {
-            location: a.location.clone(),
-            user: a.user.clone(),
-        },
-    };
-    let missing = || match &a.template {
-        Some(t) => format!(
-            "user {} has no fingerprint template {t} at location {}",
-            a.user, a.location
-        ),
-        None => format!(
-            "user {} has no fingerprint templates at location {}",
-            a.user, a.location
-        ),
-    };
-    let done = store.commit(&[change]).map_err(|e| match e {
-        edgeid::Error::NotFound(_) => Fail::new(missing()),
-        other => other.into(),
-    })?;
-    let (seq, removed) = (done.seq, done.removed);
-    // Biometric data must not linger: erase now rather than within the store's deadline.
-    let t = Instant::now();
-    let still_mapped = store.erase_deleted()?;
-    let erase_ms = ms(t.elapsed());
-    out.line(format_args!(
-        "removed {} of user {} at {} (seq {seq}); {}",
-        count(removed, "fingerprint template"),
-        a.user,
-        a.location,
-        if still_mapped == 0 {
-            format!("erased from disk now ({erase_ms:.1} ms)")
-        } else {
-            format!("{still_mapped} old file(s) still in use will be erased at the next commit")
-        }
-    ));
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": a.template, "removed": removed,
-        "seq": seq, "erased": still_mapped == 0, "erase_ms": round3(erase_ms),
-    }))
+/// Fingerprints only: the user's faces stay (`edgeid face remove` removes those).
+pub fn remove(a: &RemoveArgs) -> CmdResult<Removed> {
+    let store = open_store(&a.store.store, quiet_opts())?;
+    templates::remove(&store, Kind::Finger, a)
 }
 
 /// Score threshold from `--threshold` or `--fmr`.
@@ -188,25 +123,37 @@ impl Decision {
     }
 }
 
-fn hit_json(h: &FingerHit) -> Value {
-    json!({
-        "location": h.location, "user": h.user, "template": h.template, "position": h.position,
-        "score": h.score, "fmr": fmr_for_threshold(h.score),
-    })
+/// One user found by a fingerprint search.
+#[derive(Serialize)]
+pub struct Hit {
+    location: String,
+    user: String,
+    template: String,
+    position: u8,
+    score: f32,
+    /// False-match rate of a threshold set at this score (built-in calibration).
+    fmr: f64,
+}
+
+impl From<FingerHit> for Hit {
+    fn from(h: FingerHit) -> Hit {
+        Hit {
+            fmr: fmr_for_threshold(h.score),
+            location: h.location,
+            user: h.user,
+            template: h.template,
+            position: h.position,
+            score: h.score,
+        }
+    }
 }
 
 #[derive(Args)]
 pub struct IdentifyArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// How many users to list, best first.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
-    k: u64,
+    search: SearchArgs,
     #[command(flatten)]
     decision: Decision,
-    /// Only users of this location.
-    #[arg(long)]
-    location: Option<String>,
     /// Match every template instead of the prefiltered candidates (slower; for checking).
     #[arg(long)]
     exhaustive: bool,
@@ -219,15 +166,57 @@ pub struct IdentifyArgs {
     file: PathBuf,
 }
 
-pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
+#[derive(Serialize)]
+pub struct Identified {
+    hits: Vec<Hit>,
+    k: u64,
+    threshold: Option<f32>,
+    location: Option<String>,
+    exhaustive: bool,
+    /// Live fingerprint templates in the store.
+    searched: usize,
+    ms: f64,
+}
+
+impl Report for Identified {
+    fn text(&self, t: &mut Text) {
+        if self.hits.is_empty() {
+            match self.threshold {
+                Some(th) => t.line(format_args!("no match (no user scores {th:.4} or more)")),
+                None => t.line("no match (the store holds no fingerprint templates here)"),
+            }
+        }
+        for (i, h) in self.hits.iter().enumerate() {
+            t.line(format_args!(
+                "{:>3}. {:<24} score {:.4}  FMR {:.0e}  (location {}, template {}, finger {})",
+                i + 1,
+                h.user,
+                h.score,
+                h.fmr,
+                h.location,
+                h.template,
+                h.position
+            ));
+        }
+        t.line(format_args!(
+            "searched {} in {:.2} ms{}",
+            count(self.searched, "fingerprint template"),
+            self.ms,
+            if self.exhaustive { " (exhaustive)" } else { "" }
+        ));
+    }
+}
+
+pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
+    let s = &a.search;
     let (probe, _) = read_view(&a.file, &a.read, a.position)?;
     let threshold = a.decision.threshold()?;
-    let store = open_store(&a.store.store, OpenOptions::new())?;
-    let mut req = FingerIdentify::new(probe.as_ref()).k(a.k as usize);
+    let store = open_store(&s.store.store, OpenOptions::new())?;
+    let mut req = FingerIdentify::new(probe.as_ref()).k(s.k as usize);
     if let Some(t) = threshold {
         req = req.threshold(t);
     }
-    if let Some(l) = &a.location {
+    if let Some(l) = &s.location {
         req = req.location(l);
     }
     if a.exhaustive {
@@ -236,46 +225,21 @@ pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
     let t = Instant::now();
     let hits = store.identify_finger(&req)?;
     let took = ms(t.elapsed());
-    let live = store.snapshot().live_fingers();
-    if hits.is_empty() {
-        match threshold {
-            Some(t) => out.line(format_args!("no match (no user scores {t:.4} or more)")),
-            None => out.line("no match (the store holds no fingerprint templates here)"),
-        }
-    }
-    for (i, h) in hits.iter().enumerate() {
-        out.line(format_args!(
-            "{:>3}. {:<24} score {:.4}  FMR {:.0e}  (location {}, template {}, finger {})",
-            i + 1,
-            h.user,
-            h.score,
-            fmr_for_threshold(h.score),
-            h.location,
-            h.template,
-            h.position
-        ));
-    }
-    out.line(format_args!(
-        "searched {} in {took:.2} ms{}",
-        count(live, "fingerprint template"),
-        if a.exhaustive { " (exhaustive)" } else { "" }
-    ));
-    Ok(json!({
-        "hits": hits.iter().map(hit_json).collect::<Vec<_>>(), "k": a.k, "threshold": threshold,
-        "location": a.location, "exhaustive": a.exhaustive, "searched": live, "ms": round3(took),
-    }))
+    Ok(Identified {
+        hits: hits.into_iter().map(Hit::from).collect(),
+        k: s.k,
+        threshold,
+        location: s.location.clone(),
+        exhaustive: a.exhaustive,
+        searched: store.snapshot().live_fingers(),
+        ms: round3(took),
+    })
 }
 
 #[derive(Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    user: String,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
+    at: VerifyAt,
     #[command(flatten)]
     decision: Decision,
     /// Finger position of the view to verify with, for a record with several views.
@@ -287,39 +251,63 @@ pub struct VerifyArgs {
     file: PathBuf,
 }
 
-pub fn verify(a: &VerifyArgs, out: Out) -> CmdResult {
+#[derive(Serialize)]
+pub struct Verified {
+    location: String,
+    user: String,
+    /// The user's best-scoring template.
+    template: String,
+    position: u8,
+    score: f32,
+    threshold: Option<f32>,
+    /// The false-match rate asked for with `--fmr`.
+    fmr_target: Option<f64>,
+    accepted: Option<bool>,
+    ms: f64,
+}
+
+impl Report for Verified {
+    fn text(&self, t: &mut Text) {
+        let verdict = |ok: bool| if ok { "accepted" } else { "rejected" };
+        let decision = match (self.accepted, self.fmr_target) {
+            (Some(ok), Some(f)) => format!(" — {} at FMR {}", verdict(ok), fmr_label(f)),
+            (Some(ok), None) => format!(
+                " — {} (threshold {:.4})",
+                verdict(ok),
+                self.threshold.unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        t.line(format_args!(
+            "user {} at {}: score {:.4} (best template {}, finger {}){decision}, {:.3} ms",
+            self.user, self.location, self.score, self.template, self.position, self.ms
+        ));
+    }
+}
+
+pub fn verify(a: &VerifyArgs) -> CmdResult<Verified> {
+    let who = &a.at.who;
     let (probe, _) = read_view(&a.file, &a.read, a.position)?;
     let threshold = a.decision.threshold()?;
-    let store = open_store(&a.store.store, OpenOptions::new().threads(1))?;
+    let store = open_store(&a.at.store.store, quiet_opts())?;
     let t = Instant::now();
-    let hit = store.verify_finger(&a.location, &a.user, &probe.as_ref())?;
+    let hit = store.verify_finger(&who.location, &who.user, &probe.as_ref())?;
     let took = ms(t.elapsed());
     let Some(hit) = hit else {
         return Err(Fail::new(format!(
             "user {} has no fingerprint templates at location {}",
-            a.user, a.location
+            who.user, who.location
         )));
     };
-    let accepted = threshold.map(|t| hit.score >= t);
-    let decision = match (accepted, a.decision.fmr) {
-        (Some(ok), Some(f)) => format!(
-            " — {} at FMR {}",
-            if ok { "accepted" } else { "rejected" },
-            fmr_label(f)
-        ),
-        (Some(ok), None) => format!(
-            " — {} (threshold {:.4})",
-            if ok { "accepted" } else { "rejected" },
-            threshold.unwrap_or_default()
-        ),
-        _ => String::new(),
-    };
-    out.line(format_args!(
-        "user {} at {}: score {:.4} (best template {}, finger {}){decision}, {took:.3} ms",
-        a.user, a.location, hit.score, hit.template, hit.position
-    ));
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": hit.template, "position": hit.position,
-        "score": hit.score, "threshold": threshold, "accepted": accepted, "ms": round3(took),
-    }))
+    Ok(Verified {
+        location: who.location.clone(),
+        user: who.user.clone(),
+        template: hit.template,
+        position: hit.position,
+        score: hit.score,
+        threshold,
+        fmr_target: a.decision.fmr,
+        accepted: threshold.map(|t| hit.score >= t),
+        ms: round3(took),
+    })
 }

@@ -5,21 +5,26 @@
 //! Every command prints text for people, or with `--json` exactly one JSON object on stdout so
 //! scripts never have to parse prose. Errors go to stderr with exit code 1 (2 for usage errors).
 
+mod args;
 mod bench;
 mod bench_finger;
 mod bench_sync;
 mod deltas;
 mod demo;
+mod demo_report;
 mod finger_cmds;
 mod finger_store_cmds;
 mod out;
+mod rss;
 mod store_cmds;
 mod sync_cmds;
 mod synth;
+mod templates;
+mod user_cmds;
 
-use clap::{Args, Parser, Subcommand};
-use out::{Fail, Out};
-use std::path::PathBuf;
+use args::{RemoveArgs, StoreArg};
+use clap::{Parser, Subcommand};
+use out::{CmdResult, Fail, Out, Report};
 use std::process::ExitCode;
 
 /// Identity engine for access-control terminals: template store, exact face 1:N, fingerprints,
@@ -76,7 +81,7 @@ enum FaceCmd {
     /// Enrol (or replace) one face template.
     Add(store_cmds::AddArgs),
     /// Remove a template or all of a user's templates, and erase their bytes from disk at once.
-    Remove(store_cmds::RemoveArgs),
+    Remove(RemoveArgs),
     /// 1:N: who is this face?
     Identify(store_cmds::IdentifyArgs),
     /// 1:1: how well does this face match one user?
@@ -88,7 +93,7 @@ enum FingerCmd {
     /// Enrol (or replace) one fingerprint template from a minutiae record.
     Add(finger_store_cmds::AddArgs),
     /// Remove a fingerprint template or all of a user's, and erase their bytes from disk at once.
-    Remove(finger_store_cmds::RemoveArgs),
+    Remove(RemoveArgs),
     /// 1:N: whose finger is this?
     Identify(finger_store_cmds::IdentifyArgs),
     /// 1:1: how well does this finger match one user's enrolled fingers?
@@ -124,17 +129,17 @@ enum SyncCmd {
 #[derive(Subcommand)]
 enum UserCmd {
     /// Name, validity, templates, credentials, rights and record hash of one user.
-    Show(sync_cmds::UserShowArgs),
+    Show(user_cmds::UserShowArgs),
 }
 
 #[derive(Subcommand)]
 enum LookupCmd {
     /// Card → user (exit 1 when no user holds it).
-    Card(sync_cmds::CardArgs),
+    Card(user_cmds::CardArgs),
     /// Access code → user (exit 1 when no user holds it). The code is never printed.
-    Code(sync_cmds::CodeArgs),
+    Code(user_cmds::CodeArgs),
     /// Licence plate → user, matched without case, spaces, dashes or dots (exit 1 when none).
-    Plate(sync_cmds::PlateArgs),
+    Plate(user_cmds::PlateArgs),
 }
 
 #[derive(Subcommand)]
@@ -148,54 +153,50 @@ enum BenchCmd {
     Sync(bench_sync::BenchSyncArgs),
 }
 
-/// The store directory argument shared by every command that works on a store.
-#[derive(Args, Debug, Clone)]
-pub struct StoreArg {
-    /// Store directory.
-    #[arg(long, value_name = "DIR")]
-    pub store: PathBuf,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Out::new(cli.json);
-    let result = match cli.cmd {
-        Cmd::Init(a) => store_cmds::init(&a, out),
-        Cmd::Face(FaceCmd::Add(a)) => store_cmds::add(&a, out),
-        Cmd::Face(FaceCmd::Remove(a)) => store_cmds::remove(&a, out),
-        Cmd::Face(FaceCmd::Identify(a)) => store_cmds::identify(&a, out),
-        Cmd::Face(FaceCmd::Verify(a)) => store_cmds::verify_face(&a, out),
-        Cmd::Finger(FingerCmd::Add(a)) => finger_store_cmds::add(&a, out),
-        Cmd::Finger(FingerCmd::Remove(a)) => finger_store_cmds::remove(&a, out),
-        Cmd::Finger(FingerCmd::Identify(a)) => finger_store_cmds::identify(&a, out),
-        Cmd::Finger(FingerCmd::Verify(a)) => finger_store_cmds::verify(&a, out),
-        Cmd::Finger(FingerCmd::Compare(a)) => finger_cmds::compare_cmd(&a, out),
-        Cmd::Finger(FingerCmd::Scores(a)) => finger_cmds::scores(&a, out),
-        Cmd::Finger(FingerCmd::Eval(a)) => finger_cmds::eval_cmd(&a, out),
-        Cmd::Finger(FingerCmd::Info(a)) => finger_cmds::info(&a, out),
-        Cmd::Stats(a) => store_cmds::stats(&a, out),
-        Cmd::Compact(a) => store_cmds::compact(&a, out),
-        Cmd::Verify(a) => store_cmds::verify_store(&a, out),
-        Cmd::Sync(SyncCmd::Apply(a)) => sync_cmds::apply(&a, out),
-        Cmd::Sync(SyncCmd::Status(a)) => sync_cmds::status(&a, out),
-        Cmd::Sync(SyncCmd::Digest(a)) => sync_cmds::digest(&a, out),
-        Cmd::User(UserCmd::Show(a)) => sync_cmds::user_show(&a, out),
-        Cmd::Lookup(LookupCmd::Card(a)) => sync_cmds::lookup_card(&a, out),
-        Cmd::Lookup(LookupCmd::Code(a)) => sync_cmds::lookup_code(&a, out),
-        Cmd::Lookup(LookupCmd::Plate(a)) => sync_cmds::lookup_plate(&a, out),
-        Cmd::Bench(BenchCmd::Face(a)) => bench::face(&a, out),
-        Cmd::Bench(BenchCmd::Finger(a)) => bench_finger::run(&a, out),
-        Cmd::Bench(BenchCmd::Sync(a)) => bench_sync::run(&a, out),
-        Cmd::Demo(a) => demo::run(&a, out),
-    };
+    match cli.cmd {
+        Cmd::Init(a) => finish(out, store_cmds::init(&a)),
+        Cmd::Face(FaceCmd::Add(a)) => finish(out, store_cmds::add(&a)),
+        Cmd::Face(FaceCmd::Remove(a)) => finish(out, store_cmds::remove(&a)),
+        Cmd::Face(FaceCmd::Identify(a)) => finish(out, store_cmds::identify(&a)),
+        Cmd::Face(FaceCmd::Verify(a)) => finish(out, store_cmds::verify_face(&a)),
+        Cmd::Finger(FingerCmd::Add(a)) => finish(out, finger_store_cmds::add(&a)),
+        Cmd::Finger(FingerCmd::Remove(a)) => finish(out, finger_store_cmds::remove(&a)),
+        Cmd::Finger(FingerCmd::Identify(a)) => finish(out, finger_store_cmds::identify(&a)),
+        Cmd::Finger(FingerCmd::Verify(a)) => finish(out, finger_store_cmds::verify(&a)),
+        Cmd::Finger(FingerCmd::Compare(a)) => finish(out, finger_cmds::compare_cmd(&a)),
+        Cmd::Finger(FingerCmd::Scores(a)) => finish(out, finger_cmds::scores(&a)),
+        Cmd::Finger(FingerCmd::Eval(a)) => finish(out, finger_cmds::eval_cmd(&a)),
+        Cmd::Finger(FingerCmd::Info(a)) => finish(out, finger_cmds::info(&a)),
+        Cmd::Stats(a) => finish(out, store_cmds::stats(&a)),
+        Cmd::Compact(a) => finish(out, store_cmds::compact(&a)),
+        Cmd::Verify(a) => finish(out, store_cmds::verify_store(&a)),
+        Cmd::Sync(SyncCmd::Apply(a)) => finish(out, sync_cmds::apply(&a, out)),
+        Cmd::Sync(SyncCmd::Status(a)) => finish(out, sync_cmds::status(&a)),
+        Cmd::Sync(SyncCmd::Digest(a)) => finish(out, sync_cmds::digest(&a)),
+        Cmd::User(UserCmd::Show(a)) => finish(out, user_cmds::user_show(&a)),
+        Cmd::Lookup(LookupCmd::Card(a)) => finish(out, user_cmds::lookup_card(&a)),
+        Cmd::Lookup(LookupCmd::Code(a)) => finish(out, user_cmds::lookup_code(&a)),
+        Cmd::Lookup(LookupCmd::Plate(a)) => finish(out, user_cmds::lookup_plate(&a)),
+        Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
+        Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
+        Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
+        Cmd::Demo(a) => finish(out, demo::run(&a, out)),
+    }
+}
+
+/// Prints a command's report once (JSON or text) and, on failure, its message; the exit status.
+fn finish<R: Report>(out: Out, result: CmdResult<R>) -> ExitCode {
     match result {
-        Ok(v) => {
-            out.json(&v);
+        Ok(report) => {
+            out.report(&report);
             ExitCode::SUCCESS
         }
-        Err(Fail { message, json }) => {
-            if let Some(v) = json {
-                out.json(&v);
+        Err(Fail { message, report }) => {
+            if let Some(r) = report {
+                r.render(out);
             }
             if !message.is_empty() {
                 eprintln!("edgeid: error: {message}");

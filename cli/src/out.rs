@@ -1,21 +1,70 @@
-//! Output and errors shared by the commands: human lines vs. one JSON object, progress bars,
+//! Output and errors shared by the commands: reports printed as human lines or one JSON object, progress bars,
 //! failures with exit code 1, and the checks done before touching a store.
 
 use edgeid::store::FileKind;
 use edgeid::{OpenOptions, Store};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
+use serde::Serialize;
 use std::fmt::Display;
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, StdoutLock, Write};
 use std::path::Path;
 
-/// A command that failed: the message goes to stderr and the process exits with 1. `json` is
-/// printed first in `--json` mode, for commands (demo) whose report still matters when they fail.
-/// An empty message is a "no" answer rather than an error (`lookup` finding nobody, like `grep`
-/// finding nothing): exit 1 with no error line.
+/// A command's answer: serialised as-is for `--json` (one object on stdout), rendered as lines for
+/// people otherwise. Each command builds one report and `main` prints it once, in one of the two
+/// forms, so the two cannot drift apart.
+pub trait Report: Serialize {
+    /// The human lines of the report.
+    fn text(&self, t: &mut Text);
+}
+
+/// A report whose type is forgotten, for failures that still print one (see [`Fail`]).
+pub trait Render {
+    /// Prints the report as `out` asks.
+    fn render(&self, out: Out);
+}
+
+impl<R: Report> Render for R {
+    fn render(&self, out: Out) {
+        out.report(self);
+    }
+}
+
+/// Human lines, written to stdout through one buffer. Write errors (a closed pipe:
+/// `edgeid finger scores DIR | head`) stop the output rather than panic.
+pub struct Text {
+    w: BufWriter<StdoutLock<'static>>,
+    closed: bool,
+}
+
+impl Text {
+    fn stdout() -> Text {
+        Text {
+            w: BufWriter::new(std::io::stdout().lock()),
+            closed: false,
+        }
+    }
+
+    /// Writes one line.
+    pub fn line(&mut self, s: impl Display) {
+        if !self.closed && writeln!(self.w, "{s}").is_err() {
+            self.closed = true;
+        }
+    }
+
+    fn finish(mut self) {
+        if !self.closed {
+            let _ = self.w.flush();
+        }
+    }
+}
+
+/// A command that failed: the message goes to stderr and the process exits with 1. `report` is
+/// printed first (as JSON or text), for commands whose report still matters when they fail (sync
+/// apply, bench face, demo). An empty message is a "no" answer rather than an error (`lookup`
+/// finding nobody, like `grep` finding nothing): exit 1 with no error line.
 pub struct Fail {
     pub message: String,
-    pub json: Option<Value>,
+    pub report: Option<Box<dyn Render + Send>>,
 }
 
 impl Fail {
@@ -23,16 +72,21 @@ impl Fail {
     pub fn new(message: impl Into<String>) -> Fail {
         Fail {
             message: message.into(),
-            json: None,
+            report: None,
         }
     }
 
-    /// A "no" answer: exit status 1, `json` as the report, nothing on stderr.
-    pub fn no(json: Value) -> Fail {
+    /// A failure that still prints its report.
+    pub fn with(message: impl Into<String>, report: impl Report + Send + 'static) -> Fail {
         Fail {
-            message: String::new(),
-            json: Some(json),
+            message: message.into(),
+            report: Some(Box::new(report)),
         }
+    }
+
+    /// A "no" answer: exit status 1, `report` printed, nothing on stderr.
+    pub fn no(report: impl Report + Send + 'static) -> Fail {
+        Fail::with(String::new(), report)
     }
 }
 
@@ -42,8 +96,8 @@ impl From<edgeid::Error> for Fail {
     }
 }
 
-/// Result of a command: its JSON report.
-pub type CmdResult = Result<Value, Fail>;
+/// Result of a command: its report.
+pub type CmdResult<R> = Result<R, Fail>;
 
 /// Where output goes. In `--json` mode human lines and progress bars are suppressed so stdout holds
 /// exactly one JSON object.
@@ -57,23 +111,15 @@ impl Out {
         Out { json }
     }
 
-    /// True in `--json` mode (for commands that write their human output themselves).
-    pub fn is_json(self) -> bool {
-        self.json
-    }
-
-    /// Prints a human line (nothing in `--json` mode). Write errors (closed pipe) are ignored:
-    /// `edgeid stats | head -1` should not panic.
-    pub fn line(self, s: impl Display) {
-        if !self.json {
-            let _ = writeln!(std::io::stdout().lock(), "{s}");
-        }
-    }
-
-    /// Prints the final JSON object (only in `--json` mode).
-    pub fn json(self, v: &Value) {
+    /// Prints a report: one JSON object in `--json` mode, its lines otherwise.
+    pub fn report<R: Report + ?Sized>(self, r: &R) {
         if self.json {
+            let v = serde_json::to_string(r).expect("a report serialises");
             let _ = writeln!(std::io::stdout().lock(), "{v}");
+        } else {
+            let mut t = Text::stdout();
+            r.text(&mut t);
+            t.finish();
         }
     }
 

@@ -1,23 +1,21 @@
 //! Commands that work on one store directory: init, face add/remove/identify/verify, stats,
 //! compact, verify.
 
+use crate::args::{RemoveArgs, SearchArgs, StoreArg, TemplateAt, VerifyAt};
 use crate::out::{
     check_is_store, count, human_bytes, ms, open_store, read_embedding, round3, CmdResult, Fail,
-    Out,
+    Report, Text,
 };
-use crate::StoreArg;
+use crate::templates::{self, Added, Kind, Removed};
 use clap::Args;
-use edgeid::{Change, FaceIdentify, OpenOptions, Store};
-use serde_json::json;
+use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Snapshot, Store};
+use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Location used when none is given: a terminal that serves one site needs no location ids.
-pub const DEFAULT_LOCATION: &str = "local";
-
 /// Options for commands that do not search: no search thread pool to start.
-fn quiet_opts() -> OpenOptions {
+pub fn quiet_opts() -> OpenOptions {
     OpenOptions::new().threads(1)
 }
 
@@ -33,212 +31,162 @@ pub struct InitArgs {
     dim: usize,
 }
 
-pub fn init(a: &InitArgs, out: Out) -> CmdResult {
+#[derive(Serialize)]
+pub struct Created {
+    store: PathBuf,
+    model: String,
+    dim: usize,
+    seq: u64,
+}
+
+impl Report for Created {
+    fn text(&self, t: &mut Text) {
+        t.line(format_args!(
+            "created store {}: model {}, dim {}",
+            self.store.display(),
+            self.model,
+            self.dim
+        ));
+    }
+}
+
+pub fn init(a: &InitArgs) -> CmdResult<Created> {
     let dir = &a.store.store;
     let store = Store::create(dir, &a.model, a.dim, quiet_opts())?;
     let st = store.stats();
-    out.line(format_args!(
-        "created store {}: model {}, dim {}",
-        dir.display(),
-        st.model,
-        st.dim
-    ));
-    Ok(json!({ "store": dir, "model": st.model, "dim": st.dim, "seq": st.seq }))
+    Ok(Created {
+        store: dir.clone(),
+        model: st.model,
+        dim: st.dim,
+        seq: st.seq,
+    })
 }
 
 #[derive(Args)]
 pub struct AddArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    user: String,
-    /// Template id (a user may have several; adding an existing one replaces it).
-    #[arg(long)]
-    template: String,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
+    at: TemplateAt,
     /// Embedding: the store's dimension of little-endian f32, or a JSON array of numbers.
     file: PathBuf,
 }
 
-pub fn add(a: &AddArgs, out: Out) -> CmdResult {
-    let store = open_store(&a.store.store, quiet_opts())?;
+pub fn add(a: &AddArgs) -> CmdResult<Added> {
+    let store = open_store(&a.at.store.store, quiet_opts())?;
     let embedding = read_embedding(&a.file, store.snapshot().dim())?;
-    let done = store.commit(&[Change::PutFace {
-        location: a.location.clone(),
-        user: a.user.clone(),
-        template: a.template.clone(),
+    let change = Change::PutFace {
+        location: a.at.who.location.clone(),
+        user: a.at.who.user.clone(),
+        template: a.at.template.clone(),
         embedding,
-    }])?;
-    let seq = done.seq;
-    let live = store.snapshot().live_faces();
-    // Same ids as a template already held (replaced, or put again unchanged).
-    let replaced = done.added == 0;
-    out.line(format_args!(
-        "{} template {} of user {} at {} (seq {seq}, {})",
-        if replaced { "replaced" } else { "added" },
-        a.template,
-        a.user,
-        a.location,
-        count(live, "live template")
-    ));
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": a.template,
-        "replaced": replaced, "seq": seq, "live": live,
-    }))
+    };
+    templates::put(&store, Kind::Face, &a.at, change)
 }
 
-/// Arguments of `face remove` and `finger remove`.
-#[derive(Args)]
-pub struct RemoveArgs {
-    #[command(flatten)]
-    pub store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    pub user: String,
-    /// Remove only this template (default: every template of the user of this kind, face or
-    /// fingerprint).
-    #[arg(long)]
-    pub template: Option<String>,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    pub location: String,
-}
-
-pub fn remove(a: &RemoveArgs, out: Out) -> CmdResult {
+/// Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
+pub fn remove(a: &RemoveArgs) -> CmdResult<Removed> {
     let store = open_store(&a.store.store, quiet_opts())?;
-    // Faces only: the user's fingerprints stay (`edgeid finger remove` removes those).
-    let change = match &a.template {
-        Some(t) => Change::RemoveFace {
-            location: a.location.clone(),
-            user: a.user.clone(),
-            template: t.clone(),
-        },
-        None => Change::RemoveUserFaces {
-            location: a.location.clone(),
-            user: a.user.clone(),
-        },
-    };
-    let commit = store.commit(&[change]);
-    // The library's message names the batch position ("change 0"); say it in the user's terms.
-    let done = commit.map_err(|e| match e {
-        edgeid::Error::NotFound(_) => Fail::new(match &a.template {
-            Some(t) => format!(
-                "user {} has no template {t} at location {}",
-                a.user, a.location
-            ),
-            None => format!(
-                "user {} has no templates at location {}",
-                a.user, a.location
-            ),
-        }),
-        other => other.into(),
-    })?;
-    let (seq, removed) = (done.seq, done.removed);
-    // Biometric data must not linger: checkpoint, compact and scrub now rather than within the
-    // store's erase deadline.
-    let t = Instant::now();
-    let still_mapped = store.erase_deleted()?;
-    let erase_ms = ms(t.elapsed());
-    let what = match &a.template {
-        Some(t) => format!("template {t} of user {}", a.user),
-        None => format!("user {}", a.user),
-    };
-    out.line(format_args!(
-        "removed {what} at {} ({}, seq {seq})",
-        a.location,
-        count(removed, "template")
-    ));
-    if still_mapped == 0 {
-        out.line(format_args!(
-            "erased from disk now: log checkpointed, segments rewritten, old files overwritten and deleted ({erase_ms:.1} ms)"
-        ));
-    } else {
-        out.line(format_args!(
-            "erased from the store's files; {still_mapped} old file(s) still in use will be overwritten at the next commit"
-        ));
-    }
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": a.template,
-        "removed": removed, "seq": seq, "erased": still_mapped == 0,
-        "files_pending_erase": still_mapped, "erase_ms": round3(erase_ms),
-    }))
+    templates::remove(&store, Kind::Face, a)
 }
 
 #[derive(Args)]
 pub struct IdentifyArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// How many users to list, best first.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
-    k: u64,
+    search: SearchArgs,
     /// Only users scoring at least this cosine similarity (-1..=1).
     #[arg(long, allow_negative_numbers = true)]
     threshold: Option<f64>,
-    /// Only users of this location.
-    #[arg(long)]
-    location: Option<String>,
     /// Probe embedding: the store's dimension of little-endian f32, or a JSON array.
     file: PathBuf,
 }
 
-pub fn identify(a: &IdentifyArgs, out: Out) -> CmdResult {
-    let store = open_store(&a.store.store, OpenOptions::new())?;
+/// One user found by a face search.
+#[derive(Serialize)]
+pub struct Hit {
+    location: String,
+    user: String,
+    template: String,
+    score: f64,
+}
+
+impl From<FaceHit> for Hit {
+    fn from(h: FaceHit) -> Hit {
+        Hit {
+            location: h.location,
+            user: h.user,
+            template: h.template,
+            score: h.score,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Identified {
+    hits: Vec<Hit>,
+    k: u64,
+    threshold: Option<f64>,
+    location: Option<String>,
+    /// Live face templates in the store.
+    searched: usize,
+    ms: f64,
+    kernel: &'static str,
+}
+
+impl Report for Identified {
+    fn text(&self, t: &mut Text) {
+        if self.hits.is_empty() {
+            match self.threshold {
+                Some(th) => t.line(format_args!("no match (no user scores {th} or more)")),
+                None => t.line("no match (the store holds no templates here)"),
+            }
+        }
+        for (i, h) in self.hits.iter().enumerate() {
+            t.line(format_args!(
+                "{:>3}. {:<24} score {:.4}  (location {}, template {})",
+                i + 1,
+                h.user,
+                h.score,
+                h.location,
+                h.template
+            ));
+        }
+        t.line(format_args!(
+            "searched {} in {:.2} ms (kernel {})",
+            count(self.searched, "template"),
+            self.ms,
+            self.kernel
+        ));
+    }
+}
+
+pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
+    let s = &a.search;
+    let store = open_store(&s.store.store, OpenOptions::new())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
-    let mut req = FaceIdentify::new(&probe).k(a.k as usize);
+    let mut req = FaceIdentify::new(&probe).k(s.k as usize);
     if let Some(t) = a.threshold {
         req = req.threshold(t);
     }
-    if let Some(l) = &a.location {
+    if let Some(l) = &s.location {
         req = req.location(l);
     }
     let t = Instant::now();
     let hits = store.identify_face(&req)?;
     let took = ms(t.elapsed());
-    let live = store.snapshot().live_faces();
-    if hits.is_empty() {
-        match a.threshold {
-            Some(t) => out.line(format_args!("no match (no user scores {t} or more)")),
-            None => out.line("no match (the store holds no templates here)"),
-        }
-    }
-    for (i, h) in hits.iter().enumerate() {
-        out.line(format_args!(
-            "{:>3}. {:<24} score {:.4}  (location {}, template {})",
-            i + 1,
-            h.user,
-            h.score,
-            h.location,
-            h.template
-        ));
-    }
-    out.line(format_args!(
-        "searched {} in {took:.2} ms (kernel {})",
-        count(live, "template"),
-        store.kernels().name
-    ));
-    let hits: Vec<_> = hits
-        .iter()
-        .map(|h| json!({"location": h.location, "user": h.user, "template": h.template, "score": h.score}))
-        .collect();
-    Ok(json!({
-        "hits": hits, "k": a.k, "threshold": a.threshold, "location": a.location,
-        "searched": live, "ms": round3(took), "kernel": store.kernels().name,
-    }))
+    Ok(Identified {
+        hits: hits.into_iter().map(Hit::from).collect(),
+        k: s.k,
+        threshold: a.threshold,
+        location: s.location.clone(),
+        searched: store.snapshot().live_faces(),
+        ms: round3(took),
+        kernel: store.kernels().name,
+    })
 }
 
 #[derive(Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    store: StoreArg,
-    /// User id.
-    #[arg(long)]
-    user: String,
-    /// Location id.
-    #[arg(long, default_value = DEFAULT_LOCATION)]
-    location: String,
+    at: VerifyAt,
     /// Also decide: accept when the score is at least this.
     #[arg(long, allow_negative_numbers = true)]
     threshold: Option<f64>,
@@ -246,112 +194,236 @@ pub struct VerifyArgs {
     file: PathBuf,
 }
 
-pub fn verify_face(a: &VerifyArgs, out: Out) -> CmdResult {
-    let store = open_store(&a.store.store, quiet_opts())?;
+#[derive(Serialize)]
+pub struct Verified {
+    location: String,
+    user: String,
+    /// The user's best-scoring template.
+    template: String,
+    score: f64,
+    threshold: Option<f64>,
+    accepted: Option<bool>,
+    ms: f64,
+}
+
+impl Report for Verified {
+    fn text(&self, t: &mut Text) {
+        let decision = match (self.accepted, self.threshold) {
+            (Some(true), Some(th)) => format!(" — accepted (>= {th})"),
+            (Some(false), Some(th)) => format!(" — rejected (< {th})"),
+            _ => String::new(),
+        };
+        t.line(format_args!(
+            "user {} at {}: score {:.4} (best template {}){decision}, {:.3} ms",
+            self.user, self.location, self.score, self.template, self.ms
+        ));
+    }
+}
+
+pub fn verify_face(a: &VerifyArgs) -> CmdResult<Verified> {
+    let who = &a.at.who;
+    let store = open_store(&a.at.store.store, quiet_opts())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
     let t = Instant::now();
-    let hit = store.verify_face(&a.location, &a.user, &probe)?;
+    let hit = store.verify_face(&who.location, &who.user, &probe)?;
     let took = ms(t.elapsed());
     let Some(hit) = hit else {
         return Err(Fail::new(format!(
             "user {} has no templates at location {}",
-            a.user, a.location
+            who.user, who.location
         )));
     };
-    let accepted = a.threshold.map(|t| hit.score >= t);
-    let decision = match (accepted, a.threshold) {
-        (Some(true), Some(t)) => format!(" — accepted (>= {t})"),
-        (Some(false), Some(t)) => format!(" — rejected (< {t})"),
-        _ => String::new(),
-    };
-    out.line(format_args!(
-        "user {} at {}: score {:.4} (best template {}){decision}, {took:.3} ms",
-        a.user, a.location, hit.score, hit.template
-    ));
-    Ok(json!({
-        "location": a.location, "user": a.user, "template": hit.template,
-        "score": hit.score, "threshold": a.threshold, "accepted": accepted, "ms": round3(took),
-    }))
+    Ok(Verified {
+        location: who.location.clone(),
+        user: who.user.clone(),
+        template: hit.template,
+        score: hit.score,
+        threshold: a.threshold,
+        accepted: a.threshold.map(|t| hit.score >= t),
+        ms: round3(took),
+    })
 }
 
-pub fn stats(a: &StoreArg, out: Out) -> CmdResult {
-    let store = open_store(&a.store, quiet_opts())?;
-    let st = store.stats();
-    let snap = store.snapshot();
+/// Users (location, user) holding at least one face or fingerprint template, and the locations
+/// they belong to. Counted by scanning every template: the store has no count of its own yet.
+fn users_with_templates(snap: &Snapshot) -> (usize, usize) {
     let users: HashSet<(&str, &str)> = snap
         .face_templates()
         .map(|(l, u, _, _)| (l, u))
         .chain(snap.finger_templates().map(|(l, u, _, _, _)| (l, u)))
         .collect();
     let locations: HashSet<&str> = users.iter().map(|&(l, _)| l).collect();
-    out.line(format_args!("store      {}", a.store.display()));
-    out.line(format_args!("model      {} (dim {})", st.model, st.dim));
-    out.line(format_args!(
-        "users      {} in {} location{}",
-        users.len(),
-        locations.len(),
-        if locations.len() == 1 { "" } else { "s" }
-    ));
-    out.line(format_args!(
-        "templates  {} live, {} dead (deleted, not yet compacted away)",
-        st.faces.live, st.faces.dead
-    ));
-    out.line(format_args!(
-        "fingers    {} live, {} dead; {} finger segment{}, {} tail rows",
-        st.fingers.live,
-        st.fingers.dead,
-        st.fingers.segments,
-        if st.fingers.segments == 1 { "" } else { "s" },
-        st.fingers.tail_rows
-    ));
-    out.line(format_args!(
-        "segments   {} ({})",
-        st.faces.segments,
-        human_bytes(st.faces.segment_bytes + st.fingers.segment_bytes)
-    ));
-    out.line(format_args!(
-        "log        {} tail rows ({})",
-        st.faces.tail_rows,
-        human_bytes(st.wal_bytes)
-    ));
-    out.line(format_args!("seq        {}", st.seq));
-    out.line(format_args!("kernel     {}", st.kernel));
-    out.line(format_args!("files      {}", st.files.join(", ")));
-    Ok(json!({
-        "store": a.store, "model": st.model, "dim": st.dim, "users": users.len(),
-        "locations": locations.len(), "live": st.faces.live, "dead": st.faces.dead, "segments": st.faces.segments,
-        "tail_rows": st.faces.tail_rows, "segment_bytes": (st.faces.segment_bytes + st.fingers.segment_bytes), "wal_bytes": st.wal_bytes,
-        "fingers": st.fingers.live, "fingers_dead": st.fingers.dead,
-        "finger_segments": st.fingers.segments, "finger_tail_rows": st.fingers.tail_rows,
-        "seq": st.seq, "kernel": st.kernel, "files": st.files,
-    }))
+    (users.len(), locations.len())
 }
 
-pub fn compact(a: &StoreArg, out: Out) -> CmdResult {
+/// `edgeid stats`. The face index's figures keep their historical keys (`live`, `dead`, …); the
+/// finger index's are prefixed.
+#[derive(Serialize)]
+pub struct StatsReport {
+    store: PathBuf,
+    model: String,
+    dim: usize,
+    users: usize,
+    locations: usize,
+    live: usize,
+    dead: usize,
+    segments: usize,
+    tail_rows: usize,
+    /// Bytes of the face and finger segment files.
+    segment_bytes: u64,
+    wal_bytes: u64,
+    fingers: usize,
+    fingers_dead: usize,
+    finger_segments: usize,
+    finger_tail_rows: usize,
+    seq: u64,
+    kernel: &'static str,
+    files: Vec<String>,
+}
+
+impl Report for StatsReport {
+    fn text(&self, t: &mut Text) {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        t.line(format_args!("store      {}", self.store.display()));
+        t.line(format_args!("model      {} (dim {})", self.model, self.dim));
+        t.line(format_args!(
+            "users      {} in {} location{}",
+            self.users,
+            self.locations,
+            plural(self.locations)
+        ));
+        t.line(format_args!(
+            "templates  {} live, {} dead (deleted, not yet compacted away)",
+            self.live, self.dead
+        ));
+        t.line(format_args!(
+            "fingers    {} live, {} dead; {} finger segment{}, {} tail rows",
+            self.fingers,
+            self.fingers_dead,
+            self.finger_segments,
+            plural(self.finger_segments),
+            self.finger_tail_rows
+        ));
+        t.line(format_args!(
+            "segments   {} ({})",
+            self.segments,
+            human_bytes(self.segment_bytes)
+        ));
+        t.line(format_args!(
+            "log        {} tail rows ({})",
+            self.tail_rows,
+            human_bytes(self.wal_bytes)
+        ));
+        t.line(format_args!("seq        {}", self.seq));
+        t.line(format_args!("kernel     {}", self.kernel));
+        t.line(format_args!("files      {}", self.files.join(", ")));
+    }
+}
+
+pub fn stats(a: &StoreArg) -> CmdResult<StatsReport> {
+    let store = open_store(&a.store, quiet_opts())?;
+    let st = store.stats();
+    let (users, locations) = users_with_templates(&store.snapshot());
+    Ok(StatsReport {
+        store: a.store.clone(),
+        model: st.model,
+        dim: st.dim,
+        users,
+        locations,
+        live: st.faces.live,
+        dead: st.faces.dead,
+        segments: st.faces.segments,
+        tail_rows: st.faces.tail_rows,
+        segment_bytes: st.faces.segment_bytes + st.fingers.segment_bytes,
+        wal_bytes: st.wal_bytes,
+        fingers: st.fingers.live,
+        fingers_dead: st.fingers.dead,
+        finger_segments: st.fingers.segments,
+        finger_tail_rows: st.fingers.tail_rows,
+        seq: st.seq,
+        kernel: st.kernel,
+        files: st.files,
+    })
+}
+
+/// Bytes on disk: segment files of both indexes and the log.
+fn disk_bytes(st: &edgeid::Stats) -> u64 {
+    st.faces.segment_bytes + st.fingers.segment_bytes + st.wal_bytes
+}
+
+#[derive(Serialize)]
+pub struct Compacted {
+    ms: f64,
+    live: usize,
+    dead_removed: usize,
+    /// Log rows checkpointed into segments.
+    tail_rows_checkpointed: usize,
+    segments_before: usize,
+    segments_after: usize,
+    bytes_before: u64,
+    bytes_after: u64,
+}
+
+impl Report for Compacted {
+    fn text(&self, t: &mut Text) {
+        t.line(format_args!(
+            "compacted in {:.1} ms: {} removed, {} checkpointed, segments {} -> {}, {} -> {}",
+            self.ms,
+            count(self.dead_removed, "dead row"),
+            count(self.tail_rows_checkpointed, "tail row"),
+            self.segments_before,
+            self.segments_after,
+            human_bytes(self.bytes_before),
+            human_bytes(self.bytes_after)
+        ));
+    }
+}
+
+pub fn compact(a: &StoreArg) -> CmdResult<Compacted> {
     let store = open_store(&a.store, quiet_opts())?;
     let before = store.stats();
     let t = Instant::now();
     store.compact()?;
     let took = ms(t.elapsed());
     let after = store.stats();
-    out.line(format_args!(
-        "compacted in {took:.1} ms: {} removed, {} checkpointed, segments {} -> {}, {} -> {}",
-        count(before.faces.dead - after.faces.dead, "dead row"),
-        count(before.faces.tail_rows, "tail row"),
-        before.faces.segments,
-        after.faces.segments,
-        human_bytes((before.faces.segment_bytes + before.fingers.segment_bytes) + before.wal_bytes),
-        human_bytes((after.faces.segment_bytes + after.fingers.segment_bytes) + after.wal_bytes)
-    ));
-    Ok(json!({
-        "ms": round3(took), "live": after.faces.live, "dead_removed": before.faces.dead - after.faces.dead,
-        "segments_before": before.faces.segments, "segments_after": after.faces.segments,
-        "bytes_before": (before.faces.segment_bytes + before.fingers.segment_bytes) + before.wal_bytes,
-        "bytes_after": (after.faces.segment_bytes + after.fingers.segment_bytes) + after.wal_bytes,
-    }))
+    Ok(Compacted {
+        ms: round3(took),
+        live: after.faces.live,
+        dead_removed: before.faces.dead - after.faces.dead,
+        tail_rows_checkpointed: before.faces.tail_rows,
+        segments_before: before.faces.segments,
+        segments_after: after.faces.segments,
+        bytes_before: disk_bytes(&before),
+        bytes_after: disk_bytes(&after),
+    })
 }
 
-pub fn verify_store(a: &StoreArg, out: Out) -> CmdResult {
+#[derive(Serialize)]
+pub struct Checked {
+    ok: bool,
+    segments: usize,
+    segment_bytes: u64,
+    wal_bytes: u64,
+    live: usize,
+    fingers: usize,
+    ms: f64,
+}
+
+impl Report for Checked {
+    fn text(&self, t: &mut Text) {
+        t.line(format_args!(
+            "ok: {} ({}) checksummed, log ({}) replayed, {}, {}, in {:.1} ms",
+            count(self.segments, "segment"),
+            human_bytes(self.segment_bytes),
+            human_bytes(self.wal_bytes),
+            count(self.live, "live face template"),
+            count(self.fingers, "live fingerprint template"),
+            self.ms
+        ));
+    }
+}
+
+pub fn verify_store(a: &StoreArg) -> CmdResult<Checked> {
     // Opening already checks the manifest, segment headers and tables, deletion files and every
     // log record; verify_checksums then reads every vector byte.
     let damaged = |e: edgeid::Error| match e {
@@ -366,16 +438,13 @@ pub fn verify_store(a: &StoreArg, out: Out) -> CmdResult {
     let segments = store.verify_checksums().map_err(damaged)?;
     let took = ms(t.elapsed());
     let st = store.stats();
-    out.line(format_args!(
-        "ok: {} ({}) checksummed, log ({}) replayed, {}, {}, in {took:.1} ms",
-        count(segments, "segment"),
-        human_bytes(st.faces.segment_bytes + st.fingers.segment_bytes),
-        human_bytes(st.wal_bytes),
-        count(st.faces.live, "live face template"),
-        count(st.fingers.live, "live fingerprint template")
-    ));
-    Ok(json!({
-        "ok": true, "segments": segments, "segment_bytes": (st.faces.segment_bytes + st.fingers.segment_bytes),
-        "wal_bytes": st.wal_bytes, "live": st.faces.live, "fingers": st.fingers.live, "ms": round3(took),
-    }))
+    Ok(Checked {
+        ok: true,
+        segments,
+        segment_bytes: st.faces.segment_bytes + st.fingers.segment_bytes,
+        wal_bytes: st.wal_bytes,
+        live: st.faces.live,
+        fingers: st.fingers.live,
+        ms: round3(took),
+    })
 }

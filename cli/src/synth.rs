@@ -12,6 +12,16 @@ pub const STRANGER: u64 = 3 << 60;
 pub const CHOICE: u64 = 4 << 60;
 pub const FINGER: u64 = 5 << 60;
 
+/// Id of synthetic user `i` (benches and demo): "u-0000042".
+pub fn user_id(i: usize) -> String {
+    format!("u-{i:07}")
+}
+
+/// The index of a [`user_id`], or None for any other id.
+pub fn user_index(id: &str) -> Option<usize> {
+    id.strip_prefix("u-")?.parse().ok()
+}
+
 /// splitmix64 with a Box–Muller gaussian: tiny, fast, and plenty for test data.
 pub struct Rng {
     state: u64,
