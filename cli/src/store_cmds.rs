@@ -8,9 +8,9 @@ use crate::out::{
 };
 use crate::templates::{self, Added, Kind, Removed};
 use clap::Args;
-use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Snapshot, Store};
+use edgeid::store::IndexStats;
+use edgeid::{Change, FaceHit, FaceIdentify, OpenOptions, Store};
 use serde::Serialize;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -244,20 +244,9 @@ pub fn verify_face(a: &VerifyArgs) -> CmdResult<Verified> {
     })
 }
 
-/// Users (location, user) holding at least one face or fingerprint template, and the locations
-/// they belong to. Counted by scanning every template: the store has no count of its own yet.
-fn users_with_templates(snap: &Snapshot) -> (usize, usize) {
-    let users: HashSet<(&str, &str)> = snap
-        .face_templates()
-        .map(|(l, u, _, _)| (l, u))
-        .chain(snap.finger_templates().map(|(l, u, _, _, _)| (l, u)))
-        .collect();
-    let locations: HashSet<&str> = users.iter().map(|&(l, _)| l).collect();
-    (users.len(), locations.len())
-}
-
-/// `edgeid stats`. The face index's figures keep their historical keys (`live`, `dead`, …); the
-/// finger index's are prefixed.
+/// `edgeid stats`. Each index's figures are under `indexes.faces` and `indexes.fingers`; the face
+/// index's also keep
+/// their historical top-level keys (`live`, `dead`, …) and the finger index's their prefixed ones.
 #[derive(Serialize)]
 pub struct StatsReport {
     store: PathBuf,
@@ -278,7 +267,16 @@ pub struct StatsReport {
     finger_tail_rows: usize,
     seq: u64,
     kernel: &'static str,
+    finger_kernel: &'static str,
     files: Vec<String>,
+    indexes: Indexes,
+}
+
+/// Each index's counts and sizes, side by side.
+#[derive(Serialize)]
+pub struct Indexes {
+    faces: IndexStats,
+    fingers: IndexStats,
 }
 
 impl Report for StatsReport {
@@ -315,7 +313,10 @@ impl Report for StatsReport {
             human_bytes(self.wal_bytes)
         ));
         t.line(format_args!("seq        {}", self.seq));
-        t.line(format_args!("kernel     {}", self.kernel));
+        t.line(format_args!(
+            "kernel     {} (fingerprints {})",
+            self.kernel, self.finger_kernel
+        ));
         t.line(format_args!("files      {}", self.files.join(", ")));
     }
 }
@@ -323,7 +324,7 @@ impl Report for StatsReport {
 pub fn stats(a: &StoreArg) -> CmdResult<StatsReport> {
     let store = open_store(&a.store, quiet_opts())?;
     let st = store.stats();
-    let (users, locations) = users_with_templates(&store.snapshot());
+    let (users, locations) = store.snapshot().template_users();
     Ok(StatsReport {
         store: a.store.clone(),
         model: st.model,
@@ -342,7 +343,12 @@ pub fn stats(a: &StoreArg) -> CmdResult<StatsReport> {
         finger_tail_rows: st.fingers.tail_rows,
         seq: st.seq,
         kernel: st.kernel,
+        finger_kernel: st.finger_kernel,
         files: st.files,
+        indexes: Indexes {
+            faces: st.faces,
+            fingers: st.fingers,
+        },
     })
 }
 

@@ -342,6 +342,10 @@ fn store_add_identify_verify_remove() {
         (st["fingers"].as_u64(), st["users"].as_u64()),
         (Some(6), Some(3))
     );
+    // Each index under `indexes`, with the same fields; no face was enrolled here.
+    assert_eq!(st["indexes"]["fingers"]["live"], 6);
+    assert_eq!(st["indexes"]["faces"]["live"], 0);
+    assert!(st["finger_kernel"].is_string());
 
     // Remove one template, then the rest of the user; errors name what is missing.
     let v = json(&[

@@ -56,6 +56,18 @@ impl Snapshot {
     pub fn finger_frequencies(&self) -> &Frequencies {
         &self.finger_freq
     }
+    /// Users (location, user) holding at least one face or fingerprint template, and the locations
+    /// they belong to. Counts by scanning every live template: O(templates), for reports, not for
+    /// a door's hot path.
+    pub fn template_users(&self) -> (usize, usize) {
+        let users: std::collections::HashSet<(&str, &str)> = self
+            .face_templates()
+            .map(|(l, u, _, _)| (l, u))
+            .chain(self.finger_templates().map(|(l, u, _, _, _)| (l, u)))
+            .collect();
+        let locations: std::collections::HashSet<&str> = users.iter().map(|&(l, _)| l).collect();
+        (users.len(), locations.len())
+    }
     /// Every live fingerprint template as (location, user, template, position, prepared bytes).
     pub fn finger_templates(&self) -> impl Iterator<Item = (&str, &str, &str, u8, &[u8])> {
         self.fingers.iter().flat_map(|s| {

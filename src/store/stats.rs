@@ -7,7 +7,7 @@ use super::Store;
 use crate::error::Result;
 
 /// Counts and sizes of one index (faces or fingerprints).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IndexStats {
     /// Live templates.
     pub live: usize,
