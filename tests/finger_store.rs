@@ -612,3 +612,26 @@ fn searches_run_while_fingers_are_committed() {
         }
     });
 }
+
+#[test]
+fn a_fingerprint_that_could_never_match_is_refused_at_enrolment() {
+    // A real record cut to two minutiae: it parses, but no cylinder has enough neighbours.
+    let mut rec = edgeid::finger::parse(&record("mindtct", 1, "101_1")).unwrap();
+    rec.views[0].minutiae.truncate(2);
+    let sparse = rec.encode().unwrap();
+    let (_dir, s) = temp_store(8, OpenOptions::new());
+    let e = s
+        .commit(&[Change::PutFinger {
+            location: "hq".into(),
+            user: "u".into(),
+            template: "f".into(),
+            record: sparse,
+            format: None,
+            position: None,
+        }])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("could never match"), "{e}");
+    assert_eq!(s.snapshot().live_fingers(), 0);
+    assert_eq!(s.snapshot().seq(), 0);
+}

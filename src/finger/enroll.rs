@@ -81,7 +81,18 @@ pub fn select_view(rec: &Record, position: Option<u8>) -> Result<(usize, u8), Fo
 
 /// Picks the view of a parsed record to enrol ([`select_view`]) and prepares it. Returns the
 /// template and the finger position to record.
+///
+/// A view with no usable local structure (no valid cylinder: too few or too sparse minutiae) is
+/// refused: enrolled, it could never match anyone, and the person would be locked out without a word.
 pub fn enrol_view(rec: &Record, position: Option<u8>) -> Result<(FingerTemplate, u8), FormatError> {
     let (index, pos) = select_view(rec, position)?;
-    Ok((FingerTemplate::from_record(rec, index)?, pos))
+    let t = FingerTemplate::from_record(rec, index)?;
+    if t.as_ref().n_cyl() == 0 {
+        return Err(FormatError(format!(
+            "the finger view has {} minutiae and no usable local structure (too few or too sparse \
+             minutiae): it could never match; capture the finger again",
+            t.as_ref().n_min()
+        )));
+    }
+    Ok((t, pos))
 }
