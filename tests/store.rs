@@ -342,3 +342,35 @@ fn one_kernel_selection_pins_face_and_finger_kernels() {
     assert_eq!(st.kernel, Kernels::detect().name);
     assert_eq!(st.finger_kernel, FingerKernels::detect().name);
 }
+
+#[test]
+fn local_template_changes_are_refused_in_a_platform_managed_location() {
+    let (_dir, store) = temp_store(DIM, OpenOptions::new());
+    let delta = r#"{"format":"edgeid.delta/1","location":"hq","sequence":1,"kind":"full","changes":[{"op":"upsert_user","user":{"id":"ada"}}]}"#;
+    store.apply_delta(delta.as_bytes(), &mut |_| {}).unwrap();
+    let digest = store.digest("hq").unwrap();
+    let put = |l: &str| Change::PutFace {
+        location: l.into(),
+        user: "mallory".into(),
+        template: "t".into(),
+        embedding: Rng(5).vector(DIM),
+    };
+    // A stranger enrolled locally into a synchronised location would match at its doors while
+    // the digest still says the location equals the platform's.
+    let e = store.commit(&[put("local"), put("hq")]).unwrap_err();
+    assert!(e.to_string().contains("managed by the platform"), "{e}");
+    assert_eq!(
+        store.snapshot().live_faces(),
+        0,
+        "nothing of a refused batch is applied"
+    );
+    assert!(store
+        .commit(&[Change::RemoveUser {
+            location: "hq".into(),
+            user: "ada".into(),
+        }])
+        .is_err());
+    assert_eq!(store.digest("hq").unwrap(), digest);
+    // Local locations stay open to local enrolment.
+    assert_eq!(store.commit(&[put("local")]).unwrap().added, 1);
+}

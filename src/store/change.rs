@@ -76,6 +76,39 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// (location, user, template) of the templates this change names (`None`: all of the user's).
+    pub fn ids(&self) -> (&str, &str, Option<&str>) {
+        match self {
+            Change::PutFace {
+                location,
+                user,
+                template,
+                ..
+            }
+            | Change::RemoveFace {
+                location,
+                user,
+                template,
+            }
+            | Change::PutFinger {
+                location,
+                user,
+                template,
+                ..
+            }
+            | Change::RemoveFinger {
+                location,
+                user,
+                template,
+            } => (location, user, Some(template)),
+            Change::RemoveUser { location, user }
+            | Change::RemoveUserFaces { location, user }
+            | Change::RemoveUserFingers { location, user } => (location, user, None),
+        }
+    }
+}
+
 /// What a commit did to the templates it names: what a caller reports to a person.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Committed {

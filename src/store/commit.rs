@@ -22,33 +22,7 @@ impl Store {
         let mut normalized: Vec<Option<Vec<f32>>> = Vec::with_capacity(changes.len());
         for (i, c) in changes.iter().enumerate() {
             let at = |e: Error| Error::Invalid(format!("change {i}: {}", strip_invalid(&e)));
-            let (location, user, template) = match c {
-                Change::PutFace {
-                    location,
-                    user,
-                    template,
-                    ..
-                }
-                | Change::RemoveFace {
-                    location,
-                    user,
-                    template,
-                }
-                | Change::PutFinger {
-                    location,
-                    user,
-                    template,
-                    ..
-                }
-                | Change::RemoveFinger {
-                    location,
-                    user,
-                    template,
-                } => (location, user, Some(template)),
-                Change::RemoveUser { location, user }
-                | Change::RemoveUserFaces { location, user }
-                | Change::RemoveUserFingers { location, user } => (location, user, None),
-            };
+            let (location, user, template) = c.ids();
             check_id("location", location).map_err(at)?;
             check_id("user", user).map_err(at)?;
             if let Some(t) = template {
@@ -91,6 +65,17 @@ impl Store {
                 .collect::<Result<_>>()?
         };
         self.commit_plan(|p| {
+            // Checked under the writer lock, against the catalog a delta may just have changed.
+            for (i, c) in changes.iter().enumerate() {
+                let location = c.ids().0;
+                if p.catalog().locations.contains_key(location) {
+                    return Err(Error::Invalid(format!(
+                        "change {i}: location {location:?} is managed by the platform: its templates \
+                         change only through synchronisation deltas (local enrolment would be \
+                         invisible to the digest); use a local location such as \"local\""
+                    )));
+                }
+            }
             for (i, ((c, v), f)) in changes.iter().zip(normalized).zip(fingers).enumerate() {
                 match c {
                     Change::PutFace {
