@@ -199,7 +199,22 @@ impl Store {
             || tail_rows(&snap.fingers) >= self.opts.checkpoint_fingers
     }
 
+    /// Whether the store was opened read-only (see [`OpenOptions::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.opts.read_only
+    }
+
+    /// Refuses a write on a read-only store, before any work is done.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly(self.dir.clone()));
+        }
+        Ok(())
+    }
+
+    /// The writer's state, for every write: refused on a read-only or poisoned store.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        self.check_writable()?;
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = &w.poisoned {
             return Err(Error::Poisoned(p.clone()));
