@@ -133,7 +133,7 @@ fn a_read_only_open_writes_nothing_and_refuses_writes() {
     // No lock file, a leftover of an interrupted checkpoint, a torn tail: a writer would create,
     // scrub and cut; a reader must leave every byte as it is.
     std::fs::remove_file(dir.path().join("LOCK")).unwrap();
-    std::fs::write(dir.path().join("seg-99.seg"), b"leftover").unwrap();
+    std::fs::write(dir.path().join("seg-0000000000000099.seg"), b"leftover").unwrap();
     let wal = wal_path(dir.path());
     let mut b = std::fs::read(&wal).unwrap();
     b.extend_from_slice(&[7, 0, 0, 0, 1]);
@@ -154,6 +154,17 @@ fn a_read_only_open_writes_nothing_and_refuses_writes() {
     ro(s.apply_delta(b"{}", &mut |_| {}).unwrap_err());
     drop(s);
     assert_eq!(files(dir.path()), before, "a read-only open changed files");
+    // A writer does what the reader did not: lock file, scrub, cut.
+    drop(Store::open(dir.path(), OpenOptions::new()).unwrap());
+    let after = files(dir.path());
+    assert!(after.contains_key("LOCK"));
+    assert!(!after.contains_key("seg-0000000000000099.seg"));
+    let name = wal.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        after[name].len() + 5,
+        before[name].len(),
+        "the torn tail is cut"
+    );
     let e = Store::create(&dir.path().join("new"), MODEL, DIM, read_only()).unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
