@@ -1,7 +1,9 @@
 //! The template store: the terminal's single source of truth, in one directory on its flash.
 //!
 //! # Layout and commit protocol
-//! - `LOCK` — held (flock) by the one writer process.
+//! - `LOCK` — the writer holds a `flock` on the directory itself (a lock file could be deleted
+//!   and re-created under it) and on `LOCK` (which builds before that lock only `LOCK`). Read-only
+//!   opens take neither (see `open.rs`).
 //! - `MANIFEST` — names the live segments, their deletion files and the live log (see `manifest`).
 //! - `wal-<gen>.log` — the write-ahead log (see `wal`). **A commit** validates the whole batch, resolves
 //!   deletes to physical rows, appends one checksummed record and fdatasyncs it. Only then is the change
@@ -21,7 +23,8 @@
 //! fsyncs the directory. Until that rename is durable, the old manifest and old log are complete and
 //! name the same state; after it, the new ones do. Files the manifest no longer names are then
 //! scrubbed (overwritten with zeros, fsynced) and unlinked — segment files only once no snapshot maps
-//! them. Opening scrubs any file the manifest does not name: leftovers of an interrupted checkpoint.
+//! them. Opening for writing scrubs any file the manifest does not name (leftovers of an
+//! interrupted checkpoint), once everything the manifest names was read and found sound.
 //!
 //! **Compaction** rewrites segments with deleted rows into one new segment, the same way; searches go
 //! on over the old snapshot meanwhile.
@@ -39,7 +42,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Store`], the writer's state, publishing snapshots |
 //! | `options.rs`, `change.rs` | [`OpenOptions`]; [`Change`] and what a commit reports ([`Committed`]) |
-//! | `open.rs` | create, open: manifest, scrubbing leftovers, mapping segments, replaying the log |
+//! | `open.rs` | create, open (writer or read-only): manifest, mapping segments, replaying the log, then scrubbing leftovers |
 //! | `upgrade.rs` | bringing a store of an older build up to this one, on open |
 //! | `commit.rs` | validation, the plan under the writer lock, the log append, publication |
 //! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |

@@ -461,6 +461,47 @@ mod tests {
     }
 
     #[test]
+    fn damage_before_an_intact_record_is_corruption_a_bad_last_record_is_torn() {
+        let op = |u: &str| {
+            vec![WalOp::FaceInsert {
+                location: "l".into(),
+                user: u.into(),
+                template: "t".into(),
+                vector: vec![0.5, -0.5],
+            }]
+        };
+        let mut file = header(2, 3);
+        let mut starts = Vec::new();
+        for (i, u) in ["a", "b", "c"].iter().enumerate() {
+            starts.push(file.len());
+            file.extend(encode_record(11 + i as u64, &op(u)));
+        }
+        let p = Path::new("wal");
+        // Every byte of the first two records, flipped: corruption at that record's offset.
+        for at in starts[0]..starts[2] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x04;
+            let rec = if at < starts[1] { starts[0] } else { starts[1] };
+            match replay(&bad, 2, 3, 10, p) {
+                Err(Error::Corrupt { what, .. }) => {
+                    assert!(what.contains(&format!("record at byte {rec} ")), "{what}")
+                }
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+        // The last record's bytes lost (zeros) or flipped: a torn tail.
+        let mut torn = file.clone();
+        torn[starts[2] + 16..].fill(0);
+        let r = replay(&torn, 2, 3, 10, p).unwrap();
+        assert_eq!((r.records.len(), r.valid_len as usize), (2, starts[2]));
+        for at in starts[2]..file.len() {
+            let mut bad = file.clone();
+            bad[at] ^= 0x04;
+            assert_eq!(replay(&bad, 2, 3, 10, p).unwrap().records.len(), 2);
+        }
+    }
+
+    #[test]
     fn records_larger_than_a_chunk_are_written_in_pieces() {
         let big: Vec<WalOp> = (0..5u8)
             .map(|i| WalOp::FingerInsert {
