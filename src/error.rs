@@ -50,6 +50,10 @@ pub enum Error {
     /// Another process holds the store's writer lock.
     #[error("store {0} is locked by another process (only one writer may open a store)")]
     Locked(PathBuf),
+    /// The store was opened read-only (`OpenOptions::read_only`) and a write was asked of it;
+    /// nothing was changed.
+    #[error("store {0} is open read-only: writes are refused (open it for writing to change it)")]
+    ReadOnly(PathBuf),
     /// The directory holds no store (or it already holds one, for `create`).
     #[error("{0}")]
     NoStore(String),

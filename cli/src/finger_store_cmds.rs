@@ -6,7 +6,7 @@
 
 use crate::args::{RemoveArgs, SearchArgs, TemplateAt, VerifyAt};
 use crate::finger_cmds::{fmr_label, parse_fmr, read_record, ReadArgs};
-use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Report, Text};
+use crate::out::{count, ms, open_read_only, open_store, round3, CmdResult, Fail, Report, Text};
 use crate::store_cmds::quiet_opts;
 use crate::templates::{self, Added, Kind, Removed};
 use clap::Args;
@@ -211,7 +211,7 @@ pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
     let s = &a.search;
     let (probe, _) = read_view(&a.file, &a.read, a.position)?;
     let threshold = a.decision.threshold()?;
-    let store = open_store(&s.store.store, OpenOptions::new())?;
+    let store = open_read_only(&s.store.store, OpenOptions::new())?;
     let mut req = FingerIdentify::new(probe.as_ref()).k(s.k as usize);
     if let Some(t) = threshold {
         req = req.threshold(t);
@@ -289,7 +289,7 @@ pub fn verify(a: &VerifyArgs) -> CmdResult<Verified> {
     let who = &a.at.who;
     let (probe, _) = read_view(&a.file, &a.read, a.position)?;
     let threshold = a.decision.threshold()?;
-    let store = open_store(&a.at.store.store, quiet_opts())?;
+    let store = open_read_only(&a.at.store.store, quiet_opts())?;
     let t = Instant::now();
     let hit = store.verify_finger(&who.location, &who.user, &probe.as_ref())?;
     let took = ms(t.elapsed());

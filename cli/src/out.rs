@@ -150,6 +150,12 @@ pub fn open_store(dir: &Path, opts: OpenOptions) -> Result<Store, Fail> {
     Ok(Store::open(dir, opts)?)
 }
 
+/// Opens an existing store read-only, for commands that only read: nothing is written (no lock
+/// file, no scrubbing, no cut log tail) and it runs beside a writer (see `OpenOptions::read_only`).
+pub fn open_read_only(dir: &Path, opts: OpenOptions) -> Result<Store, Fail> {
+    open_store(dir, opts.read_only(true))
+}
+
 /// Fails with a message that says what to do when `dir` is missing or not a store.
 pub fn check_is_store(dir: &Path) -> Result<(), Fail> {
     if !dir.is_dir() {

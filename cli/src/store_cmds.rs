@@ -3,8 +3,8 @@
 
 use crate::args::{RemoveArgs, SearchArgs, StoreArg, TemplateAt, VerifyAt};
 use crate::out::{
-    check_is_store, count, human_bytes, ms, open_store, read_embedding, round3, CmdResult, Fail,
-    Report, Text,
+    check_is_store, count, human_bytes, ms, open_read_only, open_store, read_embedding, round3,
+    CmdResult, Fail, Report, Text,
 };
 use crate::templates::{self, Added, Kind, Removed};
 use clap::Args;
@@ -160,7 +160,7 @@ impl Report for Identified {
 
 pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
     let s = &a.search;
-    let store = open_store(&s.store.store, OpenOptions::new())?;
+    let store = open_read_only(&s.store.store, OpenOptions::new())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
     let mut req = FaceIdentify::new(&probe).k(s.k as usize);
     if let Some(t) = a.threshold {
@@ -222,7 +222,7 @@ impl Report for Verified {
 
 pub fn verify_face(a: &VerifyArgs) -> CmdResult<Verified> {
     let who = &a.at.who;
-    let store = open_store(&a.at.store.store, quiet_opts())?;
+    let store = open_read_only(&a.at.store.store, quiet_opts())?;
     let probe = read_embedding(&a.file, store.snapshot().dim())?;
     let t = Instant::now();
     let hit = store.verify_face(&who.location, &who.user, &probe)?;
@@ -322,7 +322,7 @@ impl Report for StatsReport {
 }
 
 pub fn stats(a: &StoreArg) -> CmdResult<StatsReport> {
-    let store = open_store(&a.store, quiet_opts())?;
+    let store = open_read_only(&a.store, quiet_opts())?;
     let st = store.stats();
     let (users, locations) = store.snapshot().template_users();
     Ok(StatsReport {
@@ -439,7 +439,7 @@ pub fn verify_store(a: &StoreArg) -> CmdResult<Checked> {
         other => other.into(),
     };
     check_is_store(&a.store)?;
-    let store = Store::open(&a.store, quiet_opts()).map_err(damaged)?;
+    let store = Store::open(&a.store, quiet_opts().read_only(true)).map_err(damaged)?;
     let t = Instant::now();
     let segments = store.verify_checksums().map_err(damaged)?;
     let took = ms(t.elapsed());

@@ -17,6 +17,11 @@ pub fn open(a: &StoreArg) -> Result<Store, Fail> {
     open_store(&a.store, OpenOptions::new().threads(1))
 }
 
+/// Opens a store read-only for a command that only reads (see `out::open_read_only`).
+pub fn open_read_only(a: &StoreArg) -> Result<Store, Fail> {
+    crate::out::open_read_only(&a.store, OpenOptions::new().threads(1))
+}
+
 #[derive(Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -242,7 +247,7 @@ impl Report for SyncStatus {
 }
 
 pub fn status(a: &StoreArg) -> CmdResult<SyncStatus> {
-    let store = open(a)?;
+    let store = open_read_only(a)?;
     let locations = store
         .sync_status()
         .into_iter()
@@ -291,7 +296,7 @@ impl Report for Digest {
 }
 
 pub fn digest(a: &DigestArgs) -> CmdResult<Digest> {
-    let store = open(&a.store)?;
+    let store = open_read_only(&a.store)?;
     let digest = store
         .digest(&a.location)
         .map_err(|e| unknown_location(e, &a.location))?;

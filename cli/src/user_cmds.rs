@@ -2,7 +2,7 @@
 
 use crate::args::StoreArg;
 use crate::out::{count, CmdResult, Fail, Report, Text};
-use crate::sync_cmds::open;
+use crate::sync_cmds::open_read_only;
 use clap::Args;
 use edgeid::sync::{canonical, UserRef};
 use edgeid::Store;
@@ -135,7 +135,7 @@ impl Report for UserShow {
 }
 
 pub fn user_show(a: &UserShowArgs) -> CmdResult<UserShow> {
-    let store = open(&a.store)?;
+    let store = open_read_only(&a.store)?;
     let Some(u) = store.user(&a.location, &a.user) else {
         check_location(&store, Some(&a.location))?;
         return Err(Fail::new(format!(
@@ -260,7 +260,7 @@ pub fn lookup_card(a: &CardArgs) -> CmdResult<Answer> {
             a.format
         )));
     }
-    let store = open(&a.scope.store)?;
+    let store = open_read_only(&a.scope.store)?;
     check_location(&store, a.scope.location.as_deref())?;
     let found = store.lookup_card(
         a.scope.location.as_deref(),
@@ -286,7 +286,7 @@ pub fn lookup_code(a: &CodeArgs) -> CmdResult<Answer> {
     } else {
         a.code.clone()
     };
-    let store = open(&a.scope.store)?;
+    let store = open_read_only(&a.scope.store)?;
     // The library's message never quotes the code; neither does the report.
     check_location(&store, a.scope.location.as_deref())?;
     let found = store.lookup_code(a.scope.location.as_deref(), &code)?;
@@ -294,7 +294,7 @@ pub fn lookup_code(a: &CodeArgs) -> CmdResult<Answer> {
 }
 
 pub fn lookup_plate(a: &PlateArgs) -> CmdResult<Answer> {
-    let store = open(&a.scope.store)?;
+    let store = open_read_only(&a.scope.store)?;
     check_location(&store, a.scope.location.as_deref())?;
     let found = store.lookup_plate(a.scope.location.as_deref(), &a.plate)?;
     answer("plate", Some(a.plate.clone()), found)

@@ -59,7 +59,11 @@
 #define EDGEID_VERSION_STRING "0.1.0"
 
 /**
- * `edgeid_open_options.flags`: open without writing (not supported yet: `EDGEID_ERR_UNSUPPORTED`).
+ * `edgeid_open_options.flags`: open read-only. Nothing is written (no lock file, no clean-up of
+ * leftovers, no cut of a torn log tail, no upgrade), no writer lock is taken, so read-only handles
+ * open beside a writer (in this or another process); the handle shows the store as it was when it
+ * opened. Writes return `EDGEID_ERR_READ_ONLY`. The writer scrubs erased segment files only once
+ * the read-only handles mapping them are closed: close them promptly. `edgeid_create` refuses it.
  */
 #define EDGEID_OPEN_READ_ONLY 1
 
@@ -222,6 +226,11 @@ enum edgeid_status
      * which kind of refusal, the message what exactly (e.g. the path of the invalid field).
      */
     EDGEID_ERR_REFUSED = 19,
+    /**
+     * A write (put, remove, commit, apply a delta, compact, erase, maintain) on a store opened
+     * with `EDGEID_OPEN_READ_ONLY`. Nothing changed.
+     */
+    EDGEID_ERR_READ_ONLY = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -680,8 +689,9 @@ extern "C" {
  * defaults. On success `*store_out` is the new handle; on failure it is set to NULL.
  * Errors: `EDGEID_ERR_NO_STORE` (no store there: create one), `EDGEID_ERR_LOCKED` (open in another
  * process or through another handle), `EDGEID_ERR_CORRUPT`, `EDGEID_ERR_VERSION`, `EDGEID_ERR_IO`,
- * `EDGEID_ERR_UNSUPPORTED` (read-only or unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
- * Thread safety: any thread. A store directory can be open once at a time.
+ * `EDGEID_ERR_UNSUPPORTED` (unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
+ * Thread safety: any thread. A store directory can be open for writing once at a time, and
+ * read-only (`EDGEID_OPEN_READ_ONLY`) any number of times beside it.
  *
  * # Safety
  * `path` must point to `path_len` readable bytes; `options`, if not NULL, to an
@@ -698,7 +708,7 @@ edgeid_status edgeid_open(const char *path,
  *
  * On success `*store_out` is the new handle; on failure it is set to NULL.
  * Errors: `EDGEID_ERR_NO_STORE` (a store already exists there), `EDGEID_ERR_INVALID` (model name,
- * dimension), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
+ * dimension, or `EDGEID_OPEN_READ_ONLY`), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
  * Thread safety: any thread.
  *
  * # Safety

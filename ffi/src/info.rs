@@ -74,6 +74,9 @@ pub extern "C" fn edgeid_status_str(status: u32) -> *const c_char {
             EDGEID_ERR_REFUSED => {
                 c"EDGEID_ERR_REFUSED: the delta was refused; nothing of it was applied"
             }
+            EDGEID_ERR_READ_ONLY => {
+                c"EDGEID_ERR_READ_ONLY: the store was opened read-only; nothing was changed"
+            }
         },
     };
     s.as_ptr()

@@ -57,13 +57,16 @@ pub enum edgeid_status {
     /// a sequence gap, a conflict, a stale sequence); nothing of it was applied. The result says
     /// which kind of refusal, the message what exactly (e.g. the path of the invalid field).
     EDGEID_ERR_REFUSED = 19,
+    /// A write (put, remove, commit, apply a delta, compact, erase, maintain) on a store opened
+    /// with `EDGEID_OPEN_READ_ONLY`. Nothing changed.
+    EDGEID_ERR_READ_ONLY = 20,
 }
 
 use edgeid_status::*;
 
 impl edgeid_status {
     /// Every status, for tables and tests.
-    pub(crate) const ALL: [edgeid_status; 20] = [
+    pub(crate) const ALL: [edgeid_status; 21] = [
         EDGEID_OK,
         EDGEID_ERR_NULL,
         EDGEID_ERR_UTF8,
@@ -84,6 +87,7 @@ impl edgeid_status {
         EDGEID_ERR_PANIC,
         EDGEID_ERR_OTHER,
         EDGEID_ERR_REFUSED,
+        EDGEID_ERR_READ_ONLY,
     ];
 
     /// The status with this number, if there is one (C may pass any `uint32_t`).
@@ -125,6 +129,7 @@ impl From<Error> for Failure {
             Error::NotFound(_) => EDGEID_ERR_NOT_FOUND,
             Error::Poisoned(_) => EDGEID_ERR_POISONED,
             Error::Refused(_) => EDGEID_ERR_REFUSED,
+            Error::ReadOnly(_) => EDGEID_ERR_READ_ONLY,
             _ => EDGEID_ERR_OTHER,
         };
         Failure::new(status, e.to_string())
@@ -208,7 +213,7 @@ mod tests {
             assert_eq!(*s as u32, i as u32);
             assert_eq!(edgeid_status::from_u32(i as u32), Some(*s));
         }
-        assert_eq!(edgeid_status::from_u32(20), None);
+        assert_eq!(edgeid_status::from_u32(21), None);
         assert_eq!(edgeid_status::from_u32(u32::MAX), None);
     }
 

@@ -8,7 +8,11 @@ use engine::{OpenOptions, Store};
 use std::ffi::c_char;
 use std::path::Path;
 
-/// `edgeid_open_options.flags`: open without writing (not supported yet: `EDGEID_ERR_UNSUPPORTED`).
+/// `edgeid_open_options.flags`: open read-only. Nothing is written (no lock file, no clean-up of
+/// leftovers, no cut of a torn log tail, no upgrade), no writer lock is taken, so read-only handles
+/// open beside a writer (in this or another process); the handle shows the store as it was when it
+/// opened. Writes return `EDGEID_ERR_READ_ONLY`. The writer scrubs erased segment files only once
+/// the read-only handles mapping them are closed: close them promptly. `edgeid_create` refuses it.
 pub const EDGEID_OPEN_READ_ONLY: u32 = 1;
 
 /// Most search threads a store may start (edgeid_open_options.threads).
@@ -95,12 +99,9 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
     // SAFETY: as above; every field is a plain integer, valid for any bits.
     let opts = unsafe { args::read_opt("options", ptr) }?.expect("checked non-NULL");
     if opts.flags & EDGEID_OPEN_READ_ONLY != 0 {
-        return Err(Failure::new(
-            EDGEID_ERR_UNSUPPORTED,
-            "EDGEID_OPEN_READ_ONLY is not supported by this version",
-        ));
+        o = o.read_only(true);
     }
-    if opts.flags != 0 {
+    if opts.flags & !EDGEID_OPEN_READ_ONLY != 0 {
         return Err(Failure::new(
             EDGEID_ERR_UNSUPPORTED,
             format!(
@@ -130,8 +131,9 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
 /// defaults. On success `*store_out` is the new handle; on failure it is set to NULL.
 /// Errors: `EDGEID_ERR_NO_STORE` (no store there: create one), `EDGEID_ERR_LOCKED` (open in another
 /// process or through another handle), `EDGEID_ERR_CORRUPT`, `EDGEID_ERR_VERSION`, `EDGEID_ERR_IO`,
-/// `EDGEID_ERR_UNSUPPORTED` (read-only or unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
-/// Thread safety: any thread. A store directory can be open once at a time.
+/// `EDGEID_ERR_UNSUPPORTED` (unknown flags), `EDGEID_ERR_SIZE`, and argument errors.
+/// Thread safety: any thread. A store directory can be open for writing once at a time, and
+/// read-only (`EDGEID_OPEN_READ_ONLY`) any number of times beside it.
 ///
 /// # Safety
 /// `path` must point to `path_len` readable bytes; `options`, if not NULL, to an
@@ -161,7 +163,7 @@ pub unsafe extern "C" fn edgeid_open(
 ///
 /// On success `*store_out` is the new handle; on failure it is set to NULL.
 /// Errors: `EDGEID_ERR_NO_STORE` (a store already exists there), `EDGEID_ERR_INVALID` (model name,
-/// dimension), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
+/// dimension, or `EDGEID_OPEN_READ_ONLY`), `EDGEID_ERR_IO`, `EDGEID_ERR_LOCKED`, and as `edgeid_open`.
 /// Thread safety: any thread.
 ///
 /// # Safety

@@ -17,6 +17,7 @@ impl Store {
     /// sequence number and what it did to each template. Invalid input is refused before anything
     /// is written.
     pub fn commit(&self, changes: &[Change]) -> Result<Committed> {
+        self.check_writable()?;
         let dim = self.snapshot().dim;
         // Validate everything first: nothing is written for a refused batch.
         let mut normalized: Vec<Option<Vec<f32>>> = Vec::with_capacity(changes.len());

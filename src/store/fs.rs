@@ -37,7 +37,8 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     /// Renames atomically, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Overwrites the file with zeros, syncs it, then unlinks it: biometric bytes do not linger in
-    /// the file system's free space through this file.
+    /// the file system's free space through this file. Fails with `WouldBlock`, changing nothing,
+    /// while a read-only open maps the file (see [`Fs::map_shared`]); the caller retries later.
     fn scrub_remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creates, renames, removes) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
@@ -47,6 +48,10 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Takes the exclusive writer lock of a store directory; released when the guard drops.
     fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>>;
+    /// Maps an immutable file for a read-only open, holding a shared lock on it until the guard
+    /// drops, so a writer does not scrub it meanwhile (see [`Fs::scrub_remove`]). Fails with
+    /// `WouldBlock` while a writer is scrubbing it.
+    fn map_shared(&self, path: &Path) -> io::Result<(Bytes, Box<dyn Send + Sync>)>;
     /// Free bytes on the device, when known.
     fn file_len(&self, path: &Path) -> io::Result<u64>;
 }
@@ -91,8 +96,20 @@ impl Fs for StdFs {
         std::fs::rename(from, to)
     }
     fn scrub_remove(&self, path: &Path) -> io::Result<()> {
-        let len = std::fs::metadata(path)?.len();
         let mut f = OpenOptions::new().write(true).open(path)?;
+        // Readers hold a shared lock on the segments they map; the exclusive lock is held until
+        // the unlink (the descriptor closes after it).
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("{} is mapped by a read-only open", path.display()),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let len = f.metadata()?.len();
         let zeros = vec![0u8; 1 << 20];
         let mut left = len;
         while left > 0 {
@@ -101,7 +118,6 @@ impl Fs for StdFs {
             left -= n as u64;
         }
         f.sync_data()?;
-        drop(f);
         std::fs::remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -119,7 +135,13 @@ impl Fs for StdFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)
     }
+    /// The lock is a `flock` on the directory itself: unlike a lock file, it cannot be deleted and
+    /// re-created under a running writer (deleting `LOCK` used to let a second writer in). `LOCK`
+    /// is still created and locked too, after the directory, so a build from before this one,
+    /// which locks only `LOCK`, sees the store as taken.
     fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>> {
+        let d = File::open(dir).map_err(|e| Error::io("open", dir, e))?;
+        try_lock(&d, dir, dir)?;
         let path = dir.join("LOCK");
         let f = OpenOptions::new()
             .create(true)
@@ -127,15 +149,55 @@ impl Fs for StdFs {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io("open", &path, e))?;
-        match f.try_lock() {
-            Ok(()) => Ok(Box::new(f)),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+        try_lock(&f, &path, dir)?;
+        Ok(Box::new((d, f)))
+    }
+    fn map_shared(&self, path: &Path) -> io::Result<(Bytes, Box<dyn Send + Sync>)> {
+        let f = File::open(path)?;
+        match f.try_lock_shared() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "being scrubbed by the writer",
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
+        Ok((Bytes::map(&f)?, Box::new(f)))
     }
     fn file_len(&self, path: &Path) -> io::Result<u64> {
         Ok(std::fs::metadata(path)?.len())
     }
+}
+
+/// An exclusive, non-blocking `flock` on `f` (the file or directory at `path`) for the store `dir`.
+fn try_lock(f: &File, path: &Path, dir: &Path) -> Result<()> {
+    match f.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", path, e)),
+    }
+}
+
+/// The log handle of a read-only store: every write fails (the store refuses writes before
+/// reaching it; this is a second wall).
+pub(crate) struct ReadOnlyFile;
+
+impl FsFile for ReadOnlyFile {
+    fn append(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(read_only())
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        Err(read_only())
+    }
+    fn truncate(&mut self, _: u64) -> io::Result<()> {
+        Err(read_only())
+    }
+}
+
+fn read_only() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, "store opened read-only")
 }
 
 /// A simulated disk for crash tests: tracks what is durable, fails on demand, and "loses power".
@@ -412,6 +474,10 @@ impl Fs for SimFs {
             state: self.state.clone(),
             dir: dir.to_path_buf(),
         }))
+    }
+    /// The simulated disk has no readers in other processes: a plain map, no lock.
+    fn map_shared(&self, path: &Path) -> io::Result<(Bytes, Box<dyn Send + Sync>)> {
+        Ok((self.map(path)?, Box::new(())))
     }
     fn file_len(&self, path: &Path) -> io::Result<u64> {
         let s = self.state.lock().unwrap();

@@ -1,7 +1,9 @@
 //! The template store: the terminal's single source of truth, in one directory on its flash.
 //!
 //! # Layout and commit protocol
-//! - `LOCK` — held (flock) by the one writer process.
+//! - `LOCK` — the writer holds a `flock` on the directory itself (a lock file could be deleted
+//!   and re-created under it) and on `LOCK` (which builds before that lock only `LOCK`). Read-only
+//!   opens take neither (see `open.rs`).
 //! - `MANIFEST` — names the live segments, their deletion files and the live log (see `manifest`).
 //! - `wal-<gen>.log` — the write-ahead log (see `wal`). **A commit** validates the whole batch, resolves
 //!   deletes to physical rows, appends one checksummed record and fdatasyncs it. Only then is the change
@@ -21,7 +23,8 @@
 //! fsyncs the directory. Until that rename is durable, the old manifest and old log are complete and
 //! name the same state; after it, the new ones do. Files the manifest no longer names are then
 //! scrubbed (overwritten with zeros, fsynced) and unlinked — segment files only once no snapshot maps
-//! them. Opening scrubs any file the manifest does not name: leftovers of an interrupted checkpoint.
+//! them. Opening for writing scrubs any file the manifest does not name (leftovers of an
+//! interrupted checkpoint), once everything the manifest names was read and found sound.
 //!
 //! **Compaction** rewrites segments with deleted rows into one new segment, the same way; searches go
 //! on over the old snapshot meanwhile.
@@ -39,7 +42,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Store`], the writer's state, publishing snapshots |
 //! | `options.rs`, `change.rs` | [`OpenOptions`]; [`Change`] and what a commit reports ([`Committed`]) |
-//! | `open.rs` | create, open: manifest, scrubbing leftovers, mapping segments, replaying the log |
+//! | `open.rs` | create, open (writer or read-only): manifest, mapping segments, replaying the log, then scrubbing leftovers |
 //! | `upgrade.rs` | bringing a store of an older build up to this one, on open |
 //! | `commit.rs` | validation, the plan under the writer lock, the log append, publication |
 //! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |
@@ -199,7 +202,22 @@ impl Store {
             || tail_rows(&snap.fingers) >= self.opts.checkpoint_fingers
     }
 
+    /// Whether the store was opened read-only (see [`OpenOptions::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.opts.read_only
+    }
+
+    /// Refuses a write on a read-only store, before any work is done.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::ReadOnly(self.dir.clone()));
+        }
+        Ok(())
+    }
+
+    /// The writer's state, for every write: refused on a read-only or poisoned store.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        self.check_writable()?;
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = &w.poisoned {
             return Err(Error::Poisoned(p.clone()));

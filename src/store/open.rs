@@ -1,10 +1,11 @@
-//! Creating and opening a store: the manifest, scrubbing leftovers, mapping segments, replaying
-//! the log.
+//! Creating and opening a store (for writing, or read-only): the manifest, mapping segments,
+//! replaying the log, then — for a writer only, once all of it was found sound — scrubbing
+//! leftovers and cutting a torn log tail.
 
 use super::apply::{apply_ops, Tails};
-use super::fs::Fs;
+use super::fs::{Fs, FsFile};
 use super::manifest::{self, write_manifest, Manifest};
-use super::segment::{FaceSegment, FingerSegment, SegState, SegmentKind, Shape};
+use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
 use super::{path_of, FileKind, OpenOptions, Snapshot, Store, Writer};
 use crate::catalog::Catalog;
@@ -15,7 +16,7 @@ use crate::finger::template::VERSION as TEMPLATE_VERSION;
 use crate::ids::check_model;
 use crate::kernels::Kernels;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -27,6 +28,9 @@ impl Store {
             return Err(Error::Invalid(format!(
                 "dimension must be in {DIM_RANGE:?}, got {dim}"
             )));
+        }
+        if opts.read_only {
+            return Err(Error::Invalid("a store cannot be created read-only".into()));
         }
         let fs = opts.fs.clone();
         fs.create_dir_all(dir)
@@ -64,31 +68,25 @@ impl Store {
     }
 
     /// Opens an existing store: reads the manifest, maps the segments (headers and small tables are
-    /// checked; the vectors are not read), and replays the log.
+    /// checked; the vectors are not read), and replays the log. Nothing is written until all of it
+    /// has been read and found sound: a damaged store is refused with every byte kept. With
+    /// [`OpenOptions::read_only`], nothing is written at all.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Store> {
         let fs = opts.fs.clone();
         let mpath = path_of(dir, FileKind::Manifest);
         if fs.file_len(&mpath).is_err() {
-            return Err(Error::NoStore(format!(
-                "{} holds no store (no MANIFEST); create one with `edgeid init`",
-                dir.display()
-            )));
+            return Err(no_store(dir));
+        }
+        if opts.read_only {
+            return open_read_only(dir, opts);
         }
         let lock = fs.lock(dir)?;
-        let mbytes = fs.read(&mpath).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NoStore(format!(
-                    "{} holds no store (no MANIFEST); create one with `edgeid init`",
-                    dir.display()
-                ))
-            } else {
-                Error::io("read", &mpath, e)
-            }
-        })?;
-        let m = Manifest::decode(&mbytes, &mpath)?;
-        let dim = m.dim as usize;
+        let l = load(&*fs, dir, &read_manifest(&*fs, dir)?, false)?;
 
-        // Scrub leftovers of interrupted checkpoints: anything the manifest does not name.
+        // Everything read is sound: only now are files changed. Leftovers of an interrupted
+        // checkpoint (files the manifest does not name) are scrubbed; one a read-only open still
+        // maps is left to the graveyard, scrubbed once it is released.
+        let m = &l.manifest;
         let mut named: HashSet<String> =
             [FileKind::Manifest, FileKind::Lock, FileKind::Wal(m.wal_gen)]
                 .iter()
@@ -99,122 +97,39 @@ impl Store {
             named.insert(FileKind::Catalog(m.catalog).name());
         }
         let mut scrubbed = false;
+        let mut graveyard = Vec::new();
         for name in fs.list(dir).map_err(|e| Error::io("list", dir, e))? {
             if FileKind::parse(&name).is_some() && !named.contains(&name) {
                 let p = dir.join(&name);
-                fs.scrub_remove(&p)
-                    .map_err(|e| Error::io("remove", &p, e))?;
-                scrubbed = true;
+                match fs.scrub_remove(&p) {
+                    Ok(()) => scrubbed = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        graveyard.push((None, p))
+                    }
+                    Err(e) => return Err(Error::io("remove", &p, e)),
+                }
             }
         }
         if scrubbed {
             fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
         }
-
-        let shape = Shape {
-            model: &m.model,
-            dim,
-        };
-        let (faces, mut any_dead) = load_segments::<FaceSegment>(&*fs, dir, &m.faces, shape)?;
-        let (fingers, fingers_dead) = load_segments::<FingerSegment>(&*fs, dir, &m.fingers, shape)?;
-        any_dead |= fingers_dead;
-        // Prefilter weights: per-segment counts (stored in the files) minus the dead rows.
-        let mut finger_freq = Frequencies::default();
-        for s in &fingers {
-            finger_freq.merge(&s.seg.frequencies());
-            for r in (0..s.seg.rows()).filter(|&r| !s.live.get(r)) {
-                finger_freq.update(s.seg.summary(r), false);
-            }
-        }
-        let catalog = if m.catalog != 0 {
-            let p = path_of(dir, FileKind::Catalog(m.catalog));
-            let b = fs.read(&p).map_err(|e| Error::io("read", &p, e))?;
-            Catalog::decode(&b, &p)?
-        } else {
-            Catalog::default()
-        };
-        let mut snap = Snapshot {
-            dim,
-            model: m.model.clone(),
-            faces,
-            fingers,
-            finger_freq: Arc::new(finger_freq),
-            seq: m.last_seq,
-            catalog,
-        };
-
-        // Replay the log into the in-memory tail; cut a torn tail.
+        // Cut a torn tail (see `wal`: only an unreadable last record with nothing intact after it).
         let wpath = path_of(dir, FileKind::Wal(m.wal_gen));
-        let wbytes = fs.read(&wpath).map_err(|e| Error::io("read", &wpath, e))?;
-        let replay = wal::replay(&wbytes, dim, m.wal_gen, &wpath)?;
         let mut wal = fs
             .open_append(&wpath)
             .map_err(|e| Error::io("open", &wpath, e))?;
-        if replay.valid_len < wbytes.len() as u64 {
-            wal.truncate(replay.valid_len)
+        if l.valid_len < l.file_len {
+            wal.truncate(l.valid_len)
                 .and_then(|_| wal.sync_data())
                 .map_err(|e| Error::io("truncate torn tail of", &wpath, e))?;
         }
-        let mut tails = Tails::default();
-        let mut dirty = HashSet::new();
-        let mut catalog_dirty = false;
-        for (seq, ops) in &replay.records {
-            any_dead |= ops.iter().any(WalOp::is_kill);
-            catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
-            apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
-            snap.seq = *seq;
-        }
         let from_catalog = m.version < manifest::VERSION;
         let upgrade = from_catalog
-            || snap
+            || l.snap
                 .fingers
                 .iter()
                 .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
-        let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
-        let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-        let pool = if opts.threads > 1 {
-            let ex = exited.clone();
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(opts.threads)
-                    .thread_name(|i| format!("edgeid-search-{i}"))
-                    .exit_handler(move |_| {
-                        let (n, cv) = &*ex;
-                        *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                        cv.notify_all();
-                    })
-                    .build()
-                    .map_err(|e| Error::Invalid(format!("cannot start search threads: {e}")))?,
-            )
-        } else {
-            None
-        };
-        let store = Store {
-            dir: dir.to_path_buf(),
-            fs,
-            kernels,
-            pool,
-            pool_exited: exited,
-            current: RwLock::new(Arc::new(snap)),
-            retired: Mutex::new(Vec::new()),
-            published: Mutex::new((m.clone(), replay.valid_len)),
-            writer: Mutex::new(Writer {
-                wal,
-                wal_len: replay.valid_len,
-                manifest: m,
-                tail_next: tails.faces,
-                finger_tail_next: tails.fingers,
-                keys: None,
-                finger_keys: None,
-                dirty,
-                catalog_dirty,
-                unerased_since: any_dead.then(Instant::now),
-                graveyard: Vec::new(),
-                poisoned: None,
-            }),
-            opts,
-            _lock: lock,
-        };
+        let store = finish(dir, opts, l, wal, graveyard, lock)?;
         if upgrade {
             store.upgrade(from_catalog)?;
         }
@@ -222,18 +137,228 @@ impl Store {
     }
 }
 
+/// How many times a read-only open starts again when a writer's checkpoint switched the manifest
+/// while it was reading.
+const READ_ATTEMPTS: usize = 20;
+
+/// A read-only open (see [`OpenOptions::read_only`]). It takes no writer lock, so a writer may
+/// checkpoint meanwhile: the manifest is read before and after everything it names, and the whole
+/// load starts again when it changed (a checkpoint renames the new manifest into place before it
+/// scrubs any file the old one named, and the segments are held by shared locks from the moment
+/// they are mapped, so an unchanged manifest means every byte read was the live state's).
+fn open_read_only(dir: &Path, opts: OpenOptions) -> Result<Store> {
+    let fs = opts.fs.clone();
+    let mut last_err = None;
+    for _ in 0..READ_ATTEMPTS {
+        let before = read_manifest_bytes(&*fs, dir)?;
+        let m = Manifest::decode(&before, &path_of(dir, FileKind::Manifest))?;
+        let loaded = load(&*fs, dir, &m, true);
+        if read_manifest_bytes(&*fs, dir)? != before {
+            last_err = loaded.err();
+            continue;
+        }
+        let l = loaded?;
+        return finish(
+            dir,
+            opts,
+            l,
+            Box::new(super::fs::ReadOnlyFile),
+            Vec::new(),
+            Box::new(()),
+        );
+    }
+    Err(last_err.unwrap_or_else(|| Error::Io {
+        op: "read",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(format!(
+            "the store changed {READ_ATTEMPTS} times while being opened read-only; try again"
+        )),
+    }))
+}
+
+fn no_store(dir: &Path) -> Error {
+    Error::NoStore(format!(
+        "{} holds no store (no MANIFEST); create one with `edgeid init`",
+        dir.display()
+    ))
+}
+
+fn read_manifest_bytes(fs: &dyn Fs, dir: &Path) -> Result<Vec<u8>> {
+    let mpath = path_of(dir, FileKind::Manifest);
+    fs.read(&mpath).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            no_store(dir)
+        } else {
+            Error::io("read", &mpath, e)
+        }
+    })
+}
+
+fn read_manifest(fs: &dyn Fs, dir: &Path) -> Result<Manifest> {
+    Manifest::decode(
+        &read_manifest_bytes(fs, dir)?,
+        &path_of(dir, FileKind::Manifest),
+    )
+}
+
+/// A store's state as read from its files, before anything is written.
+struct Loaded {
+    manifest: Manifest,
+    snap: Snapshot,
+    tails: Tails,
+    dirty: HashSet<u64>,
+    catalog_dirty: bool,
+    any_dead: bool,
+    /// Bytes of the log holding its header and intact records.
+    valid_len: u64,
+    /// Bytes of the log file (more than `valid_len` when it has a torn tail).
+    file_len: u64,
+    /// Shared locks on the mapped segments (read-only opens only).
+    held: Vec<Box<dyn Send + Sync>>,
+}
+
+/// Reads everything `m` names and replays the log into memory. Writes nothing. `shared`: map the
+/// segments under shared locks (read-only opens).
+fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
+    let dim = m.dim as usize;
+    let shape = Shape {
+        model: &m.model,
+        dim,
+    };
+    let mut held = Vec::new();
+    let (faces, mut any_dead) =
+        load_segments::<FaceSegment>(fs, dir, &m.faces, shape, shared.then_some(&mut held))?;
+    let (fingers, fingers_dead) =
+        load_segments::<FingerSegment>(fs, dir, &m.fingers, shape, shared.then_some(&mut held))?;
+    any_dead |= fingers_dead;
+    // Prefilter weights: per-segment counts (stored in the files) minus the dead rows.
+    let mut finger_freq = Frequencies::default();
+    for s in &fingers {
+        finger_freq.merge(&s.seg.frequencies());
+        for r in (0..s.seg.rows()).filter(|&r| !s.live.get(r)) {
+            finger_freq.update(s.seg.summary(r), false);
+        }
+    }
+    let catalog = if m.catalog != 0 {
+        let p = path_of(dir, FileKind::Catalog(m.catalog));
+        let b = fs.read(&p).map_err(|e| Error::io("read", &p, e))?;
+        Catalog::decode(&b, &p)?
+    } else {
+        Catalog::default()
+    };
+    let mut snap = Snapshot {
+        dim,
+        model: m.model.clone(),
+        faces,
+        fingers,
+        finger_freq: Arc::new(finger_freq),
+        seq: m.last_seq,
+        catalog,
+    };
+    // Replay the log into the in-memory tail.
+    let wpath = path_of(dir, FileKind::Wal(m.wal_gen));
+    let wbytes = fs.read(&wpath).map_err(|e| Error::io("read", &wpath, e))?;
+    let replay = wal::replay(&wbytes, dim, m.wal_gen, m.last_seq, &wpath)?;
+    let mut tails = Tails::default();
+    let mut dirty = HashSet::new();
+    let mut catalog_dirty = false;
+    for (seq, ops) in &replay.records {
+        any_dead |= ops.iter().any(WalOp::is_kill);
+        catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
+        apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
+        snap.seq = *seq;
+    }
+    Ok(Loaded {
+        manifest: m.clone(),
+        snap,
+        tails,
+        dirty,
+        catalog_dirty,
+        any_dead,
+        valid_len: replay.valid_len,
+        file_len: wbytes.len() as u64,
+        held,
+    })
+}
+
+/// Builds the store from what was loaded: search threads, the snapshot, the writer's state.
+fn finish(
+    dir: &Path,
+    opts: OpenOptions,
+    l: Loaded,
+    wal: Box<dyn FsFile>,
+    graveyard: Vec<(Option<Mapped>, PathBuf)>,
+    lock: Box<dyn Send + Sync>,
+) -> Result<Store> {
+    let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
+    let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let pool = if opts.threads > 1 {
+        let ex = exited.clone();
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .thread_name(|i| format!("edgeid-search-{i}"))
+                .exit_handler(move |_| {
+                    let (n, cv) = &*ex;
+                    *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    cv.notify_all();
+                })
+                .build()
+                .map_err(|e| Error::Invalid(format!("cannot start search threads: {e}")))?,
+        )
+    } else {
+        None
+    };
+    Ok(Store {
+        dir: dir.to_path_buf(),
+        fs: opts.fs.clone(),
+        kernels,
+        pool,
+        pool_exited: exited,
+        current: RwLock::new(Arc::new(l.snap)),
+        retired: Mutex::new(Vec::new()),
+        published: Mutex::new((l.manifest.clone(), l.valid_len)),
+        writer: Mutex::new(Writer {
+            wal,
+            wal_len: l.valid_len,
+            manifest: l.manifest,
+            tail_next: l.tails.faces,
+            finger_tail_next: l.tails.fingers,
+            keys: None,
+            finger_keys: None,
+            dirty: l.dirty,
+            catalog_dirty: l.catalog_dirty,
+            unerased_since: l.any_dead.then(Instant::now),
+            graveyard,
+            poisoned: None,
+        }),
+        opts,
+        _lock: Box::new((lock, l.held)),
+    })
+}
+
 /// Maps the segments a manifest lists, with their deletion files; also says whether any row is dead.
+/// `held`: map under shared locks, kept there (read-only opens).
 fn load_segments<S: SegmentKind>(
     fs: &dyn Fs,
     dir: &Path,
     list: &[(u64, u64)],
     shape: Shape<'_>,
+    mut held: Option<&mut Vec<Box<dyn Send + Sync>>>,
 ) -> Result<(Vec<SegState<S>>, bool)> {
     let mut segs = Vec::with_capacity(list.len());
     let mut any_dead = false;
     for &(id, del) in list {
         let p = path_of(dir, S::file(id));
-        let seg = S::open(fs.map(&p).map_err(|e| Error::io("map", &p, e))?, &p, shape)?;
+        let bytes = match held.as_deref_mut() {
+            Some(held) => {
+                let (bytes, lock) = fs.map_shared(&p).map_err(|e| Error::io("map", &p, e))?;
+                held.push(lock);
+                bytes
+            }
+            None => fs.map(&p).map_err(|e| Error::io("map", &p, e))?,
+        };
+        let seg = S::open(bytes, &p, shape)?;
         if seg.id() != id {
             return Err(Error::corrupt(
                 &p,

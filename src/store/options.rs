@@ -1,4 +1,5 @@
-//! How a store is opened: file system, threads, checkpoint bounds, erasure deadline, kernels.
+//! How a store is opened: file system, threads, checkpoint bounds, erasure deadline, kernels,
+//! read-only.
 
 use super::fs::{Fs, StdFs};
 use crate::kernels::Kernels;
@@ -14,6 +15,7 @@ pub struct OpenOptions {
     pub(super) checkpoint_fingers: usize,
     pub(super) erase_within: Duration,
     pub(super) kernels: Option<Kernels>,
+    pub(super) read_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -25,6 +27,7 @@ impl Default for OpenOptions {
             checkpoint_fingers: 2_048,
             erase_within: Duration::from_secs(600),
             kernels: None,
+            read_only: false,
         }
     }
 }
@@ -59,6 +62,17 @@ impl OpenOptions {
     /// Longest time a deleted template's bytes may stay on the flash while the store is in use.
     pub fn erase_within(mut self, d: Duration) -> Self {
         self.erase_within = d;
+        self
+    }
+    /// Opens without writing anything (default: false): no lock file is created and no writer lock
+    /// taken, so it runs beside a writer; leftovers are not scrubbed, a torn log tail is only
+    /// skipped in memory, a store of an older build is not upgraded. The store shows the state
+    /// at the moment it opened; its writes (`commit`, `apply_delta`, `checkpoint`, `compact`,
+    /// `erase_deleted`, `maintain`) fail with [`Error::ReadOnly`](crate::Error::ReadOnly). It holds
+    /// a shared lock on each segment it maps, so a writer's erasure scrubs those files only once
+    /// it is closed: close read-only stores promptly.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
         self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.

@@ -27,8 +27,29 @@
 //! none in its log.
 //!
 //! Deletes are logged as the physical rows they kill (resolved by the writer before logging), so replay
-//! needs no id index and is deterministic. Replay stops at the first record that is short or fails its
-//! checksum: that is a torn tail from a crash during an append; the file is cut there.
+//! needs no id index and is deterministic. Sequences are consecutive: the first record of generation
+//! `gen` carries the manifest's `last_seq + 1`.
+//!
+//! # Torn tail or damage
+//! The writer appends a record only after the previous one's fdatasync returned, so at most the
+//! last record of a log can be un-durable, and a crash can leave it in any shape: a prefix (short
+//! header, or a length running past the end of the file), or — on a file system or flash that
+//! publishes the new length before the data — a complete-looking record whose pages were never
+//! written (zeros or stale bytes). Replay reads records while they are intact (length within the
+//! file and ≤ 1 GiB, checksum right). At the first one that is not, it searches the rest of the
+//! file, at every byte offset, for an intact record with a later sequence (the 8-byte sequence
+//! field is the filter, so the search is linear):
+//! - **none found: a torn tail.** The records before it are the log; a writer cuts the file there
+//!   (a read-only open just stops there in memory).
+//! - **one found: damage.** That later record was only appended after the damaged one was durable,
+//!   so an acknowledged commit was damaged on the medium. Opening fails with [`Error::Corrupt`]
+//!   naming the file and the byte offset, and nothing is cut: a store that silently forgot a
+//!   commit could bring a revoked user back.
+//!
+//! Damage to the *last* record cannot be told from a torn write (both are "the final record is
+//! unreadable, nothing follows"), so it is treated as one: that commit is lost like an
+//! unacknowledged one, and a synchronised location reports the previous sequence, so the platform
+//! sends that delta again.
 
 use super::codec::{ByteReader, ByteWriter, Short};
 use crate::error::{Error, Result};
@@ -239,8 +260,10 @@ pub struct Replay {
     pub valid_len: u64,
 }
 
-/// Reads a whole log. A bad header is corruption; a bad record ends the log (torn tail).
-pub fn replay(bytes: &[u8], dim: usize, gen: u64, path: &Path) -> Result<Replay> {
+/// Reads a whole log whose first record follows sequence `base_seq` (the manifest's `last_seq`).
+/// A bad header is corruption; a bad record is a torn tail only when no intact record follows it
+/// (see the module docs), otherwise corruption.
+pub fn replay(bytes: &[u8], dim: usize, gen: u64, base_seq: u64, path: &Path) -> Result<Replay> {
     let hl = HEADER_LEN as usize;
     if bytes.len() < hl || bytes[..8] != MAGIC {
         return Err(Error::corrupt(path, "not a write-ahead log (bad header)"));
@@ -268,25 +291,69 @@ pub fn replay(bytes: &[u8], dim: usize, gen: u64, path: &Path) -> Result<Replay>
     }
     let mut pos = hl;
     let mut records = Vec::new();
-    while bytes.len() - pos >= RECORD_HEAD {
-        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
-        let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap());
-        if len > MAX_RECORD || bytes.len() - pos - RECORD_HEAD < len as usize {
+    let mut last_seq = base_seq;
+    while pos < bytes.len() {
+        let Some((seq, end)) = intact_at(bytes, pos) else {
+            if let Some((at, seq)) = find_intact_after(bytes, pos + 1, last_seq) {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
+                        "record at byte {pos} (sequence {}) is damaged, but the intact record \
+                         of sequence {seq} follows at byte {at}, so it was a durable commit. \
+                         Nothing was changed or cut. To recover, restore the store from a backup, \
+                         or re-create it and re-sync every location from the platform (a full \
+                         synchronisation); keep this file for analysis",
+                        last_seq.wrapping_add(1)
+                    ),
+                ));
+            }
             break;
-        }
-        let end = pos + RECORD_HEAD + len as usize;
-        if crc32c::crc32c(&bytes[pos + 8..end]) != crc {
-            break;
-        }
-        let seq = u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap());
+        };
         let ops = decode_ops(&bytes[pos + RECORD_HEAD..end], dim)
             .map_err(|Short(w)| Error::corrupt(path, format!("record at byte {pos}: bad {w}")))?;
         records.push((seq, ops));
+        last_seq = seq;
         pos = end;
     }
     Ok(Replay {
         records,
         valid_len: pos as u64,
+    })
+}
+
+/// The sequence and end of the record at `pos`, when it is complete and its checksum is right.
+fn intact_at(bytes: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let rest = bytes.len().checked_sub(pos)?;
+    if rest < RECORD_HEAD {
+        return None;
+    }
+    let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
+    let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap());
+    if len > MAX_RECORD || rest - RECORD_HEAD < len as usize {
+        return None;
+    }
+    let end = pos + RECORD_HEAD + len as usize;
+    if crc32c::crc32c(&bytes[pos + 8..end]) != crc {
+        return None;
+    }
+    Some((
+        u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap()),
+        end,
+    ))
+}
+
+/// The first intact record at or after byte `from` whose sequence could follow `last_seq` (one of
+/// the next `(len - from) / 16 + 1`: records are at least 16 bytes), as (offset, sequence). Only
+/// offsets whose sequence field is in that range have their checksum computed.
+fn find_intact_after(bytes: &[u8], from: usize, last_seq: u64) -> Option<(usize, u64)> {
+    let bound = (bytes.len().saturating_sub(from) / RECORD_HEAD) as u64 + 1;
+    (from..=bytes.len().checked_sub(RECORD_HEAD)?).find_map(|q| {
+        let seq = u64::from_le_bytes(bytes[q + 8..q + 16].try_into().unwrap());
+        let k = seq.wrapping_sub(last_seq);
+        if k == 0 || k > bound {
+            return None;
+        }
+        intact_at(bytes, q).map(|_| (q, seq))
     })
 }
 
@@ -371,12 +438,12 @@ mod tests {
         file.extend(encode_record(1, &ops));
         let full = file.len();
         file.extend(encode_record(2, &ops[1..]));
-        let r = replay(&file, 2, 7, Path::new("wal")).unwrap();
+        let r = replay(&file, 2, 7, 0, Path::new("wal")).unwrap();
         assert_eq!(r.records.len(), 2);
         assert_eq!(r.records[0], (1, ops.clone()));
         assert_eq!(r.valid_len as usize, file.len());
         for cut in full..file.len() {
-            let r = replay(&file[..cut], 2, 7, Path::new("wal")).unwrap();
+            let r = replay(&file[..cut], 2, 7, 0, Path::new("wal")).unwrap();
             assert_eq!(r.records.len(), 1);
             assert_eq!(r.valid_len as usize, full);
         }
@@ -384,10 +451,54 @@ mod tests {
         let n = bad.len() - 1;
         bad[n] ^= 0x55;
         assert_eq!(
-            replay(&bad, 2, 7, Path::new("wal")).unwrap().records.len(),
+            replay(&bad, 2, 7, 0, Path::new("wal"))
+                .unwrap()
+                .records
+                .len(),
             1
         );
-        assert!(replay(&file, 2, 8, Path::new("wal")).is_err());
+        assert!(replay(&file, 2, 8, 0, Path::new("wal")).is_err());
+    }
+
+    #[test]
+    fn damage_before_an_intact_record_is_corruption_a_bad_last_record_is_torn() {
+        let op = |u: &str| {
+            vec![WalOp::FaceInsert {
+                location: "l".into(),
+                user: u.into(),
+                template: "t".into(),
+                vector: vec![0.5, -0.5],
+            }]
+        };
+        let mut file = header(2, 3);
+        let mut starts = Vec::new();
+        for (i, u) in ["a", "b", "c"].iter().enumerate() {
+            starts.push(file.len());
+            file.extend(encode_record(11 + i as u64, &op(u)));
+        }
+        let p = Path::new("wal");
+        // Every byte of the first two records, flipped: corruption at that record's offset.
+        for at in starts[0]..starts[2] {
+            let mut bad = file.clone();
+            bad[at] ^= 0x04;
+            let rec = if at < starts[1] { starts[0] } else { starts[1] };
+            match replay(&bad, 2, 3, 10, p) {
+                Err(Error::Corrupt { what, .. }) => {
+                    assert!(what.contains(&format!("record at byte {rec} ")), "{what}")
+                }
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+        // The last record's bytes lost (zeros) or flipped: a torn tail.
+        let mut torn = file.clone();
+        torn[starts[2] + 16..].fill(0);
+        let r = replay(&torn, 2, 3, 10, p).unwrap();
+        assert_eq!((r.records.len(), r.valid_len as usize), (2, starts[2]));
+        for at in starts[2]..file.len() {
+            let mut bad = file.clone();
+            bad[at] ^= 0x04;
+            assert_eq!(replay(&bad, 2, 3, 10, p).unwrap().records.len(), 2);
+        }
     }
 
     #[test]
@@ -414,7 +525,7 @@ mod tests {
         .unwrap();
         assert!(pieces > 1);
         assert_eq!(n as usize, file.len() - HEADER_LEN as usize);
-        let r = replay(&file, 2, 1, Path::new("wal")).unwrap();
+        let r = replay(&file, 2, 1, 0, Path::new("wal")).unwrap();
         assert_eq!(r.records, vec![(9, big)]);
     }
 }

@@ -111,6 +111,7 @@ pub fn location_digest(s: &LocationState) -> Hash {
 impl Store {
     /// Applies one delta (JSON bytes) atomically and durably; `progress` is told how far it got.
     pub fn apply_delta(&self, json: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<Outcome> {
+        self.check_writable()?;
         let snap = self.snapshot();
         let mut buf = json.to_vec();
         let mut parse_key = None;

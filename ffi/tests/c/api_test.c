@@ -44,10 +44,11 @@ static void test_static_info(void) {
     CHECK(strcmp(edgeid_kernel_name(), edgeid_kernel_name()) == 0);
     CHECK(strncmp(edgeid_status_str(EDGEID_OK), "EDGEID_OK", 9) == 0);
     CHECK(strncmp(edgeid_status_str(EDGEID_ERR_CLOSED), "EDGEID_ERR_CLOSED", 17) == 0);
-    for (code = 0; code <= EDGEID_ERR_REFUSED; code++) { /* the last code */
+    CHECK(EDGEID_ERR_READ_ONLY == 20); /* appended, nothing renumbered */
+    for (code = 0; code <= EDGEID_ERR_READ_ONLY; code++) { /* the last code */
         CHECK(strncmp(edgeid_status_str(code), "EDGEID_", 7) == 0);
     }
-    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_REFUSED + 1), "unknown edgeid status code") == 0);
+    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_READ_ONLY + 1), "unknown edgeid status code") == 0);
     CHECK(strcmp(edgeid_status_str(0xffffffffu), "unknown edgeid status code") == 0);
     /* No failure on this thread yet. */
     memset(buf, 'x', sizeof buf);
@@ -75,8 +76,8 @@ static void test_create_and_open_errors(void) {
     EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &s), EDGEID_ERR_SIZE);
     o = one_thread();
     o.flags = EDGEID_OPEN_READ_ONLY;
-    EXPECT(edgeid_open(S(store_dir), &o, &s), EDGEID_ERR_UNSUPPORTED);
-    EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &s), EDGEID_ERR_UNSUPPORTED);
+    EXPECT(edgeid_open(S(store_dir), &o, &s), EDGEID_ERR_NO_STORE);
+    EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &s), EDGEID_ERR_INVALID);
     o.flags = 0x80;
     EXPECT(edgeid_open(S(store_dir), &o, &s), EDGEID_ERR_UNSUPPORTED);
     o = one_thread();
@@ -424,6 +425,53 @@ static void test_last_error_message(edgeid_store *s) {
     CHECK(edgeid_last_error_message(NULL, 0) == len);
 }
 
+/* Read-only handles open beside the writer `s`, read, and refuse every write. */
+static void test_read_only(edgeid_store *s) {
+    edgeid_store *r1 = NULL, *r2 = NULL;
+    edgeid_open_options o = one_thread();
+    char msg[512];
+    edgeid_stats st, ws;
+    edgeid_hit hits[1];
+    float probe[DIM];
+    size_t n;
+
+    o.flags = EDGEID_OPEN_READ_ONLY;
+    EXPECT(edgeid_open(S(store_dir), &o, &r1), EDGEID_OK);
+    EXPECT(edgeid_open(S(store_dir), &o, &r2), EDGEID_OK);
+    CHECK(r1 != NULL && r2 != NULL && r1 != r2);
+    memset(&st, 0, sizeof st);
+    memset(&ws, 0, sizeof ws);
+    st.size = ws.size = sizeof st;
+    EXPECT(edgeid_store_stats(r1, &st), EDGEID_OK);
+    EXPECT(edgeid_store_stats(s, &ws), EDGEID_OK);
+    CHECK(st.seq == ws.seq && st.live_templates == ws.live_templates);
+    EXPECT(edgeid_verify_checksums(r2, &n), EDGEID_OK);
+    make_vec(probe, DIM, 20);
+    EXPECT(edgeid_face_identify(r1, probe, DIM, NULL, 0, 0.99, hits, 1, &n), EDGEID_OK);
+    CHECK(n == 1 && strcmp(hits[0].user_id, "bob") == 0);
+
+    EXPECT(edgeid_face_put(r1, S("hq"), S("bob"), S("b9"), probe, DIM, NULL), EDGEID_ERR_READ_ONLY);
+    edgeid_last_error_message(msg, sizeof msg);
+    CHECK(strstr(msg, "read-only") != NULL);
+    EXPECT(edgeid_face_remove(r1, S("hq"), S("bob"), S("b1"), NULL), EDGEID_ERR_READ_ONLY);
+    EXPECT(edgeid_face_remove_user(r1, S("hq"), S("bob"), NULL), EDGEID_ERR_READ_ONLY);
+    EXPECT(edgeid_compact(r1), EDGEID_ERR_READ_ONLY);
+    EXPECT(edgeid_erase_deleted(r1, NULL), EDGEID_ERR_READ_ONLY);
+    EXPECT(edgeid_maintain(r1), EDGEID_ERR_READ_ONLY);
+    {
+        const char delta[] = "{}";
+        edgeid_apply_result r;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        EXPECT(edgeid_apply_delta(r1, (const uint8_t *)delta, 2, NULL, NULL, &r),
+               EDGEID_ERR_READ_ONLY);
+    }
+    EXPECT(edgeid_store_stats(r1, &st), EDGEID_OK);
+    CHECK(st.seq == ws.seq);
+    EXPECT(edgeid_close(r1), EDGEID_OK);
+    EXPECT(edgeid_close(r2), EDGEID_OK);
+}
+
 static void test_close_and_reopen(edgeid_store *s) {
     edgeid_store *again = NULL;
     edgeid_open_options o = one_thread();
@@ -442,6 +490,8 @@ static void test_close_and_reopen(edgeid_store *s) {
     EXPECT(edgeid_open(S(store_dir), &o, &again), EDGEID_ERR_LOCKED);
     CHECK(again == NULL);
     EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &again), EDGEID_ERR_LOCKED);
+
+    test_read_only(s);
 
     EXPECT(edgeid_close(s), EDGEID_OK);
     EXPECT(edgeid_close(s), EDGEID_ERR_CLOSED);
