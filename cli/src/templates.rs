@@ -196,3 +196,57 @@ pub fn remove(store: &Store, kind: Kind, a: &RemoveArgs) -> CmdResult<Removed> {
         kind,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{StoreArg, UserAt};
+    use edgeid::store::fs::SimFs;
+    use edgeid::OpenOptions;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// A removal is durable once committed: when the erasure after it finds the disk full, `remove`
+    /// says so (and that the erasure is pending), never that anything was refused.
+    #[test]
+    fn a_removal_whose_erasure_fills_the_disk_says_it_is_durable() {
+        let fs = SimFs::new();
+        let opts = || OpenOptions::new().fs(Arc::new(fs.clone())).threads(1);
+        let dir = Path::new("/s");
+        let store = Store::create(dir, "m", 8, opts()).unwrap();
+        let face = |user: &str, v: [f32; 8]| Change::PutFace {
+            location: "a".into(),
+            user: user.into(),
+            template: "t".into(),
+            embedding: v.to_vec(),
+        };
+        store
+            .commit(&[face("u", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+                face("v", [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]),])
+            .unwrap();
+        store.checkpoint().unwrap();
+        // Room for the removal's log record, not for the compaction that erases the bytes.
+        fs.full_after(120);
+        let args = RemoveArgs {
+            store: StoreArg { store: dir.into() },
+            who: UserAt {
+                user: "u".into(),
+                location: "a".into(),
+            },
+            template: None,
+        };
+        let fail = match remove(&store, Kind::Face, &args) {
+            Ok(_) => panic!("the erasure cannot have been done on a full disk"),
+            Err(f) => f,
+        };
+        assert!(
+            fail.message.contains("removal is durable") && !fail.message.contains("refused"),
+            "{}",
+            fail.message
+        );
+        assert!(fail.report.is_some(), "the removal's report is printed too");
+        drop(store);
+        let store = Store::open(dir, opts()).unwrap();
+        assert_eq!(store.snapshot().live_faces(), 1, "the removal is durable");
+    }
+}

@@ -1,0 +1,245 @@
+//! What a commit reports when the housekeeping after it fails (a full disk during the checkpoint or
+//! erasure that follows the log append), and the erasure deadline across restarts.
+
+mod common;
+use common::*;
+use edgeid::store::fs::SimFs;
+use edgeid::sync::Outcome;
+use edgeid::{Change, Error, OpenOptions, Store};
+use serde_json::json;
+use std::time::Duration;
+
+const DIM: usize = 16;
+
+fn opts(fs: &SimFs) -> OpenOptions {
+    on_sim(fs).checkpoint_rows(4)
+}
+
+fn remove_user(user: &str) -> Change {
+    Change::RemoveUser {
+        location: "a".into(),
+        user: user.into(),
+    }
+}
+
+/// Whether any file of the disk holds `needle`.
+fn on_disk(fs: &SimFs, needle: &[u8]) -> bool {
+    fs.all_bytes().iter().any(|(_, b)| contains(b, needle))
+}
+
+/// A disk holding a store with 3 tail rows (one short of a checkpoint with [`opts`]).
+fn three_rows() -> SimFs {
+    let base = SimFs::new();
+    let s = create_sim(DIM, opts(&base));
+    let batch: Vec<Change> = (0..3)
+        .map(|i| put("a", &format!("u{i}"), "t", Rng(i).vector(DIM)))
+        .collect();
+    s.commit(&batch).unwrap();
+    drop(s);
+    base
+}
+
+/// The disk fills up at every byte budget of a commit that triggers a checkpoint: the commit is
+/// either refused (and absent after a power loss) or succeeds (and survives one); a checkpoint it
+/// could not do is done by the next `maintain` or commit once space is free.
+#[test]
+fn a_full_disk_after_the_log_append_never_refuses_a_durable_commit() {
+    let base = three_rows();
+    let extra = put("a", "late", "t", Rng(99).vector(DIM));
+    let (mut refused, mut deferred) = (0, 0);
+    for budget in (0..2400).step_by(8) {
+        let fs = base.clean_restart();
+        let s = open_sim(opts(&fs)).unwrap();
+        fs.full_after(budget);
+        match s.commit(std::slice::from_ref(&extra)) {
+            Err(e) => {
+                refused += 1;
+                assert!(matches!(e, Error::StorageFull { .. }), "{budget}: {e}");
+                assert_eq!(s.snapshot().seq(), 1, "budget {budget}: refused, yet applied");
+                assert_eq!(s.snapshot().live_faces(), 3);
+                let after = open_sim(opts(&fs.power_loss(budget))).unwrap();
+                assert_eq!(after.snapshot().live_faces(), 3, "budget {budget}");
+            }
+            Ok(c) => {
+                assert_eq!(c.seq, 2);
+                assert_eq!(s.snapshot().live_faces(), 4);
+                if s.stats().faces.tail_rows > 0 {
+                    deferred += 1;
+                }
+                // Durable now, whatever the housekeeping did.
+                let after = open_sim(opts(&fs.power_loss(budget))).unwrap();
+                assert_eq!(after.snapshot().live_faces(), 4, "budget {budget}");
+                drop(after);
+                // Space frees up: the checkpoint is done by the next maintain or commit.
+                fs.set_capacity(None);
+                if budget % 16 == 0 {
+                    s.maintain().unwrap();
+                } else {
+                    s.commit(&[put("a", "later", "t", Rng(98).vector(DIM))])
+                        .unwrap();
+                }
+                assert_eq!(s.stats().faces.tail_rows, 0, "budget {budget}");
+                let live = s.snapshot().live_faces();
+                drop(s);
+                let s = open_sim(opts(&fs)).unwrap();
+                assert_eq!(s.snapshot().live_faces(), live);
+                s.verify_checksums().unwrap();
+            }
+        }
+    }
+    assert!(refused > 0 && deferred > 0, "{refused} refused, {deferred} deferred");
+}
+
+/// The same for the erasure a deletion triggers when it is due: the deletion is durable and
+/// reported as done; the bytes are erased once space is free.
+#[test]
+fn a_full_disk_during_a_due_erasure_keeps_the_deletion() {
+    let base = SimFs::new();
+    let o = |fs: &SimFs| opts(fs).erase_within(Duration::ZERO);
+    let secret = edgeid::face::normalize(&Rng(7).vector(DIM), DIM).unwrap();
+    let sb = le_bytes(&secret);
+    let s = create_sim(DIM, o(&base));
+    s.commit(&[
+        put("a", "x", "t", secret.clone()),
+        put("a", "y", "t", Rng(8).vector(DIM)),
+    ])
+    .unwrap();
+    s.checkpoint().unwrap();
+    drop(s);
+    let mut deferred = 0;
+    for budget in (0..1600).step_by(8) {
+        let fs = base.clean_restart();
+        let s = open_sim(o(&fs)).unwrap();
+        fs.full_after(budget);
+        match s.commit(&[remove_user("x")]) {
+            Err(e) => {
+                assert!(matches!(e, Error::StorageFull { .. }), "{budget}: {e}");
+                assert_eq!(s.snapshot().live_faces(), 2, "budget {budget}");
+            }
+            Ok(c) => {
+                assert_eq!((c.seq, c.removed), (2, 1));
+                assert_eq!(s.snapshot().live_faces(), 1);
+                let after = open_sim(on_sim(&fs.power_loss(budget))).unwrap();
+                assert_eq!(after.snapshot().live_faces(), 1, "budget {budget}");
+                drop(after);
+                if on_disk(&fs, &sb) {
+                    deferred += 1;
+                }
+                fs.set_capacity(None);
+                s.maintain().unwrap();
+                assert!(!on_disk(&fs, &sb), "budget {budget}: not erased");
+            }
+        }
+    }
+    assert!(deferred > 0);
+}
+
+fn emb(seed: u64) -> String {
+    b64(&le_bytes(&Rng(seed).vector(DIM)))
+}
+
+fn delta(seq: u64, kind: &str, users: &[&str]) -> Vec<u8> {
+    let changes: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            json!({"op": "upsert_user", "user": {"id": u,
+                "faces": [{"id": "f", "model": MODEL, "embedding": emb(seq * 10 + i as u64)}]}})
+        })
+        .collect();
+    let mut d = json!({"format": "edgeid.delta/1", "location": "hq", "sequence": seq,
+        "kind": kind, "changes": changes});
+    if kind == "full" {
+        d["code_key"] = json!(b64(&[3; 32]));
+    }
+    serde_json::to_vec(&d).unwrap()
+}
+
+/// A delta whose checkpoint hits a full disk is applied and says so; re-sending it says it was
+/// already applied, before and after space frees.
+#[test]
+fn a_delta_whose_checkpoint_fills_the_disk_is_applied() {
+    let base = SimFs::new();
+    let s = create_sim(DIM, opts(&base));
+    s.apply_delta(&delta(1, "full", &["a", "b", "c"]), &mut |_| {})
+        .unwrap();
+    drop(s);
+    let d2 = delta(2, "changes", &["d"]);
+    let mut applied = 0;
+    for budget in (0..4000).step_by(16) {
+        let fs = base.clean_restart();
+        let s = open_sim(opts(&fs)).unwrap();
+        fs.full_after(budget);
+        match s.apply_delta(&d2, &mut |_| {}) {
+            Err(e) => {
+                assert!(matches!(e, Error::StorageFull { .. }), "{budget}: {e}");
+                assert_eq!(s.sync_status()[0].sequence, 1, "budget {budget}");
+            }
+            Ok(o) => {
+                applied += 1;
+                assert!(matches!(o, Outcome::Applied { sequence: 2, .. }), "{o:?}");
+                let again = s.apply_delta(&d2, &mut |_| {}).unwrap();
+                assert!(matches!(again, Outcome::AlreadyApplied { .. }), "{again:?}");
+                fs.set_capacity(None);
+                s.maintain().unwrap();
+                assert_eq!(s.stats().faces.tail_rows, 0, "budget {budget}");
+                drop(s);
+                let s = open_sim(opts(&fs)).unwrap();
+                assert_eq!(s.snapshot().live_faces(), 4);
+                let again = s.apply_delta(&d2, &mut |_| {}).unwrap();
+                assert!(matches!(again, Outcome::AlreadyApplied { .. }), "{again:?}");
+            }
+        }
+    }
+    assert!(applied > 0);
+}
+
+/// `StorageFull` says what is true wherever it comes from: a checkpoint called on its own that
+/// finds the disk full refused nothing of any commit.
+#[test]
+fn storage_full_outside_a_commit_does_not_claim_a_refused_commit() {
+    let fs = three_rows();
+    let s = open_sim(opts(&fs)).unwrap();
+    fs.full_after(0);
+    let e = s.checkpoint().unwrap_err();
+    assert!(matches!(e, Error::StorageFull { .. }), "{e}");
+    assert!(!e.to_string().contains("commit"), "{e}");
+    assert_eq!(s.snapshot().live_faces(), 3);
+    fs.set_capacity(None);
+    s.checkpoint().unwrap();
+    assert_eq!(s.stats().faces.tail_rows, 0);
+}
+
+/// Deleted templates are erased by a reopened store once their deadline has passed, whether
+/// their deletion was checkpointed (in a deletion file) or is still only in the log.
+#[test]
+fn the_erasure_deadline_survives_a_restart() {
+    let fs = SimFs::new();
+    let s = create_sim(DIM, on_sim(&fs));
+    let a = edgeid::face::normalize(&Rng(31).vector(DIM), DIM).unwrap();
+    let b = edgeid::face::normalize(&Rng(32).vector(DIM), DIM).unwrap();
+    s.commit(&[
+        put("a", "x", "t", a.clone()),
+        put("a", "keep", "t", Rng(33).vector(DIM)),
+    ])
+    .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[remove_user("x")]).unwrap();
+    s.checkpoint().unwrap(); // the deletion is now in a deletion file, the row in the segment
+    s.commit(&[put("a", "y", "t", b.clone())]).unwrap();
+    s.commit(&[remove_user("y")]).unwrap(); // only in the log
+    drop(s);
+    assert!(on_disk(&fs, &le_bytes(&a)) && on_disk(&fs, &le_bytes(&b)));
+    // Reopened after the deadline: erased at open, before any commit or maintain.
+    let s = open_sim(on_sim(&fs).erase_within(Duration::ZERO)).unwrap();
+    for (p, bytes) in fs.all_bytes() {
+        for v in [&a, &b] {
+            assert!(
+                !contains(&bytes, &le_bytes(v)),
+                "{} still holds a deleted template",
+                p.display()
+            );
+        }
+    }
+    assert_eq!(s.snapshot().live_faces(), 1);
+}
