@@ -63,8 +63,15 @@ fn a_full_disk_after_the_log_append_never_refuses_a_durable_commit() {
             Ok(c) => {
                 assert_eq!(c.seq, 2);
                 assert_eq!(s.snapshot().live_faces(), 4);
-                if s.stats().faces.tail_rows > 0 {
-                    deferred += 1;
+                // The checkpoint was put off exactly when the commit says so.
+                let st = s.stats();
+                let put_off = st.faces.tail_rows > 0;
+                deferred += put_off as usize;
+                assert_eq!(c.maintenance_pending, put_off, "budget {budget}");
+                assert_eq!(st.maintenance_error.is_some(), put_off, "budget {budget}");
+                if put_off {
+                    let e = s.maintenance_error().unwrap();
+                    assert!(e.contains("storage full") && !e.contains("commit"), "{e}");
                 }
                 // Durable now, whatever the housekeeping did.
                 let after = open_sim(opts(&fs.power_loss(budget))).unwrap();
@@ -78,7 +85,9 @@ fn a_full_disk_after_the_log_append_never_refuses_a_durable_commit() {
                     s.commit(&[put("a", "later", "t", Rng(98).vector(DIM))])
                         .unwrap();
                 }
-                assert_eq!(s.stats().faces.tail_rows, 0, "budget {budget}");
+                let st = s.stats();
+                assert!(st.faces.tail_rows <= 1, "budget {budget}: not checkpointed");
+                assert_eq!(st.maintenance_error, None, "budget {budget}");
                 let live = s.snapshot().live_faces();
                 drop(s);
                 let s = open_sim(opts(&fs)).unwrap();
@@ -124,9 +133,12 @@ fn a_full_disk_during_a_due_erasure_keeps_the_deletion() {
                 drop(after);
                 if on_disk(&fs, &sb) {
                     deferred += 1;
+                    assert!(c.maintenance_pending, "budget {budget}");
+                    assert!(s.maintenance_error().is_some(), "budget {budget}");
                 }
                 fs.set_capacity(None);
                 s.maintain().unwrap();
+                assert_eq!(s.maintenance_error(), None);
                 assert!(!on_disk(&fs, &sb), "budget {budget}: not erased");
             }
         }

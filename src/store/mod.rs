@@ -60,6 +60,7 @@ mod codec;
 mod commit;
 mod files;
 pub mod fs;
+mod maintenance;
 mod manifest;
 mod open;
 mod options;
@@ -72,7 +73,7 @@ mod wal;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
-pub use options::OpenOptions;
+pub use options::{Clock, OpenOptions};
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
@@ -83,12 +84,13 @@ pub(crate) use segment::SegState;
 use crate::error::{Error, Result};
 use crate::kernels::Kernels;
 use fs::{Fs, FsFile};
+use maintenance::Unerased;
 use manifest::Manifest;
 use segment::{tail_rows, Mapped};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// (location, user, template): a template's ids.
 type Key = (String, String, String);
@@ -114,8 +116,10 @@ struct Writer {
     dirty: HashSet<u64>,
     /// The catalog changed since the manifest was written.
     catalog_dirty: bool,
-    /// When the oldest deletion whose bytes are still on the flash happened.
-    unerased_since: Option<Instant>,
+    /// The oldest deletion whose bytes may still be on the flash, and its erasure deadline.
+    unerased: Option<Unerased>,
+    /// The error of the last housekeeping when it failed (see `maintenance`).
+    maintenance: Option<String>,
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
     graveyard: Vec<(Option<Mapped>, PathBuf)>,
     poisoned: Option<String>,
@@ -134,9 +138,9 @@ pub struct Store {
     /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
     retired: Mutex<Vec<Arc<Snapshot>>>,
     writer: Mutex<Writer>,
-    /// What `stats` reports of the writer's state (the manifest and the log length), published by
-    /// the writer after each commit and checkpoint so `stats` never waits behind a running commit.
-    published: Mutex<(Manifest, u64)>,
+    /// What `stats` reports of the writer's state, published by the writer after each commit,
+    /// checkpoint and housekeeping so `stats` never waits behind a running commit.
+    published: Mutex<Published>,
     _lock: Box<dyn Send + Sync>,
 }
 
@@ -158,6 +162,14 @@ impl Drop for Store {
             let _ = cv.wait_timeout_while(guard, Duration::from_secs(5), |c| *c < n);
         }
     }
+}
+
+/// The writer's state as `stats` reports it.
+#[derive(Clone)]
+struct Published {
+    manifest: Manifest,
+    wal_len: u64,
+    maintenance: Option<String>,
 }
 
 fn path_of(dir: &Path, k: FileKind) -> PathBuf {
@@ -188,9 +200,13 @@ impl Store {
         &self.dir
     }
 
-    /// Publishes the writer's manifest and log length for [`Store::stats`].
+    /// Publishes the writer's manifest, log length and housekeeping error for [`Store::stats`].
     fn publish_files(&self, w: &Writer) {
-        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = (w.manifest.clone(), w.wal_len);
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = Published {
+            manifest: w.manifest.clone(),
+            wal_len: w.wal_len,
+            maintenance: w.maintenance.clone(),
+        };
     }
 
     /// True when either tail has grown past its checkpoint bound.

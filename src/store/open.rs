@@ -6,7 +6,8 @@ use super::fs::Fs;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::{path_of, FileKind, OpenOptions, Snapshot, Store, Writer};
+use super::maintenance::Unerased;
+use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -17,7 +18,6 @@ use crate::kernels::Kernels;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 impl Store {
     /// Creates a new, empty store in `dir` for embeddings of `model` with `dim` dimensions.
@@ -48,6 +48,8 @@ impl Store {
             catalog: 0,
             faces: Vec::new(),
             fingers: Vec::new(),
+            log_started: opts.unix_now(),
+            unerased_since: 0,
             version: manifest::VERSION,
         };
         let wpath = path_of(dir, FileKind::Wal(1));
@@ -115,9 +117,9 @@ impl Store {
             model: &m.model,
             dim,
         };
-        let (faces, mut any_dead) = load_segments::<FaceSegment>(&*fs, dir, &m.faces, shape)?;
+        let (faces, faces_dead) = load_segments::<FaceSegment>(&*fs, dir, &m.faces, shape)?;
         let (fingers, fingers_dead) = load_segments::<FingerSegment>(&*fs, dir, &m.fingers, shape)?;
-        any_dead |= fingers_dead;
+        let segments_dead = faces_dead || fingers_dead;
         // Prefilter weights: per-segment counts (stored in the files) minus the dead rows.
         let mut finger_freq = Frequencies::default();
         for s in &fingers {
@@ -158,8 +160,9 @@ impl Store {
         let mut tails = Tails::default();
         let mut dirty = HashSet::new();
         let mut catalog_dirty = false;
+        let mut log_dead = false;
         for (seq, ops) in &replay.records {
-            any_dead |= ops.iter().any(WalOp::is_kill);
+            log_dead |= ops.iter().any(WalOp::is_kill);
             catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
             apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
             snap.seq = *seq;
@@ -170,6 +173,7 @@ impl Store {
                 .fingers
                 .iter()
                 .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
+        let unerased = date_deletions(&m, segments_dead, log_dead, &opts);
         let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
         let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
         let pool = if opts.threads > 1 {
@@ -197,7 +201,11 @@ impl Store {
             pool_exited: exited,
             current: RwLock::new(Arc::new(snap)),
             retired: Mutex::new(Vec::new()),
-            published: Mutex::new((m.clone(), replay.valid_len)),
+            published: Mutex::new(Published {
+                manifest: m.clone(),
+                wal_len: replay.valid_len,
+                maintenance: None,
+            }),
             writer: Mutex::new(Writer {
                 wal,
                 wal_len: replay.valid_len,
@@ -208,7 +216,8 @@ impl Store {
                 finger_keys: None,
                 dirty,
                 catalog_dirty,
-                unerased_since: any_dead.then(Instant::now),
+                unerased,
+                maintenance: None,
                 graveyard: Vec::new(),
                 poisoned: None,
             }),
@@ -218,8 +227,34 @@ impl Store {
         if upgrade {
             store.upgrade(from_catalog)?;
         }
+        // A deadline that passed while the store was closed: erase now. Like the housekeeping
+        // after a commit, a failure (a full disk) does not fail the open; it is kept for `stats`
+        // and retried by the next commit or `maintain`.
+        {
+            let mut w = store.writer()?;
+            if store.erase_due(&w) {
+                let _ = store.housekeep(&mut w);
+            }
+        }
         Ok(store)
     }
+}
+
+/// Dates the pending deletions of a store being opened (see `maintenance`): deletion files from
+/// the manifest's `unerased_since`, deletions in the log from when the log was started; what a
+/// manifest from before version 3 does not say counts from now.
+fn date_deletions(
+    m: &Manifest,
+    segments_dead: bool,
+    log_dead: bool,
+    opts: &OpenOptions,
+) -> Option<Unerased> {
+    let now = opts.unix_now();
+    let known = |t: u64| if t == 0 { now } else { t };
+    let segments = segments_dead.then(|| known(m.unerased_since));
+    let log = log_dead.then(|| known(m.log_started));
+    let since = segments.into_iter().chain(log).min()?;
+    Some(Unerased::dated(since, now, opts.erase_within))
 }
 
 /// Maps the segments a manifest lists, with their deletion files; also says whether any row is dead.
