@@ -255,3 +255,113 @@ fn the_erasure_deadline_survives_a_restart() {
     }
     assert_eq!(s.snapshot().live_faces(), 1);
 }
+
+/// A wall clock `offset` seconds from a fixed date (the tests' "now").
+fn clock(offset: i64) -> edgeid::store::Clock {
+    let base = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let t = if offset >= 0 {
+        base + Duration::from_secs(offset as u64)
+    } else {
+        base - Duration::from_secs(offset.unsigned_abs())
+    };
+    std::sync::Arc::new(move || t)
+}
+
+/// A store holding one deleted template `x` (in a deletion file when `checkpointed`, else only in
+/// the log), deleted at `clock(deleted_at)`; returns its bytes.
+fn deleted_at(fs: &SimFs, deleted_at: i64, checkpointed: bool) -> Vec<u8> {
+    let s = create_sim(DIM, on_sim(fs).clock(clock(deleted_at)));
+    let v = edgeid::face::normalize(&Rng(41).vector(DIM), DIM).unwrap();
+    s.commit(&[
+        put("a", "x", "t", v.clone()),
+        put("a", "keep", "t", Rng(42).vector(DIM)),
+    ])
+    .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[remove_user("x")]).unwrap();
+    if checkpointed {
+        s.checkpoint().unwrap();
+    }
+    le_bytes(&v)
+}
+
+/// A terminal restarted more often than `erase_within` still erases: the deadline runs from the
+/// deletion, not from the last open.
+#[test]
+fn restarts_do_not_postpone_the_erasure_deadline() {
+    for checkpointed in [false, true] {
+        let fs = SimFs::new();
+        let v = deleted_at(&fs, 0, checkpointed);
+        // Opened 6 minutes later: not due yet.
+        let s = open_sim(on_sim(&fs).clock(clock(360))).unwrap();
+        s.maintain().unwrap();
+        assert!(on_disk(&fs, &v), "erased before its deadline");
+        drop(s);
+        // Opened again 5 minutes after that: 11 minutes since the deletion.
+        let s = open_sim(on_sim(&fs).clock(clock(660))).unwrap();
+        assert!(!on_disk(&fs, &v), "checkpointed {checkpointed}: not erased at open");
+        assert_eq!(s.snapshot().live_faces(), 1);
+        drop(s);
+        assert!(open_sim(on_sim(&fs)).is_ok());
+    }
+}
+
+/// The date survives checkpoints that do not erase: deleted at 0, a checkpoint at 5 min writes
+/// it down, a reopen at 11 min erases.
+#[test]
+fn a_checkpoint_keeps_the_date_of_the_oldest_deletion() {
+    let fs = SimFs::new();
+    let v = deleted_at(&fs, 0, false);
+    let s = open_sim(on_sim(&fs).clock(clock(300))).unwrap();
+    s.commit(&[put("a", "new", "t", Rng(43).vector(DIM))])
+        .unwrap();
+    s.checkpoint().unwrap();
+    drop(s);
+    assert!(on_disk(&fs, &v));
+    let _s = open_sim(on_sim(&fs).clock(clock(660))).unwrap();
+    assert!(!on_disk(&fs, &v));
+}
+
+/// A deletion dated in the future (the clock was wrong when it was made, or is wrong now) is
+/// erased at the next open rather than waiting for a date that may never come.
+#[test]
+fn a_deletion_dated_in_the_future_is_erased_at_open() {
+    for checkpointed in [false, true] {
+        let fs = SimFs::new();
+        let year = 365 * 24 * 3600;
+        let v = deleted_at(&fs, year, checkpointed);
+        let _s = open_sim(on_sim(&fs).clock(clock(0))).unwrap();
+        assert!(!on_disk(&fs, &v), "checkpointed {checkpointed}");
+    }
+    // A deletion dated long ago (a clock behind, then corrected) is due too.
+    let fs = SimFs::new();
+    let v = deleted_at(&fs, -365 * 24 * 3600, true);
+    let _s = open_sim(on_sim(&fs).clock(clock(0))).unwrap();
+    assert!(!on_disk(&fs, &v));
+}
+
+/// A store written before the deadline was dated (manifest version 2) counts its pending deletions
+/// from the open, and the first maintain writes that date down, so later restarts keep it.
+#[test]
+fn an_older_store_gets_its_deletions_dated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/v2");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    let o = |t: i64| OpenOptions::new().threads(1).clock(clock(t));
+    let s = Store::open(tmp.path(), o(0)).unwrap();
+    let before = s.stats();
+    assert!(before.fingers.dead > 0, "the fixture has deletions");
+    s.maintain().unwrap();
+    drop(s);
+    let m = std::fs::read(tmp.path().join("MANIFEST")).unwrap();
+    assert_eq!(u32::from_le_bytes(m[8..12].try_into().unwrap()), 3);
+    let s = Store::open(tmp.path(), o(360)).unwrap();
+    assert!(s.stats().fingers.dead > 0, "not due after 6 minutes");
+    drop(s);
+    let s = Store::open(tmp.path(), o(660)).unwrap();
+    assert_eq!(s.stats().fingers.dead, 0, "erased at open after 11 minutes");
+    assert_eq!(s.stats().fingers.live, before.fingers.live);
+}

@@ -38,6 +38,8 @@ const MAGIC: [u8; 8] = *b"EDGEIDMF";
 const DEL_MAGIC: [u8; 8] = *b"EDGEIDDL";
 /// Current manifest version.
 pub const VERSION: u32 = 3;
+/// First version with finger segments (older stores index their catalog's fingerprints on open).
+pub const FINGERS_VERSION: u32 = 2;
 /// Oldest manifest version read.
 const MIN_VERSION: u32 = 1;
 /// Version of deletion files.
@@ -155,7 +157,7 @@ impl Manifest {
                 Ok(v)
             };
             let faces = list("segment count")?;
-            let fingers = if version >= 2 {
+            let fingers = if version >= FINGERS_VERSION {
                 list("finger segment count")?
             } else {
                 Vec::new()

@@ -167,7 +167,7 @@ impl Store {
             apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
             snap.seq = *seq;
         }
-        let from_catalog = m.version < manifest::VERSION;
+        let from_catalog = m.version < manifest::FINGERS_VERSION;
         let upgrade = from_catalog
             || snap
                 .fingers
