@@ -260,10 +260,7 @@ fn v3_fixture_opens_and_answers() {
     let time = |at: usize| u64::from_le_bytes(m[at..at + 8].try_into().unwrap());
     assert_eq!(u32::from_le_bytes(m[8..12].try_into().unwrap()), 3);
     // log_started, unerased_since: the checkpoint at +60 s, the face deleted at +0 s.
-    assert_eq!(
-        (time(n - 20), time(n - 12)),
-        (1_800_000_060, 1_800_000_000)
-    );
+    assert_eq!((time(n - 20), time(n - 12)), (1_800_000_060, 1_800_000_000));
     let mut rng = Rng(13);
     let vs: Vec<Vec<f32>> = (0..3).map(|_| rng.vector(DIM)).collect();
     let answers = |s: &Store| {
@@ -277,7 +274,10 @@ fn v3_fixture_opens_and_answers() {
             .unwrap();
         assert_eq!(hits[0].user, "u0");
         let t = edgeid::finger::FingerTemplate::from_record_bytes(&finger_record("102_2")).unwrap();
-        assert!(s.verify_finger("lobby", "u1", &t.as_ref()).unwrap().is_none());
+        assert!(s
+            .verify_finger("lobby", "u1", &t.as_ref())
+            .unwrap()
+            .is_none());
     };
     let o = |t| OpenOptions::new().threads(1).clock(at(t));
     // Before the deadline (10 minutes from +0 s): as written.

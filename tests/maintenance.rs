@@ -55,7 +55,11 @@ fn a_full_disk_after_the_log_append_never_refuses_a_durable_commit() {
             Err(e) => {
                 refused += 1;
                 assert!(matches!(e, Error::StorageFull { .. }), "{budget}: {e}");
-                assert_eq!(s.snapshot().seq(), 1, "budget {budget}: refused, yet applied");
+                assert_eq!(
+                    s.snapshot().seq(),
+                    1,
+                    "budget {budget}: refused, yet applied"
+                );
                 assert_eq!(s.snapshot().live_faces(), 3);
                 let after = open_sim(opts(&fs.power_loss(budget))).unwrap();
                 assert_eq!(after.snapshot().live_faces(), 3, "budget {budget}");
@@ -96,7 +100,10 @@ fn a_full_disk_after_the_log_append_never_refuses_a_durable_commit() {
             }
         }
     }
-    assert!(refused > 0 && deferred > 0, "{refused} refused, {deferred} deferred");
+    assert!(
+        refused > 0 && deferred > 0,
+        "{refused} refused, {deferred} deferred"
+    );
 }
 
 /// The same for the erasure a deletion triggers when it is due: the deletion is durable and
@@ -299,7 +306,10 @@ fn restarts_do_not_postpone_the_erasure_deadline() {
         drop(s);
         // Opened again 5 minutes after that: 11 minutes since the deletion.
         let s = open_sim(on_sim(&fs).clock(clock(660))).unwrap();
-        assert!(!on_disk(&fs, &v), "checkpointed {checkpointed}: not erased at open");
+        assert!(
+            !on_disk(&fs, &v),
+            "checkpointed {checkpointed}: not erased at open"
+        );
         assert_eq!(s.snapshot().live_faces(), 1);
         drop(s);
         assert!(open_sim(on_sim(&fs)).is_ok());
@@ -364,4 +374,38 @@ fn an_older_store_gets_its_deletions_dated() {
     let s = Store::open(tmp.path(), o(660)).unwrap();
     assert_eq!(s.stats().fingers.dead, 0, "erased at open after 11 minutes");
     assert_eq!(s.stats().fingers.live, before.fingers.live);
+}
+
+/// The erasure an open does is crash-safe like any other: power lost at each of its sync points
+/// leaves the same templates, and the next open finishes the erasure.
+#[test]
+fn power_loss_during_the_erasure_at_open() {
+    let base = SimFs::new();
+    let v = deleted_at(&base, 0, true);
+    let s = open_sim(on_sim(&base).clock(clock(10))).unwrap();
+    s.commit(&[remove_user("keep"), put("a", "z", "t", Rng(44).vector(DIM))])
+        .unwrap(); // one more deletion, in the log
+    let want = model_of(&s.snapshot());
+    drop(s);
+    let late = |fs: &SimFs| on_sim(fs).clock(clock(700));
+    // Count the sync points of the erasure at open.
+    let dry = base.clean_restart();
+    let start = dry.syncs();
+    drop(open_sim(late(&dry)).unwrap());
+    let points = dry.syncs() - start;
+    assert!(points > 3, "{points}");
+    for point in 1..=points {
+        let fs = base.clean_restart();
+        fs.fail_at_sync(point);
+        // The open fails (the disk died under it), reports the erasure as pending, or (when only
+        // the scrubbing of released files failed) keeps them to scrub later.
+        let _ = open_sim(late(&fs));
+        for seed in 0..3 {
+            let lost = fs.power_loss(point * 10 + seed);
+            let s = open_sim(late(&lost)).unwrap();
+            assert_eq!(model_of(&s.snapshot()), want, "point {point} seed {seed}");
+            assert_eq!(s.maintenance_error(), None, "point {point} seed {seed}");
+            assert!(!on_disk(&lost, &v), "point {point} seed {seed}");
+        }
+    }
 }

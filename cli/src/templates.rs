@@ -248,8 +248,10 @@ mod tests {
             embedding: v.to_vec(),
         };
         store
-            .commit(&[face("u", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
-                face("v", [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]),])
+            .commit(&[
+                face("u", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+                face("v", [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]),
+            ])
             .unwrap();
         store.checkpoint().unwrap();
         // Room for the removal's log record, not for the compaction that erases the bytes.

@@ -159,10 +159,6 @@ mod tests {
         assert_eq!(left(1000, 99_999), Duration::ZERO);
         // A date in the future: a clock was wrong, due now.
         assert_eq!(left(5000, 1000), Duration::ZERO);
-        assert_eq!(
-            Unerased::dated(7, 7, Duration::MAX).since,
-            7,
-            "no overflow"
-        );
+        assert_eq!(Unerased::dated(7, 7, Duration::MAX).since, 7, "no overflow");
     }
 }

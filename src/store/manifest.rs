@@ -289,7 +289,10 @@ mod tests {
         let crc = crc32c::crc32c(&v2);
         v2.extend_from_slice(&crc.to_le_bytes());
         let old = Manifest::decode(&v2, Path::new("M")).unwrap();
-        assert_eq!((old.version, old.log_started, old.unerased_since), (2, 0, 0));
+        assert_eq!(
+            (old.version, old.log_started, old.unerased_since),
+            (2, 0, 0)
+        );
         assert_eq!(old.fingers, m.fingers);
         let d = encode_deletes(3, &[1, 5]);
         assert_eq!(

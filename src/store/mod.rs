@@ -31,8 +31,16 @@
 //! (until compaction). [`Store::erase_deleted`] does both and scrubs the old files; every commit runs
 //! it when the oldest un-erased deletion is older than [`OpenOptions::erase_within`] (default 10 min),
 //! and so does [`Store::maintain`], which a terminal calls periodically. The CLI's remove erases at once.
+//! The deletion's date is kept in the manifest, so the deadline holds across restarts and a store
+//! opened after it erases at open (see `maintenance`).
 //! Scrubbing overwrites the file's blocks through the file system; on flash behind a translation layer
 //! the old physical pages are released to the device, which reclaims them on its own schedule.
+//!
+//! # Housekeeping never undoes a commit
+//! A commit is durable once its log record is synced. The checkpoint or erasure that may follow it
+//! can fail (a full disk) without making the commit fail: it returns `Ok` with
+//! [`Committed::maintenance_pending`], the error is kept ([`Store::maintenance_error`], [`Stats`])
+//! and the work is retried by the next commit or [`Store::maintain`] (see `maintenance`).
 //!
 //! # Where things live
 //! | file | what |
@@ -44,7 +52,8 @@
 //! | `commit.rs` | validation, the plan under the writer lock, the log append, publication |
 //! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |
 //! | `apply.rs` | logged ops applied to a snapshot: live bits, tail blocks and their merges |
-//! | `checkpoint.rs` | checkpoint, compaction, erasure, scrubbing released files |
+//! | `checkpoint.rs` | checkpoint, compaction, scrubbing released files |
+//! | `maintenance.rs` | housekeeping after commits, `maintain`, erasure and its deadline, failures kept for retry |
 //! | `snapshot.rs`, `stats.rs`, `bitmap.rs` | what a search sees; counts and checksums; live rows |
 //! | `segment/` | the two segment formats behind one `SegmentKind` trait |
 //! | `wal.rs`, `manifest.rs`, `files.rs`, `codec.rs` | the log, manifest and deletion-file formats; file names; byte encoding |

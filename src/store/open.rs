@@ -3,10 +3,10 @@
 
 use super::apply::{apply_ops, Tails};
 use super::fs::Fs;
+use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::maintenance::Unerased;
 use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};

@@ -82,7 +82,9 @@ impl OpenOptions {
     /// manifest).
     pub(super) fn unix_now(&self) -> u64 {
         let now = self.clock.as_ref().map_or_else(SystemTime::now, |c| c());
-        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()).max(1)
+        now.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .max(1)
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
     pub fn kernels(mut self, k: Kernels) -> Self {
