@@ -94,9 +94,14 @@ impl Store {
         r
     }
 
-    /// Keeps (or clears) the error of the last housekeeping for `stats`.
+    /// Keeps the error of housekeeping that failed for `stats`; clears it when housekeeping
+    /// succeeds, unless an erasure is still due (a plain checkpoint does not do that work).
     pub(super) fn note_maintenance(&self, w: &mut Writer, r: &Result<()>) {
-        w.maintenance = r.as_ref().err().map(|e| e.to_string());
+        w.maintenance = match r {
+            Err(e) => Some(e.to_string()),
+            Ok(()) if self.erase_due(w) => w.maintenance.take(),
+            Ok(()) => None,
+        };
         self.publish_files(w);
     }
 
