@@ -21,8 +21,12 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
-    /// The storage device is full; the commit was refused and the store is unchanged.
-    #[error("storage full while writing {path}: commit refused, store unchanged")]
+    /// The storage device is full. The operation that needed the space was not done and left the
+    /// store as it was: a commit refused this way is not in the store; a checkpoint or erasure is
+    /// retried later (`Store::maintain`). What was committed before stays durable. (A commit whose
+    /// log record is durable never reports this: the housekeeping after it keeps its error for
+    /// `Store::maintenance_error` instead.)
+    #[error("storage full while writing {path}: not done, the store is as it was before this operation; free some space")]
     StorageFull {
         /// The file that could not grow.
         path: PathBuf,

@@ -1,7 +1,8 @@
 //! Golden fixtures: a store written by any format version must open and answer the same forever.
 //! `testdata/formats/v1/` was written by `write_v1_fixture`, `testdata/formats/v2/` (the finger
-//! index) by `write_v2_fixture` (run them with `--ignored` only when a new format version is added,
-//! into a new folder; never rewrite an existing fixture).
+//! index) by `write_v2_fixture`, `testdata/formats/v3/` (the dated erasure deadline) by
+//! `write_v3_fixture` (run them with `--ignored` only when a new format version is added, into a
+//! new folder; never rewrite an existing fixture).
 
 mod common;
 use common::*;
@@ -65,9 +66,9 @@ fn v1_fixture_opens_and_answers() {
     let tmp = copy_of(&fixture());
     let s = Store::open(tmp.path(), OpenOptions::new().threads(1)).unwrap();
     // Opening upgrades a version-1 store (it predates the finger index): its log is checkpointed and
-    // a version-2 manifest written.
+    // a manifest of the current version (3) written.
     let manifest = std::fs::read(tmp.path().join("MANIFEST")).unwrap();
-    assert_eq!(u32::from_le_bytes(manifest[8..12].try_into().unwrap()), 2);
+    assert_eq!(u32::from_le_bytes(manifest[8..12].try_into().unwrap()), 3);
     assert_eq!(s.stats().faces.tail_rows, 0);
     assert_eq!(
         s.verify_checksums().unwrap(),
@@ -201,4 +202,98 @@ fn v2_fixture_opens_and_answers() {
     let ada = s.verify_finger("hq", "ada", &t.as_ref()).unwrap().unwrap();
     assert_eq!((ada.template.as_str(), ada.position), ("l1", 7));
     assert_eq!(s.sync_status()[0].fingers, 1);
+}
+
+fn fixture_v3() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/v3")
+}
+
+/// The fixed dates of the v3 fixture: a wall clock `secs` after 2027-01-15T08:00:00Z.
+fn at(secs: u64) -> edgeid::store::Clock {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000 + secs);
+    std::sync::Arc::new(move || t)
+}
+
+/// Format version 3 (the erasure deadline in the manifest): a face deleted at +0 s and
+/// checkpointed (a deletion file; the manifest dates it), a checkpoint at +60 s that starts the
+/// log, and a fingerprint deleted in the log after it.
+#[test]
+#[ignore]
+fn write_v3_fixture() {
+    let dir = fixture_v3();
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = |t| OpenOptions::new().threads(1).clock(at(t));
+    let s = Store::create(&dir, "fixture-model", DIM, o(0)).unwrap();
+    let mut rng = Rng(13);
+    s.commit(&[
+        put("lobby", "u0", "f", rng.vector(DIM)),
+        put("lobby", "u1", "f", rng.vector(DIM)),
+        put("lobby", "u2", "f", rng.vector(DIM)),
+        put_finger("u0", "r1", "101_1"),
+        put_finger("u1", "r1", "102_1"),
+    ])
+    .unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[Change::RemoveFace {
+        location: "lobby".into(),
+        user: "u1".into(),
+        template: "f".into(),
+    }])
+    .unwrap();
+    drop(s);
+    let s = Store::open(&dir, o(60)).unwrap();
+    s.checkpoint().unwrap();
+    s.commit(&[Change::RemoveFinger {
+        location: "lobby".into(),
+        user: "u1".into(),
+        template: "r1".into(),
+    }])
+    .unwrap();
+    drop(s);
+    let _ = std::fs::remove_file(dir.join("LOCK"));
+}
+
+#[test]
+fn v3_fixture_opens_and_answers() {
+    let m = std::fs::read(fixture_v3().join("MANIFEST")).unwrap();
+    let n = m.len();
+    let time = |at: usize| u64::from_le_bytes(m[at..at + 8].try_into().unwrap());
+    assert_eq!(u32::from_le_bytes(m[8..12].try_into().unwrap()), 3);
+    // log_started, unerased_since: the checkpoint at +60 s, the face deleted at +0 s.
+    assert_eq!((time(n - 20), time(n - 12)), (1_800_000_060, 1_800_000_000));
+    let mut rng = Rng(13);
+    let vs: Vec<Vec<f32>> = (0..3).map(|_| rng.vector(DIM)).collect();
+    let answers = |s: &Store| {
+        for (i, v) in vs.iter().enumerate() {
+            let hits = s.identify_face(&FaceIdentify::new(v).k(1)).unwrap();
+            assert_eq!(hits[0].user == format!("u{i}"), i != 1, "u{i}");
+        }
+        let t = edgeid::finger::FingerTemplate::from_record_bytes(&finger_record("101_2")).unwrap();
+        let hits = s
+            .identify_finger(&edgeid::FingerIdentify::new(t.as_ref()))
+            .unwrap();
+        assert_eq!(hits[0].user, "u0");
+        let t = edgeid::finger::FingerTemplate::from_record_bytes(&finger_record("102_2")).unwrap();
+        assert!(s
+            .verify_finger("lobby", "u1", &t.as_ref())
+            .unwrap()
+            .is_none());
+    };
+    let o = |t| OpenOptions::new().threads(1).clock(at(t));
+    // Before the deadline (10 minutes from +0 s): as written.
+    let tmp = copy_of(&fixture_v3());
+    let s = Store::open(tmp.path(), o(300)).unwrap();
+    s.verify_checksums().unwrap();
+    let st = s.stats();
+    assert_eq!((st.faces.live, st.faces.dead), (2, 1));
+    assert_eq!((st.fingers.live, st.fingers.dead), (1, 1));
+    answers(&s);
+    drop(s);
+    // After it: erased at open, the same answers.
+    let s = Store::open(tmp.path(), o(601)).unwrap();
+    let st = s.stats();
+    assert_eq!((st.faces.live, st.faces.dead), (2, 0));
+    assert_eq!((st.fingers.live, st.fingers.dead), (1, 0));
+    assert_eq!(st.maintenance_error, None);
+    answers(&s);
 }

@@ -270,6 +270,10 @@ pub struct StatsReport {
     finger_kernel: &'static str,
     files: Vec<String>,
     indexes: Indexes,
+    /// The error of housekeeping that could not be done (e.g. the erasure due at open, on a full
+    /// disk); absent when none is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maintenance_error: Option<String>,
 }
 
 /// Each index's counts and sizes, side by side.
@@ -318,6 +322,9 @@ impl Report for StatsReport {
             self.kernel, self.finger_kernel
         ));
         t.line(format_args!("files      {}", self.files.join(", ")));
+        if let Some(e) = &self.maintenance_error {
+            t.line(format_args!("pending    housekeeping failed: {e}"));
+        }
     }
 }
 
@@ -349,6 +356,7 @@ pub fn stats(a: &StoreArg) -> CmdResult<StatsReport> {
             faces: st.faces,
             fingers: st.fingers,
         },
+        maintenance_error: st.maintenance_error,
     })
 }
 

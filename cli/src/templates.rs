@@ -115,6 +115,11 @@ pub struct Removed {
     /// Old files still in use, overwritten at the next commit.
     pub files_pending_erase: usize,
     pub erase_ms: f64,
+    /// Why the erasure could not be done now (the removal itself is durable; the command exits
+    /// with 1 and the erasure is retried by the next commit or `edgeid compact`). Absent when
+    /// it was done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erase_error: Option<String>,
     #[serde(skip)]
     kind: Kind,
 }
@@ -129,7 +134,11 @@ impl Report for Removed {
             "removed {what} of user {} at {} (seq {})",
             self.user, self.location, self.seq
         ));
-        if self.erased {
+        if let Some(e) = &self.erase_error {
+            t.line(format_args!(
+                "the removal is durable; erasing its bytes from disk is pending: {e}"
+            ));
+        } else if self.erased {
             t.line(format_args!(
                 "erased from disk now: log checkpointed, segments rewritten, old files overwritten and deleted ({:.1} ms)",
                 self.erase_ms
@@ -182,17 +191,102 @@ pub fn remove(store: &Store, kind: Kind, a: &RemoveArgs) -> CmdResult<Removed> {
     // Biometric data must not linger: checkpoint, compact and scrub now rather than within the
     // store's erase deadline.
     let t = Instant::now();
-    let pending = store.erase_deleted()?;
+    let erased = store.erase_deleted();
     let erase_ms = ms(t.elapsed());
-    Ok(Removed {
+    let mut report = Removed {
         location: a.who.location.clone(),
         user: a.who.user.clone(),
         template: a.template.clone(),
         removed: done.removed,
         seq: done.seq,
-        erased: pending == 0,
-        files_pending_erase: pending,
+        erased: false,
+        files_pending_erase: 0,
         erase_ms: round3(erase_ms),
+        erase_error: None,
         kind,
-    })
+    };
+    match erased {
+        Ok(pending) => {
+            report.erased = pending == 0;
+            report.files_pending_erase = pending;
+            Ok(report)
+        }
+        // The removal is durable (committed above); only the erasure is left to do. Exit status 1
+        // because the command promised to erase now, with the report saying what did happen.
+        Err(e) => {
+            let message = format!(
+                "the removal is durable (seq {}), but erasing its bytes from disk failed: {e}; the erasure is retried by the next commit or `edgeid compact`",
+                done.seq
+            );
+            report.erase_error = Some(e.to_string());
+            Err(Fail::with(message, report))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{StoreArg, UserAt};
+    use edgeid::store::fs::SimFs;
+    use edgeid::OpenOptions;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// A removal is durable once committed: when the erasure after it finds the disk full, `remove`
+    /// says so (and that the erasure is pending), never that anything was refused.
+    #[test]
+    fn a_removal_whose_erasure_fills_the_disk_says_it_is_durable() {
+        let fs = SimFs::new();
+        let opts = || OpenOptions::new().fs(Arc::new(fs.clone())).threads(1);
+        let dir = Path::new("/s");
+        let store = Store::create(dir, "m", 8, opts()).unwrap();
+        let face = |user: &str, v: [f32; 8]| Change::PutFace {
+            location: "a".into(),
+            user: user.into(),
+            template: "t".into(),
+            embedding: v.to_vec(),
+        };
+        store
+            .commit(&[
+                face("u", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+                face("v", [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]),
+            ])
+            .unwrap();
+        store.checkpoint().unwrap();
+        // Room for the removal's log record, not for the compaction that erases the bytes.
+        fs.full_after(120);
+        let args = RemoveArgs {
+            store: StoreArg { store: dir.into() },
+            who: UserAt {
+                user: "u".into(),
+                location: "a".into(),
+            },
+            template: None,
+        };
+        let fail = match remove(&store, Kind::Face, &args) {
+            Ok(_) => panic!("the erasure cannot have been done on a full disk"),
+            Err(f) => f,
+        };
+        assert!(
+            fail.message.contains("removal is durable") && !fail.message.contains("refused"),
+            "{}",
+            fail.message
+        );
+        assert!(fail.report.is_some(), "the removal's report is printed too");
+        assert!(store.maintenance_error().is_some());
+        // Space frees: the next maintain (or commit) erases.
+        fs.set_capacity(None);
+        store.maintain().unwrap();
+        assert_eq!(store.maintenance_error(), None);
+        let u = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let u = edgeid::face::normalize(&u, 8).unwrap();
+        let ub: Vec<u8> = u.iter().flat_map(|f| f.to_le_bytes()).collect();
+        for (p, b) in fs.all_bytes() {
+            assert!(!b.windows(ub.len()).any(|w| w == ub), "{}", p.display());
+        }
+        drop(store);
+        let store = Store::open(dir, opts()).unwrap();
+        assert_eq!(store.snapshot().live_faces(), 1, "the removal is durable");
+    }
 }

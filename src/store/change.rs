@@ -122,4 +122,8 @@ pub struct Committed {
     pub unchanged: usize,
     /// Templates removed.
     pub removed: usize,
+    /// The commit is durable, but the housekeeping after it (a checkpoint or the erasure of deleted
+    /// templates) failed, typically on a full disk; it is retried by the next commit or
+    /// `Store::maintain`, and its error is in `Store::maintenance_error` and `Stats`.
+    pub maintenance_pending: bool,
 }

@@ -15,9 +15,10 @@ impl Store {
     /// module docs). Afterwards the log is empty.
     pub fn checkpoint(&self) -> Result<()> {
         let mut w = self.writer()?;
-        self.checkpoint_locked(&mut w)?;
+        let r = self.checkpoint_locked(&mut w);
         self.reap(&mut w);
-        Ok(())
+        self.note_maintenance(&mut w, &r);
+        r
     }
 
     pub(super) fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
@@ -31,8 +32,30 @@ impl Store {
     }
 
     /// Rewrites the store's files: the tails become segments; with `compact`, every segment with dead
-    /// rows is merged with its index's tail into one new segment.
+    /// rows is merged with its index's tail into one new segment. A rewrite that fails before the
+    /// manifest switch (a full disk, a damaged segment) removes the files it wrote, so it leaves the
+    /// store as it was and can be retried; ids it used are not reused.
     pub(super) fn rewrite(&self, w: &mut Writer, compact: bool) -> Result<()> {
+        let mut created = Vec::new();
+        let r = self.rewrite_files(w, compact, &mut created);
+        if let Err(e) = &r {
+            if leaves_state_intact(e) {
+                for p in &created {
+                    let _ = self.fs.scrub_remove(p);
+                }
+            }
+        }
+        r
+    }
+
+    /// [`Store::rewrite`], recording in `created` each file it creates (and in `w.manifest.next_id`
+    /// each id it takes) as it goes.
+    fn rewrite_files(
+        &self,
+        w: &mut Writer,
+        compact: bool,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<()> {
         let snap = self.snapshot();
         let has_tail =
             snap.faces.iter().any(|s| s.is_tail()) || snap.fingers.iter().any(|s| s.is_tail());
@@ -47,6 +70,9 @@ impl Store {
             || w.catalog_dirty
             || old_manifest;
         if !work {
+            if compact {
+                w.unerased = None; // nothing dead anywhere: nothing left to erase
+            }
             return Ok(());
         }
         let fs = &*self.fs;
@@ -67,9 +93,15 @@ impl Store {
             },
             next_id: m.next_id,
             obsolete: Vec::new(),
+            created: &mut *created,
         };
-        let faces = rw.index::<FaceSegment>(&snap.faces, &w.manifest.faces)?;
-        let fingers = rw.index::<FingerSegment>(&snap.fingers, &w.manifest.fingers)?;
+        let faces = rw.index::<FaceSegment>(&snap.faces, &w.manifest.faces);
+        let fingers = faces
+            .is_ok()
+            .then(|| rw.index::<FingerSegment>(&snap.fingers, &w.manifest.fingers));
+        // A failed attempt's ids stay taken: a retry never meets a file of its own name.
+        w.manifest.next_id = rw.next_id;
+        let (faces, fingers) = (faces?, fingers.expect("faces succeeded")?);
         let Rewrite {
             next_id,
             mut obsolete,
@@ -89,8 +121,10 @@ impl Store {
             if !snap.catalog.locations.is_empty() {
                 let id = m.next_id;
                 m.next_id += 1;
+                w.manifest.next_id = m.next_id;
                 let p = path_of(dir, FileKind::Catalog(id));
                 write_file(fs, &p, &snap.catalog.encode())?;
+                created.push(p);
                 m.catalog = id;
             }
         }
@@ -99,10 +133,22 @@ impl Store {
         let old_wal = path_of(dir, FileKind::Wal(m.wal_gen));
         m.wal_gen += 1;
         m.last_seq = snap.seq;
+        // The erasure deadline, dated (see `maintenance`): compaction leaves nothing to erase.
+        m.log_started = self.opts.unix_now();
+        m.unerased_since = match (&w.unerased, compact) {
+            (Some(u), false) => u.since,
+            _ => 0,
+        };
         let wpath = path_of(dir, FileKind::Wal(m.wal_gen));
+        if fs.file_len(&wpath).is_ok() {
+            // Not named by the manifest: left by an attempt that could not clean up.
+            fs.scrub_remove(&wpath)
+                .map_err(|e| Error::io("remove", &wpath, e))?;
+        }
         let mut wal = fs
             .create(&wpath)
             .map_err(|e| Error::io("create", &wpath, e))?;
+        created.push(wpath.clone());
         wal.append(&wal::header(snap.dim as u32, m.wal_gen))
             .and_then(|_| wal.sync_data())
             .map_err(|e| Error::io("write", &wpath, e))?;
@@ -129,7 +175,7 @@ impl Store {
         w.dirty.clear();
         w.catalog_dirty = false;
         if compact {
-            w.unerased_since = None;
+            w.unerased = None;
         }
         w.graveyard.extend(obsolete);
         let mut new = (*snap).clone();
@@ -137,6 +183,17 @@ impl Store {
         new.fingers = fingers.segs;
         self.publish(new);
         Ok(())
+    }
+
+    /// Compaction (every segment with deleted rows rewritten): erases deleted templates' bytes.
+    pub(super) fn erase_locked(&self, w: &mut Writer) -> Result<()> {
+        let r = self.rewrite(w, true);
+        if let Err(e) = &r {
+            if !leaves_state_intact(e) {
+                w.poisoned = Some(format!("compaction failed: {e}"));
+            }
+        }
+        r
     }
 
     /// Scrubs and removes obsolete files that no snapshot maps any more.
@@ -163,49 +220,6 @@ impl Store {
             let _ = self.fs.sync_dir(&self.dir);
         }
         w.graveyard = keep;
-    }
-
-    /// Compacts: checkpoints the tail and rewrites every segment with deleted rows, so dead rows stop
-    /// costing scan time and their bytes leave the flash. Searches continue meanwhile.
-    pub fn compact(&self) -> Result<()> {
-        let mut w = self.writer()?;
-        self.erase_locked(&mut w)?;
-        self.reap(&mut w);
-        Ok(())
-    }
-
-    pub(super) fn erase_locked(&self, w: &mut Writer) -> Result<()> {
-        let r = self.rewrite(w, true);
-        if let Err(e) = &r {
-            if !leaves_state_intact(e) {
-                w.poisoned = Some(format!("compaction failed: {e}"));
-            }
-        }
-        r
-    }
-
-    /// Erases deleted templates' bytes now (checkpoint + compaction + scrubbing). Returns how many
-    /// obsolete files are still mapped by running searches (scrubbed at a later commit or maintain).
-    pub fn erase_deleted(&self) -> Result<usize> {
-        let mut w = self.writer()?;
-        self.erase_locked(&mut w)?;
-        self.reap(&mut w);
-        Ok(w.graveyard.len())
-    }
-
-    /// Periodic housekeeping for a long-running terminal process: erases deleted templates when the
-    /// oldest deletion is due, checkpoints a large tail and scrubs released files.
-    pub fn maintain(&self) -> Result<()> {
-        let mut w = self.writer()?;
-        if w.unerased_since
-            .is_some_and(|t| t.elapsed() >= self.opts.erase_within)
-        {
-            self.erase_locked(&mut w)?;
-        } else if self.tail_full(&self.snapshot()) {
-            self.checkpoint_locked(&mut w)?;
-        }
-        self.reap(&mut w);
-        Ok(())
     }
 }
 
@@ -234,6 +248,8 @@ struct Rewrite<'a> {
     shape: Shape<'a>,
     next_id: u64,
     obsolete: Vec<(Option<Mapped>, PathBuf)>,
+    /// Files written so far (removed again if the rewrite fails before the switch).
+    created: &'a mut Vec<PathBuf>,
 }
 
 impl Rewrite<'_> {
@@ -281,6 +297,7 @@ impl Rewrite<'_> {
             let bytes = S::encode_rows(id, &rows, self.shape);
             let p = path_of(dir, S::file(id));
             write_file(fs, &p, bytes.as_ref())?;
+            self.created.push(p.clone());
             drop(bytes);
             let seg = S::open(
                 fs.map(&p).map_err(|e| Error::io("map", &p, e))?,
@@ -334,6 +351,7 @@ impl Rewrite<'_> {
                     },
                 );
                 write_file(fs, &p, &manifest::encode_deletes(id, &dead))?;
+                self.created.push(p);
                 self.obsolete.extend(old_del_path.map(|p| (None, p)));
             }
             out.list.push((id, del));

@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::ids::check_id;
-use std::time::Instant;
 
 impl Store {
     /// Applies a batch of changes as one atomic, durable commit: all or nothing, durable when this
@@ -219,25 +218,22 @@ impl Store {
                 };
             }
         }
-        if ops.iter().any(WalOp::is_kill) && w.unerased_since.is_none() {
-            w.unerased_since = Some(Instant::now());
+        if ops.iter().any(WalOp::is_kill) {
+            self.note_deletion(&mut w);
         }
-        let full = self.tail_full(&new);
         self.publish(new);
         drop(snap); // release the old snapshot so housekeeping can scrub what only it mapped
         drop(ops); // and the logged bytes (prepared fingerprints: 13–17 KB each) before a checkpoint
 
-        // Housekeeping after the commit is durable; its failures do not undo the commit.
-        if full {
-            self.checkpoint_locked(&mut w)?;
-        }
-        if w.unerased_since
-            .is_some_and(|t| t.elapsed() >= self.opts.erase_within)
-        {
-            self.erase_locked(&mut w)?;
-        }
-        self.reap(&mut w);
-        Ok(Committed { seq, ..done })
+        // The commit is durable: the housekeeping after it (checkpoint, erasure) cannot undo it, so
+        // its failure is kept for `maintain` and `stats` and retried, never reported as the
+        // commit's (see `maintenance`).
+        let maintenance_pending = self.housekeep(&mut w).is_err();
+        Ok(Committed {
+            seq,
+            maintenance_pending,
+            ..done
+        })
     }
 
     /// Appends and syncs one record; on failure the log is cut back (or the store poisoned).

@@ -308,9 +308,19 @@ impl SimFs {
         self.state.lock().unwrap().syncs
     }
 
-    /// Limits the disk to `bytes` in total (None: unlimited).
+    /// Limits the disk to `bytes` in total (None: unlimited). An append that would pass the limit
+    /// fails with ENOSPC (`StorageFull`) and writes nothing; renames, truncations and scrubbing
+    /// never need space. Space is counted over every file's current data, including files unlinked
+    /// since the last directory sync (as a real file system keeps an open or unsynced inode).
     pub fn set_capacity(&self, bytes: Option<u64>) {
         self.state.lock().unwrap().capacity = bytes;
+    }
+
+    /// Makes the disk full after `bytes` more bytes are appended (from what it holds now): how the
+    /// tests put the end of the space at every byte of a commit and the housekeeping after it.
+    pub fn full_after(&self, bytes: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.capacity = Some(s.used() + bytes);
     }
 
     /// Returns the disk as it would be after a power loss now: only durable directory entries survive,

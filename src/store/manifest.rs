@@ -3,14 +3,28 @@
 //! It is replaced, never edited: written to `MANIFEST.tmp`, fsynced, renamed over `MANIFEST`, and the
 //! directory fsynced. A crash leaves either the old or the new manifest, each naming complete files.
 //!
-//! # Format (version 2)
+//! # Format (version 3)
 //! ```text
 //! magic "EDGEIDMF" | version u32 | dim u32 | model (u16 len + bytes) | last_seq u64 | wal_gen u64 |
 //! next_id u64 | catalog file id u64 (0 = none) | segment count u32 | per segment: id u64, deletes generation u64 (0 = none) |
-//! finger segment count u32 | per finger segment: id u64, deletes generation u64 | crc32c u32
+//! finger segment count u32 | per finger segment: id u64, deletes generation u64 |
+//! log_started u64 | unerased_since u64 | crc32c u32
 //! ```
-//! Version 1 is the same without the finger segments (stores from before the finger index); it is
-//! read, and the store is upgraded on open (see `Store::open`). The CRC covers every byte before it. `next_id` feeds segment ids and deletion generations, so a file
+//! | field | meaning |
+//! |---|---|
+//! | `log_started` | wall-clock time (Unix seconds) when the checkpoint that wrote this manifest started the log `wal_gen`; 0 = unknown |
+//! | `unerased_since` | wall-clock time (Unix seconds) of the oldest deletion whose template bytes are still in a file this manifest names (a segment row listed in a deletion file); 0 = none |
+//!
+//! The two times carry the erasure deadline across restarts (see `Store::maintain`): a deletion
+//! still only in the log happened after the log was started, so on open it counts from
+//! `log_started` (earlier than it really happened: erasure may come early, never late); one already
+//! checkpointed counts from `unerased_since`.
+//!
+//! Version 2 is the same without the two times (stores from before the persisted erasure deadline):
+//! read, its pending deletions counted from the open. Version 1 is version 2 without the finger
+//! segments (stores from before the finger index); it is read, and the store is upgraded on open
+//! (see `Store::open`). Every checkpoint writes the current version. The CRC covers every byte
+//! before it. `next_id` feeds segment ids and deletion generations, so a file
 //! name is never reused. Deletion files (`seg-<id>-<gen>.del`) hold: magic "EDGEIDDL", version u32,
 //! segment id u64, count u32, count × row u32 (ascending), crc32c u32.
 
@@ -23,7 +37,9 @@ use std::path::Path;
 const MAGIC: [u8; 8] = *b"EDGEIDMF";
 const DEL_MAGIC: [u8; 8] = *b"EDGEIDDL";
 /// Current manifest version.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
+/// First version with finger segments (older stores index their catalog's fingerprints on open).
+pub const FINGERS_VERSION: u32 = 2;
 /// Oldest manifest version read.
 const MIN_VERSION: u32 = 1;
 /// Version of deletion files.
@@ -48,6 +64,11 @@ pub struct Manifest {
     pub faces: Vec<(u64, u64)>,
     /// Live finger segments: (segment id, deletion-file generation or 0).
     pub fingers: Vec<(u64, u64)>,
+    /// When the live log was started (Unix seconds; 0 = unknown: manifests before version 3).
+    pub log_started: u64,
+    /// When the oldest deletion still in the named files happened (Unix seconds; 0 = none or, before
+    /// version 3, unknown).
+    pub unerased_since: u64,
     /// Version the manifest was read as (encoding always writes the current one).
     pub version: u32,
 }
@@ -94,6 +115,8 @@ impl Manifest {
                 w.u64(del);
             }
         }
+        w.u64(self.log_started);
+        w.u64(self.unerased_since);
         let crc = crc32c::crc32c(&w.0);
         w.u32(crc);
         w.0
@@ -134,10 +157,15 @@ impl Manifest {
                 Ok(v)
             };
             let faces = list("segment count")?;
-            let fingers = if version >= 2 {
+            let fingers = if version >= FINGERS_VERSION {
                 list("finger segment count")?
             } else {
                 Vec::new()
+            };
+            let (log_started, unerased_since) = if version >= 3 {
+                (r.u64("log_started")?, r.u64("unerased_since")?)
+            } else {
+                (0, 0)
             };
             if r.remaining() != 0 {
                 return Err(Short("length"));
@@ -151,6 +179,8 @@ impl Manifest {
                 catalog,
                 faces,
                 fingers,
+                log_started,
+                unerased_since,
                 version,
             })
         };
@@ -242,6 +272,8 @@ mod tests {
             catalog: 4,
             faces: vec![(1, 0), (3, 4)],
             fingers: vec![(6, 0), (7, 8)],
+            log_started: 1_790_000_000,
+            unerased_since: 1_789_999_000,
             version: VERSION,
         };
         let b = m.encode();
@@ -251,6 +283,17 @@ mod tests {
             c[i] ^= 1;
             assert!(Manifest::decode(&c, Path::new("M")).is_err(), "flip at {i}");
         }
+        // Version 2: no times (read as unknown).
+        let mut v2 = b[..b.len() - 20].to_vec();
+        v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let crc = crc32c::crc32c(&v2);
+        v2.extend_from_slice(&crc.to_le_bytes());
+        let old = Manifest::decode(&v2, Path::new("M")).unwrap();
+        assert_eq!(
+            (old.version, old.log_started, old.unerased_since),
+            (2, 0, 0)
+        );
+        assert_eq!(old.fingers, m.fingers);
         let d = encode_deletes(3, &[1, 5]);
         assert_eq!(
             decode_deletes(&d, 3, 6, Path::new("D")).unwrap(),

@@ -34,8 +34,16 @@
 //! (until compaction). [`Store::erase_deleted`] does both and scrubs the old files; every commit runs
 //! it when the oldest un-erased deletion is older than [`OpenOptions::erase_within`] (default 10 min),
 //! and so does [`Store::maintain`], which a terminal calls periodically. The CLI's remove erases at once.
+//! The deletion's date is kept in the manifest, so the deadline holds across restarts and a store
+//! opened after it erases at open (see `maintenance`).
 //! Scrubbing overwrites the file's blocks through the file system; on flash behind a translation layer
 //! the old physical pages are released to the device, which reclaims them on its own schedule.
+//!
+//! # Housekeeping never undoes a commit
+//! A commit is durable once its log record is synced. The checkpoint or erasure that may follow it
+//! can fail (a full disk) without making the commit fail: it returns `Ok` with
+//! [`Committed::maintenance_pending`], the error is kept ([`Store::maintenance_error`], [`Stats`])
+//! and the work is retried by the next commit or [`Store::maintain`] (see `maintenance`).
 //!
 //! # Where things live
 //! | file | what |
@@ -47,7 +55,8 @@
 //! | `commit.rs` | validation, the plan under the writer lock, the log append, publication |
 //! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |
 //! | `apply.rs` | logged ops applied to a snapshot: live bits, tail blocks and their merges |
-//! | `checkpoint.rs` | checkpoint, compaction, erasure, scrubbing released files |
+//! | `checkpoint.rs` | checkpoint, compaction, scrubbing released files |
+//! | `maintenance.rs` | housekeeping after commits, `maintain`, erasure and its deadline, failures kept for retry |
 //! | `snapshot.rs`, `stats.rs`, `bitmap.rs` | what a search sees; counts and checksums; live rows |
 //! | `segment/` | the two segment formats behind one `SegmentKind` trait |
 //! | `wal.rs`, `manifest.rs`, `files.rs`, `codec.rs` | the log, manifest and deletion-file formats; file names; byte encoding |
@@ -63,6 +72,7 @@ mod codec;
 mod commit;
 mod files;
 pub mod fs;
+mod maintenance;
 mod manifest;
 mod open;
 mod options;
@@ -75,7 +85,7 @@ mod wal;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
-pub use options::OpenOptions;
+pub use options::{Clock, OpenOptions};
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
@@ -86,12 +96,13 @@ pub(crate) use segment::SegState;
 use crate::error::{Error, Result};
 use crate::kernels::Kernels;
 use fs::{Fs, FsFile};
+use maintenance::Unerased;
 use manifest::Manifest;
 use segment::{tail_rows, Mapped};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// (location, user, template): a template's ids.
 type Key = (String, String, String);
@@ -117,8 +128,10 @@ struct Writer {
     dirty: HashSet<u64>,
     /// The catalog changed since the manifest was written.
     catalog_dirty: bool,
-    /// When the oldest deletion whose bytes are still on the flash happened.
-    unerased_since: Option<Instant>,
+    /// The oldest deletion whose bytes may still be on the flash, and its erasure deadline.
+    unerased: Option<Unerased>,
+    /// The error of the last housekeeping when it failed (see `maintenance`).
+    maintenance: Option<String>,
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
     graveyard: Vec<(Option<Mapped>, PathBuf)>,
     poisoned: Option<String>,
@@ -137,9 +150,9 @@ pub struct Store {
     /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
     retired: Mutex<Vec<Arc<Snapshot>>>,
     writer: Mutex<Writer>,
-    /// What `stats` reports of the writer's state (the manifest and the log length), published by
-    /// the writer after each commit and checkpoint so `stats` never waits behind a running commit.
-    published: Mutex<(Manifest, u64)>,
+    /// What `stats` reports of the writer's state, published by the writer after each commit,
+    /// checkpoint and housekeeping so `stats` never waits behind a running commit.
+    published: Mutex<Published>,
     _lock: Box<dyn Send + Sync>,
 }
 
@@ -161,6 +174,14 @@ impl Drop for Store {
             let _ = cv.wait_timeout_while(guard, Duration::from_secs(5), |c| *c < n);
         }
     }
+}
+
+/// The writer's state as `stats` reports it.
+#[derive(Clone)]
+struct Published {
+    manifest: Manifest,
+    wal_len: u64,
+    maintenance: Option<String>,
 }
 
 fn path_of(dir: &Path, k: FileKind) -> PathBuf {
@@ -191,9 +212,13 @@ impl Store {
         &self.dir
     }
 
-    /// Publishes the writer's manifest and log length for [`Store::stats`].
+    /// Publishes the writer's manifest, log length and housekeeping error for [`Store::stats`].
     fn publish_files(&self, w: &Writer) {
-        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = (w.manifest.clone(), w.wal_len);
+        *self.published.lock().unwrap_or_else(|e| e.into_inner()) = Published {
+            manifest: w.manifest.clone(),
+            wal_len: w.wal_len,
+            maintenance: w.maintenance.clone(),
+        };
     }
 
     /// True when either tail has grown past its checkpoint bound.

@@ -4,10 +4,11 @@
 
 use super::apply::{apply_ops, Tails};
 use super::fs::{Fs, FsFile};
+use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::{path_of, FileKind, OpenOptions, Snapshot, Store, Writer};
+use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -18,7 +19,6 @@ use crate::kernels::Kernels;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 impl Store {
     /// Creates a new, empty store in `dir` for embeddings of `model` with `dim` dimensions.
@@ -52,6 +52,8 @@ impl Store {
             catalog: 0,
             faces: Vec::new(),
             fingers: Vec::new(),
+            log_started: opts.unix_now(),
+            unerased_since: 0,
             version: manifest::VERSION,
         };
         let wpath = path_of(dir, FileKind::Wal(1));
@@ -123,7 +125,7 @@ impl Store {
                 .and_then(|_| wal.sync_data())
                 .map_err(|e| Error::io("truncate torn tail of", &wpath, e))?;
         }
-        let from_catalog = m.version < manifest::VERSION;
+        let from_catalog = m.version < manifest::FINGERS_VERSION;
         let upgrade = from_catalog
             || l.snap
                 .fingers
@@ -132,6 +134,15 @@ impl Store {
         let store = finish(dir, opts, l, wal, graveyard, lock)?;
         if upgrade {
             store.upgrade(from_catalog)?;
+        }
+        // A deadline that passed while the store was closed: erase now. Like the housekeeping
+        // after a commit, a failure (a full disk) does not fail the open; it is kept for `stats`
+        // and retried by the next commit or `maintain`.
+        {
+            let mut w = store.writer()?;
+            if store.erase_due(&w) {
+                let _ = store.housekeep(&mut w);
+            }
         }
         Ok(store)
     }
@@ -208,7 +219,10 @@ struct Loaded {
     tails: Tails,
     dirty: HashSet<u64>,
     catalog_dirty: bool,
-    any_dead: bool,
+    /// Whether a segment has deletion files (rows dead since the manifest's `unerased_since`).
+    segments_dead: bool,
+    /// Whether the log holds deletions (dead since the log was started).
+    log_dead: bool,
     /// Bytes of the log holding its header and intact records.
     valid_len: u64,
     /// Bytes of the log file (more than `valid_len` when it has a torn tail).
@@ -226,11 +240,10 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
         dim,
     };
     let mut held = Vec::new();
-    let (faces, mut any_dead) =
+    let (faces, faces_dead) =
         load_segments::<FaceSegment>(fs, dir, &m.faces, shape, shared.then_some(&mut held))?;
     let (fingers, fingers_dead) =
         load_segments::<FingerSegment>(fs, dir, &m.fingers, shape, shared.then_some(&mut held))?;
-    any_dead |= fingers_dead;
     // Prefilter weights: per-segment counts (stored in the files) minus the dead rows.
     let mut finger_freq = Frequencies::default();
     for s in &fingers {
@@ -262,8 +275,9 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
     let mut tails = Tails::default();
     let mut dirty = HashSet::new();
     let mut catalog_dirty = false;
+    let mut log_dead = false;
     for (seq, ops) in &replay.records {
-        any_dead |= ops.iter().any(WalOp::is_kill);
+        log_dead |= ops.iter().any(WalOp::is_kill);
         catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
         apply_ops(&mut snap, ops, &mut tails, &mut dirty, None)?;
         snap.seq = *seq;
@@ -274,7 +288,8 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
         tails,
         dirty,
         catalog_dirty,
-        any_dead,
+        segments_dead: faces_dead || fingers_dead,
+        log_dead,
         valid_len: replay.valid_len,
         file_len: wbytes.len() as u64,
         held,
@@ -290,6 +305,7 @@ fn finish(
     graveyard: Vec<(Option<Mapped>, PathBuf)>,
     lock: Box<dyn Send + Sync>,
 ) -> Result<Store> {
+    let unerased = date_deletions(&l.manifest, l.segments_dead, l.log_dead, &opts);
     let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
     let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
     let pool = if opts.threads > 1 {
@@ -317,7 +333,11 @@ fn finish(
         pool_exited: exited,
         current: RwLock::new(Arc::new(l.snap)),
         retired: Mutex::new(Vec::new()),
-        published: Mutex::new((l.manifest.clone(), l.valid_len)),
+        published: Mutex::new(Published {
+            manifest: l.manifest.clone(),
+            wal_len: l.valid_len,
+            maintenance: None,
+        }),
         writer: Mutex::new(Writer {
             wal,
             wal_len: l.valid_len,
@@ -328,13 +348,31 @@ fn finish(
             finger_keys: None,
             dirty: l.dirty,
             catalog_dirty: l.catalog_dirty,
-            unerased_since: l.any_dead.then(Instant::now),
+            unerased,
+            maintenance: None,
             graveyard,
             poisoned: None,
         }),
         opts,
         _lock: Box::new((lock, l.held)),
     })
+}
+
+/// Dates the pending deletions of a store being opened (see `maintenance`): deletion files from
+/// the manifest's `unerased_since`, deletions in the log from when the log was started; what a
+/// manifest from before version 3 does not say counts from now.
+fn date_deletions(
+    m: &Manifest,
+    segments_dead: bool,
+    log_dead: bool,
+    opts: &OpenOptions,
+) -> Option<Unerased> {
+    let now = opts.unix_now();
+    let known = |t: u64| if t == 0 { now } else { t };
+    let segments = segments_dead.then(|| known(m.unerased_since));
+    let log = log_dead.then(|| known(m.log_started));
+    let since = segments.into_iter().chain(log).min()?;
+    Some(Unerased::dated(since, now, opts.erase_within))
 }
 
 /// Maps the segments a manifest lists, with their deletion files; also says whether any row is dead.

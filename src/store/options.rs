@@ -4,7 +4,10 @@
 use super::fs::{Fs, StdFs};
 use crate::kernels::Kernels;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A wall clock (see [`OpenOptions::clock`]).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// How to open a store.
 #[derive(Clone)]
@@ -16,6 +19,7 @@ pub struct OpenOptions {
     pub(super) erase_within: Duration,
     pub(super) kernels: Option<Kernels>,
     pub(super) read_only: bool,
+    pub(super) clock: Option<Clock>,
 }
 
 impl Default for OpenOptions {
@@ -28,6 +32,7 @@ impl Default for OpenOptions {
             erase_within: Duration::from_secs(600),
             kernels: None,
             read_only: false,
+            clock: None,
         }
     }
 }
@@ -59,7 +64,11 @@ impl OpenOptions {
         self.checkpoint_fingers = n.max(1);
         self
     }
-    /// Longest time a deleted template's bytes may stay on the flash while the store is in use.
+    /// Longest time a deleted template's bytes may stay on the flash (default 10 minutes). The
+    /// time of the oldest pending deletion is kept in the manifest, so the deadline holds across
+    /// restarts: a store opened after it has passed erases at once (see [`Store::maintain`]).
+    ///
+    /// [`Store::maintain`]: crate::Store::maintain
     pub fn erase_within(mut self, d: Duration) -> Self {
         self.erase_within = d;
         self
@@ -74,6 +83,22 @@ impl OpenOptions {
     pub fn read_only(mut self, yes: bool) -> Self {
         self.read_only = yes;
         self
+    }
+    /// The wall clock that dates deletions for the erasure deadline (default: the system clock).
+    /// Tests move it to cross a deadline without waiting; a terminal with a better time source than
+    /// the system clock may pass it. Only dates written to the manifest and compared at open come
+    /// from it; deadlines within a running process use the monotonic clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// Now, from [`OpenOptions::clock`], in Unix seconds (at least 1: 0 means "none" in the
+    /// manifest).
+    pub(super) fn unix_now(&self) -> u64 {
+        let now = self.clock.as_ref().map_or_else(SystemTime::now, |c| c());
+        now.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .max(1)
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
     pub fn kernels(mut self, k: Kernels) -> Self {

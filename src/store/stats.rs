@@ -55,6 +55,10 @@ pub struct Stats {
     pub finger_kernel: &'static str,
     /// Files named by the manifest (plus the log).
     pub files: Vec<String>,
+    /// The error of the last housekeeping (a checkpoint or erasure after a commit, `maintain`,
+    /// `erase_deleted`) while its work is still to do: the commits before it are durable, the
+    /// work is retried by the next commit or `maintain` (see `Store::maintain`).
+    pub maintenance_error: Option<String>,
 }
 
 impl Store {
@@ -73,7 +77,11 @@ impl Store {
     /// Counts, sizes and the kernel in use.
     pub fn stats(&self) -> Stats {
         let snap = self.snapshot();
-        let (manifest, wal_len) = self
+        let super::Published {
+            manifest,
+            wal_len,
+            maintenance,
+        } = self
             .published
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -96,6 +104,7 @@ impl Store {
             kernel: self.kernels.name,
             finger_kernel: self.kernels.finger.name,
             files,
+            maintenance_error: maintenance,
         }
     }
 }
