@@ -5,6 +5,12 @@ use crate::kernels::Kernels;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Default of [`OpenOptions::max_delta_bytes`]: 64 MiB. A full synchronisation of 10,000 users
+/// with one 512-d face each is about 29 MB (`edgeid bench sync`), 37 MB with two fingerprints
+/// each, so this fits a large site with room to grow, while bounding what one delta may cost in
+/// memory (docs/sync-protocol.md, "Limits").
+pub const DEFAULT_MAX_DELTA_BYTES: usize = 64 << 20;
+
 /// How to open a store.
 #[derive(Clone)]
 pub struct OpenOptions {
@@ -14,6 +20,7 @@ pub struct OpenOptions {
     pub(super) checkpoint_fingers: usize,
     pub(super) erase_within: Duration,
     pub(super) kernels: Option<Kernels>,
+    pub(super) max_delta_bytes: usize,
 }
 
 impl Default for OpenOptions {
@@ -25,6 +32,7 @@ impl Default for OpenOptions {
             checkpoint_fingers: 2_048,
             erase_within: Duration::from_secs(600),
             kernels: None,
+            max_delta_bytes: DEFAULT_MAX_DELTA_BYTES,
         }
     }
 }
@@ -59,6 +67,14 @@ impl OpenOptions {
     /// Longest time a deleted template's bytes may stay on the flash while the store is in use.
     pub fn erase_within(mut self, d: Duration) -> Self {
         self.erase_within = d;
+        self
+    }
+    /// Largest synchronisation delta accepted, in bytes (default [`DEFAULT_MAX_DELTA_BYTES`]). A
+    /// larger one is refused before it is parsed or copied (`Refusal::TooLarge`), because parsing
+    /// needs a few times its size in memory; raise it only with the memory to match
+    /// (docs/sync-protocol.md, "Limits").
+    pub fn max_delta_bytes(mut self, n: usize) -> Self {
+        self.max_delta_bytes = n;
         self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
