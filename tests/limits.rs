@@ -5,8 +5,8 @@
 mod common;
 use common::finger::record;
 use common::*;
-use edgeid::sync::Refusal;
 use edgeid::finger::FingerTemplate;
+use edgeid::sync::Refusal;
 use edgeid::{Change, Error, FaceIdentify, FingerIdentify, OpenOptions};
 use serde_json::json;
 
@@ -79,8 +79,10 @@ fn full_delta(users: usize, seq: u64) -> Vec<u8> {
                 "faces": [{"id": "f1", "model": MODEL, "embedding": b64(&le_bytes(&rng.vector(DIM)))}]}})
         })
         .collect();
-    serde_json::to_vec(&json!({"format": "edgeid.delta/1", "location": "hq", "sequence": seq,
-        "kind": "full", "code_key": b64(&[7; 32]), "changes": changes}))
+    serde_json::to_vec(
+        &json!({"format": "edgeid.delta/1", "location": "hq", "sequence": seq,
+        "kind": "full", "code_key": b64(&[7; 32]), "changes": changes}),
+    )
     .unwrap()
 }
 
@@ -106,7 +108,10 @@ fn a_delta_over_the_size_limit_is_refused_before_parsing_and_changes_nothing() {
         msg.contains(&big.len().to_string()) && msg.contains(&limit.to_string()),
         "{msg}"
     );
-    assert_eq!(progress, 0, "refused before parsing: no validation progress");
+    assert_eq!(
+        progress, 0,
+        "refused before parsing: no validation progress"
+    );
     // Not even JSON: still refused by size, not by the parser.
     let junk = vec![b'x'; limit + 1];
     assert!(matches!(

@@ -106,7 +106,9 @@ fn check_flip(name: &str, f: impl Fn(u32) -> u32) {
     // The in-memory tail is not affected: a new template answers exactly.
     let mut rng = Rng(99);
     let eve = rng.vector(DIM);
-    store.commit(&[put("local", "eve", "t1", eve.clone())]).unwrap();
+    store
+        .commit(&[put("local", "eve", "t1", eve.clone())])
+        .unwrap();
     let hit = store.verify_face("local", "eve", &eve).unwrap().unwrap();
     assert!((hit.score - 1.0).abs() < 1e-6 && hit.score <= 1.0);
     let hits = store

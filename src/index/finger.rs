@@ -209,7 +209,10 @@ fn score(
     let f = |&(s, r): &At| -> Result<(At, f32)> {
         let seg = &snap.fingers[s as usize].seg;
         let t = seg.template(r as usize)?;
-        Ok(((s, r), checked(seg, r as usize, compare_with(probe, &t, pairs))?))
+        Ok((
+            (s, r),
+            checked(seg, r as usize, compare_with(probe, &t, pairs))?,
+        ))
     };
     if parallel && rows.len() >= 64 {
         rows.par_iter().with_min_len(16).map(f).collect()
