@@ -21,7 +21,7 @@
 //! Records are read straight from the mapped segments; a record whose header does not check out is
 //! reported as corruption of its file, never read past. The matcher's score lies in [0, 1] by
 //! construction; one that does not (or is not finite) can only come from damaged data and is
-//! reported the same way ([`checked`]), never returned.
+//! reported the same way (`checked`), never returned.
 
 use std::collections::HashMap;
 
