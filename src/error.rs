@@ -139,6 +139,14 @@ pub enum Refusal {
         /// Sequence.
         sequence: u64,
     },
+    /// Larger than the store's limit (`OpenOptions::max_delta_bytes`); refused before parsing.
+    #[error("the delta is {size} bytes, more than this terminal accepts ({limit} bytes): send the location's users in several deltas (a full delta with part of them, then changes deltas), or raise the terminal's limit")]
+    TooLarge {
+        /// Bytes received.
+        size: usize,
+        /// The store's limit.
+        limit: usize,
+    },
     /// A sequence older than the kept history.
     #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); send a full synchronisation")]
     Stale {

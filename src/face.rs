@@ -65,6 +65,27 @@ fn round(x: f32) -> f32 {
     ((x.abs() + 0.5) as i32) as f32 * x.signum()
 }
 
+/// Whether `v` lies in the quantisation cells of its int8 `codes` (stored as `c + 128`) at `scale`:
+/// every component within half a step of `scale * c`, as [`quantize`] leaves it (plus f32 rounding
+/// of `v / scale`). A stored template that fails this is damaged: its vector, code or scale was
+/// changed after it was written. Searches check it on each template they score exactly
+/// (`index::face`), so a flipped bit is reported instead of believed. NaN and infinite components
+/// fail.
+pub fn in_code_cells(v: &[f32], codes: &[u8], scale: f32) -> bool {
+    if !(scale.is_finite() && scale > 0.0) || codes.len() < v.len() {
+        return false;
+    }
+    // Half a step, plus the relative error of `x / scale` in f32 at codes up to 127 and of this
+    // f32 arithmetic (both below 1e-5 of a step).
+    let tol = scale * (0.5 + 1e-4);
+    // No early exit: a branch-free `&=` over all components vectorises (NaN compares false).
+    let mut ok = true;
+    for (&x, &c) in v.iter().zip(codes) {
+        ok &= (x - scale * (f32::from(c) - 128.0)).abs() <= tol;
+    }
+    ok
+}
+
 /// Rounds a non-negative f64 up to the next f32 (bounds must never shrink when stored).
 pub fn round_up_f32(x: f64) -> f32 {
     let f = x as f32;
@@ -234,6 +255,35 @@ pub fn parse_embedding_file(bytes: &[u8]) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_quantised_vector_lies_in_its_code_cells_and_a_changed_one_does_not() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for dim in [8, 100, 512, 1000] {
+            let v: Vec<f32> = (0..dim)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            let v = normalize(&v, dim).unwrap();
+            let q = quantize(&v, dim.div_ceil(64) * 64);
+            assert!(in_code_cells(&v, &q.codes, q.scale), "dim {dim}");
+            let big = (0..dim)
+                .max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()))
+                .unwrap();
+            for bad in [v[big] * 2.0, -v[big], f32::NAN, f32::INFINITY, 0.0] {
+                let mut w = v.clone();
+                w[big] = bad;
+                assert!(!in_code_cells(&w, &q.codes, q.scale), "dim {dim}: {bad}");
+            }
+            assert!(!in_code_cells(&v, &q.codes, f32::NAN));
+            assert!(!in_code_cells(&v, &q.codes, 2.0 * q.scale));
+            assert!(!in_code_cells(&v, &q.codes[..dim - 1], q.scale));
+        }
+    }
 
     #[test]
     fn normalize_refuses_bad_vectors() {

@@ -157,7 +157,9 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
 
     // (a) "Synchronize all changes": N users re-enrolled in one delta, on a store that already had
     //     a full synchronisation of them.
-    let store = Store::create(&tmp.path().join("changes"), MODEL, dim, OpenOptions::new())?;
+    // The bench measures throughput at any size, also above the default delta limit.
+    let opts = || OpenOptions::new().max_delta_bytes(usize::MAX);
+    let store = Store::create(&tmp.path().join("changes"), MODEL, dim, opts())?;
     let first = faces.delta(0..n, 1, Kind::Full, 0, out);
     apply(&store, &first, "the first full synchronisation")?;
     drop(first);
@@ -199,7 +201,7 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
     //     scan galleries of the same size; the new sync re-enrols everyone.
     let mut full = Full::default();
     if m > 0 {
-        let store = Store::create(&tmp.path().join("full"), MODEL, dim, OpenOptions::new())?;
+        let store = Store::create(&tmp.path().join("full"), MODEL, dim, opts())?;
         let first = faces.delta(0..m, 1, Kind::Full, 0, out);
         let first_ms = apply(&store, &first, "the first full synchronisation")?;
         drop(first);

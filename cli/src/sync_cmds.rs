@@ -4,7 +4,7 @@
 use crate::args::StoreArg;
 use crate::out::{count, ms, open_store, round3, CmdResult, Fail, Out, Report, Text};
 use clap::Args;
-use edgeid::sync::{Outcome, Progress};
+use edgeid::sync::{Outcome, Progress, Refusal};
 use edgeid::{Error, OpenOptions, Store};
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -12,12 +12,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// None of these commands searches: no search thread pool to start.
-pub fn open(a: &StoreArg) -> Result<Store, Fail> {
-    open_store(&a.store, OpenOptions::new().threads(1))
-}
-
-/// Opens a store read-only for a command that only reads (see `out::open_read_only`).
+/// Opens a store read-only for a command that only reads (see `out::open_read_only`); none of
+/// these commands searches, so no search thread pool is started.
 pub fn open_read_only(a: &StoreArg) -> Result<Store, Fail> {
     crate::out::open_read_only(&a.store, OpenOptions::new().threads(1))
 }
@@ -29,6 +25,10 @@ pub struct ApplyArgs {
     /// Delta files (JSON, format edgeid.delta/1), applied in this order.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Largest delta accepted, in MiB (default 64; see docs/sync-protocol.md, "Limits"). A larger
+    /// file is refused without being read.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    max_delta_mib: Option<u64>,
 }
 
 /// One file's line of the report. `location`/`sequence` of a refused delta are read from the file
@@ -97,7 +97,13 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
             )));
         }
     }
-    let store = open(&a.store)?;
+    // Applying does not search: no search thread pool to start.
+    let mut opts = OpenOptions::new().threads(1);
+    if let Some(m) = a.max_delta_mib {
+        opts = opts.max_delta_bytes(usize::try_from(m << 20).unwrap_or(usize::MAX));
+    }
+    let store = open_store(&a.store.store, opts)?;
+    let limit = store.max_delta_bytes();
     let mut results = Vec::new();
     let mut stopped: Option<String> = None;
     for f in &a.files {
@@ -110,8 +116,20 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
             });
             continue;
         }
-        // Checked above, but it may have gone since: report what was applied before it.
-        let bytes = match std::fs::read(f) {
+        // Checked above, but it may have gone since: report what was applied before it. A file
+        // over the limit is refused unread (the store would refuse it anyway, after the read).
+        let size = std::fs::metadata(f).map_or(0, |m| m.len());
+        let over = (size > limit as u64).then(|| {
+            Error::Refused(Refusal::TooLarge {
+                size: usize::try_from(size).unwrap_or(usize::MAX),
+                limit,
+            })
+        });
+        let read = match over {
+            Some(_) => Ok(Vec::new()),
+            None => std::fs::read(f),
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(e) => {
                 stopped = Some(format!("{file} could not be read"));
@@ -124,7 +142,10 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
                 continue;
             }
         };
-        let (r, took) = apply_one(&store, &bytes, out);
+        let (r, took) = match over {
+            Some(e) => (Err(e), 0.0),
+            None => apply_one(&store, &bytes, out),
+        };
         let result = match r {
             Ok(Outcome::Applied {
                 location,

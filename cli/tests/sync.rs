@@ -421,3 +421,38 @@ fn bench_sync_reports_every_number() {
         "{j}"
     );
 }
+
+#[test]
+fn a_delta_over_the_size_limit_is_refused_unread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = new_store(tmp.path());
+    // Just over 1 MiB, and not even JSON: refused by its size, before anything reads it.
+    let big = tmp.path().join("big.json");
+    std::fs::write(&big, vec![b' '; (1 << 20) + 1]).unwrap();
+    let big = big.to_str().unwrap();
+    let f1 = example("01-full.json");
+    let (code, r) = run_json(&[
+        "sync",
+        "apply",
+        "--store",
+        &st,
+        "--max-delta-mib",
+        "1",
+        big,
+        &f1,
+    ]);
+    assert_eq!(code, Some(1), "{r}");
+    assert_eq!(statuses(&r), ["refused", "not-applied"]);
+    let reason = r["results"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("1048577 bytes") && reason.contains("(1048576 bytes)"),
+        "{reason}"
+    );
+    // Nothing was applied; the example (well under the default 64 MiB) applies afterwards.
+    let status = json(&["sync", "status", "--store", &st]);
+    assert_eq!(status["locations"].as_array().unwrap().len(), 0, "{status}");
+    assert_eq!(
+        statuses(&json(&["sync", "apply", "--store", &st, &f1])),
+        ["applied"]
+    );
+}

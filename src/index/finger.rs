@@ -19,19 +19,21 @@
 //! so it costs up to `widen` × the matching work of a mated probe.
 //!
 //! Records are read straight from the mapped segments; a record whose header does not check out is
-//! reported as corruption of its file, never read past.
+//! reported as corruption of its file, never read past. The matcher's score lies in [0, 1] by
+//! construction; one that does not (or is not finite) can only come from damaged data and is
+//! reported the same way (`checked`), never returned.
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::finger::mcc::compare_with;
 use crate::finger::prefilter::{self, PF_WORDS};
 use crate::finger::search::{check_probe, SearchParams};
 use crate::finger::{calibration, TemplateRef};
 use crate::kernels::Kernels;
-use crate::store::{Snapshot, Store};
+use crate::store::{FingerSegment, Snapshot, Store};
 
 /// Galleries at least this large are scanned and matched on the search threads.
 const PARALLEL_MIN: usize = 4096;
@@ -205,14 +207,33 @@ fn score(
 ) -> Result<Vec<(At, f32)>> {
     let pairs = kernels.finger.pairs();
     let f = |&(s, r): &At| -> Result<(At, f32)> {
-        let t = snap.fingers[s as usize].seg.template(r as usize)?;
-        Ok(((s, r), compare_with(probe, &t, pairs)))
+        let seg = &snap.fingers[s as usize].seg;
+        let t = seg.template(r as usize)?;
+        Ok((
+            (s, r),
+            checked(seg, r as usize, compare_with(probe, &t, pairs))?,
+        ))
     };
     if parallel && rows.len() >= 64 {
         rows.par_iter().with_min_len(16).map(f).collect()
     } else {
         rows.iter().map(f).collect()
     }
+}
+
+/// A matcher score believed only inside [0, 1]: outside (or NaN) it is corruption of row `r`.
+fn checked(seg: &FingerSegment, r: usize, score: f32) -> Result<f32> {
+    if (0.0..=1.0).contains(&score) {
+        return Ok(score);
+    }
+    let (l, u, t) = seg.row_ids(r);
+    Err(Error::corrupt(
+        seg.path(),
+        format!(
+            "row {r} (location {l:?}, user {u:?}, template {t:?}) scored {score}, outside [0, 1]: \
+             the segment is damaged (`edgeid verify` checks every file)"
+        ),
+    ))
 }
 
 fn finish(snap: &Snapshot, scored: Vec<(At, f32)>, k: usize, threshold: f32) -> Vec<FingerHit> {
@@ -266,6 +287,7 @@ pub fn verify(
                 continue;
             }
             let score = compare_with(probe, &s.seg.template(r)?, kernels.finger.pairs());
+            let score = checked(&s.seg, r, score)?;
             let t = s.seg.row_ids(r).2;
             if best
                 .as_ref()

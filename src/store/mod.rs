@@ -85,7 +85,7 @@ mod wal;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
-pub use options::{Clock, OpenOptions};
+pub use options::{Clock, OpenOptions, DEFAULT_MAX_DELTA_BYTES};
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
@@ -200,6 +200,13 @@ impl Store {
     /// The SIMD kernels in use.
     pub fn kernels(&self) -> Kernels {
         self.kernels
+    }
+
+    /// Largest synchronisation delta this store accepts, in bytes
+    /// ([`OpenOptions::max_delta_bytes`]); callers reading a delta from a file or the network can
+    /// refuse a larger one before reading it.
+    pub fn max_delta_bytes(&self) -> usize {
+        self.opts.max_delta_bytes
     }
 
     /// The search thread pool (None: searches run on the calling thread).

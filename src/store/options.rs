@@ -9,6 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A wall clock (see [`OpenOptions::clock`]).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// Default of [`OpenOptions::max_delta_bytes`]: 64 MiB. A full synchronisation of 10,000 users
+/// with one 512-d face each is about 29 MB (`edgeid bench sync`), 37 MB with two fingerprints
+/// each, so this fits a large site with room to grow, while bounding what one delta may cost in
+/// memory (docs/sync-protocol.md, "Limits").
+pub const DEFAULT_MAX_DELTA_BYTES: usize = 64 << 20;
+
 /// How to open a store.
 #[derive(Clone)]
 pub struct OpenOptions {
@@ -20,6 +26,7 @@ pub struct OpenOptions {
     pub(super) kernels: Option<Kernels>,
     pub(super) read_only: bool,
     pub(super) clock: Option<Clock>,
+    pub(super) max_delta_bytes: usize,
 }
 
 impl Default for OpenOptions {
@@ -33,6 +40,7 @@ impl Default for OpenOptions {
             kernels: None,
             read_only: false,
             clock: None,
+            max_delta_bytes: DEFAULT_MAX_DELTA_BYTES,
         }
     }
 }
@@ -99,6 +107,14 @@ impl OpenOptions {
         now.duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
             .max(1)
+    }
+    /// Largest synchronisation delta accepted, in bytes (default [`DEFAULT_MAX_DELTA_BYTES`]). A
+    /// larger one is refused before it is parsed or copied (`Refusal::TooLarge`), because parsing
+    /// needs a few times its size in memory; raise it only with the memory to match
+    /// (docs/sync-protocol.md, "Limits").
+    pub fn max_delta_bytes(mut self, n: usize) -> Self {
+        self.max_delta_bytes = n;
+        self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
     pub fn kernels(mut self, k: Kernels) -> Self {

@@ -110,8 +110,19 @@ pub fn location_digest(s: &LocationState) -> Hash {
 
 impl Store {
     /// Applies one delta (JSON bytes) atomically and durably; `progress` is told how far it got.
+    ///
+    /// A delta larger than [`Store::max_delta_bytes`] is refused first, before it is copied or
+    /// parsed: parsing needs a mutable copy, simd-json's structural index and the decoded
+    /// embeddings and fingerprints, a few times the delta's size (docs/sync-protocol.md, "Limits").
     pub fn apply_delta(&self, json: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<Outcome> {
         self.check_writable()?;
+        let limit = self.max_delta_bytes();
+        if json.len() > limit {
+            return Err(refused(Refusal::TooLarge {
+                size: json.len(),
+                limit,
+            }));
+        }
         let snap = self.snapshot();
         let mut buf = json.to_vec();
         let mut parse_key = None;

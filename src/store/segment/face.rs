@@ -21,8 +21,11 @@
 //! | Codes4     | `u8` × rows × dims4/2: packed 4-bit codes (`template::quantize4`)         |
 //!
 //! Sections RowUser..TplBytes are the "tables": small, checked on open against `tables_crc`. Params,
-//! Codes, Vectors, Params4 and Codes4 are the bulk: covered by `payload_crc` (CRC-32C of every byte after the header),
-//! which `edgeid verify` and compaction check, so opening never reads the vectors.
+//! Codes, Vectors, Params4 and Codes4 are the bulk: covered by `payload_crc` (CRC-32C of every byte
+//! after the header), which `edgeid verify` and compaction check, so opening never reads the vectors.
+//! Between those full checks, a search checks every row it is about to score exactly: the vector
+//! must lie in the quantisation cells of its int8 code and its score inside its quantised bounds
+//! (`index::face`, "Damaged data"); a row that fails is reported as corruption of this file.
 //! The header itself carries `header_crc` over its first 316 bytes.
 //!
 //! Versions: 1 is the first and only one (oldest supported = newest = 1). A change of layout bumps
@@ -439,6 +442,10 @@ impl FaceSegment {
         let m = &self.hdr.model;
         let end = m.iter().position(|&b| b == 0).unwrap_or(m.len());
         std::str::from_utf8(&m[..end]).unwrap_or("")
+    }
+    /// The file (or in-memory name) this segment was opened from: what errors about it name.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
     /// File size in bytes.
     pub fn byte_len(&self) -> usize {

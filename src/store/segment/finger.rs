@@ -434,6 +434,10 @@ impl FingerSegment {
     pub fn is_mapped(&self) -> bool {
         self.bytes.is_mapped()
     }
+    /// The file (or in-memory name) this segment was opened from: what errors about it name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 #[cfg(test)]
