@@ -6,17 +6,30 @@
 //! e.g. `changes[3].user.faces[0].embedding: expected 512 floats, got 511`.
 
 use super::canonical::{self, code_hash, Rule};
-use super::Refusal;
+use super::syntax::{self as syn, timestamp};
+pub use super::syntax::{card_key, check_code, plate_key};
+use super::{Refusal, MAX_SEQUENCE};
 use crate::catalog::{Door, FingerRecord, Hash, Right, Schedule, UserRecord};
 use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
-use crate::ids::check_id;
-use base64::Engine;
+use crate::ids::{check_id, check_name};
 use simd_json::{BorrowedValue as Value, StaticNode};
 
 /// The version this build reads.
 pub const FORMAT: &str = "edgeid.delta/1";
+
+/// Most changes in one delta (a full synchronisation of a large location is sent in one delta; the
+/// delta's size limit usually binds first).
+pub const MAX_CHANGES: usize = 1_000_000;
+/// Most face templates per user.
+pub const MAX_FACES_PER_USER: usize = 16;
+/// Most fingerprint templates per user (ten fingers, two views each).
+pub const MAX_FINGERS_PER_USER: usize = 20;
+/// Most cards, most access codes and most plates per user (each).
+pub const MAX_CREDENTIALS_PER_USER: usize = 16;
+/// Most rights per user, and most doors per right.
+pub const MAX_RIGHTS_PER_USER: usize = 64;
 
 /// A full synchronisation or a batch of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +71,12 @@ pub struct Delta {
     pub code_key: Option<Hash>,
     /// The changes, in order.
     pub ops: Vec<Op>,
-    /// Hash of the delta's canonical form (codes keyed): tells a re-sent delta from a conflict.
+    /// What tells a re-sent delta from a conflicting one (see [`Delta::same_as`]): the first 16
+    /// bytes of the SHA-256 of the canonical form with codes masked, then the first 16 bytes of
+    /// the SHA-256 of the canonical form with codes keyed.
     pub hash: Hash,
+    /// SHA-256 of the canonical form with codes keyed: what builds before this one remembered.
+    pub keyed_hash: Hash,
 }
 
 type R<T> = Result<T, Refusal>;
@@ -169,81 +186,31 @@ fn id(v: &str, what: &str, path: &str) -> R<String> {
     Ok(v.to_string())
 }
 
+fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
+    v.map(|s| timestamp(s).map_err(|m| bad(path, m)))
+        .transpose()
+}
+
+fn hhmm(s: &str, path: &str) -> R<u16> {
+    syn::hhmm(s).map_err(|m| bad(path, m))
+}
+
+/// At most `max` elements in a list.
+fn at_most<'a, 'v>(a: &'a [Value<'v>], max: usize, path: &str) -> R<&'a [Value<'v>]> {
+    if a.len() > max {
+        return Err(bad(
+            path,
+            format!("at most {max} elements, got {}", a.len()),
+        ));
+    }
+    Ok(a)
+}
+
 fn invalid_text(e: crate::error::Error) -> String {
     match e {
         crate::error::Error::Invalid(m) => m,
         other => other.to_string(),
     }
-}
-
-fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
-    v.map(|s| {
-        s.parse::<jiff::Timestamp>()
-            .map(|t| t.as_second())
-            .map_err(|e| bad(path, format!("{s:?} is not an RFC 3339 time stamp ({e})")))
-    })
-    .transpose()
-}
-
-/// Normalises a card credential. Formats: `csn` (hex serial, case-insensitive, 2..=32 digits),
-/// `wiegand26` (facility 0..=255, number 0..=65535), `wiegand34` (facility 0..=65535, number
-/// 0..=65535).
-pub fn card_key(format: &str, number: &str, facility: Option<u64>) -> Result<String, String> {
-    match format {
-        "csn" => {
-            let n = number.trim();
-            if n.len() < 2 || n.len() > 32 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("csn must be 2..=32 hex digits, got {number:?}"));
-            }
-            if facility.is_some() {
-                return Err("csn cards have no facility".into());
-            }
-            Ok(format!("csn:{}", n.to_ascii_uppercase()))
-        }
-        "wiegand26" | "wiegand34" => {
-            let fmax = if format == "wiegand26" { 255 } else { 65_535 };
-            let f = facility.ok_or_else(|| format!("{format} needs a facility code"))?;
-            if f > fmax {
-                return Err(format!("{format} facility must be 0..={fmax}, got {f}"));
-            }
-            let n: u64 = number
-                .trim()
-                .parse()
-                .map_err(|_| format!("{format} number must be an integer, got {number:?}"))?;
-            if n > 65_535 {
-                return Err(format!("{format} number must be 0..=65535, got {n}"));
-            }
-            let tag = if format == "wiegand26" { "w26" } else { "w34" };
-            Ok(format!("{tag}:{f}:{n}"))
-        }
-        other => Err(format!(
-            "unknown card format {other:?} (known: csn, wiegand26, wiegand34)"
-        )),
-    }
-}
-
-/// Normalises a licence plate: letters upper-cased, spaces, dashes and dots removed; 1..=16
-/// letters and digits remain.
-pub fn plate_key(p: &str) -> Result<String, String> {
-    let k: String = p
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.'))
-        .flat_map(char::to_uppercase)
-        .collect();
-    if k.is_empty() || k.chars().count() > 16 || !k.chars().all(char::is_alphanumeric) {
-        return Err(format!(
-            "plate must be 1..=16 letters or digits after removing spaces, dashes and dots, got {p:?}"
-        ));
-    }
-    Ok(k)
-}
-
-/// Checks an access code: 4..=12 decimal digits.
-pub fn check_code(c: &str) -> Result<(), String> {
-    if !(4..=12).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("access code must be 4..=12 digits".into());
-    }
-    Ok(())
 }
 
 const DOOR_FACTORS: &[&str] = &["face", "finger", "card", "code", "plate"];
@@ -263,8 +230,11 @@ pub fn parse(
     current_key: impl FnOnce(&str) -> Option<Hash>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> R<Delta> {
-    let v = simd_json::to_borrowed_value(json)
-        .map_err(|e| Refusal::Parse(format!("not valid JSON: {e}")))?;
+    let tape =
+        simd_json::to_tape(json).map_err(|e| Refusal::Parse(format!("not valid JSON: {e}")))?;
+    syn::unique_keys(&tape.0)?;
+    let v = simd_json::value::lazy::Value::from_tape(tape.as_value()).into_value();
+    drop(tape);
     let top = Obj::new(
         &v,
         "",
@@ -285,9 +255,25 @@ pub fn parse(
         )));
     }
     let location = id(top.str("location")?, "location", "location")?;
-    let sequence = top.u64("sequence")?;
-    if sequence == 0 {
-        return Err(bad("sequence", "must be at least 1"));
+    let sequence = match top.opt("sequence") {
+        Some(Value::Static(StaticNode::U64(u))) => *u,
+        Some(Value::Static(StaticNode::I64(i))) if *i >= 0 => *i as u64,
+        // Out of range, negative or not an integer: one message with the range.
+        _ if top.opt("sequence").is_none() => return Err(bad("sequence", "missing")),
+        _ => u64::MAX,
+    };
+    if !(1..=MAX_SEQUENCE).contains(&sequence) {
+        return Err(bad(
+            "sequence",
+            format!(
+                "must be 1..={MAX_SEQUENCE} (2^53-1, exact in every JSON library), got {}",
+                top.opt("sequence").map_or(String::new(), |v| match v {
+                    Value::Static(StaticNode::U64(u)) => u.to_string(),
+                    Value::Static(StaticNode::I64(i)) => i.to_string(),
+                    other => kind_of(other).to_string(),
+                })
+            ),
+        ));
     }
     let kind = match top.str("kind")? {
         "full" => Kind::Full,
@@ -314,9 +300,7 @@ pub fn parse(
             ))
         }
         Some(s) => {
-            let b = base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|e| bad("code_key", format!("not base64: {e}")))?;
+            let b = syn::base64(s).map_err(|m| bad("code_key", m))?;
             Some(
                 <Hash>::try_from(b.as_slice())
                     .map_err(|_| bad("code_key", format!("expected 32 bytes, got {}", b.len())))?,
@@ -329,23 +313,49 @@ pub fn parse(
         dim,
         key: key.as_ref(),
     };
-    let changes = top.arr("changes")?;
+    // Required in both kinds: a full without it would silently empty the location. `[]` says so.
+    top.req("changes")?;
+    let changes = at_most(top.arr("changes")?, MAX_CHANGES, "changes")?;
     let mut ops = Vec::with_capacity(changes.len());
     for (i, c) in changes.iter().enumerate() {
         let path = format!("changes[{i}]");
-        ops.push(parse_change(c, &path, &ctx)?);
+        let op = parse_change(c, &path, &ctx)?;
+        if kind == Kind::Full
+            && matches!(
+                op,
+                Op::DeleteUser(_) | Op::DeleteSchedule(_) | Op::DeleteDoor(_)
+            )
+        {
+            return Err(bad(
+                join(&path, "op"),
+                "a full delta lists the whole state: what it does not list is removed, so it carries no delete_* ops",
+            ));
+        }
+        ops.push(op);
         if i % 256 == 0 {
             progress(i, changes.len());
         }
     }
     progress(changes.len(), changes.len());
     prepare_fingers(&mut ops)?;
-    let hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(|w| {
+    let non_integer = |w| {
         bad(
             "",
             format!("the delta holds {w}; only integers are allowed"),
         )
-    })?;
+    };
+    let keyed_hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(non_integer)?;
+    let has_codes = ops
+        .iter()
+        .any(|op| matches!(op, Op::UpsertUser(u, _, _) if !u.codes.is_empty()));
+    let masked = if has_codes {
+        canonical::hash(&v, Rule::Delta(None)).map_err(non_integer)?
+    } else {
+        keyed_hash
+    };
+    let mut hash = [0; 32];
+    hash[..16].copy_from_slice(&masked[..16]);
+    hash[16..].copy_from_slice(&keyed_hash[..16]);
     Ok(Delta {
         location,
         sequence,
@@ -353,7 +363,21 @@ pub fn parse(
         code_key,
         ops,
         hash,
+        keyed_hash,
     })
+}
+
+impl Delta {
+    /// Whether the delta remembered under this sequence (`h`, as stored by
+    /// [`crate::catalog::CatalogOp::Applied`]) is this one. Its keyed half is zeroed once the
+    /// location's code key changes (the codes it held were keyed with the old key, which the
+    /// terminal no longer has): such a delta is compared on everything but its codes. A hash
+    /// from a build before this rule is the whole keyed SHA-256.
+    pub fn same_as(&self, h: &Hash) -> bool {
+        *h == self.hash
+            || *h == self.keyed_hash
+            || (h[..16] == self.hash[..16] && h[16..] == [0; 16])
+    }
 }
 
 /// Prepares every fingerprint template of the delta for the finger index (about 0.12 ms
@@ -450,8 +474,8 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
     )?;
     let uid = id(u.str("id")?, "user", &u.at("id"))?;
     let name = u.opt_str("name")?.map(str::to_string);
-    if name.as_ref().is_some_and(|n| n.len() > 256) {
-        return Err(bad(u.at("name"), "longer than 256 bytes"));
+    if let Some(n) = &name {
+        check_name(n).map_err(|e| bad(u.at("name"), invalid_text(e)))?;
     }
     let enabled = match u.opt("enabled") {
         None => true,
@@ -471,7 +495,10 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         }
     }
     let mut faces = Vec::new();
-    for (i, f) in u.arr("faces")?.iter().enumerate() {
+    for (i, f) in at_most(u.arr("faces")?, MAX_FACES_PER_USER, &u.at("faces"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("faces"));
         let f = Obj::new(f, &p, &["id", "model", "embedding"])?;
         let fid = id(f.str("id")?, "template", &f.at("id"))?;
@@ -482,9 +509,7 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
                 format!("this store holds {} templates, got {model:?}", ctx.model),
             ));
         }
-        let b = base64::engine::general_purpose::STANDARD
-            .decode(f.str("embedding")?)
-            .map_err(|e| bad(f.at("embedding"), format!("not base64: {e}")))?;
+        let b = syn::base64(f.str("embedding")?).map_err(|m| bad(f.at("embedding"), m))?;
         if b.len() % 4 != 0 {
             return Err(bad(
                 f.at("embedding"),
@@ -505,7 +530,10 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         faces.push((fid, v));
     }
     let mut fingers = Vec::new();
-    for (i, f) in u.arr("fingers")?.iter().enumerate() {
+    for (i, f) in at_most(u.arr("fingers")?, MAX_FINGERS_PER_USER, &u.at("fingers"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("fingers"));
         let f = Obj::new(f, &p, &["id", "position", "format", "data"])?;
         let position = f.u64("position")?;
@@ -530,9 +558,7 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
                 format!("unknown fingerprint format {format:?}"),
             ));
         }
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(f.str("data")?)
-            .map_err(|e| bad(f.at("data"), format!("not base64: {e}")))?;
+        let data = syn::base64(f.str("data")?).map_err(|m| bad(f.at("data"), m))?;
         if data.is_empty() || data.len() > 65_536 {
             return Err(bad(
                 f.at("data"),
@@ -554,25 +580,39 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         });
     }
     let mut cards = Vec::new();
-    for (i, c) in u.arr("cards")?.iter().enumerate() {
+    for (i, c) in at_most(u.arr("cards")?, MAX_CREDENTIALS_PER_USER, &u.at("cards"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("cards"));
         let c = Obj::new(c, &p, &["format", "number", "facility"])?;
+        let format = c.str("format")?;
         let number = match c.req("number")? {
             Value::String(s) => s.to_string(),
+            // `1234` would read as the hex digits 1234 or the number 0x4D2: neither is safe.
+            _ if format == "csn" => {
+                return Err(bad(
+                    c.at("number"),
+                    "csn number must be a string of hex digits, e.g. \"04A1B2C3\"",
+                ))
+            }
             n => as_u64(n, &c.at("number"))?.to_string(),
         };
         let facility = c
             .opt("facility")
             .map(|f| as_u64(f, &c.at("facility")))
             .transpose()?;
-        let k = card_key(c.str("format")?, &number, facility).map_err(|m| bad(&p, m))?;
+        let k = card_key(format, &number, facility).map_err(|m| bad(&p, m))?;
         if cards.contains(&k) {
             return Err(bad(&p, format!("card {k} appears twice")));
         }
         cards.push(k);
     }
     let mut codes = Vec::new();
-    for (i, c) in u.arr("codes")?.iter().enumerate() {
+    for (i, c) in at_most(u.arr("codes")?, MAX_CREDENTIALS_PER_USER, &u.at("codes"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("codes"));
         let s = as_str(c, &p)?;
         check_code(s).map_err(|m| bad(&p, m))?;
@@ -589,7 +629,10 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         codes.push(h);
     }
     let mut plates = Vec::new();
-    for (i, c) in u.arr("plates")?.iter().enumerate() {
+    for (i, c) in at_most(u.arr("plates")?, MAX_CREDENTIALS_PER_USER, &u.at("plates"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("plates"));
         let k = plate_key(as_str(c, &p)?).map_err(|m| bad(&p, m))?;
         if plates.contains(&k) {
@@ -598,11 +641,17 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         plates.push(k);
     }
     let mut rights = Vec::new();
-    for (i, r) in u.arr("rights")?.iter().enumerate() {
+    for (i, r) in at_most(u.arr("rights")?, MAX_RIGHTS_PER_USER, &u.at("rights"))?
+        .iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", u.at("rights"));
         let r = Obj::new(r, &p, &["doors", "schedule"])?;
         let mut doors = Vec::new();
-        for (j, d) in r.arr("doors")?.iter().enumerate() {
+        for (j, d) in at_most(r.arr("doors")?, MAX_RIGHTS_PER_USER, &r.at("doors"))?
+            .iter()
+            .enumerate()
+        {
             let dp = format!("{}[{j}]", r.at("doors"));
             doors.push(id(as_str(d, &dp)?, "door", &dp)?);
         }
@@ -641,19 +690,6 @@ fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
     ))
 }
 
-fn hhmm(s: &str, path: &str) -> R<u16> {
-    let ok = s.len() == 5 && s.as_bytes()[2] == b':';
-    let h: Option<u16> = s.get(..2).and_then(|x| x.parse().ok());
-    let m: Option<u16> = s.get(3..).and_then(|x| x.parse().ok());
-    match (ok, h, m) {
-        (true, Some(h), Some(m)) if (h < 24 && m < 60) || (h == 24 && m == 0) => Ok(h * 60 + m),
-        _ => Err(bad(
-            path,
-            format!("expected HH:MM (00:00..=24:00), got {s:?}"),
-        )),
-    }
-}
-
 fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
     let s = Obj::new(v, path, &["id", "timezone", "weekly", "holidays"])?;
     let sid = id(s.str("id")?, "schedule", &s.at("id"))?;
@@ -686,8 +722,7 @@ fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
     for (i, h) in s.arr("holidays")?.iter().enumerate() {
         let p = format!("{}[{i}]", s.at("holidays"));
         let d = as_str(h, &p)?;
-        d.parse::<jiff::civil::Date>()
-            .map_err(|_| bad(&p, format!("expected a date YYYY-MM-DD, got {d:?}")))?;
+        syn::date(d).map_err(|m| bad(&p, m))?;
         holidays.push(d.to_string());
     }
     Ok(Schedule {
