@@ -5,15 +5,15 @@
 //! zones, embeddings (base64, model, dimension, finite, non-zero). Every error names where it is,
 //! e.g. `changes[3].user.faces[0].embedding: expected 512 floats, got 511`.
 
-use super::canonical::{self, code_hash, Rule};
-use super::syntax::{self as syn, timestamp};
+use super::canonical::{self, Rule};
+use super::records;
+use super::syntax as syn;
 pub use super::syntax::{card_key, check_code, plate_key};
 use super::{Refusal, MAX_SEQUENCE};
-use crate::catalog::{Door, FingerRecord, Hash, Right, Schedule, UserRecord};
-use crate::face::normalize;
+use crate::catalog::{Door, Hash, Schedule, UserRecord};
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
-use crate::ids::{check_id, check_name};
+use crate::ids::check_id;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
 /// The version this build reads.
@@ -79,16 +79,16 @@ pub struct Delta {
     pub keyed_hash: Hash,
 }
 
-type R<T> = Result<T, Refusal>;
+pub(super) type R<T> = Result<T, Refusal>;
 
-fn bad(path: impl Into<String>, msg: impl Into<String>) -> Refusal {
+pub(super) fn bad(path: impl Into<String>, msg: impl Into<String>) -> Refusal {
     Refusal::Invalid {
         path: path.into(),
         message: msg.into(),
     }
 }
 
-fn kind_of(v: &Value<'_>) -> &'static str {
+pub(super) fn kind_of(v: &Value<'_>) -> &'static str {
     match v {
         Value::Static(StaticNode::Null) => "null",
         Value::Static(StaticNode::Bool(_)) => "a boolean",
@@ -100,13 +100,13 @@ fn kind_of(v: &Value<'_>) -> &'static str {
 }
 
 /// An object's members, refusing unknown keys (a misspelt field must not be silently ignored).
-struct Obj<'a, 'v> {
+pub(super) struct Obj<'a, 'v> {
     o: &'a simd_json::borrowed::Object<'v>,
     path: String,
 }
 
 impl<'a, 'v> Obj<'a, 'v> {
-    fn new(v: &'a Value<'v>, path: &str, allowed: &[&str]) -> R<Self> {
+    pub(super) fn new(v: &'a Value<'v>, path: &str, allowed: &[&str]) -> R<Self> {
         let Value::Object(o) = v else {
             return Err(bad(path, format!("expected an object, got {}", kind_of(v))));
         };
@@ -123,27 +123,27 @@ impl<'a, 'v> Obj<'a, 'v> {
             path: path.to_string(),
         })
     }
-    fn at(&self, k: &str) -> String {
+    pub(super) fn at(&self, k: &str) -> String {
         join(&self.path, k)
     }
-    fn opt(&self, k: &str) -> Option<&'a Value<'v>> {
+    pub(super) fn opt(&self, k: &str) -> Option<&'a Value<'v>> {
         self.o
             .get(k)
             .filter(|v| !matches!(v, Value::Static(StaticNode::Null)))
     }
-    fn req(&self, k: &str) -> R<&'a Value<'v>> {
+    pub(super) fn req(&self, k: &str) -> R<&'a Value<'v>> {
         self.opt(k).ok_or_else(|| bad(self.at(k), "missing"))
     }
-    fn str(&self, k: &str) -> R<&'a str> {
+    pub(super) fn str(&self, k: &str) -> R<&'a str> {
         as_str(self.req(k)?, &self.at(k))
     }
-    fn opt_str(&self, k: &str) -> R<Option<&'a str>> {
+    pub(super) fn opt_str(&self, k: &str) -> R<Option<&'a str>> {
         self.opt(k).map(|v| as_str(v, &self.at(k))).transpose()
     }
-    fn u64(&self, k: &str) -> R<u64> {
+    pub(super) fn u64(&self, k: &str) -> R<u64> {
         as_u64(self.req(k)?, &self.at(k))
     }
-    fn arr(&self, k: &str) -> R<&'a [Value<'v>]> {
+    pub(super) fn arr(&self, k: &str) -> R<&'a [Value<'v>]> {
         match self.opt(k) {
             None => Ok(&[]),
             Some(Value::Array(a)) => Ok(a),
@@ -155,7 +155,7 @@ impl<'a, 'v> Obj<'a, 'v> {
     }
 }
 
-fn join(path: &str, k: &str) -> String {
+pub(super) fn join(path: &str, k: &str) -> String {
     if path.is_empty() {
         k.to_string()
     } else {
@@ -163,14 +163,14 @@ fn join(path: &str, k: &str) -> String {
     }
 }
 
-fn as_str<'a>(v: &'a Value<'_>, path: &str) -> R<&'a str> {
+pub(super) fn as_str<'a>(v: &'a Value<'_>, path: &str) -> R<&'a str> {
     match v {
         Value::String(s) => Ok(s),
         _ => Err(bad(path, format!("expected a string, got {}", kind_of(v)))),
     }
 }
 
-fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
+pub(super) fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
     match v {
         Value::Static(StaticNode::U64(u)) => Ok(*u),
         Value::Static(StaticNode::I64(i)) if *i >= 0 => Ok(*i as u64),
@@ -181,22 +181,13 @@ fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
     }
 }
 
-fn id(v: &str, what: &str, path: &str) -> R<String> {
+pub(super) fn id(v: &str, what: &str, path: &str) -> R<String> {
     check_id(what, v).map_err(|e| bad(path, invalid_text(e)))?;
     Ok(v.to_string())
 }
 
-fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
-    v.map(|s| timestamp(s).map_err(|m| bad(path, m)))
-        .transpose()
-}
-
-fn hhmm(s: &str, path: &str) -> R<u16> {
-    syn::hhmm(s).map_err(|m| bad(path, m))
-}
-
 /// At most `max` elements in a list.
-fn at_most<'a, 'v>(a: &'a [Value<'v>], max: usize, path: &str) -> R<&'a [Value<'v>]> {
+pub(super) fn at_most<'a, 'v>(a: &'a [Value<'v>], max: usize, path: &str) -> R<&'a [Value<'v>]> {
     if a.len() > max {
         return Err(bad(
             path,
@@ -206,19 +197,17 @@ fn at_most<'a, 'v>(a: &'a [Value<'v>], max: usize, path: &str) -> R<&'a [Value<'
     Ok(a)
 }
 
-fn invalid_text(e: crate::error::Error) -> String {
+pub(super) fn invalid_text(e: crate::error::Error) -> String {
     match e {
         crate::error::Error::Invalid(m) => m,
         other => other.to_string(),
     }
 }
 
-const DOOR_FACTORS: &[&str] = &["face", "finger", "card", "code", "plate"];
-
-struct Ctx<'k> {
-    model: &'k str,
-    dim: usize,
-    key: Option<&'k Hash>,
+pub(super) struct Ctx<'k> {
+    pub(super) model: &'k str,
+    pub(super) dim: usize,
+    pub(super) key: Option<&'k Hash>,
 }
 
 /// Parses and validates a delta. `model`/`dim` are the store's; `current_key` is the location's
@@ -427,7 +416,7 @@ fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
     match op {
         "upsert_user" => {
             let c = Obj::new(v, path, &["op", "user"])?;
-            parse_user(c.req("user")?, &c.at("user"), ctx)
+            records::parse_user(c.req("user")?, &c.at("user"), ctx)
         }
         "delete_user" | "delete_schedule" | "delete_door" => {
             let c = Obj::new(v, path, &["op", "id"])?;
@@ -441,320 +430,15 @@ fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         }
         "upsert_schedule" => {
             let c = Obj::new(v, path, &["op", "schedule"])?;
-            parse_schedule(c.req("schedule")?, &c.at("schedule")).map(Op::UpsertSchedule)
+            records::parse_schedule(c.req("schedule")?, &c.at("schedule")).map(Op::UpsertSchedule)
         }
         "upsert_door" => {
             let c = Obj::new(v, path, &["op", "door"])?;
-            parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
+            records::parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
         }
         other => Err(bad(
             join(path, "op"),
             format!("unknown op {other:?} (known: upsert_user, delete_user, upsert_schedule, delete_schedule, upsert_door, delete_door)"),
         )),
     }
-}
-
-fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
-    let u = Obj::new(
-        v,
-        path,
-        &[
-            "id",
-            "name",
-            "enabled",
-            "valid_from",
-            "valid_until",
-            "faces",
-            "fingers",
-            "cards",
-            "codes",
-            "plates",
-            "rights",
-        ],
-    )?;
-    let uid = id(u.str("id")?, "user", &u.at("id"))?;
-    let name = u.opt_str("name")?.map(str::to_string);
-    if let Some(n) = &name {
-        check_name(n).map_err(|e| bad(u.at("name"), invalid_text(e)))?;
-    }
-    let enabled = match u.opt("enabled") {
-        None => true,
-        Some(Value::Static(StaticNode::Bool(b))) => *b,
-        Some(x) => {
-            return Err(bad(
-                u.at("enabled"),
-                format!("expected a boolean, got {}", kind_of(x)),
-            ))
-        }
-    };
-    let valid_from = time(u.opt_str("valid_from")?, &u.at("valid_from"))?;
-    let valid_until = time(u.opt_str("valid_until")?, &u.at("valid_until"))?;
-    if let (Some(a), Some(b)) = (valid_from, valid_until) {
-        if b < a {
-            return Err(bad(u.at("valid_until"), "is before valid_from"));
-        }
-    }
-    let mut faces = Vec::new();
-    for (i, f) in at_most(u.arr("faces")?, MAX_FACES_PER_USER, &u.at("faces"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("faces"));
-        let f = Obj::new(f, &p, &["id", "model", "embedding"])?;
-        let fid = id(f.str("id")?, "template", &f.at("id"))?;
-        let model = f.str("model")?;
-        if model != ctx.model {
-            return Err(bad(
-                f.at("model"),
-                format!("this store holds {} templates, got {model:?}", ctx.model),
-            ));
-        }
-        let b = syn::base64(f.str("embedding")?).map_err(|m| bad(f.at("embedding"), m))?;
-        if b.len() % 4 != 0 {
-            return Err(bad(
-                f.at("embedding"),
-                format!("{} bytes is not a whole number of f32", b.len()),
-            ));
-        }
-        let floats: Vec<f32> = b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let v = normalize(&floats, ctx.dim).map_err(|e| bad(f.at("embedding"), invalid_text(e)))?;
-        if faces.iter().any(|(x, _): &(String, Vec<f32>)| *x == fid) {
-            return Err(bad(
-                f.at("id"),
-                format!("template id {fid:?} appears twice"),
-            ));
-        }
-        faces.push((fid, v));
-    }
-    let mut fingers = Vec::new();
-    for (i, f) in at_most(u.arr("fingers")?, MAX_FINGERS_PER_USER, &u.at("fingers"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("fingers"));
-        let f = Obj::new(f, &p, &["id", "position", "format", "data"])?;
-        let position = f.u64("position")?;
-        if position > 10 {
-            return Err(bad(
-                f.at("position"),
-                format!("finger position must be 0..=10, got {position}"),
-            ));
-        }
-        let format = f.str("format")?;
-        if ![
-            "iso19794-2:2005",
-            "iso19794-2:2011",
-            "ansi378:2004",
-            "iso19794-2:card-normal",
-            "iso19794-2:card-compact",
-        ]
-        .contains(&format)
-        {
-            return Err(bad(
-                f.at("format"),
-                format!("unknown fingerprint format {format:?}"),
-            ));
-        }
-        let data = syn::base64(f.str("data")?).map_err(|m| bad(f.at("data"), m))?;
-        if data.is_empty() || data.len() > 65_536 {
-            return Err(bad(
-                f.at("data"),
-                format!("template of {} bytes (1..=65536 expected)", data.len()),
-            ));
-        }
-        let fid = id(f.str("id")?, "template", &f.at("id"))?;
-        if fingers.iter().any(|x: &FingerRecord| x.id == fid) {
-            return Err(bad(
-                f.at("id"),
-                format!("template id {fid:?} appears twice"),
-            ));
-        }
-        fingers.push(FingerRecord {
-            id: fid,
-            position: position as u8,
-            format: format.to_string(),
-            data,
-        });
-    }
-    let mut cards = Vec::new();
-    for (i, c) in at_most(u.arr("cards")?, MAX_CREDENTIALS_PER_USER, &u.at("cards"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("cards"));
-        let c = Obj::new(c, &p, &["format", "number", "facility"])?;
-        let format = c.str("format")?;
-        let number = match c.req("number")? {
-            Value::String(s) => s.to_string(),
-            // `1234` would read as the hex digits 1234 or the number 0x4D2: neither is safe.
-            _ if format == "csn" => {
-                return Err(bad(
-                    c.at("number"),
-                    "csn number must be a string of hex digits, e.g. \"04A1B2C3\"",
-                ))
-            }
-            n => as_u64(n, &c.at("number"))?.to_string(),
-        };
-        let facility = c
-            .opt("facility")
-            .map(|f| as_u64(f, &c.at("facility")))
-            .transpose()?;
-        let k = card_key(format, &number, facility).map_err(|m| bad(&p, m))?;
-        if cards.contains(&k) {
-            return Err(bad(&p, format!("card {k} appears twice")));
-        }
-        cards.push(k);
-    }
-    let mut codes = Vec::new();
-    for (i, c) in at_most(u.arr("codes")?, MAX_CREDENTIALS_PER_USER, &u.at("codes"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("codes"));
-        let s = as_str(c, &p)?;
-        check_code(s).map_err(|m| bad(&p, m))?;
-        let key = ctx.key.ok_or_else(|| {
-            bad(
-                &p,
-                "the location has no code key yet: send a full synchronisation with code_key first",
-            )
-        })?;
-        let h = code_hash(key, s);
-        if codes.contains(&h) {
-            return Err(bad(&p, "code appears twice"));
-        }
-        codes.push(h);
-    }
-    let mut plates = Vec::new();
-    for (i, c) in at_most(u.arr("plates")?, MAX_CREDENTIALS_PER_USER, &u.at("plates"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("plates"));
-        let k = plate_key(as_str(c, &p)?).map_err(|m| bad(&p, m))?;
-        if plates.contains(&k) {
-            return Err(bad(&p, format!("plate {k} appears twice")));
-        }
-        plates.push(k);
-    }
-    let mut rights = Vec::new();
-    for (i, r) in at_most(u.arr("rights")?, MAX_RIGHTS_PER_USER, &u.at("rights"))?
-        .iter()
-        .enumerate()
-    {
-        let p = format!("{}[{i}]", u.at("rights"));
-        let r = Obj::new(r, &p, &["doors", "schedule"])?;
-        let mut doors = Vec::new();
-        for (j, d) in at_most(r.arr("doors")?, MAX_RIGHTS_PER_USER, &r.at("doors"))?
-            .iter()
-            .enumerate()
-        {
-            let dp = format!("{}[{j}]", r.at("doors"));
-            doors.push(id(as_str(d, &dp)?, "door", &dp)?);
-        }
-        if doors.is_empty() {
-            return Err(bad(r.at("doors"), "a right names at least one door"));
-        }
-        let schedule = r
-            .opt_str("schedule")?
-            .map(|s| id(s, "schedule", &r.at("schedule")))
-            .transpose()?;
-        rights.push(Right { doors, schedule });
-    }
-    let hash = canonical::hash(v, Rule::User(ctx.key)).map_err(|w| {
-        bad(
-            path,
-            format!("the user holds {w}; only integers are allowed"),
-        )
-    })?;
-    Ok(Op::UpsertUser(
-        UserRecord {
-            id: uid,
-            name,
-            enabled,
-            valid_from,
-            valid_until,
-            faces: faces.iter().map(|f| f.0.clone()).collect(),
-            fingers,
-            cards,
-            codes,
-            plates,
-            rights,
-            hash,
-        },
-        faces,
-        Vec::new(),
-    ))
-}
-
-fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
-    let s = Obj::new(v, path, &["id", "timezone", "weekly", "holidays"])?;
-    let sid = id(s.str("id")?, "schedule", &s.at("id"))?;
-    let tz = s.str("timezone")?;
-    jiff::tz::TimeZone::get(tz)
-        .map_err(|_| bad(s.at("timezone"), format!("unknown time zone {tz:?}")))?;
-    let mut weekly = Vec::new();
-    if let Some(w) = s.opt("weekly") {
-        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        let wo = Obj::new(w, &s.at("weekly"), &days)?;
-        for (d, name) in days.iter().enumerate() {
-            for (i, iv) in wo.arr(name)?.iter().enumerate() {
-                let p = format!("{}[{i}]", wo.at(name));
-                let Value::Array(pair) = iv else {
-                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
-                };
-                if pair.len() != 2 {
-                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
-                }
-                let a = hhmm(as_str(&pair[0], &p)?, &p)?;
-                let b = hhmm(as_str(&pair[1], &p)?, &p)?;
-                if b <= a {
-                    return Err(bad(&p, "interval ends before it starts"));
-                }
-                weekly.push((d as u8, a, b));
-            }
-        }
-    }
-    let mut holidays = Vec::new();
-    for (i, h) in s.arr("holidays")?.iter().enumerate() {
-        let p = format!("{}[{i}]", s.at("holidays"));
-        let d = as_str(h, &p)?;
-        syn::date(d).map_err(|m| bad(&p, m))?;
-        holidays.push(d.to_string());
-    }
-    Ok(Schedule {
-        id: sid,
-        timezone: tz.to_string(),
-        weekly,
-        holidays,
-        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
-    })
-}
-
-fn parse_door(v: &Value<'_>, path: &str) -> R<Door> {
-    let d = Obj::new(v, path, &["id", "modes"])?;
-    let did = id(d.str("id")?, "door", &d.at("id"))?;
-    let mut modes = Vec::new();
-    for (i, m) in d.arr("modes")?.iter().enumerate() {
-        let p = format!("{}[{i}]", d.at("modes"));
-        let m = as_str(m, &p)?;
-        if m.split('+').any(|f| !DOOR_FACTORS.contains(&f)) {
-            return Err(bad(
-                &p,
-                format!(
-                    "mode {m:?}: factors are {} joined by '+'",
-                    DOOR_FACTORS.join(", ")
-                ),
-            ));
-        }
-        modes.push(m.to_string());
-    }
-    Ok(Door {
-        id: did,
-        modes,
-        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
-    })
 }

@@ -21,6 +21,7 @@ pub mod canonical;
 pub mod delta;
 mod end_state;
 mod query;
+mod records;
 pub mod syntax;
 
 use crate::catalog::{CatalogOp, Hash, LocationState};
