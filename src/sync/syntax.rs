@@ -105,7 +105,7 @@ pub fn card_key(format: &str, number: &str, facility: Option<u64>) -> Result<Str
             if n.len() < 2 || n.len() > 32 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("csn must be 2..=32 hex digits, got {number:?}"));
             }
-            if n.len() % 2 != 0 {
+            if !n.len().is_multiple_of(2) {
                 return Err(format!(
                     "csn must be whole bytes (an even number of hex digits), got {number:?}"
                 ));
