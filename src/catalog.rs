@@ -115,7 +115,9 @@ pub struct LocationState {
     pub schedules: imbl::OrdMap<String, Arc<Schedule>>,
     /// Doors by id.
     pub doors: imbl::OrdMap<String, Arc<Door>>,
-    /// Hashes of the last applied deltas by sequence (at least the last [`DELTA_HISTORY`]).
+    /// What identifies each of the last applied deltas, by sequence (the last [`DELTA_HISTORY`]):
+    /// `sync::delta::Delta::hash`, its keyed half zeroed after a code-key change (older builds
+    /// stored the whole keyed SHA-256).
     pub deltas: imbl::OrdMap<u64, Hash>,
 }
 
@@ -193,15 +195,27 @@ pub struct Catalog {
 }
 
 impl LocationState {
+    /// Forgets the user's credentials — those it still holds: within one delta a credential may
+    /// pass to another user before its old holder is replaced or deleted (uniqueness is checked
+    /// on the state the whole delta produces), and that new holder keeps it.
     fn unindex(&mut self, u: &UserRecord) {
+        fn drop_own<K: std::hash::Hash + Eq + Clone>(
+            m: &mut imbl::HashMap<K, String>,
+            k: &K,
+            id: &str,
+        ) {
+            if m.get(k).is_some_and(|o| o == id) {
+                m.remove(k);
+            }
+        }
         for c in &u.cards {
-            self.cards.remove(c);
+            drop_own(&mut self.cards, c, &u.id);
         }
         for c in &u.codes {
-            self.codes.remove(c);
+            drop_own(&mut self.codes, c, &u.id);
         }
         for p in &u.plates {
-            self.plates.remove(p);
+            drop_own(&mut self.plates, p, &u.id);
         }
     }
     fn index(&mut self, u: &UserRecord) {
@@ -282,6 +296,26 @@ impl Catalog {
                 code_key,
             } => {
                 let mut s = state(self, location);
+                if *seq <= s.seq {
+                    // A full synchronisation restarting the numbering of a location at the end
+                    // of the sequence range: the sequences remembered so far mean nothing now.
+                    s.deltas = Default::default();
+                }
+                if code_key.is_some_and(|k| s.code_key.is_some_and(|old| old != k)) {
+                    // A new code key: the deltas remembered so far keyed their codes with the
+                    // old one, which is gone. Their keyed half (see `sync::delta::Delta::hash`)
+                    // is zeroed so that a re-sent one is compared on everything but its codes.
+                    let rekeyed: Vec<(u64, Hash)> = s
+                        .deltas
+                        .iter()
+                        .map(|(q, h)| {
+                            let mut h = *h;
+                            h[16..].fill(0);
+                            (*q, h)
+                        })
+                        .collect();
+                    s.deltas = rekeyed.into_iter().collect();
+                }
                 s.seq = *seq;
                 s.deltas.insert(*seq, *delta_hash);
                 while s.deltas.len() as u64 > DELTA_HISTORY {

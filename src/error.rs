@@ -103,6 +103,19 @@ impl Error {
     }
 }
 
+/// The largest sequence number a delta may carry: 2^53 - 1, the largest integer a JavaScript
+/// sender represents exactly (sequences are 1..=this; see `docs/sync-protocol.md`).
+pub const MAX_SEQUENCE: u64 = (1 << 53) - 1;
+
+/// What a sender should do when a full synchronisation is needed after sequence `last`.
+fn full_advice(last: u64) -> String {
+    if last >= MAX_SEQUENCE {
+        format!("send a full synchronisation with any sequence 1..={MAX_SEQUENCE}: the location is at the end of the range and its numbering restarts")
+    } else {
+        format!("send a full synchronisation with a sequence above {last}")
+    }
+}
+
 /// Why a synchronisation delta was refused (see `sync`). Nothing of a refused delta is applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -122,7 +135,7 @@ pub enum Refusal {
         message: String,
     },
     /// The sequence skips deltas.
-    #[error("location {location}: expected sequence {expected}, got {got}: a full synchronisation is needed")]
+    #[error("location {location}: expected sequence {expected}, got {got}: a full synchronisation is needed ({})", full_advice(expected.saturating_sub(1)))]
     Gap {
         /// Location.
         location: String,
@@ -148,7 +161,7 @@ pub enum Refusal {
         limit: usize,
     },
     /// A sequence older than the kept history.
-    #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); send a full synchronisation")]
+    #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); {}", full_advice(*last))]
     Stale {
         /// Location.
         location: String,
@@ -157,4 +170,20 @@ pub enum Refusal {
         /// Last applied.
         last: u64,
     },
+}
+
+impl Refusal {
+    /// The kind of refusal, one word for programs (`docs/sync-protocol.md`, "Refusals"):
+    /// `parse`, `version`, `invalid`, `gap`, `conflict`, `stale` or `too-large`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::Parse(_) => "parse",
+            Refusal::Version(_) => "version",
+            Refusal::Invalid { .. } => "invalid",
+            Refusal::Gap { .. } => "gap",
+            Refusal::Conflict { .. } => "conflict",
+            Refusal::Stale { .. } => "stale",
+            Refusal::TooLarge { .. } => "too-large",
+        }
+    }
 }

@@ -7,7 +7,22 @@ use crate::error::{Error, Result};
 pub const MAX_ID_LEN: usize = 64;
 /// Longest model name in bytes (stored in every segment header).
 pub const MAX_MODEL_LEN: usize = 32;
-/// Checks an id: 1..=64 bytes of UTF-8 without control characters.
+/// Longest display name in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Bidirectional embeddings, overrides and isolates (U+202A..=U+202E, U+2066..=U+2069): printed
+/// raw, they reorder the text around them, so `admin\u{202E}txt.exe` shows as something else.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The first character of `s` that must not appear in an id or a name: a control character (C0,
+/// DEL, C1) or a bidi control. Ids and names end up in terminals, logs and door displays.
+fn forbidden_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| c.is_control() || is_bidi_control(c))
+}
+
+/// Checks an id: 1..=64 bytes of UTF-8 without control or bidi-control characters.
 pub fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(Error::Invalid(format!(
@@ -15,9 +30,27 @@ pub fn check_id(what: &str, id: &str) -> Result<()> {
             id.len()
         )));
     }
-    if id.chars().any(char::is_control) {
+    if let Some(c) = forbidden_char(id) {
         return Err(Error::Invalid(format!(
-            "{what} id {id:?} contains a control character"
+            "{what} id {id:?} contains the control character U+{:04X}",
+            c as u32
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a display name: at most 256 bytes of UTF-8 without control or bidi-control characters.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::Invalid(format!(
+            "longer than {MAX_NAME_LEN} bytes ({} bytes)",
+            name.len()
+        )));
+    }
+    if let Some(c) = forbidden_char(name) {
+        return Err(Error::Invalid(format!(
+            "name {name:?} contains the control character U+{:04X}",
+            c as u32
         )));
     }
     Ok(())
@@ -45,6 +78,13 @@ mod tests {
         assert!(check_id("user", "").is_err());
         assert!(check_id("user", &"x".repeat(65)).is_err());
         assert!(check_id("user", "a\nb").is_err());
+        assert!(check_id("user", "a\u{202E}b").is_err());
+        assert!(check_id("user", "a\u{2066}b").is_err());
+        assert!(check_id("user", "a\u{85}b").is_err());
+        assert!(check_id("user", "Zoë-1").is_ok());
+        assert!(check_name("Zoë \u{1F600}").is_ok());
+        assert!(check_name("x\u{2069}").is_err());
+        assert!(check_name(&"x".repeat(257)).is_err());
         assert!(check_id("user", "u-1001").is_ok());
         assert!(check_model("w600k_mbf").is_ok());
         assert!(check_model("bad model").is_err());

@@ -38,6 +38,9 @@ pub struct FileResult {
     file: String,
     /// applied, already-applied, refused, failed or not-applied.
     status: &'static str,
+    /// Why a refused delta was refused, for programs: parse, version, invalid, gap, conflict
+    /// or stale (docs/sync-protocol.md, "Refusals"); null otherwise.
+    refusal: Option<&'static str>,
     location: Option<String>,
     sequence: Option<u64>,
     changes: Option<usize>,
@@ -167,14 +170,15 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
             Err(e) => {
                 // A refusal is the delta's fault (resending it will not help); anything else
                 // (storage full, I/O) is the terminal's, and the delta may be sent again.
-                let (status, reason) = match e {
-                    Error::Refused(r) => ("refused", r.to_string()),
-                    other => ("failed", other.to_string()),
+                let (status, refusal, reason) = match e {
+                    Error::Refused(r) => ("refused", Some(r.kind()), r.to_string()),
+                    other => ("failed", None, other.to_string()),
                 };
                 stopped = Some(format!("{file} was {status}"));
                 let (location, sequence) = peek(&bytes);
                 FileResult {
                     status,
+                    refusal,
                     location,
                     sequence,
                     reason: Some(reason),
@@ -293,21 +297,15 @@ pub struct DigestArgs {
     location: String,
 }
 
-/// The library says "not found: location …"; say what to do about it.
-fn unknown_location(e: Error, location: &str) -> Fail {
-    match e {
-        Error::NotFound(_) => Fail::new(format!(
-            "location {location} has never been synchronised (see `edgeid sync status`)"
-        )),
-        other => other.into(),
-    }
-}
-
-/// `sync digest`.
+/// `sync digest`. A location never synchronised holds nothing: its digest is that of the empty
+/// state ([`edgeid::sync::EMPTY_DIGEST`]), sequence 0, with a note on stderr in case the location
+/// id was mistyped.
 #[derive(Serialize)]
 pub struct Digest {
     location: String,
     digest: String,
+    sequence: u64,
+    synchronised: bool,
 }
 
 impl Report for Digest {
@@ -318,11 +316,26 @@ impl Report for Digest {
 
 pub fn digest(a: &DigestArgs) -> CmdResult<Digest> {
     let store = open_read_only(&a.store)?;
-    let digest = store
-        .digest(&a.location)
-        .map_err(|e| unknown_location(e, &a.location))?;
+    let (digest, synchronised) = match store.digest(&a.location) {
+        Ok(d) => (d, true),
+        Err(Error::NotFound(_)) => {
+            eprintln!(
+                "edgeid: note: location {} has never been synchronised; this is the digest of an empty location (see `edgeid sync status`)",
+                a.location
+            );
+            (edgeid::sync::EMPTY_DIGEST.to_string(), false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let sequence = store
+        .sync_status()
+        .into_iter()
+        .find(|l| l.location == a.location)
+        .map_or(0, |l| l.sequence);
     Ok(Digest {
         location: a.location.clone(),
         digest,
+        sequence,
+        synchronised,
     })
 }

@@ -341,13 +341,67 @@ fn the_full_example_alone_has_the_platform_digest() {
     for key in ["sequence", "users", "faces", "fingers", "digest"] {
         assert_eq!(s["locations"][0][key], a1[key], "{key}: {s}");
     }
+    // A location never synchronised holds nothing: it has the digest of the empty state
+    // (docs/sync-protocol.md), which a platform compares like any other.
     let o = edgeid(&["sync", "digest", "--store", &st, "--location", "elsewhere"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
     assert!(
         stderr(&o).contains("never been synchronised"),
         "{}",
         stderr(&o)
     );
+    let j = json(&["sync", "digest", "--store", &st, "--location", "elsewhere"]);
+    assert_eq!(
+        (&j["sequence"], &j["synchronised"]),
+        (&0.into(), &false.into())
+    );
+    let j = json(&["sync", "digest", "--store", &st, "--location", LOC]);
+    assert_eq!(
+        (&j["sequence"], &j["synchronised"], &j["digest"]),
+        (&41.into(), &true.into(), &a1["digest"])
+    );
+}
+
+#[test]
+fn apply_reports_a_machine_readable_refusal_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = new_store(tmp.path());
+    let (f1, f2) = (example("01-full.json"), example("02-changes.json"));
+    json(&["sync", "apply", "--store", &st, &f1, &f2]);
+    let bad = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let head = r#""format":"edgeid.delta/1","location":"hq-amsterdam""#;
+    for (file, kind) in [
+        (example("03-gap.json"), "gap"),
+        (example("04-conflict.json"), "conflict"),
+        (example("05-bad-embedding.json"), "invalid"),
+        (bad("parse.json", "{not json"), "parse"),
+        (
+            bad("version.json", r#"{"format":"edgeid.delta/9"}"#),
+            "version",
+        ),
+        (
+            bad(
+                "stale.json",
+                &format!(r#"{{{head},"sequence":3,"kind":"full","changes":[]}}"#),
+            ),
+            "stale",
+        ),
+    ] {
+        let (code, r) = run_json(&["sync", "apply", "--store", &st, &file]);
+        assert_eq!(code, Some(1), "{r}");
+        assert_eq!(r["results"][0]["status"], "refused", "{r}");
+        assert_eq!(r["results"][0]["refusal"], kind, "{r}");
+    }
+    let r = json(&["sync", "apply", "--store", &st, &f2]);
+    assert!(r["results"][0]["refusal"].is_null(), "{r}");
 }
 
 #[test]

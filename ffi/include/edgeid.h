@@ -344,6 +344,11 @@ enum edgeid_refusal
      * A reason this version of the C API does not classify; the message tells what it is.
      */
     EDGEID_REFUSAL_OTHER = 7,
+    /**
+     * Larger than this store accepts (`max_delta_bytes`); refused before it was parsed. The
+     * platform sends the location's users in several deltas.
+     */
+    EDGEID_REFUSAL_TOO_LARGE = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

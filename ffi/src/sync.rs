@@ -62,6 +62,9 @@ pub enum edgeid_refusal {
     EDGEID_REFUSAL_STALE = 6,
     /// A reason this version of the C API does not classify; the message tells what it is.
     EDGEID_REFUSAL_OTHER = 7,
+    /// Larger than this store accepts (`max_delta_bytes`); refused before it was parsed. The
+    /// platform sends the location's users in several deltas.
+    EDGEID_REFUSAL_TOO_LARGE = 8,
 }
 
 /// The stage an apply has reached, passed to an `edgeid_progress_fn`.
@@ -217,6 +220,7 @@ fn refusal_kind(r: &Refusal) -> (edgeid_refusal, &str, u64) {
         Refusal::Stale {
             location, sequence, ..
         } => (EDGEID_REFUSAL_STALE, location, *sequence),
+        Refusal::TooLarge { .. } => (EDGEID_REFUSAL_TOO_LARGE, "", 0),
         _ => (EDGEID_REFUSAL_OTHER, "", 0),
     }
 }
@@ -455,6 +459,11 @@ mod tests {
             refusal_kind(&Refusal::Version("v".into())).0,
             EDGEID_REFUSAL_VERSION
         );
+        let large = Refusal::TooLarge {
+            size: 2 << 20,
+            limit: 1 << 20,
+        };
+        assert_eq!(refusal_kind(&large), (EDGEID_REFUSAL_TOO_LARGE, "", 0));
     }
 
     #[test]

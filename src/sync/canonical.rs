@@ -64,7 +64,9 @@ fn string(s: &str, out: &mut Vec<u8>) {
 pub enum Rule<'k> {
     /// Plain canonical form.
     Plain,
-    /// A user object: `codes` elements become keyed hashes.
+    /// A user object: `codes` elements become keyed hashes (with no key, each becomes `"*"`:
+    /// the masked form that compares deltas across a code-key rotation; a user with codes always
+    /// has a key, so no record or digest is ever computed masked).
     User(Option<&'k Hash>),
     /// A delta: every `changes[i].user` is a user object; `code_key` is kept as sent.
     Delta(Option<&'k Hash>),
@@ -108,15 +110,18 @@ pub fn write(v: &Value<'_>, rule: Rule<'_>, out: &mut Vec<u8>) -> Result<(), &'s
                 out.push(b':');
                 let x = o.get(*k).expect("key from this object");
                 match (rule, *k, x) {
-                    (Rule::User(Some(key)), "codes", Value::Array(codes)) => {
+                    (Rule::User(key), "codes", Value::Array(codes)) => {
                         out.push(b'[');
                         for (j, c) in codes.iter().enumerate() {
                             if j > 0 {
                                 out.push(b',');
                             }
-                            match c {
-                                Value::String(s) => string(&hex(&code_hash(key, s)), out),
-                                other => write(other, Rule::Plain, out)?,
+                            match (c, key) {
+                                (Value::String(s), Some(key)) => {
+                                    string(&hex(&code_hash(key, s)), out)
+                                }
+                                (Value::String(_), None) => string("*", out),
+                                (other, _) => write(other, Rule::Plain, out)?,
                             }
                         }
                         out.push(b']');

@@ -5,18 +5,31 @@
 //! zones, embeddings (base64, model, dimension, finite, non-zero). Every error names where it is,
 //! e.g. `changes[3].user.faces[0].embedding: expected 512 floats, got 511`.
 
-use super::canonical::{self, code_hash, Rule};
-use super::Refusal;
-use crate::catalog::{Door, FingerRecord, Hash, Right, Schedule, UserRecord};
-use crate::face::normalize;
+use super::canonical::{self, Rule};
+use super::records;
+use super::syntax as syn;
+pub use super::syntax::{card_key, check_code, plate_key};
+use super::{Refusal, MAX_SEQUENCE};
+use crate::catalog::{Door, Hash, Schedule, UserRecord};
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
 use crate::ids::check_id;
-use base64::Engine;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
 /// The version this build reads.
 pub const FORMAT: &str = "edgeid.delta/1";
+
+/// Most changes in one delta (a full synchronisation of a large location is sent in one delta; the
+/// delta's size limit usually binds first).
+pub const MAX_CHANGES: usize = 1_000_000;
+/// Most face templates per user.
+pub const MAX_FACES_PER_USER: usize = 16;
+/// Most fingerprint templates per user (ten fingers, two views each).
+pub const MAX_FINGERS_PER_USER: usize = 20;
+/// Most cards, most access codes and most plates per user (each).
+pub const MAX_CREDENTIALS_PER_USER: usize = 16;
+/// Most rights per user, and most doors per right.
+pub const MAX_RIGHTS_PER_USER: usize = 64;
 
 /// A full synchronisation or a batch of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,20 +71,24 @@ pub struct Delta {
     pub code_key: Option<Hash>,
     /// The changes, in order.
     pub ops: Vec<Op>,
-    /// Hash of the delta's canonical form (codes keyed): tells a re-sent delta from a conflict.
+    /// What tells a re-sent delta from a conflicting one (see [`Delta::same_as`]): the first 16
+    /// bytes of the SHA-256 of the canonical form with codes masked, then the first 16 bytes of
+    /// the SHA-256 of the canonical form with codes keyed.
     pub hash: Hash,
+    /// SHA-256 of the canonical form with codes keyed: what builds before this one remembered.
+    pub keyed_hash: Hash,
 }
 
-type R<T> = Result<T, Refusal>;
+pub(super) type R<T> = Result<T, Refusal>;
 
-fn bad(path: impl Into<String>, msg: impl Into<String>) -> Refusal {
+pub(super) fn bad(path: impl Into<String>, msg: impl Into<String>) -> Refusal {
     Refusal::Invalid {
         path: path.into(),
         message: msg.into(),
     }
 }
 
-fn kind_of(v: &Value<'_>) -> &'static str {
+pub(super) fn kind_of(v: &Value<'_>) -> &'static str {
     match v {
         Value::Static(StaticNode::Null) => "null",
         Value::Static(StaticNode::Bool(_)) => "a boolean",
@@ -83,13 +100,13 @@ fn kind_of(v: &Value<'_>) -> &'static str {
 }
 
 /// An object's members, refusing unknown keys (a misspelt field must not be silently ignored).
-struct Obj<'a, 'v> {
+pub(super) struct Obj<'a, 'v> {
     o: &'a simd_json::borrowed::Object<'v>,
     path: String,
 }
 
 impl<'a, 'v> Obj<'a, 'v> {
-    fn new(v: &'a Value<'v>, path: &str, allowed: &[&str]) -> R<Self> {
+    pub(super) fn new(v: &'a Value<'v>, path: &str, allowed: &[&str]) -> R<Self> {
         let Value::Object(o) = v else {
             return Err(bad(path, format!("expected an object, got {}", kind_of(v))));
         };
@@ -106,27 +123,27 @@ impl<'a, 'v> Obj<'a, 'v> {
             path: path.to_string(),
         })
     }
-    fn at(&self, k: &str) -> String {
+    pub(super) fn at(&self, k: &str) -> String {
         join(&self.path, k)
     }
-    fn opt(&self, k: &str) -> Option<&'a Value<'v>> {
+    pub(super) fn opt(&self, k: &str) -> Option<&'a Value<'v>> {
         self.o
             .get(k)
             .filter(|v| !matches!(v, Value::Static(StaticNode::Null)))
     }
-    fn req(&self, k: &str) -> R<&'a Value<'v>> {
+    pub(super) fn req(&self, k: &str) -> R<&'a Value<'v>> {
         self.opt(k).ok_or_else(|| bad(self.at(k), "missing"))
     }
-    fn str(&self, k: &str) -> R<&'a str> {
+    pub(super) fn str(&self, k: &str) -> R<&'a str> {
         as_str(self.req(k)?, &self.at(k))
     }
-    fn opt_str(&self, k: &str) -> R<Option<&'a str>> {
+    pub(super) fn opt_str(&self, k: &str) -> R<Option<&'a str>> {
         self.opt(k).map(|v| as_str(v, &self.at(k))).transpose()
     }
-    fn u64(&self, k: &str) -> R<u64> {
+    pub(super) fn u64(&self, k: &str) -> R<u64> {
         as_u64(self.req(k)?, &self.at(k))
     }
-    fn arr(&self, k: &str) -> R<&'a [Value<'v>]> {
+    pub(super) fn arr(&self, k: &str) -> R<&'a [Value<'v>]> {
         match self.opt(k) {
             None => Ok(&[]),
             Some(Value::Array(a)) => Ok(a),
@@ -138,7 +155,7 @@ impl<'a, 'v> Obj<'a, 'v> {
     }
 }
 
-fn join(path: &str, k: &str) -> String {
+pub(super) fn join(path: &str, k: &str) -> String {
     if path.is_empty() {
         k.to_string()
     } else {
@@ -146,14 +163,14 @@ fn join(path: &str, k: &str) -> String {
     }
 }
 
-fn as_str<'a>(v: &'a Value<'_>, path: &str) -> R<&'a str> {
+pub(super) fn as_str<'a>(v: &'a Value<'_>, path: &str) -> R<&'a str> {
     match v {
         Value::String(s) => Ok(s),
         _ => Err(bad(path, format!("expected a string, got {}", kind_of(v)))),
     }
 }
 
-fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
+pub(super) fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
     match v {
         Value::Static(StaticNode::U64(u)) => Ok(*u),
         Value::Static(StaticNode::I64(i)) if *i >= 0 => Ok(*i as u64),
@@ -164,94 +181,33 @@ fn as_u64(v: &Value<'_>, path: &str) -> R<u64> {
     }
 }
 
-fn id(v: &str, what: &str, path: &str) -> R<String> {
+pub(super) fn id(v: &str, what: &str, path: &str) -> R<String> {
     check_id(what, v).map_err(|e| bad(path, invalid_text(e)))?;
     Ok(v.to_string())
 }
 
-fn invalid_text(e: crate::error::Error) -> String {
+/// At most `max` elements in a list.
+pub(super) fn at_most<'a, 'v>(a: &'a [Value<'v>], max: usize, path: &str) -> R<&'a [Value<'v>]> {
+    if a.len() > max {
+        return Err(bad(
+            path,
+            format!("at most {max} elements, got {}", a.len()),
+        ));
+    }
+    Ok(a)
+}
+
+pub(super) fn invalid_text(e: crate::error::Error) -> String {
     match e {
         crate::error::Error::Invalid(m) => m,
         other => other.to_string(),
     }
 }
 
-fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
-    v.map(|s| {
-        s.parse::<jiff::Timestamp>()
-            .map(|t| t.as_second())
-            .map_err(|e| bad(path, format!("{s:?} is not an RFC 3339 time stamp ({e})")))
-    })
-    .transpose()
-}
-
-/// Normalises a card credential. Formats: `csn` (hex serial, case-insensitive, 2..=32 digits),
-/// `wiegand26` (facility 0..=255, number 0..=65535), `wiegand34` (facility 0..=65535, number
-/// 0..=65535).
-pub fn card_key(format: &str, number: &str, facility: Option<u64>) -> Result<String, String> {
-    match format {
-        "csn" => {
-            let n = number.trim();
-            if n.len() < 2 || n.len() > 32 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("csn must be 2..=32 hex digits, got {number:?}"));
-            }
-            if facility.is_some() {
-                return Err("csn cards have no facility".into());
-            }
-            Ok(format!("csn:{}", n.to_ascii_uppercase()))
-        }
-        "wiegand26" | "wiegand34" => {
-            let fmax = if format == "wiegand26" { 255 } else { 65_535 };
-            let f = facility.ok_or_else(|| format!("{format} needs a facility code"))?;
-            if f > fmax {
-                return Err(format!("{format} facility must be 0..={fmax}, got {f}"));
-            }
-            let n: u64 = number
-                .trim()
-                .parse()
-                .map_err(|_| format!("{format} number must be an integer, got {number:?}"))?;
-            if n > 65_535 {
-                return Err(format!("{format} number must be 0..=65535, got {n}"));
-            }
-            let tag = if format == "wiegand26" { "w26" } else { "w34" };
-            Ok(format!("{tag}:{f}:{n}"))
-        }
-        other => Err(format!(
-            "unknown card format {other:?} (known: csn, wiegand26, wiegand34)"
-        )),
-    }
-}
-
-/// Normalises a licence plate: letters upper-cased, spaces, dashes and dots removed; 1..=16
-/// letters and digits remain.
-pub fn plate_key(p: &str) -> Result<String, String> {
-    let k: String = p
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.'))
-        .flat_map(char::to_uppercase)
-        .collect();
-    if k.is_empty() || k.chars().count() > 16 || !k.chars().all(char::is_alphanumeric) {
-        return Err(format!(
-            "plate must be 1..=16 letters or digits after removing spaces, dashes and dots, got {p:?}"
-        ));
-    }
-    Ok(k)
-}
-
-/// Checks an access code: 4..=12 decimal digits.
-pub fn check_code(c: &str) -> Result<(), String> {
-    if !(4..=12).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("access code must be 4..=12 digits".into());
-    }
-    Ok(())
-}
-
-const DOOR_FACTORS: &[&str] = &["face", "finger", "card", "code", "plate"];
-
-struct Ctx<'k> {
-    model: &'k str,
-    dim: usize,
-    key: Option<&'k Hash>,
+pub(super) struct Ctx<'k> {
+    pub(super) model: &'k str,
+    pub(super) dim: usize,
+    pub(super) key: Option<&'k Hash>,
 }
 
 /// Parses and validates a delta. `model`/`dim` are the store's; `current_key` is the location's
@@ -263,8 +219,11 @@ pub fn parse(
     current_key: impl FnOnce(&str) -> Option<Hash>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> R<Delta> {
-    let v = simd_json::to_borrowed_value(json)
-        .map_err(|e| Refusal::Parse(format!("not valid JSON: {e}")))?;
+    let tape =
+        simd_json::to_tape(json).map_err(|e| Refusal::Parse(format!("not valid JSON: {e}")))?;
+    syn::unique_keys(&tape.0)?;
+    let v = simd_json::value::lazy::Value::from_tape(tape.as_value()).into_value();
+    drop(tape);
     let top = Obj::new(
         &v,
         "",
@@ -285,9 +244,25 @@ pub fn parse(
         )));
     }
     let location = id(top.str("location")?, "location", "location")?;
-    let sequence = top.u64("sequence")?;
-    if sequence == 0 {
-        return Err(bad("sequence", "must be at least 1"));
+    let sequence = match top.opt("sequence") {
+        Some(Value::Static(StaticNode::U64(u))) => *u,
+        Some(Value::Static(StaticNode::I64(i))) if *i >= 0 => *i as u64,
+        // Out of range, negative or not an integer: one message with the range.
+        _ if top.opt("sequence").is_none() => return Err(bad("sequence", "missing")),
+        _ => u64::MAX,
+    };
+    if !(1..=MAX_SEQUENCE).contains(&sequence) {
+        return Err(bad(
+            "sequence",
+            format!(
+                "must be 1..={MAX_SEQUENCE} (2^53-1, exact in every JSON library), got {}",
+                top.opt("sequence").map_or(String::new(), |v| match v {
+                    Value::Static(StaticNode::U64(u)) => u.to_string(),
+                    Value::Static(StaticNode::I64(i)) => i.to_string(),
+                    other => kind_of(other).to_string(),
+                })
+            ),
+        ));
     }
     let kind = match top.str("kind")? {
         "full" => Kind::Full,
@@ -314,9 +289,7 @@ pub fn parse(
             ))
         }
         Some(s) => {
-            let b = base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|e| bad("code_key", format!("not base64: {e}")))?;
+            let b = syn::base64(s).map_err(|m| bad("code_key", m))?;
             Some(
                 <Hash>::try_from(b.as_slice())
                     .map_err(|_| bad("code_key", format!("expected 32 bytes, got {}", b.len())))?,
@@ -329,23 +302,49 @@ pub fn parse(
         dim,
         key: key.as_ref(),
     };
-    let changes = top.arr("changes")?;
+    // Required in both kinds: a full without it would silently empty the location. `[]` says so.
+    top.req("changes")?;
+    let changes = at_most(top.arr("changes")?, MAX_CHANGES, "changes")?;
     let mut ops = Vec::with_capacity(changes.len());
     for (i, c) in changes.iter().enumerate() {
         let path = format!("changes[{i}]");
-        ops.push(parse_change(c, &path, &ctx)?);
+        let op = parse_change(c, &path, &ctx)?;
+        if kind == Kind::Full
+            && matches!(
+                op,
+                Op::DeleteUser(_) | Op::DeleteSchedule(_) | Op::DeleteDoor(_)
+            )
+        {
+            return Err(bad(
+                join(&path, "op"),
+                "a full delta lists the whole state: what it does not list is removed, so it carries no delete_* ops",
+            ));
+        }
+        ops.push(op);
         if i % 256 == 0 {
             progress(i, changes.len());
         }
     }
     progress(changes.len(), changes.len());
     prepare_fingers(&mut ops)?;
-    let hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(|w| {
+    let non_integer = |w| {
         bad(
             "",
             format!("the delta holds {w}; only integers are allowed"),
         )
-    })?;
+    };
+    let keyed_hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(non_integer)?;
+    let has_codes = ops
+        .iter()
+        .any(|op| matches!(op, Op::UpsertUser(u, _, _) if !u.codes.is_empty()));
+    let masked = if has_codes {
+        canonical::hash(&v, Rule::Delta(None)).map_err(non_integer)?
+    } else {
+        keyed_hash
+    };
+    let mut hash = [0; 32];
+    hash[..16].copy_from_slice(&masked[..16]);
+    hash[16..].copy_from_slice(&keyed_hash[..16]);
     Ok(Delta {
         location,
         sequence,
@@ -353,7 +352,21 @@ pub fn parse(
         code_key,
         ops,
         hash,
+        keyed_hash,
     })
+}
+
+impl Delta {
+    /// Whether the delta remembered under this sequence (`h`, as stored by
+    /// [`crate::catalog::CatalogOp::Applied`]) is this one. Its keyed half is zeroed once the
+    /// location's code key changes (the codes it held were keyed with the old key, which the
+    /// terminal no longer has): such a delta is compared on everything but its codes. A hash
+    /// from a build before this rule is the whole keyed SHA-256.
+    pub fn same_as(&self, h: &Hash) -> bool {
+        *h == self.hash
+            || *h == self.keyed_hash
+            || (h[..16] == self.hash[..16] && h[16..] == [0; 16])
+    }
 }
 
 /// Prepares every fingerprint template of the delta for the finger index (about 0.12 ms
@@ -403,7 +416,7 @@ fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
     match op {
         "upsert_user" => {
             let c = Obj::new(v, path, &["op", "user"])?;
-            parse_user(c.req("user")?, &c.at("user"), ctx)
+            records::parse_user(c.req("user")?, &c.at("user"), ctx)
         }
         "delete_user" | "delete_schedule" | "delete_door" => {
             let c = Obj::new(v, path, &["op", "id"])?;
@@ -417,309 +430,15 @@ fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         }
         "upsert_schedule" => {
             let c = Obj::new(v, path, &["op", "schedule"])?;
-            parse_schedule(c.req("schedule")?, &c.at("schedule")).map(Op::UpsertSchedule)
+            records::parse_schedule(c.req("schedule")?, &c.at("schedule")).map(Op::UpsertSchedule)
         }
         "upsert_door" => {
             let c = Obj::new(v, path, &["op", "door"])?;
-            parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
+            records::parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
         }
         other => Err(bad(
             join(path, "op"),
             format!("unknown op {other:?} (known: upsert_user, delete_user, upsert_schedule, delete_schedule, upsert_door, delete_door)"),
         )),
     }
-}
-
-fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
-    let u = Obj::new(
-        v,
-        path,
-        &[
-            "id",
-            "name",
-            "enabled",
-            "valid_from",
-            "valid_until",
-            "faces",
-            "fingers",
-            "cards",
-            "codes",
-            "plates",
-            "rights",
-        ],
-    )?;
-    let uid = id(u.str("id")?, "user", &u.at("id"))?;
-    let name = u.opt_str("name")?.map(str::to_string);
-    if name.as_ref().is_some_and(|n| n.len() > 256) {
-        return Err(bad(u.at("name"), "longer than 256 bytes"));
-    }
-    let enabled = match u.opt("enabled") {
-        None => true,
-        Some(Value::Static(StaticNode::Bool(b))) => *b,
-        Some(x) => {
-            return Err(bad(
-                u.at("enabled"),
-                format!("expected a boolean, got {}", kind_of(x)),
-            ))
-        }
-    };
-    let valid_from = time(u.opt_str("valid_from")?, &u.at("valid_from"))?;
-    let valid_until = time(u.opt_str("valid_until")?, &u.at("valid_until"))?;
-    if let (Some(a), Some(b)) = (valid_from, valid_until) {
-        if b < a {
-            return Err(bad(u.at("valid_until"), "is before valid_from"));
-        }
-    }
-    let mut faces = Vec::new();
-    for (i, f) in u.arr("faces")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("faces"));
-        let f = Obj::new(f, &p, &["id", "model", "embedding"])?;
-        let fid = id(f.str("id")?, "template", &f.at("id"))?;
-        let model = f.str("model")?;
-        if model != ctx.model {
-            return Err(bad(
-                f.at("model"),
-                format!("this store holds {} templates, got {model:?}", ctx.model),
-            ));
-        }
-        let b = base64::engine::general_purpose::STANDARD
-            .decode(f.str("embedding")?)
-            .map_err(|e| bad(f.at("embedding"), format!("not base64: {e}")))?;
-        if b.len() % 4 != 0 {
-            return Err(bad(
-                f.at("embedding"),
-                format!("{} bytes is not a whole number of f32", b.len()),
-            ));
-        }
-        let floats: Vec<f32> = b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let v = normalize(&floats, ctx.dim).map_err(|e| bad(f.at("embedding"), invalid_text(e)))?;
-        if faces.iter().any(|(x, _): &(String, Vec<f32>)| *x == fid) {
-            return Err(bad(
-                f.at("id"),
-                format!("template id {fid:?} appears twice"),
-            ));
-        }
-        faces.push((fid, v));
-    }
-    let mut fingers = Vec::new();
-    for (i, f) in u.arr("fingers")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("fingers"));
-        let f = Obj::new(f, &p, &["id", "position", "format", "data"])?;
-        let position = f.u64("position")?;
-        if position > 10 {
-            return Err(bad(
-                f.at("position"),
-                format!("finger position must be 0..=10, got {position}"),
-            ));
-        }
-        let format = f.str("format")?;
-        if ![
-            "iso19794-2:2005",
-            "iso19794-2:2011",
-            "ansi378:2004",
-            "iso19794-2:card-normal",
-            "iso19794-2:card-compact",
-        ]
-        .contains(&format)
-        {
-            return Err(bad(
-                f.at("format"),
-                format!("unknown fingerprint format {format:?}"),
-            ));
-        }
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(f.str("data")?)
-            .map_err(|e| bad(f.at("data"), format!("not base64: {e}")))?;
-        if data.is_empty() || data.len() > 65_536 {
-            return Err(bad(
-                f.at("data"),
-                format!("template of {} bytes (1..=65536 expected)", data.len()),
-            ));
-        }
-        let fid = id(f.str("id")?, "template", &f.at("id"))?;
-        if fingers.iter().any(|x: &FingerRecord| x.id == fid) {
-            return Err(bad(
-                f.at("id"),
-                format!("template id {fid:?} appears twice"),
-            ));
-        }
-        fingers.push(FingerRecord {
-            id: fid,
-            position: position as u8,
-            format: format.to_string(),
-            data,
-        });
-    }
-    let mut cards = Vec::new();
-    for (i, c) in u.arr("cards")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("cards"));
-        let c = Obj::new(c, &p, &["format", "number", "facility"])?;
-        let number = match c.req("number")? {
-            Value::String(s) => s.to_string(),
-            n => as_u64(n, &c.at("number"))?.to_string(),
-        };
-        let facility = c
-            .opt("facility")
-            .map(|f| as_u64(f, &c.at("facility")))
-            .transpose()?;
-        let k = card_key(c.str("format")?, &number, facility).map_err(|m| bad(&p, m))?;
-        if cards.contains(&k) {
-            return Err(bad(&p, format!("card {k} appears twice")));
-        }
-        cards.push(k);
-    }
-    let mut codes = Vec::new();
-    for (i, c) in u.arr("codes")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("codes"));
-        let s = as_str(c, &p)?;
-        check_code(s).map_err(|m| bad(&p, m))?;
-        let key = ctx.key.ok_or_else(|| {
-            bad(
-                &p,
-                "the location has no code key yet: send a full synchronisation with code_key first",
-            )
-        })?;
-        let h = code_hash(key, s);
-        if codes.contains(&h) {
-            return Err(bad(&p, "code appears twice"));
-        }
-        codes.push(h);
-    }
-    let mut plates = Vec::new();
-    for (i, c) in u.arr("plates")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("plates"));
-        let k = plate_key(as_str(c, &p)?).map_err(|m| bad(&p, m))?;
-        if plates.contains(&k) {
-            return Err(bad(&p, format!("plate {k} appears twice")));
-        }
-        plates.push(k);
-    }
-    let mut rights = Vec::new();
-    for (i, r) in u.arr("rights")?.iter().enumerate() {
-        let p = format!("{}[{i}]", u.at("rights"));
-        let r = Obj::new(r, &p, &["doors", "schedule"])?;
-        let mut doors = Vec::new();
-        for (j, d) in r.arr("doors")?.iter().enumerate() {
-            let dp = format!("{}[{j}]", r.at("doors"));
-            doors.push(id(as_str(d, &dp)?, "door", &dp)?);
-        }
-        if doors.is_empty() {
-            return Err(bad(r.at("doors"), "a right names at least one door"));
-        }
-        let schedule = r
-            .opt_str("schedule")?
-            .map(|s| id(s, "schedule", &r.at("schedule")))
-            .transpose()?;
-        rights.push(Right { doors, schedule });
-    }
-    let hash = canonical::hash(v, Rule::User(ctx.key)).map_err(|w| {
-        bad(
-            path,
-            format!("the user holds {w}; only integers are allowed"),
-        )
-    })?;
-    Ok(Op::UpsertUser(
-        UserRecord {
-            id: uid,
-            name,
-            enabled,
-            valid_from,
-            valid_until,
-            faces: faces.iter().map(|f| f.0.clone()).collect(),
-            fingers,
-            cards,
-            codes,
-            plates,
-            rights,
-            hash,
-        },
-        faces,
-        Vec::new(),
-    ))
-}
-
-fn hhmm(s: &str, path: &str) -> R<u16> {
-    let ok = s.len() == 5 && s.as_bytes()[2] == b':';
-    let h: Option<u16> = s.get(..2).and_then(|x| x.parse().ok());
-    let m: Option<u16> = s.get(3..).and_then(|x| x.parse().ok());
-    match (ok, h, m) {
-        (true, Some(h), Some(m)) if (h < 24 && m < 60) || (h == 24 && m == 0) => Ok(h * 60 + m),
-        _ => Err(bad(
-            path,
-            format!("expected HH:MM (00:00..=24:00), got {s:?}"),
-        )),
-    }
-}
-
-fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
-    let s = Obj::new(v, path, &["id", "timezone", "weekly", "holidays"])?;
-    let sid = id(s.str("id")?, "schedule", &s.at("id"))?;
-    let tz = s.str("timezone")?;
-    jiff::tz::TimeZone::get(tz)
-        .map_err(|_| bad(s.at("timezone"), format!("unknown time zone {tz:?}")))?;
-    let mut weekly = Vec::new();
-    if let Some(w) = s.opt("weekly") {
-        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        let wo = Obj::new(w, &s.at("weekly"), &days)?;
-        for (d, name) in days.iter().enumerate() {
-            for (i, iv) in wo.arr(name)?.iter().enumerate() {
-                let p = format!("{}[{i}]", wo.at(name));
-                let Value::Array(pair) = iv else {
-                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
-                };
-                if pair.len() != 2 {
-                    return Err(bad(&p, "expected [\"HH:MM\", \"HH:MM\"]"));
-                }
-                let a = hhmm(as_str(&pair[0], &p)?, &p)?;
-                let b = hhmm(as_str(&pair[1], &p)?, &p)?;
-                if b <= a {
-                    return Err(bad(&p, "interval ends before it starts"));
-                }
-                weekly.push((d as u8, a, b));
-            }
-        }
-    }
-    let mut holidays = Vec::new();
-    for (i, h) in s.arr("holidays")?.iter().enumerate() {
-        let p = format!("{}[{i}]", s.at("holidays"));
-        let d = as_str(h, &p)?;
-        d.parse::<jiff::civil::Date>()
-            .map_err(|_| bad(&p, format!("expected a date YYYY-MM-DD, got {d:?}")))?;
-        holidays.push(d.to_string());
-    }
-    Ok(Schedule {
-        id: sid,
-        timezone: tz.to_string(),
-        weekly,
-        holidays,
-        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
-    })
-}
-
-fn parse_door(v: &Value<'_>, path: &str) -> R<Door> {
-    let d = Obj::new(v, path, &["id", "modes"])?;
-    let did = id(d.str("id")?, "door", &d.at("id"))?;
-    let mut modes = Vec::new();
-    for (i, m) in d.arr("modes")?.iter().enumerate() {
-        let p = format!("{}[{i}]", d.at("modes"));
-        let m = as_str(m, &p)?;
-        if m.split('+').any(|f| !DOOR_FACTORS.contains(&f)) {
-            return Err(bad(
-                &p,
-                format!(
-                    "mode {m:?}: factors are {} joined by '+'",
-                    DOOR_FACTORS.join(", ")
-                ),
-            ));
-        }
-        modes.push(m.to_string());
-    }
-    Ok(Door {
-        id: did,
-        modes,
-        hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
-    })
 }

@@ -19,9 +19,21 @@
 
 pub mod canonical;
 pub mod delta;
+mod end_state;
+mod query;
+mod records;
+pub mod syntax;
 
-use crate::catalog::{CatalogOp, Hash, LocationState, UserRecord};
-pub use crate::error::Refusal;
+use crate::catalog::{CatalogOp, Hash, LocationState};
+pub use crate::error::{Refusal, MAX_SEQUENCE};
+pub use delta::{
+    MAX_CHANGES, MAX_CREDENTIALS_PER_USER, MAX_FACES_PER_USER, MAX_FINGERS_PER_USER,
+    MAX_RIGHTS_PER_USER,
+};
+
+/// The digest of a location that holds nothing — also what a location never synchronised has:
+/// SHA-256 of the empty text.
+pub const EMPTY_DIGEST: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 use crate::error::{Error, Result};
 use crate::store::Store;
 use delta::{Kind, Op};
@@ -123,6 +135,30 @@ impl Store {
                 limit,
             }));
         }
+        // The delta is parsed outside the writer lock, its codes keyed with the location's code
+        // key of that moment; a full synchronisation committed meanwhile may have changed the key.
+        // The delta is then parsed again (a delta is never refused for what another one did).
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.apply_delta_once(json, progress)? {
+                Some(outcome) => return Ok(outcome),
+                None if attempts < 4 => continue,
+                None => {
+                    return Err(Error::Invalid(
+                        "the location's code key kept changing while this delta was applied; send it again".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`Store::apply_delta`]; `None` if the code key changed since the parse.
+    fn apply_delta_once(
+        &self,
+        json: &[u8],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<Outcome>> {
         let snap = self.snapshot();
         let mut buf = json.to_vec();
         let mut parse_key = None;
@@ -153,11 +189,17 @@ impl Store {
         // Tell the sync notice when the delta is going to be committed (the callback runs outside
         // the writer lock, so it may read the store; the binding check is repeated under the lock).
         let last = snap.catalog().location(&d.location).map_or(0, |s| s.seq);
-        if d.sequence > last && (d.kind == Kind::Full || d.sequence == last + 1) {
+        let known = snap
+            .catalog()
+            .location(&d.location)
+            .and_then(|s| s.deltas.get(&d.sequence))
+            .is_some_and(|h| d.same_as(h));
+        if !known && sequence_rule(&d, last).is_ok() {
             progress(Progress::Committing);
         }
         drop(snap);
         let mut outcome = None;
+        let mut key_changed = false;
         self.commit_plan(|p| {
             let loc = d.location.clone();
             let state = p.catalog().location(&loc).cloned().unwrap_or_default();
@@ -166,38 +208,26 @@ impl Store {
             let key_now = d.code_key.or(state.code_key);
             let key_parsed = d.code_key.or(parse_key);
             if key_now != key_parsed {
-                return Err(refused(Refusal::Conflict {
+                key_changed = true;
+                return Ok(());
+            }
+            if state.deltas.get(&d.sequence).is_some_and(|h| d.same_as(h)) {
+                outcome = Some(Outcome::AlreadyApplied {
                     location: loc,
                     sequence: d.sequence,
-                }));
+                });
+                return Ok(());
             }
-            if d.sequence <= last {
-                return match state.deltas.get(&d.sequence) {
-                    Some(h) if *h == d.hash => {
-                        outcome = Some(Outcome::AlreadyApplied {
-                            location: loc,
-                            sequence: d.sequence,
-                        });
-                        Ok(())
-                    }
-                    Some(_) => Err(refused(Refusal::Conflict {
-                        location: loc,
+            sequence_rule(&d, last).map_err(|r| match r {
+                // Remembered with other content.
+                Refusal::Stale { .. } if state.deltas.contains_key(&d.sequence) => {
+                    refused(Refusal::Conflict {
+                        location: loc.clone(),
                         sequence: d.sequence,
-                    })),
-                    None => Err(refused(Refusal::Stale {
-                        location: loc,
-                        sequence: d.sequence,
-                        last,
-                    })),
-                };
-            }
-            if d.kind == Kind::Changes && d.sequence != last + 1 {
-                return Err(refused(Refusal::Gap {
-                    location: loc,
-                    expected: last + 1,
-                    got: d.sequence,
-                }));
-            }
+                    })
+                }
+                r => refused(r),
+            })?;
             if d.kind == Kind::Full {
                 p.apply_catalog(CatalogOp::Reset {
                     location: loc.clone(),
@@ -226,6 +256,9 @@ impl Store {
                     }
                 }
             }
+            // The state the delta starts from (empty for a full): credentials are checked on the
+            // state the delta produces, against it.
+            let before = p.catalog().location(&loc).cloned().unwrap_or_default();
             for (i, op) in d.ops.iter().enumerate() {
                 let at = |m: String| {
                     refused(Refusal::Invalid {
@@ -235,26 +268,6 @@ impl Store {
                 };
                 match op {
                     Op::UpsertUser(u, faces, _) => {
-                        let s = p.catalog().location(&loc).cloned().unwrap_or_default();
-                        for c in &u.cards {
-                            if let Some(o) = s.cards.get(c).filter(|o| **o != u.id) {
-                                return Err(at(format!("card {c} already belongs to user {o:?}")));
-                            }
-                        }
-                        for c in &u.codes {
-                            if s.codes.get(c).is_some_and(|o| *o != u.id) {
-                                return Err(at(
-                                    "an access code already belongs to another user".into()
-                                ));
-                            }
-                        }
-                        for pl in &u.plates {
-                            if let Some(o) = s.plates.get(pl).filter(|o| **o != u.id) {
-                                return Err(at(format!(
-                                    "plate {pl} already belongs to user {o:?}"
-                                )));
-                            }
-                        }
                         for t in p.face_templates(&loc, &u.id) {
                             if !faces.iter().any(|(f, _)| *f == t) {
                                 p.remove_face(&loc, &u.id, &t);
@@ -329,22 +342,8 @@ impl Store {
                     }
                 }
             }
-            // Rights must name schedules the location has once the delta is applied.
-            let s = p.catalog().location(&loc).cloned().unwrap_or_default();
-            for (i, op) in d.ops.iter().enumerate() {
-                if let Op::UpsertUser(u, _, _) = op {
-                    for (j, r) in u.rights.iter().enumerate() {
-                        if let Some(sc) = &r.schedule {
-                            if !s.schedules.contains_key(sc) {
-                                return Err(refused(Refusal::Invalid {
-                                    path: format!("changes[{i}].user.rights[{j}].schedule"),
-                                    message: format!("unknown schedule {sc:?}"),
-                                }));
-                            }
-                        }
-                    }
-                }
-            }
+            let after = p.catalog().location(&loc).cloned().unwrap_or_default();
+            end_state::check(&d.ops, &before, &after).map_err(refused)?;
             p.apply_catalog(CatalogOp::Applied {
                 location: loc.clone(),
                 seq: d.sequence,
@@ -358,105 +357,32 @@ impl Store {
             });
             Ok(())
         })?;
-        Ok(outcome.expect("set by the plan"))
-    }
-
-    /// Per-location sync state.
-    pub fn sync_status(&self) -> Vec<LocationStatus> {
-        let snap = self.snapshot();
-        let mut faces: std::collections::HashMap<&str, usize> = Default::default();
-        for (l, _, _, _) in snap.face_templates() {
-            *faces.entry(l).or_default() += 1;
+        if key_changed {
+            return Ok(None);
         }
-        let mut fingers: std::collections::HashMap<&str, usize> = Default::default();
-        for (l, _, _, _, _) in snap.finger_templates() {
-            *fingers.entry(l).or_default() += 1;
-        }
-        let mut out: Vec<LocationStatus> = snap
-            .catalog()
-            .locations
-            .iter()
-            .map(|(id, s)| LocationStatus {
-                location: id.clone(),
-                sequence: s.seq,
-                users: s.users.len(),
-                faces: faces.get(id.as_str()).copied().unwrap_or(0),
-                fingers: fingers.get(id.as_str()).copied().unwrap_or(0),
-                digest: canonical::hex(&location_digest(s)),
-            })
-            .collect();
-        out.sort_by(|a, b| a.location.cmp(&b.location));
-        out
+        Ok(Some(outcome.expect("set by the plan")))
     }
+}
 
-    /// The digest of a location (hex); an unknown location is an error.
-    pub fn digest(&self, location: &str) -> Result<String> {
-        let snap = self.snapshot();
-        let s = snap.catalog().location(location).ok_or_else(|| {
-            Error::NotFound(format!("location {location:?} has never been synchronised"))
-        })?;
-        Ok(canonical::hex(&location_digest(s)))
-    }
-
-    /// A user's record (codes only as a count: they are never shown).
-    pub fn user(&self, location: &str, user: &str) -> Option<UserRecord> {
-        let snap = self.snapshot();
-        snap.catalog()
-            .location(location)
-            .and_then(|s| s.users.get(user))
-            .map(|u| (**u).clone())
-    }
-
-    fn find(
-        &self,
-        location: Option<&str>,
-        f: impl Fn(&LocationState) -> Option<String>,
-    ) -> Option<UserRef> {
-        let snap = self.snapshot();
-        snap.catalog()
-            .locations
-            .iter()
-            .filter(|(l, _)| location.is_none_or(|x| x == l.as_str()))
-            .find_map(|(l, s)| {
-                f(s).map(|user| UserRef {
-                    location: l.clone(),
-                    user,
-                })
-            })
-    }
-
-    /// Card → user. `facility` for Wiegand formats.
-    pub fn lookup_card(
-        &self,
-        location: Option<&str>,
-        format: &str,
-        number: &str,
-        facility: Option<u64>,
-    ) -> Result<Option<UserRef>> {
-        let k = delta::card_key(format, number, facility).map_err(Error::Invalid)?;
-        Ok(self.find(location, |s| s.cards.get(&k).cloned()))
-    }
-
-    /// Access code → user (the code is hashed with each location's key; it is never stored).
-    pub fn lookup_code(&self, location: Option<&str>, code: &str) -> Result<Option<UserRef>> {
-        delta::check_code(code).map_err(Error::Invalid)?;
-        Ok(self.find(location, |s| {
-            let key = s.code_key?;
-            s.codes.get(&canonical::code_hash(&key, code)).cloned()
-        }))
-    }
-
-    /// True if `code` is one of the user's access codes.
-    pub fn check_code(&self, location: &str, user: &str, code: &str) -> Result<bool> {
-        delta::check_code(code).map_err(Error::Invalid)?;
-        Ok(self
-            .lookup_code(Some(location), code)?
-            .is_some_and(|r| r.user == user))
-    }
-
-    /// Licence plate → user (normalised: case, spaces, dashes, dots).
-    pub fn lookup_plate(&self, location: Option<&str>, plate: &str) -> Result<Option<UserRef>> {
-        let k = delta::plate_key(plate).map_err(Error::Invalid)?;
-        Ok(self.find(location, |s| s.plates.get(&k).cloned()))
+/// Whether a delta's sequence may be applied after `last` (the history was consulted before:
+/// this is for a delta not applied yet). A full synchronisation needs a sequence above `last` —
+/// or any sequence once `last` is at the end of the range ([`MAX_SEQUENCE`], or beyond it in a
+/// store written before the range was bounded), where numbering restarts; a `changes` delta
+/// needs `last + 1`.
+fn sequence_rule(d: &delta::Delta, last: u64) -> std::result::Result<(), Refusal> {
+    let restart = last >= MAX_SEQUENCE;
+    match d.kind {
+        Kind::Full if d.sequence > last || restart => Ok(()),
+        Kind::Changes if !restart && d.sequence == last + 1 => Ok(()),
+        Kind::Changes if d.sequence > last || restart => Err(Refusal::Gap {
+            location: d.location.clone(),
+            expected: last.saturating_add(1),
+            got: d.sequence,
+        }),
+        _ => Err(Refusal::Stale {
+            location: d.location.clone(),
+            sequence: d.sequence,
+            last,
+        }),
     }
 }

@@ -141,7 +141,7 @@ def canon(obj):
 
 def user_hash(user):
     u = dict(user)
-    if "codes" in u:
+    if u.get("codes") is not None:  # "codes": null stays null
         u["codes"] = [hmac.new(CODE_KEY, c.encode(), hashlib.sha256).hexdigest() for c in u["codes"]]
     return hashlib.sha256(canon(u).encode()).hexdigest()
 
