@@ -1,6 +1,7 @@
 //! Bringing a store written by an older build up to this one, on open.
 
 use super::{key, Key, Store};
+use crate::catalog::{code_key_id, Catalog, Hash, KeyId};
 use crate::error::Result;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::template::VERSION as TEMPLATE_VERSION;
@@ -81,5 +82,39 @@ impl Store {
             })?;
         }
         self.checkpoint()
+    }
+}
+
+impl Store {
+    /// On a writable open: moves the code keys an older build kept in its catalog file or log
+    /// (`legacy`) to the key provider — durably, before anything names them by id — then
+    /// checkpoints, so the catalog and log are rewritten without them and the old files scrubbed.
+    /// Then drops the keys no location uses (see [`Store::retain_keys`]).
+    pub(super) fn settle_keys(&self, legacy: &[Hash]) -> Result<()> {
+        let mut w = self.writer()?;
+        for k in legacy {
+            self.code_keys.store(&code_key_id(k), k)?;
+        }
+        if !legacy.is_empty() {
+            w.catalog_dirty = true;
+            let r = self.checkpoint_locked(&mut w);
+            self.reap(&mut w);
+            r?;
+        }
+        drop(w);
+        self.retain_keys(&self.snapshot().catalog);
+        Ok(())
+    }
+
+    /// Tells the key provider which keys the locations of `catalog` use, so it may drop the
+    /// others: keys replaced by a rotation, and keys stored for a commit that failed or was lost.
+    /// A failure is harmless (the provider keeps a key too many) and is retried by the next call.
+    pub(super) fn retain_keys(&self, catalog: &Catalog) {
+        let keep: Vec<KeyId> = catalog
+            .locations
+            .values()
+            .filter_map(|s| s.code_key_id)
+            .collect();
+        let _ = self.code_keys.retain(&keep);
     }
 }
