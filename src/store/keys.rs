@@ -186,13 +186,19 @@ fn decode(b: &[u8], path: &Path) -> Result<BTreeMap<KeyId, Hash>> {
     if entries.len() != n.saturating_mul(48) {
         return Err(Error::corrupt(
             path,
-            format!("code key file holds {} bytes of keys for {n} keys", entries.len()),
+            format!(
+                "code key file holds {} bytes of keys for {n} keys",
+                entries.len()
+            ),
         ));
     }
     let mut keys = BTreeMap::new();
     for e in entries.chunks_exact(48) {
         let id: KeyId = e[..16].try_into().expect("16 bytes");
-        if keys.insert(id, e[16..].try_into().expect("32 bytes")).is_some() {
+        if keys
+            .insert(id, e[16..].try_into().expect("32 bytes"))
+            .is_some()
+        {
             return Err(Error::corrupt(path, "code key file names a key twice"));
         }
     }

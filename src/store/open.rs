@@ -4,12 +4,12 @@
 
 use super::apply::{apply_ops, Tails};
 use super::fs::{Fs, FsFile};
+use super::keys::{CodeKeys, FileCodeKeys, WithLegacy};
 use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
 use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
-use super::keys::{CodeKeys, FileCodeKeys, WithLegacy};
 use crate::catalog::{code_key_id, Catalog, CatalogOp, Hash};
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -90,17 +90,16 @@ impl Store {
         // checkpoint (files the manifest does not name) are scrubbed; one a read-only open still
         // maps is left to the graveyard, scrubbed once it is released.
         let m = &l.manifest;
-        let mut named: HashSet<String> =
-            [
-                FileKind::Manifest,
-                FileKind::Lock,
-                FileKind::CodeKeys,
-                FileKind::Wal(m.wal_gen),
-            ]
-                .iter()
-                .chain(&m.segment_files())
-                .map(FileKind::name)
-                .collect();
+        let mut named: HashSet<String> = [
+            FileKind::Manifest,
+            FileKind::Lock,
+            FileKind::CodeKeys,
+            FileKind::Wal(m.wal_gen),
+        ]
+        .iter()
+        .chain(&m.segment_files())
+        .map(FileKind::name)
+        .collect();
         if m.catalog != 0 {
             named.insert(FileKind::Catalog(m.catalog).name());
         }

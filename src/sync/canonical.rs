@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn codes_enter_only_as_keyed_hashes() {
         let key = [7u8; 32];
-        let c = canon(r#"{"id":"u","codes":["482913"]}"#, Rule::User(Some(&key as &dyn CodeMac)));
+        let c = canon(
+            r#"{"id":"u","codes":["482913"]}"#,
+            Rule::User(Some(&key as &dyn CodeMac)),
+        );
         assert!(!c.contains("482913"));
         assert!(c.contains(&hex(&code_hash(&key, "482913"))));
         // RFC 4231 test case 2 (HMAC-SHA256 of "what do ya want for nothing?" with key "Jefe").
