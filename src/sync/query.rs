@@ -91,6 +91,9 @@ impl Store {
         let mut retried = false;
         'snapshots: loop {
             let snap = self.snapshot();
+            // A location whose key the provider cannot use does not stop the search of the
+            // others; its error is the answer only when no other location knows the code.
+            let mut failed = None;
             for (l, s) in snap.catalog().locations.iter() {
                 if location.is_some_and(|x| x != l.as_str()) {
                     continue;
@@ -103,7 +106,10 @@ impl Store {
                         retried = true;
                         continue 'snapshots;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        continue;
+                    }
                 };
                 if let Some(user) = s.codes.get(&h) {
                     return Ok(Some(UserRef {
@@ -112,7 +118,7 @@ impl Store {
                     }));
                 }
             }
-            return Ok(None);
+            return failed.map_or(Ok(None), Err);
         }
     }
 
