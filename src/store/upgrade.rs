@@ -122,7 +122,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::catalog::CatalogOp;
-    use crate::{OpenOptions, Store};
+    use crate::store::{OpenOptions, Store};
 
     /// A log of an older build (version 1) whose record carries the code key itself: opening
     /// moves the key to the key file and rewrites the log without it.
