@@ -4,12 +4,16 @@
 //! commit publishes a new catalog in O(change · log n) while searches keep reading the old one.
 //! Credentials are indexed for O(1) lookups: cards and plates normalised, access codes only as keyed
 //! hashes (HMAC-SHA256 with the location's code key) — the plain code never reaches the store, its
-//! log or its files.
+//! log or its files. Neither does the code key: the catalog names it by its [`KeyId`] (a one-way
+//! hash of it), and the key itself is held by the store's key provider (`store::keys`), apart from
+//! the hashes it keys.
 //!
 //! The catalog is logged as [`CatalogOp`]s inside write-ahead log records (so a delta is one atomic
 //! commit with its face templates) and written whole to a `catalog-<id>.cat` file by checkpoints:
 //! magic `EDGEIDCT`, version `u32`, payload length `u64`, CRC-32C `u32` of the payload, then the
-//! payload (postcard encoding of [`CatalogFile`]).
+//! payload (postcard encoding of [`CatalogFile`]). Version 2 names each location's code key by its
+//! [`KeyId`]; version 1 (builds before the keys were kept apart) held the key itself, and is still
+//! read: [`Catalog::decode`] hands such keys back so the store moves them to its key provider.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -18,6 +22,21 @@ use std::sync::Arc;
 
 /// A 32-byte hash (SHA-256 or HMAC-SHA256).
 pub type Hash = [u8; 32];
+
+/// What names a location's code key in the catalog, the log and the key provider: the first 16
+/// bytes of SHA-256(`"edgeid.code-key-id/1\0"` ‖ key). One-way: it tells two keys apart but gives
+/// nothing to key a hash with.
+pub type KeyId = [u8; 16];
+
+/// The [`KeyId`] of a code key.
+pub fn code_key_id(key: &Hash) -> KeyId {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"edgeid.code-key-id/1\0");
+    h.update(key);
+    let d: Hash = h.finalize().into();
+    d[..16].try_into().expect("16 bytes")
+}
 
 /// A fingerprint template as the platform sent it (the finger index keeps the searchable form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,8 +120,9 @@ pub struct Door {
 pub struct LocationState {
     /// Last applied delta sequence.
     pub seq: u64,
-    /// Key of the keyed hash of access codes (provisioned by a full synchronisation).
-    pub code_key: Option<Hash>,
+    /// Which key keys the hashes of access codes (provisioned by a full synchronisation; the key
+    /// itself is held by the store's key provider).
+    pub code_key_id: Option<KeyId>,
     /// Users by id.
     pub users: imbl::OrdMap<String, Arc<UserRecord>>,
     /// Card → user.
@@ -174,8 +194,10 @@ pub enum CatalogOp {
         /// Location id.
         location: String,
     },
-    /// Record an applied delta: the location's sequence, its hash, and a new code key if any.
-    Applied {
+    /// What builds before the code keys were kept apart logged for an applied delta: the key
+    /// itself. Read from old logs only (the store moves the key to its provider on open); applied
+    /// as [`CatalogOp::Applied`] with the key's id.
+    LegacyApplied {
         /// Location id.
         location: String,
         /// Sequence of the delta.
@@ -184,6 +206,18 @@ pub enum CatalogOp {
         delta_hash: Hash,
         /// Code key provisioned by this delta.
         code_key: Option<Hash>,
+    },
+    /// Record an applied delta: the location's sequence, its hash, and the id of a code key it
+    /// provisioned, if any (the key was made durable by the key provider before this was logged).
+    Applied {
+        /// Location id.
+        location: String,
+        /// Sequence of the delta.
+        seq: u64,
+        /// Hash of the delta (codes keyed).
+        delta_hash: Hash,
+        /// Id of the code key provisioned by this delta.
+        code_key_id: Option<KeyId>,
     },
 }
 
@@ -289,11 +323,22 @@ impl Catalog {
                 s.doors = Default::default();
                 self.locations.insert(location.clone(), s);
             }
-            CatalogOp::Applied {
+            CatalogOp::LegacyApplied {
                 location,
                 seq,
                 delta_hash,
                 code_key,
+            } => self.apply(&CatalogOp::Applied {
+                location: location.clone(),
+                seq: *seq,
+                delta_hash: *delta_hash,
+                code_key_id: code_key.as_ref().map(code_key_id),
+            }),
+            CatalogOp::Applied {
+                location,
+                seq,
+                delta_hash,
+                code_key_id,
             } => {
                 let mut s = state(self, location);
                 if *seq <= s.seq {
@@ -301,7 +346,7 @@ impl Catalog {
                     // of the sequence range: the sequences remembered so far mean nothing now.
                     s.deltas = Default::default();
                 }
-                if code_key.is_some_and(|k| s.code_key.is_some_and(|old| old != k)) {
+                if code_key_id.is_some_and(|k| s.code_key_id.is_some_and(|old| old != k)) {
                     // A new code key: the deltas remembered so far keyed their codes with the
                     // old one, which is gone. Their keyed half (see `sync::delta::Delta::hash`)
                     // is zeroed so that a re-sent one is compared on everything but its codes.
@@ -323,8 +368,8 @@ impl Catalog {
                         s.deltas.remove(&first);
                     }
                 }
-                if let Some(k) = code_key {
-                    s.code_key = Some(*k);
+                if let Some(k) = code_key_id {
+                    s.code_key_id = Some(*k);
                 }
                 self.locations.insert(location.clone(), s);
             }
@@ -340,7 +385,7 @@ impl Catalog {
                 .map(|(id, s)| LocationFile {
                     id: id.clone(),
                     seq: s.seq,
-                    code_key: s.code_key,
+                    code_key: s.code_key_id,
                     users: s.users.values().map(|u| (**u).clone()).collect(),
                     schedules: s.schedules.values().map(|x| (**x).clone()).collect(),
                     doors: s.doors.values().map(|x| (**x).clone()).collect(),
@@ -358,17 +403,19 @@ impl Catalog {
         out
     }
 
-    /// Reads a checkpoint file.
-    pub fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
+    /// Reads a checkpoint file. The code keys a version-1 file holds (written before the keys
+    /// were kept apart) are appended to `legacy_keys`, for the store to move to its key provider;
+    /// the catalog names them by id like a current one.
+    pub fn decode(bytes: &[u8], path: &Path, legacy_keys: &mut Vec<Hash>) -> Result<Catalog> {
         if bytes.len() < 24 || &bytes[..8] != CATALOG_MAGIC {
             return Err(Error::corrupt(path, "not a catalog file (bad magic)"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CATALOG_VERSION {
+        if !(1..=CATALOG_VERSION).contains(&version) {
             return Err(Error::Version {
                 path: path.into(),
                 found: version,
-                min: CATALOG_VERSION,
+                min: 1,
                 max: CATALOG_VERSION,
             });
         }
@@ -387,13 +434,33 @@ impl Catalog {
         if crc32c::crc32c(payload) != crc {
             return Err(Error::corrupt(path, "catalog checksum mismatch"));
         }
-        let file: CatalogFile = postcard::from_bytes(payload)
-            .map_err(|e| Error::corrupt(path, format!("catalog payload: {e}")))?;
+        let bad = |e: postcard::Error| Error::corrupt(path, format!("catalog payload: {e}"));
+        let locations: Vec<LocationFile<KeyId>> = if version == 1 {
+            let file: CatalogFile<Hash> = postcard::from_bytes(payload).map_err(bad)?;
+            file.locations
+                .into_iter()
+                .map(|l| {
+                    legacy_keys.extend(l.code_key);
+                    LocationFile {
+                        code_key: l.code_key.as_ref().map(code_key_id),
+                        id: l.id,
+                        seq: l.seq,
+                        users: l.users,
+                        schedules: l.schedules,
+                        doors: l.doors,
+                        deltas: l.deltas,
+                    }
+                })
+                .collect()
+        } else {
+            let file: CatalogFile = postcard::from_bytes(payload).map_err(bad)?;
+            file.locations
+        };
         let mut c = Catalog::default();
-        for l in file.locations {
+        for l in locations {
             let mut s = LocationState {
                 seq: l.seq,
-                code_key: l.code_key,
+                code_key_id: l.code_key,
                 ..Default::default()
             };
             for u in l.users {
@@ -414,19 +481,21 @@ impl Catalog {
 }
 
 const CATALOG_MAGIC: &[u8; 8] = b"EDGEIDCT";
-const CATALOG_VERSION: u32 = 1;
+/// Version 2: code keys named by [`KeyId`] (version 1 held the keys).
+const CATALOG_VERSION: u32 = 2;
 
-/// The serialised form of the catalog (checkpoint files).
+/// The serialised form of the catalog (checkpoint files). `K` is what names a location's code
+/// key: its [`KeyId`] (version 2) or, in version 1, the key itself.
 #[derive(Serialize, Deserialize)]
-pub struct CatalogFile {
-    locations: Vec<LocationFile>,
+pub struct CatalogFile<K = KeyId> {
+    locations: Vec<LocationFile<K>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct LocationFile {
+struct LocationFile<K> {
     id: String,
     seq: u64,
-    code_key: Option<Hash>,
+    code_key: Option<K>,
     users: Vec<UserRecord>,
     schedules: Vec<Schedule>,
     doors: Vec<Door>,

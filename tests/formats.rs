@@ -1,8 +1,10 @@
 //! Golden fixtures: a store written by any format version must open and answer the same forever.
 //! `testdata/formats/v1/` was written by `write_v1_fixture`, `testdata/formats/v2/` (the finger
 //! index) by `write_v2_fixture`, `testdata/formats/v3/` (the dated erasure deadline) by
-//! `write_v3_fixture` (run them with `--ignored` only when a new format version is added, into a
-//! new folder; never rewrite an existing fixture).
+//! `write_v3_fixture`, `testdata/formats/code-keys/` (manifest version 3 with catalog and log
+//! version 2 and `CODE-KEYS` version 1: code keys apart from the hashes) by
+//! `write_code_keys_fixture` (run them with `--ignored` only when a new format version is added,
+//! into a new folder; never rewrite an existing fixture).
 
 mod common;
 use common::*;
@@ -296,4 +298,74 @@ fn v3_fixture_opens_and_answers() {
     assert_eq!((st.fingers.live, st.fingers.dead), (1, 0));
     assert_eq!(st.maintenance_error, None);
     answers(&s);
+}
+
+fn fixture_code_keys() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/formats/code-keys")
+}
+
+/// The code key of the code-keys fixture.
+const FIXTURE_KEY: [u8; 32] = [0xc5; 32];
+
+fn code_keys_deltas() -> [Vec<u8>; 2] {
+    let key = b64(&FIXTURE_KEY);
+    [
+        format!(
+            r#"{{"format":"edgeid.delta/1","location":"hq","sequence":1,"kind":"full","code_key":"{key}","changes":[{{"op":"upsert_user","user":{{"id":"ada","codes":["2468"],"cards":[{{"format":"csn","number":"0A0B"}}]}}}}]}}"#
+        )
+        .into_bytes(),
+        br#"{"format":"edgeid.delta/1","location":"hq","sequence":2,"kind":"changes","changes":[{"op":"upsert_user","user":{"id":"bob","codes":["97531"]}}]}"#.to_vec(),
+    ]
+}
+
+/// Code keys kept apart (catalog and log version 2, `CODE-KEYS` version 1): a full delta with a
+/// code key, checkpointed (a catalog file naming the key by id), and a changes delta in the log.
+#[test]
+#[ignore]
+fn write_code_keys_fixture() {
+    let dir = fixture_code_keys();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = Store::create(&dir, "fixture-model", DIM, OpenOptions::new().threads(1)).unwrap();
+    let [d1, d2] = code_keys_deltas();
+    s.apply_delta(&d1, &mut |_| {}).unwrap();
+    s.checkpoint().unwrap();
+    s.apply_delta(&d2, &mut |_| {}).unwrap();
+    drop(s);
+    let _ = std::fs::remove_file(dir.join("LOCK"));
+}
+
+#[test]
+fn code_keys_fixture_opens_and_answers() {
+    let tmp = copy_of(&fixture_code_keys());
+    for e in std::fs::read_dir(tmp.path()).unwrap() {
+        let p = e.unwrap().path();
+        let b = std::fs::read(&p).unwrap();
+        assert_eq!(
+            contains(&b, &FIXTURE_KEY),
+            p.ends_with("CODE-KEYS"),
+            "{}",
+            p.display()
+        );
+    }
+    for read_only in [true, false] {
+        let s = Store::open(
+            tmp.path(),
+            OpenOptions::new().threads(1).read_only(read_only),
+        )
+        .unwrap();
+        assert_eq!(
+            s.lookup_code(Some("hq"), "2468").unwrap().unwrap().user,
+            "ada"
+        );
+        assert_eq!(s.lookup_code(None, "97531").unwrap().unwrap().user, "bob");
+        assert_eq!(s.sync_status()[0].sequence, 2);
+        if !read_only {
+            for d in code_keys_deltas() {
+                assert!(matches!(
+                    s.apply_delta(&d, &mut |_| {}).unwrap(),
+                    edgeid::sync::Outcome::AlreadyApplied { .. }
+                ));
+            }
+        }
+    }
 }

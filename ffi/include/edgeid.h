@@ -73,6 +73,12 @@
 #define EDGEID_MAX_THREADS 1024
 
 /**
+ * `sizeof(edgeid_open_options)` of version 1 (before `code_keys`): still accepted in
+ * `edgeid_open_options.size`.
+ */
+#define EDGEID_OPEN_OPTIONS_SIZE_V1 12
+
+/**
  * `sizeof(edgeid_stats)` of version 1 (before the fingerprint counts): still accepted in
  * `edgeid_stats.size`, and then only that many bytes are written.
  */
@@ -129,6 +135,16 @@
  * Highest false-match rate the built-in calibration covers (`edgeid_finger_threshold_for_fmr`).
  */
 #define EDGEID_FINGER_FMR_MAX 1e-1
+
+/**
+ * Bytes of a code key id (`key_id` arguments of the `edgeid_code_keys` callbacks).
+ */
+#define EDGEID_CODE_KEY_ID_LEN 16
+
+/**
+ * Bytes of a code key and of an HMAC-SHA256.
+ */
+#define EDGEID_CODE_KEY_LEN 32
 
 /**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
@@ -415,9 +431,80 @@ typedef struct edgeid_batch edgeid_batch;
 typedef struct edgeid_store edgeid_store;
 
 /**
+ * Keeps `key` (`EDGEID_CODE_KEY_LEN` bytes) under `key_id` (`EDGEID_CODE_KEY_ID_LEN` bytes),
+ * durably, then returns 0. Any other value is a failure: the delta that brought the key is not
+ * applied (`EDGEID_ERR_IO`) and nothing changes. Storing a key already held must succeed.
+ */
+typedef int32_t (*edgeid_store_key_fn)(void *ctx,
+                                       const uint8_t *key_id,
+                                       const uint8_t *key);
+
+/**
+ * Writes HMAC-SHA256(key of `key_id`, `message`) — `message_len` bytes, an access code — to
+ * `out` (`EDGEID_CODE_KEY_LEN` bytes) and returns 0. Any other value is a failure: the lookup
+ * or delta that needed it fails with `EDGEID_ERR_IO` and nothing changes. `message` holds a
+ * plain access code: do not keep or log it.
+ */
+typedef int32_t (*edgeid_code_mac_fn)(void *ctx,
+                                      const uint8_t *key_id,
+                                      const uint8_t *message,
+                                      size_t message_len,
+                                      uint8_t *out);
+
+/**
+ * The store needs no code key but the `count` ones whose ids are at `key_ids` (`count` ×
+ * `EDGEID_CODE_KEY_ID_LEN` bytes; `count` may be 0): the provider may discard the others (keys
+ * replaced by a rotation, or stored for a delta that then failed). Return 0; a failure is
+ * harmless (called again after the next checkpoint that changes the catalog, and on open).
+ */
+typedef int32_t (*edgeid_retain_keys_fn)(void *ctx,
+                                         const uint8_t *key_ids,
+                                         size_t count);
+
+/**
+ * A keeper of code keys of the terminal's own (`edgeid_open_options.code_keys`): access codes
+ * are stored as HMAC-SHA256 with a per-location key the platform sends in full synchronisations,
+ * and whoever reads both the hashes and the key recovers every code offline. By default the key
+ * is kept in the file `CODE-KEYS` in the store directory (mode 0600), apart from the hashes;
+ * with these callbacks it is kept where the terminal says, e.g. in a secure element, and never
+ * reaches the flash. The store names keys by an id (a one-way hash of the key).
+ *
+ * The struct is copied at open; `ctx` is passed back to every callback and must stay valid
+ * until `edgeid_close` returns. The callbacks may be called from any thread that uses the store,
+ * concurrently (lookups run beside deltas): they must be thread-safe. They must return (no
+ * `longjmp`, no C++ exception) and must not call edgeid functions on this store. The provider
+ * must hold every key it was given for the store (reopen with the same provider): a store
+ * opened without it answers code lookups with `EDGEID_ERR_NOT_FOUND` or the provider's error
+ * until a full synchronisation brings the key again.
+ */
+typedef struct edgeid_code_keys {
+    /**
+     * Must be `sizeof(edgeid_code_keys)`.
+     */
+    uint32_t size;
+    /**
+     * Passed back to every callback.
+     */
+    void *ctx;
+    /**
+     * Required: keeps a new key durably.
+     */
+    edgeid_store_key_fn store_key;
+    /**
+     * Required: keys an access code.
+     */
+    edgeid_code_mac_fn mac;
+    /**
+     * Optional (NULL: keys are never discarded).
+     */
+    edgeid_retain_keys_fn retain;
+} edgeid_code_keys;
+
+/**
  * How to open or create a store. Zero means "default" in every field, so
  * `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
- * does passing NULL instead of options.
+ * does passing NULL instead of options. Version 2 appended `code_keys`; version 1's size,
+ * `EDGEID_OPEN_OPTIONS_SIZE_V1` (12), is still accepted.
  */
 typedef struct edgeid_open_options {
     /**
@@ -433,6 +520,12 @@ typedef struct edgeid_open_options {
      * `EDGEID_OPEN_*` bits; unknown bits give `EDGEID_ERR_UNSUPPORTED`.
      */
     uint32_t flags;
+    /**
+     * NULL (default): the locations' code keys are kept in the file `CODE-KEYS` in the store
+     * directory (mode 0600), apart from the hashes they key. Else: the terminal keeps them, e.g.
+     * in a secure element (see `edgeid_code_keys`); the struct is copied during the call.
+     */
+    const struct edgeid_code_keys *code_keys;
 } edgeid_open_options;
 
 /**

@@ -114,6 +114,31 @@ pub unsafe fn read_opt<T: Copy>(what: &str, ptr: *const T) -> FfiResult<Option<T
     Ok(Some(unsafe { ptr.read() }))
 }
 
+/// Reads the first `bytes` bytes of a caller struct `T` (an older, shorter version of it); the
+/// fields past them are zero.
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to `bytes` readable bytes, and every bit pattern (zero included)
+/// must be a valid `T` (integer and pointer fields only). `bytes` must not exceed `size_of::<T>()`
+/// (checked: a larger value is refused).
+pub unsafe fn read_prefix<T: Copy>(what: &str, ptr: *const T, bytes: usize) -> FfiResult<T> {
+    check_ptr(what, ptr)?;
+    if bytes > std::mem::size_of::<T>() {
+        return Err(Failure::new(
+            EDGEID_ERR_SIZE,
+            format!("{what}: {bytes} bytes is larger than the struct"),
+        ));
+    }
+    let mut out = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: `ptr` is non-NULL and aligned (checked) and covers `bytes` readable bytes (this
+    // function's contract); `out` has `size_of::<T>() >= bytes` bytes (checked); a zeroed `T` with
+    // any bytes copied over it is valid (this function's contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), bytes);
+        Ok(out.assume_init())
+    }
+}
+
 /// Reads the leading `uint32_t size` field of a versioned caller struct `T`, before touching the
 /// rest of it, and checks that it is the size of a version this library knows: `size_of::<T>()`
 /// (this version) or one of `older` (`(size, version number)`); `EDGEID_ERR_SIZE` otherwise.

@@ -6,7 +6,8 @@
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
 //! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
 //! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
-//! changes, batch entries, identify, verify). Functions appear in the header in that order: the
+//! changes, batch entries, identify, verify); [`keys`] holds the callbacks of a terminal's own
+//! code key keeper (`edgeid_code_keys`, given at open). Functions appear in the header in that order: the
 //! sync and lookup functions and then the finger functions came later and were appended, so
 //! nothing above them moved.
 //!
@@ -49,9 +50,12 @@ pub mod lookup;
 
 pub mod finger;
 
+pub mod keys;
+
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
 pub use handle::edgeid_store;
+pub use keys::edgeid_code_keys;
 pub use status::edgeid_status;
 pub use store::{edgeid_open_options, edgeid_stats};
 pub use sync::{edgeid_apply_result, edgeid_location_status, edgeid_user_ref};

@@ -20,7 +20,8 @@ pub const EDGEID_MAX_THREADS: u32 = 1024;
 
 /// How to open or create a store. Zero means "default" in every field, so
 /// `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
-/// does passing NULL instead of options.
+/// does passing NULL instead of options. Version 2 appended `code_keys`; version 1's size,
+/// `EDGEID_OPEN_OPTIONS_SIZE_V1` (12), is still accepted.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -32,7 +33,16 @@ pub struct edgeid_open_options {
     pub threads: u32,
     /// `EDGEID_OPEN_*` bits; unknown bits give `EDGEID_ERR_UNSUPPORTED`.
     pub flags: u32,
+    // ---- Version 2 (code keys kept by the terminal) appends the field below.
+    /// NULL (default): the locations' code keys are kept in the file `CODE-KEYS` in the store
+    /// directory (mode 0600), apart from the hashes they key. Else: the terminal keeps them, e.g.
+    /// in a secure element (see `edgeid_code_keys`); the struct is copied during the call.
+    pub code_keys: *const crate::keys::edgeid_code_keys,
 }
+
+/// `sizeof(edgeid_open_options)` of version 1 (before `code_keys`): still accepted in
+/// `edgeid_open_options.size`.
+pub const EDGEID_OPEN_OPTIONS_SIZE_V1: u32 = 12;
 
 /// Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call. Version 2 of
 /// this struct appended the fingerprint counts; fields are only ever appended.
@@ -86,7 +96,12 @@ const _: () = assert!(EDGEID_MODEL_BUF == engine::ids::MAX_MODEL_LEN + 1);
 const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 136);
 // Version 1 ended where the fingerprint counts begin (its size rounded up to its alignment of 8).
 const _: () = assert!(std::mem::offset_of!(edgeid_stats, fingers) == EDGEID_STATS_SIZE_V1 as usize);
-const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 12);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 24);
+// Version 1 ended where `code_keys` begins (rounded up to the pointer's alignment).
+const _: () = assert!(
+    std::mem::offset_of!(edgeid_open_options, code_keys) >= EDGEID_OPEN_OPTIONS_SIZE_V1 as usize
+);
 
 fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
     let mut o = OpenOptions::new();
@@ -95,9 +110,22 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
     }
     // SAFETY: non-NULL `options` points to an edgeid_open_options (header contract); the size
     // field is read first, and the whole struct only if it has the size of this version's struct.
-    unsafe { args::versioned_size("options", ptr, "options.size", "edgeid_open_options", &[]) }?;
-    // SAFETY: as above; every field is a plain integer, valid for any bits.
-    let opts = unsafe { args::read_opt("options", ptr) }?.expect("checked non-NULL");
+    let size = unsafe {
+        args::versioned_size(
+            "options",
+            ptr,
+            "options.size",
+            "edgeid_open_options",
+            &[(EDGEID_OPEN_OPTIONS_SIZE_V1, 1)],
+        )
+    }?;
+    // SAFETY: as above, `size` bytes (a known version); every field is an integer or a pointer,
+    // valid for any bits (zero for the fields an older version does not have).
+    let opts = unsafe { args::read_prefix("options", ptr, size as usize) }?;
+    // SAFETY: header contract of `code_keys`.
+    if let Some(k) = unsafe { crate::keys::provider(opts.code_keys) }? {
+        o = o.code_keys(k);
+    }
     if opts.flags & EDGEID_OPEN_READ_ONLY != 0 {
         o = o.read_only(true);
     }

@@ -274,6 +274,14 @@ fn sync_test() {
 }
 
 #[test]
+fn code_keys_test() {
+    let dir = scratch();
+    let exe = dir.path().join("code_keys_test");
+    compile("code_keys_test.c", &exe, Link::Shared);
+    run_c_test(Command::new(&exe).arg(dir.path()));
+}
+
+#[test]
 fn finger_test_shared() {
     let dir = scratch();
     let exe = dir.path().join("finger_test");
@@ -300,7 +308,9 @@ fn valgrind_finds_no_errors_or_leaks() {
     let threads = dir.path().join("threads_test");
     let sync = dir.path().join("sync_test");
     let finger = dir.path().join("finger_test");
+    let keys = dir.path().join("code_keys_test");
     compile("api_test.c", &api, Link::Shared);
+    compile("code_keys_test.c", &keys, Link::Shared);
     compile("threads_test.c", &threads, Link::Shared);
     compile("sync_test.c", &sync, Link::Shared);
     compile("finger_test.c", &finger, Link::Shared);
@@ -343,6 +353,9 @@ fn valgrind_finds_no_errors_or_leaks() {
         data.as_os_str(),
         OsStr::new("10"),
     ]);
+    let keys_dir = dir.path().join("keys");
+    std::fs::create_dir(&keys_dir).unwrap();
+    valgrind(&[keys.as_os_str(), keys_dir.as_os_str()]);
     let finger_dir = dir.path().join("finger");
     std::fs::create_dir(&finger_dir).unwrap();
     let finger_data = finger_testdata();
@@ -433,7 +446,7 @@ fn header_compiles_as_cpp() {
     std::fs::write(
         &src,
         "#include \"edgeid.h\"\n\
-         static_assert(sizeof(edgeid_open_options) == 12, \"options\");\n\
+         static_assert(sizeof(edgeid_open_options) >= EDGEID_OPEN_OPTIONS_SIZE_V1 + sizeof(void *), \"options\");\n\
          int main() { edgeid_status s = edgeid_close(nullptr); return s == EDGEID_OK ? 0 : 1; }\n",
     )
     .unwrap();

@@ -77,6 +77,7 @@ impl Store {
         }
         let fs = &*self.fs;
         let dir = &self.dir;
+        let catalog_changed = w.catalog_dirty;
         let mut m = w.manifest.clone();
         m.version = manifest::VERSION;
 
@@ -182,6 +183,10 @@ impl Store {
         new.faces = faces.segs;
         new.fingers = fingers.segs;
         self.publish(new);
+        if catalog_changed {
+            // No file names a key the catalog no longer uses now (the log is empty).
+            self.retain_keys(&snap.catalog);
+        }
         Ok(())
     }
 

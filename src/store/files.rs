@@ -1,6 +1,7 @@
 //! Every kind of file in a store directory, named in one place so recovery and garbage collection never
-//! guess: anything in the directory that is not `LOCK`, the manifest, or a file the manifest names is a
-//! leftover of an interrupted checkpoint and is scrubbed on open.
+//! guess: anything in the directory that is not `LOCK`, the manifest, `CODE-KEYS` or a file the
+//! manifest names is a leftover of an interrupted checkpoint (or key file write) and is scrubbed on
+//! open.
 
 /// A file of the store, parsed from or formatted to its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -11,6 +12,10 @@ pub enum FileKind {
     ManifestTmp,
     /// `LOCK`: held by the one writer process.
     Lock,
+    /// `CODE-KEYS`: the locations' code keys, when the store keeps them (see `keys`).
+    CodeKeys,
+    /// `CODE-KEYS.tmp`: a key file being written.
+    CodeKeysTmp,
     /// `wal-<gen>.log`: the write-ahead log of generation `gen` (see `wal`).
     Wal(u64),
     /// `seg-<id>.seg`: an immutable face segment (see `segment::face`).
@@ -36,6 +41,8 @@ impl FileKind {
             FileKind::Manifest => "MANIFEST".into(),
             FileKind::ManifestTmp => "MANIFEST.tmp".into(),
             FileKind::Lock => "LOCK".into(),
+            FileKind::CodeKeys => super::keys::FILE.into(),
+            FileKind::CodeKeysTmp => super::keys::TMP.into(),
             FileKind::Wal(g) => format!("wal-{g:016x}.log"),
             FileKind::FaceSegment(id) => format!("seg-{id:016x}.seg"),
             FileKind::FingerSegment(id) => format!("fng-{id:016x}.fsg"),
@@ -58,6 +65,8 @@ impl FileKind {
             "MANIFEST" => return Some(FileKind::Manifest),
             "MANIFEST.tmp" => return Some(FileKind::ManifestTmp),
             "LOCK" => return Some(FileKind::Lock),
+            super::keys::FILE => return Some(FileKind::CodeKeys),
+            super::keys::TMP => return Some(FileKind::CodeKeysTmp),
             _ => {}
         }
         if let Some(g) = name
@@ -107,6 +116,8 @@ mod tests {
             FileKind::Manifest,
             FileKind::ManifestTmp,
             FileKind::Lock,
+            FileKind::CodeKeys,
+            FileKind::CodeKeysTmp,
             FileKind::Wal(3),
             FileKind::FaceSegment(u64::MAX),
             FileKind::Catalog(9),

@@ -11,6 +11,7 @@ use crate::mmap::Bytes;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +45,8 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Lists the file names in a directory.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Creates a directory and its parents.
+    /// Creates a directory and its parents (on a real disk with mode [`DIR_MODE`]; files are
+    /// created with [`FILE_MODE`]).
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Takes the exclusive writer lock of a store directory; released when the guard drops.
     fn lock(&self, dir: &Path) -> Result<Box<dyn Send + Sync>>;
@@ -56,9 +58,16 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn file_len(&self, path: &Path) -> io::Result<u64>;
 }
 
-/// The real file system.
+/// The real file system. Directories it creates get mode 0700 and files 0600 (before the umask,
+/// which can only take bits away): the store holds biometric templates, keyed code hashes and,
+/// by default, the code keys, which no other local user may read.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdFs;
+
+/// Mode of every file a store creates.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of a store directory (and of parents it creates).
+pub const DIR_MODE: u32 = 0o700;
 
 struct StdFile(File);
 
@@ -79,6 +88,7 @@ impl Fs for StdFs {
         let f = OpenOptions::new()
             .append(true)
             .create_new(true)
+            .mode(FILE_MODE)
             .open(path)?;
         Ok(Box::new(StdFile(f)))
     }
@@ -133,7 +143,10 @@ impl Fs for StdFs {
         Ok(names)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
     }
     /// The lock is a `flock` on the directory itself: unlike a lock file, it cannot be deleted and
     /// re-created under a running writer (deleting `LOCK` used to let a second writer in). `LOCK`
@@ -147,6 +160,7 @@ impl Fs for StdFs {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(FILE_MODE)
             .open(&path)
             .map_err(|e| Error::io("open", &path, e))?;
         try_lock(&f, &path, dir)?;

@@ -12,6 +12,7 @@
 //! - `seg-<id>.seg` — immutable face segments (see `segment::face`), `fng-<id>.fsg` — immutable
 //!   finger segments (see `segment::finger`), `seg-<id>-<gen>.del` — the deleted rows of either.
 //! - `catalog-<id>.cat` — the catalog at the last checkpoint.
+//! - `CODE-KEYS` — the locations' code keys, unless a provider keeps them elsewhere (see `keys`).
 //!
 //! Faces and fingers are two indexes kept the same way (segments, deletion files, an in-memory tail
 //! replayed from the log), committed by the same log records and checkpointed by the same manifest
@@ -61,6 +62,7 @@
 //! | `segment/` | the two segment formats behind one `SegmentKind` trait |
 //! | `wal.rs`, `manifest.rs`, `files.rs`, `codec.rs` | the log, manifest and deletion-file formats; file names; byte encoding |
 //! | `fs.rs` | [`fs::Fs`]: the real disk and a simulated one that loses power |
+//! | `keys.rs` | [`keys::CodeKeys`]: the code keys, apart from the hashes (`CODE-KEYS` by default) |
 //!
 //! Searches over a snapshot are in `index`, deltas in `sync`: both sit above the store.
 
@@ -72,6 +74,7 @@ mod codec;
 mod commit;
 mod files;
 pub mod fs;
+pub mod keys;
 mod maintenance;
 mod manifest;
 mod open;
@@ -141,6 +144,8 @@ struct Writer {
 pub struct Store {
     dir: PathBuf,
     fs: Arc<dyn Fs>,
+    /// Where the locations' code keys are (see `keys`).
+    code_keys: Arc<dyn keys::CodeKeys>,
     opts: OpenOptions,
     kernels: Kernels,
     pool: Option<rayon::ThreadPool>,
@@ -195,6 +200,11 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The provider of the locations' code keys (see [`keys`]).
+    pub(crate) fn code_keys(&self) -> &dyn keys::CodeKeys {
+        &*self.code_keys
     }
 
     /// The SIMD kernels in use.

@@ -4,12 +4,13 @@
 
 use super::apply::{apply_ops, Tails};
 use super::fs::{Fs, FsFile};
+use super::keys::{CodeKeys, FileCodeKeys, WithLegacy};
 use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
 use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
-use crate::catalog::Catalog;
+use crate::catalog::{code_key_id, Catalog, CatalogOp, Hash};
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
 use crate::finger::prefilter::Frequencies;
@@ -83,18 +84,22 @@ impl Store {
             return open_read_only(dir, opts);
         }
         let lock = fs.lock(dir)?;
-        let l = load(&*fs, dir, &read_manifest(&*fs, dir)?, false)?;
+        let mut l = load(&*fs, dir, &read_manifest(&*fs, dir)?, false)?;
 
         // Everything read is sound: only now are files changed. Leftovers of an interrupted
         // checkpoint (files the manifest does not name) are scrubbed; one a read-only open still
         // maps is left to the graveyard, scrubbed once it is released.
         let m = &l.manifest;
-        let mut named: HashSet<String> =
-            [FileKind::Manifest, FileKind::Lock, FileKind::Wal(m.wal_gen)]
-                .iter()
-                .chain(&m.segment_files())
-                .map(FileKind::name)
-                .collect();
+        let mut named: HashSet<String> = [
+            FileKind::Manifest,
+            FileKind::Lock,
+            FileKind::CodeKeys,
+            FileKind::Wal(m.wal_gen),
+        ]
+        .iter()
+        .chain(&m.segment_files())
+        .map(FileKind::name)
+        .collect();
         if m.catalog != 0 {
             named.insert(FileKind::Catalog(m.catalog).name());
         }
@@ -131,7 +136,12 @@ impl Store {
                 .fingers
                 .iter()
                 .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
+        let legacy_keys = std::mem::take(&mut l.legacy_keys);
         let store = finish(dir, opts, l, wal, graveyard, lock)?;
+        // Code keys of an older build (in its catalog file or log) move to the key provider, and
+        // a checkpoint rewrites the catalog and log without them (scrubbing the old files); keys
+        // no location uses any more (or left by a commit a crash lost) are dropped.
+        store.settle_keys(&legacy_keys)?;
         if upgrade {
             store.upgrade(from_catalog)?;
         }
@@ -229,6 +239,8 @@ struct Loaded {
     file_len: u64,
     /// Shared locks on the mapped segments (read-only opens only).
     held: Vec<Box<dyn Send + Sync>>,
+    /// Code keys found in a catalog file or log of an older build (see `keys`).
+    legacy_keys: Vec<Hash>,
 }
 
 /// Reads everything `m` names and replays the log into memory. Writes nothing. `shared`: map the
@@ -252,10 +264,11 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
             finger_freq.update(s.seg.summary(r), false);
         }
     }
+    let mut legacy_keys = Vec::new();
     let catalog = if m.catalog != 0 {
         let p = path_of(dir, FileKind::Catalog(m.catalog));
         let b = fs.read(&p).map_err(|e| Error::io("read", &p, e))?;
-        Catalog::decode(&b, &p)?
+        Catalog::decode(&b, &p, &mut legacy_keys)?
     } else {
         Catalog::default()
     };
@@ -272,6 +285,9 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
     let wpath = path_of(dir, FileKind::Wal(m.wal_gen));
     let wbytes = fs.read(&wpath).map_err(|e| Error::io("read", &wpath, e))?;
     let replay = wal::replay(&wbytes, dim, m.wal_gen, m.last_seq, &wpath)?;
+    if replay.version == 1 {
+        legacy_keys.extend(logged_keys(&replay.records, &wpath)?);
+    }
     let mut tails = Tails::default();
     let mut dirty = HashSet::new();
     let mut catalog_dirty = false;
@@ -293,7 +309,26 @@ fn load(fs: &dyn Fs, dir: &Path, m: &Manifest, shared: bool) -> Result<Loaded> {
         valid_len: replay.valid_len,
         file_len: wbytes.len() as u64,
         held,
+        legacy_keys,
     })
+}
+
+/// The code keys the records of a version-1 log carry (`CatalogOp::LegacyApplied`).
+fn logged_keys(records: &[(u64, Vec<WalOp>)], path: &Path) -> Result<Vec<Hash>> {
+    let mut keys = Vec::new();
+    for op in records.iter().flat_map(|(_, ops)| ops) {
+        if let WalOp::Catalog(b) = op {
+            let op: CatalogOp = postcard::from_bytes(b)
+                .map_err(|e| Error::corrupt(path, format!("catalog op: {e}")))?;
+            if let CatalogOp::LegacyApplied {
+                code_key: Some(k), ..
+            } = op
+            {
+                keys.push(k);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Builds the store from what was loaded: search threads, the snapshot, the writer's state.
@@ -306,6 +341,17 @@ fn finish(
     lock: Box<dyn Send + Sync>,
 ) -> Result<Store> {
     let unerased = date_deletions(&l.manifest, l.segments_dead, l.log_dead, &opts);
+    let mut code_keys: Arc<dyn CodeKeys> = match &opts.code_keys {
+        Some(k) => k.clone(),
+        None => Arc::new(FileCodeKeys::open(opts.fs.clone(), dir)?),
+    };
+    if opts.read_only && !l.legacy_keys.is_empty() {
+        // An older build's keys, which a read-only open may not move: used from memory.
+        code_keys = Arc::new(WithLegacy {
+            inner: code_keys,
+            legacy: l.legacy_keys.iter().map(|k| (code_key_id(k), *k)).collect(),
+        });
+    }
     let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
     let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
     let pool = if opts.threads > 1 {
@@ -328,6 +374,7 @@ fn finish(
     Ok(Store {
         dir: dir.to_path_buf(),
         fs: opts.fs.clone(),
+        code_keys,
         kernels,
         pool,
         pool_exited: exited,

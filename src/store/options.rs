@@ -2,6 +2,7 @@
 //! read-only.
 
 use super::fs::{Fs, StdFs};
+use super::keys::CodeKeys;
 use crate::kernels::Kernels;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +28,7 @@ pub struct OpenOptions {
     pub(super) read_only: bool,
     pub(super) clock: Option<Clock>,
     pub(super) max_delta_bytes: usize,
+    pub(super) code_keys: Option<Arc<dyn CodeKeys>>,
 }
 
 impl Default for OpenOptions {
@@ -41,6 +43,7 @@ impl Default for OpenOptions {
             read_only: false,
             clock: None,
             max_delta_bytes: DEFAULT_MAX_DELTA_BYTES,
+            code_keys: None,
         }
     }
 }
@@ -114,6 +117,18 @@ impl OpenOptions {
     /// (docs/sync-protocol.md, "Limits").
     pub fn max_delta_bytes(mut self, n: usize) -> Self {
         self.max_delta_bytes = n;
+        self
+    }
+    /// Where the locations' code keys are kept (default: [`FileCodeKeys`], the file `CODE-KEYS`
+    /// in the store directory, mode 0600). A terminal with a secure element or TPM passes a
+    /// provider that keeps them there, so they never reach the flash; it must hold every key the
+    /// store was given before (a store opened with another provider than it was written with
+    /// answers code lookups with an error until a full synchronisation brings the key again).
+    /// See `docs/security.md`.
+    ///
+    /// [`FileCodeKeys`]: crate::store::keys::FileCodeKeys
+    pub fn code_keys(mut self, keys: Arc<dyn CodeKeys>) -> Self {
+        self.code_keys = Some(keys);
         self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.

@@ -2,7 +2,7 @@
 //! returns. Segment files and the manifest are written later by checkpoints, so a commit costs one
 //! append and one fdatasync.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //! A 32-byte file header: magic `EDGEIDWL`, version `u32`, dimension `u32`, generation `u64`,
 //! 4 reserved bytes, CRC-32C of the first 28 bytes. Then records:
 //!
@@ -25,6 +25,12 @@
 //!
 //! Ops 5–7 came with the finger index (manifest version 2); a store whose manifest is version 1 has
 //! none in its log.
+//!
+//! Version 1 is the same, but its catalog ops may be `CatalogOp::LegacyApplied`, which carries a
+//! location's code key itself; version 2 logs only `CatalogOp::Applied`, which names the key by its
+//! id (the key is with the key provider, see `keys`). Both are read; opening a version-1 log for
+//! writing moves its keys to the provider and checkpoints, which scrubs the old log. A version-1
+//! log appended to by this build (one whose records held no key) keeps its header.
 //!
 //! Deletes are logged as the physical rows they kill (resolved by the writer before logging), so replay
 //! needs no id index and is deterministic. Sequences are consecutive: the first record of generation
@@ -56,7 +62,9 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 const MAGIC: [u8; 8] = *b"EDGEIDWL";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Oldest version read.
+const MIN_VERSION: u32 = 1;
 /// Bytes of the file header.
 pub const HEADER_LEN: u64 = 32;
 const RECORD_HEAD: usize = 16;
@@ -258,6 +266,8 @@ pub struct Replay {
     pub records: Vec<(u64, Vec<WalOp>)>,
     /// Bytes of the file that hold the header and complete records; anything after is a torn tail.
     pub valid_len: u64,
+    /// The log's format version (1: its catalog ops may carry code keys).
+    pub version: u32,
 }
 
 /// Reads a whole log whose first record follows sequence `base_seq` (the manifest's `last_seq`).
@@ -273,11 +283,11 @@ pub fn replay(bytes: &[u8], dim: usize, gen: u64, base_seq: u64, path: &Path) ->
         return Err(Error::corrupt(path, "log header checksum mismatch"));
     }
     let version = u32::from_le_bytes(h[8..12].try_into().unwrap());
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(Error::Version {
             path: path.into(),
             found: version,
-            min: VERSION,
+            min: MIN_VERSION,
             max: VERSION,
         });
     }
@@ -318,6 +328,7 @@ pub fn replay(bytes: &[u8], dim: usize, gen: u64, base_seq: u64, path: &Path) ->
     Ok(Replay {
         records,
         valid_len: pos as u64,
+        version,
     })
 }
 

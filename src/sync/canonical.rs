@@ -19,6 +19,19 @@ pub fn code_hash(key: &Hash, code: &str) -> Hash {
     mac.finalize().into_bytes().into()
 }
 
+/// What keys access codes for a delta being read: the key a full delta brings (a [`Hash`]), or
+/// the location's key held by the store's key provider (which never hands the key out).
+pub trait CodeMac {
+    /// HMAC-SHA256(key, code as UTF-8).
+    fn code_hash(&self, code: &str) -> Hash;
+}
+
+impl CodeMac for Hash {
+    fn code_hash(&self, code: &str) -> Hash {
+        code_hash(self, code)
+    }
+}
+
 /// SHA-256.
 pub fn sha256(bytes: &[u8]) -> Hash {
     Sha256::digest(bytes).into()
@@ -67,9 +80,9 @@ pub enum Rule<'k> {
     /// A user object: `codes` elements become keyed hashes (with no key, each becomes `"*"`:
     /// the masked form that compares deltas across a code-key rotation; a user with codes always
     /// has a key, so no record or digest is ever computed masked).
-    User(Option<&'k Hash>),
+    User(Option<&'k dyn CodeMac>),
     /// A delta: every `changes[i].user` is a user object; `code_key` is kept as sent.
-    Delta(Option<&'k Hash>),
+    Delta(Option<&'k dyn CodeMac>),
 }
 
 /// Writes `v` in canonical form. Fails (with the offending JSON kind) on non-integer numbers.
@@ -118,7 +131,7 @@ pub fn write(v: &Value<'_>, rule: Rule<'_>, out: &mut Vec<u8>) -> Result<(), &'s
                             }
                             match (c, key) {
                                 (Value::String(s), Some(key)) => {
-                                    string(&hex(&code_hash(key, s)), out)
+                                    string(&hex(&key.code_hash(s)), out)
                                 }
                                 (Value::String(_), None) => string("*", out),
                                 (other, _) => write(other, Rule::Plain, out)?,
@@ -173,7 +186,10 @@ mod tests {
     #[test]
     fn codes_enter_only_as_keyed_hashes() {
         let key = [7u8; 32];
-        let c = canon(r#"{"id":"u","codes":["482913"]}"#, Rule::User(Some(&key)));
+        let c = canon(
+            r#"{"id":"u","codes":["482913"]}"#,
+            Rule::User(Some(&key as &dyn CodeMac)),
+        );
         assert!(!c.contains("482913"));
         assert!(c.contains(&hex(&code_hash(&key, "482913"))));
         // RFC 4231 test case 2 (HMAC-SHA256 of "what do ya want for nothing?" with key "Jefe").

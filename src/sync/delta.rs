@@ -5,7 +5,7 @@
 //! zones, embeddings (base64, model, dimension, finite, non-zero). Every error names where it is,
 //! e.g. `changes[3].user.faces[0].embedding: expected 512 floats, got 511`.
 
-use super::canonical::{self, Rule};
+use super::canonical::{self, CodeMac, Rule};
 use super::records;
 use super::syntax as syn;
 pub use super::syntax::{card_key, check_code, plate_key};
@@ -207,16 +207,16 @@ pub(super) fn invalid_text(e: crate::error::Error) -> String {
 pub(super) struct Ctx<'k> {
     pub(super) model: &'k str,
     pub(super) dim: usize,
-    pub(super) key: Option<&'k Hash>,
+    pub(super) key: Option<&'k dyn CodeMac>,
 }
 
-/// Parses and validates a delta. `model`/`dim` are the store's; `current_key` is the location's
-/// code key before this delta (a full delta may bring its own).
-pub fn parse(
+/// Parses and validates a delta. `model`/`dim` are the store's; `current_key` keys codes with the
+/// location's code key before this delta (a full delta may bring its own, which then keys them).
+pub fn parse<'k>(
     json: &mut [u8],
     model: &str,
     dim: usize,
-    current_key: impl FnOnce(&str) -> Option<Hash>,
+    current_key: impl FnOnce(&str) -> Option<Box<dyn CodeMac + 'k>>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> R<Delta> {
     let tape =
@@ -296,12 +296,15 @@ pub fn parse(
             )
         }
     };
-    let key = code_key.or_else(|| current_key(&location));
-    let ctx = Ctx {
-        model,
-        dim,
-        key: key.as_ref(),
+    let stored;
+    let key: Option<&dyn CodeMac> = match &code_key {
+        Some(k) => Some(k),
+        None => {
+            stored = current_key(&location);
+            stored.as_deref()
+        }
     };
+    let ctx = Ctx { model, dim, key };
     // Required in both kinds: a full without it would silently empty the location. `[]` says so.
     top.req("changes")?;
     let changes = at_most(top.arr("changes")?, MAX_CHANGES, "changes")?;
@@ -333,7 +336,7 @@ pub fn parse(
             format!("the delta holds {w}; only integers are allowed"),
         )
     };
-    let keyed_hash = canonical::hash(&v, Rule::Delta(key.as_ref())).map_err(non_integer)?;
+    let keyed_hash = canonical::hash(&v, Rule::Delta(key)).map_err(non_integer)?;
     let has_codes = ops
         .iter()
         .any(|op| matches!(op, Op::UpsertUser(u, _, _) if !u.codes.is_empty()));

@@ -24,7 +24,7 @@ mod query;
 mod records;
 pub mod syntax;
 
-use crate::catalog::{CatalogOp, Hash, LocationState};
+use crate::catalog::{code_key_id, CatalogOp, Hash, KeyId, LocationState};
 pub use crate::error::{Refusal, MAX_SEQUENCE};
 pub use delta::{
     MAX_CHANGES, MAX_CREDENTIALS_PER_USER, MAX_FACES_PER_USER, MAX_FINGERS_PER_USER,
@@ -104,6 +104,27 @@ fn refused(r: Refusal) -> Error {
     Error::Refused(r)
 }
 
+/// Keys codes with a location's key held by the store's key provider. The parser cannot fail on
+/// the provider's account (its errors are refusals, the delta's fault), so the first failure is
+/// kept here and reported instead of the parse's outcome.
+struct ProviderMac<'a> {
+    keys: &'a dyn crate::store::keys::CodeKeys,
+    id: KeyId,
+    failed: &'a std::cell::RefCell<Option<Error>>,
+}
+
+impl canonical::CodeMac for ProviderMac<'_> {
+    fn code_hash(&self, code: &str) -> Hash {
+        match self.keys.mac(&self.id, code.as_bytes()) {
+            Ok(h) => h,
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                [0; 32]
+            }
+        }
+    }
+}
+
 /// The location digest (see the module docs).
 pub fn location_digest(s: &LocationState) -> Hash {
     use sha2::Digest;
@@ -162,13 +183,23 @@ impl Store {
         let snap = self.snapshot();
         let mut buf = json.to_vec();
         let mut parse_key = None;
+        let mut parsed_at = None;
+        let failed = std::cell::RefCell::new(None);
+        let keys = self.code_keys();
         let d = delta::parse(
             &mut buf,
             snap.model(),
             snap.dim(),
             |l| {
-                parse_key = snap.catalog().location(l).and_then(|s| s.code_key);
-                parse_key
+                parsed_at = Some(l.to_string());
+                parse_key = snap.catalog().location(l).and_then(|s| s.code_key_id);
+                parse_key.map(|id| {
+                    Box::new(ProviderMac {
+                        keys,
+                        id,
+                        failed: &failed,
+                    }) as Box<dyn canonical::CodeMac>
+                })
             },
             &mut |done, total| progress(Progress::Validating { done, total }),
         )
@@ -176,6 +207,17 @@ impl Store {
         // The copy held plain access codes: wipe it before anything else happens.
         buf.fill(0);
         std::hint::black_box(&buf);
+        if let Some(e) = failed.into_inner() {
+            // The key provider failed. If the location's key changed meanwhile (a rotation, after
+            // which a checkpoint let the provider drop the old key), parse again with the new one.
+            let now = parsed_at.and_then(|l| {
+                self.snapshot()
+                    .catalog()
+                    .location(&l)
+                    .and_then(|s| s.code_key_id)
+            });
+            return if now != parse_key { Ok(None) } else { Err(e) };
+        }
         let mut d = d?;
         // The prepared fingerprints (13–17 KB each) move into the plan instead of being copied.
         let mut prepared: Vec<Vec<crate::finger::enroll::Prepared>> = d
@@ -205,8 +247,9 @@ impl Store {
             let state = p.catalog().location(&loc).cloned().unwrap_or_default();
             let last = state.seq;
             // The code key used to hash codes must still be the location's.
-            let key_now = d.code_key.or(state.code_key);
-            let key_parsed = d.code_key.or(parse_key);
+            let new_key = d.code_key.as_ref().map(code_key_id);
+            let key_now = new_key.or(state.code_key_id);
+            let key_parsed = new_key.or(parse_key);
             if key_now != key_parsed {
                 key_changed = true;
                 return Ok(());
@@ -344,11 +387,15 @@ impl Store {
             }
             let after = p.catalog().location(&loc).cloned().unwrap_or_default();
             end_state::check(&d.ops, &before, &after).map_err(refused)?;
+            if let (Some(k), Some(id)) = (&d.code_key, &new_key) {
+                // Durable with the provider before the log names it (a failure writes nothing).
+                self.code_keys().store(id, k)?;
+            }
             p.apply_catalog(CatalogOp::Applied {
                 location: loc.clone(),
                 seq: d.sequence,
                 delta_hash: d.hash,
-                code_key: d.code_key,
+                code_key_id: new_key,
             });
             outcome = Some(Outcome::Applied {
                 location: loc,

@@ -83,13 +83,43 @@ impl Store {
         Ok(self.find(location, |s| s.cards.get(&k).cloned()))
     }
 
-    /// Access code → user (the code is hashed with each location's key; it is never stored).
+    /// Access code → user (the code is hashed with each location's key by the store's key
+    /// provider; it is never stored). A provider failure is the answer's error.
     pub fn lookup_code(&self, location: Option<&str>, code: &str) -> Result<Option<UserRef>> {
         delta::check_code(code).map_err(Error::Invalid)?;
-        Ok(self.find(location, |s| {
-            let key = s.code_key?;
-            s.codes.get(&canonical::code_hash(&key, code)).cloned()
-        }))
+        let keys = self.code_keys();
+        let mut retried = false;
+        'snapshots: loop {
+            let snap = self.snapshot();
+            // A location whose key the provider cannot use does not stop the search of the
+            // others; its error is the answer only when no other location knows the code.
+            let mut failed = None;
+            for (l, s) in snap.catalog().locations.iter() {
+                if location.is_some_and(|x| x != l.as_str()) {
+                    continue;
+                }
+                let Some(id) = s.code_key_id else { continue };
+                let h = match keys.mac(&id, code.as_bytes()) {
+                    Ok(h) => h,
+                    // A key rotated away since this snapshot was taken may be gone: look again.
+                    Err(_) if !retried && self.snapshot().seq != snap.seq => {
+                        retried = true;
+                        continue 'snapshots;
+                    }
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        continue;
+                    }
+                };
+                if let Some(user) = s.codes.get(&h) {
+                    return Ok(Some(UserRef {
+                        location: l.clone(),
+                        user: user.clone(),
+                    }));
+                }
+            }
+            return failed.map_or(Ok(None), Err);
+        }
     }
 
     /// True if `code` is one of the user's access codes.

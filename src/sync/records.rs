@@ -1,7 +1,7 @@
 //! The records of a delta — users (with their templates and credentials), schedules, doors —
 //! parsed and checked one by one (the delta around them is in `delta.rs`).
 
-use super::canonical::{self, code_hash, Rule};
+use super::canonical::{self, Rule};
 use super::delta::{as_str, as_u64, at_most, bad, id, invalid_text, kind_of, Ctx, Obj, Op, R};
 use super::syntax::{self as syn, card_key, check_code, plate_key, timestamp};
 use super::{
@@ -191,7 +191,7 @@ pub(super) fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
                 "the location has no code key yet: send a full synchronisation with code_key first",
             )
         })?;
-        let h = code_hash(key, s);
+        let h = key.code_hash(s);
         if codes.contains(&h) {
             return Err(bad(&p, "code appears twice"));
         }

@@ -19,8 +19,9 @@ static char other_dir[4096];
 static int one_thread_only;
 
 /* Compile-time checks that this compiler lays the structs out as Rust does. */
-typedef char check_options_size[sizeof(edgeid_open_options) == 12 ? 1 : -1];
+typedef char check_options_v1[EDGEID_OPEN_OPTIONS_SIZE_V1 == 12 ? 1 : -1];
 #if UINTPTR_MAX == 0xffffffffffffffffu
+typedef char check_options_size[sizeof(edgeid_open_options) == 24 ? 1 : -1];
 typedef char check_hit_size[sizeof(edgeid_hit) == 232 ? 1 : -1];
 typedef char check_stats_size[sizeof(edgeid_stats) == 136 ? 1 : -1];
 #endif
@@ -73,6 +74,8 @@ static void test_create_and_open_errors(void) {
     EXPECT(edgeid_create(S(store_dir), S(MODEL), 5000, &o, &s), EDGEID_ERR_INVALID);
 
     o.size = 8;
+    EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &s), EDGEID_ERR_SIZE);
+    o.size = EDGEID_OPEN_OPTIONS_SIZE_V1 + 1;
     EXPECT(edgeid_create(S(store_dir), S(MODEL), DIM, &o, &s), EDGEID_ERR_SIZE);
     o = one_thread();
     o.flags = EDGEID_OPEN_READ_ONLY;
