@@ -128,7 +128,9 @@ fn the_simulated_disk_tears_by_prefix_or_by_pages_and_cuts_at_any_operation() {
         prefixes += usize::from(b.len() > 100 && b.len() < 1100);
         let b = fs.power_loss_with(seed, Tear::Pages(64)).read(p).unwrap();
         assert!(b[..100] == [1; 100], "synced bytes are kept");
-        assert!(b.len() <= 1100 && (b.len() == 100 || b.len() % 64 == 0 || b.len() == 1100));
+        assert!(
+            b.len() <= 1100 && (b.len() == 100 || b.len().is_multiple_of(64) || b.len() == 1100)
+        );
         // Pages are whole: each is the data or zeros.
         for page in b[128.min(b.len())..].chunks(64) {
             assert!(page.iter().all(|&x| x == 2) || page.iter().all(|&x| x == 0));
