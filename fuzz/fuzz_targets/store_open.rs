@@ -1,6 +1,7 @@
 //! A store directory damaged the way a failing flash chip damages it — one file flipped, truncated,
 //! extended or zeroed at some offset — then opened and asked every question a terminal asks.
-//! Opening may refuse (naming the file); whatever it answers, it never panics.
+//! Opening may refuse (naming the file); whatever it answers, it never panics, and every score it
+//! answers is finite and in range ([-1, 1] faces, [0, 1] fingers).
 #![no_main]
 
 use edgeid::finger::FingerTemplate;
@@ -115,11 +116,27 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = store.stats();
     let _ = store.verify_checksums();
-    let _ = store.identify_face(&FaceIdentify::new(&vector(3)).k(3));
-    let _ = store.verify_face("local", "u3", &vector(3));
+    // A damaged row is an error, never a score: every score answered is finite and in range.
+    let face = |s: f64| assert!(s.is_finite() && (-1.0..=1.0).contains(&s), "face score {s}");
+    let finger = |s: f64| {
+        assert!(
+            s.is_finite() && (0.0..=1.0).contains(&s),
+            "finger score {s}"
+        )
+    };
+    if let Ok(hits) = store.identify_face(&FaceIdentify::new(&vector(3)).k(3)) {
+        hits.iter().for_each(|h| face(f64::from(h.score)));
+    }
+    if let Ok(Some(h)) = store.verify_face("local", "u3", &vector(3)) {
+        face(f64::from(h.score));
+    }
     let probe = FingerTemplate::from_record_bytes(PROBE).expect("probe");
-    let _ = store.identify_finger(&FingerIdentify::new(probe.as_ref()).k(3));
-    let _ = store.verify_finger("local", "u0", &probe.as_ref());
+    if let Ok(hits) = store.identify_finger(&FingerIdentify::new(probe.as_ref()).k(3)) {
+        hits.iter().for_each(|h| finger(f64::from(h.score)));
+    }
+    if let Ok(Some(h)) = store.verify_finger("local", "u0", &probe.as_ref()) {
+        finger(f64::from(h.score));
+    }
     for s in store.sync_status() {
         let _ = store.digest(&s.location);
     }

@@ -3,8 +3,10 @@
 //! The store does all its I/O through [`Fs`] so the same commit code runs on the real disk ([`StdFs`])
 //! and on [`SimFs`], a simulated disk that keeps only what was made durable. `SimFs` is how the test
 //! suite proves crash safety: it can fail at the n-th sync point and then "lose power", keeping exactly
-//! the bytes and directory entries that were fsynced (plus, like a real disk, a random prefix of data
-//! appended since the last sync: a torn tail).
+//! the bytes and directory entries that were fsynced (plus, like a real disk, some of the data
+//! appended since the last sync: a random prefix of it — a torn tail — or, see [`Tear`], a random
+//! subset of its pages — writes reordered by the disk, holes reading as zeros). The power can go
+//! at a sync point ([`SimFs::fail_at_sync`]) or at any writing operation ([`SimFs::fail_at_op`]).
 
 use crate::error::{Error, Result};
 use crate::mmap::Bytes;
@@ -231,12 +233,26 @@ struct SimState {
     syncs: u64,
     /// Fail at this sync point and every operation after it.
     fail_at_sync: Option<u64>,
+    /// Writing operations (creates, appends, truncations, renames, syncs, removals) seen so far.
+    ops: u64,
+    /// Fail at this writing operation and every operation after it.
+    fail_at_op: Option<u64>,
     dead: bool,
     /// Bytes the disk may hold (None = unlimited).
     capacity: Option<u64>,
     locked: Vec<PathBuf>,
     /// Seed for how much of an unsynced tail survives a power loss.
     seed: u64,
+}
+
+/// What a power loss keeps of the data appended to a file since its last sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tear {
+    /// A random prefix (the writes reached the disk in order and the last was cut).
+    Prefix,
+    /// A random subset of its pages of this many bytes (aligned to file offsets), the pages not
+    /// kept reading as zeros up to the last page kept: the disk reordered the writes.
+    Pages(usize),
 }
 
 fn dead_err() -> io::Error {
@@ -251,8 +267,18 @@ impl SimState {
             Ok(())
         }
     }
-    fn sync_point(&mut self) -> io::Result<()> {
+    /// A writing operation: where the power may go.
+    fn op_point(&mut self) -> io::Result<()> {
         self.check()?;
+        self.ops += 1;
+        if Some(self.ops) == self.fail_at_op {
+            self.dead = true;
+            return Err(dead_err());
+        }
+        Ok(())
+    }
+    fn sync_point(&mut self) -> io::Result<()> {
+        self.op_point()?;
         self.syncs += 1;
         if Some(self.syncs) == self.fail_at_sync {
             self.dead = true;
@@ -274,7 +300,17 @@ struct SimFile {
 impl FsFile for SimFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut s = self.state.lock().unwrap();
-        s.check()?;
+        let was_alive = !s.dead;
+        if let Err(e) = s.op_point() {
+            // The power went during this write: its bytes may have reached the page cache (a
+            // power loss then keeps some of them, like any unsynced data), never the caller.
+            if was_alive {
+                if let Some(f) = s.inodes.get_mut(&self.inode) {
+                    f.0.extend_from_slice(buf);
+                }
+            }
+            return Err(e);
+        }
         if let Some(cap) = s.capacity {
             if s.used() + buf.len() as u64 > cap {
                 return Err(io::Error::from(io::ErrorKind::StorageFull));
@@ -296,7 +332,7 @@ impl FsFile for SimFile {
     }
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         let mut s = self.state.lock().unwrap();
-        s.check()?;
+        s.op_point()?;
         if let Some(f) = s.inodes.get_mut(&self.inode) {
             f.0.truncate(len as usize);
         }
@@ -315,6 +351,19 @@ impl SimFs {
     pub fn fail_at_sync(&self, n: u64) {
         let mut s = self.state.lock().unwrap();
         s.fail_at_sync = Some(s.syncs + n);
+    }
+
+    /// Makes the `n`-th writing operation from now (1-based: creates, appends, truncations,
+    /// renames, syncs, removals) fail, and every operation after it, as if the power went out
+    /// there. A failing append's bytes are left unsynced in the file (the write was under way).
+    pub fn fail_at_op(&self, n: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.fail_at_op = Some(s.ops + n);
+    }
+
+    /// Writing operations (see [`SimFs::fail_at_op`]) performed so far.
+    pub fn ops(&self) -> u64 {
+        self.state.lock().unwrap().ops
     }
 
     /// Sync points (file or directory syncs) performed so far.
@@ -341,15 +390,56 @@ impl SimFs {
     /// each file keeps its durable data plus, when it was appended to since, a pseudo-random prefix of
     /// the unsynced tail (`seed` picks which). Locks are released and faults cleared.
     pub fn power_loss(&self, seed: u64) -> SimFs {
+        self.power_loss_with(seed, Tear::Prefix)
+    }
+
+    /// [`power_loss`](Self::power_loss), choosing what survives of each file's unsynced appends.
+    pub fn power_loss_with(&self, seed: u64, tear: Tear) -> SimFs {
         let s = self.state.lock().unwrap();
         let mut rng = seed ^ s.seed ^ 0x9e37_79b9_7f4a_7c15;
         let mut inodes = HashMap::new();
-        for (&ino, (cur, dur)) in &s.inodes {
+        // Files in a fixed order, so a seed always tears the same way.
+        let mut all: Vec<_> = s.inodes.iter().collect();
+        all.sort_by_key(|(&ino, _)| ino);
+        for (&ino, (cur, dur)) in all {
             let mut keep = dur.clone();
             if cur.len() > dur.len() && cur.starts_with(dur) {
-                rng = splitmix(rng);
-                let extra = (rng % (cur.len() - dur.len() + 1) as u64) as usize;
-                keep.extend_from_slice(&cur[dur.len()..dur.len() + extra]);
+                let tail = &cur[dur.len()..];
+                match tear {
+                    Tear::Prefix => {
+                        rng = splitmix(rng);
+                        let extra = (rng % (tail.len() + 1) as u64) as usize;
+                        keep.extend_from_slice(&tail[..extra]);
+                    }
+                    Tear::Pages(page) => {
+                        // Pages are aligned to file offsets; each unsynced one independently made
+                        // it or not. The file ends with the last page that made it.
+                        let page = page.max(1);
+                        let mut at = dur.len();
+                        let mut end = dur.len();
+                        let mut pages = Vec::new();
+                        while at < cur.len() {
+                            let next = ((at / page + 1) * page).min(cur.len());
+                            rng = splitmix(rng);
+                            let kept = rng & 1 == 1;
+                            if kept {
+                                end = next;
+                            }
+                            pages.push((at, next, kept));
+                            at = next;
+                        }
+                        for (from, to, kept) in pages {
+                            if from >= end {
+                                break;
+                            }
+                            if kept {
+                                keep.extend_from_slice(&cur[from..to]);
+                            } else {
+                                keep.resize(to, 0);
+                            }
+                        }
+                    }
+                }
             }
             inodes.insert(ino, (keep.clone(), keep));
         }
@@ -410,7 +500,7 @@ fn not_found(path: &Path) -> io::Error {
 impl Fs for SimFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
         let mut s = self.state.lock().unwrap();
-        s.check()?;
+        s.op_point()?;
         if s.names.contains_key(path) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -448,7 +538,7 @@ impl Fs for SimFs {
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut s = self.state.lock().unwrap();
-        s.check()?;
+        s.op_point()?;
         let ino = s.names.remove(from).ok_or_else(|| not_found(from))?;
         s.names.insert(to.to_path_buf(), ino);
         Ok(())

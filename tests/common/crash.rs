@@ -3,6 +3,9 @@
 //! run it:
 //! - [`PowerLoss`]: a simulated disk ([`SimFs`]) fails at every sync point in turn and then loses
 //!   power, keeping only durable bytes (plus torn tails of unsynced appends);
+//! - [`EveryOp`]: the same at every writing operation (creates, appends, renames, syncs, removals),
+//!   each cut followed by power losses that keep torn prefixes or reordered pages ([`Tear`]) of
+//!   the unsynced data;
 //! - [`Sigkill`]: a child process (this test binary, running the test that calls
 //!   [`sigkill_child`]) is killed with SIGKILL at random moments while it works.
 //!
@@ -10,7 +13,7 @@
 //! plus the one step in flight — never anything in between.
 
 use super::{create_sim, open_sim, Rng, MODEL};
-use edgeid::store::fs::SimFs;
+use edgeid::store::fs::{SimFs, Tear};
 use edgeid::{OpenOptions, Store};
 use std::io::{BufRead, BufReader};
 use std::ops::Range;
@@ -174,6 +177,74 @@ impl PowerLoss<'_> {
             sync_points,
             trials,
         }
+    }
+}
+
+/// Power loss at every writing operation of a scenario, on a simulated disk: for each operation in
+/// turn, a run whose disk fails there, then one power loss per (tear, seed), each reopened and
+/// checked like [`PowerLoss`] checks.
+pub struct EveryOp<'a> {
+    /// Options of a store on the simulated disk (see [`on_sim`]).
+    pub opts: &'a dyn Fn(&SimFs) -> OpenOptions,
+    /// Embedding dimension of the store.
+    pub dim: usize,
+    /// Steps of the scenario.
+    pub steps: u64,
+    /// How the power losses after each cut treat unsynced data.
+    pub tears: &'a [Tear],
+    /// Power losses per tear at each cut (seeds `op * 1000 + k`).
+    pub seeds: u64,
+}
+
+impl EveryOp<'_> {
+    /// Runs the scenario once on a disk that never fails (counting its operations and checking
+    /// the prediction after every step), then cuts at each operation; `then(store, state, at)`
+    /// runs on each recovered store. Returns (operations cut at, recovered stores checked).
+    pub fn run_then<S: Scenario>(
+        &self,
+        s: &S,
+        mut then: impl FnMut(Store, &S::State, &str),
+    ) -> (u64, u64) {
+        let fs = SimFs::new();
+        let store = create_sim(self.dim, (self.opts)(&fs));
+        let start = fs.ops();
+        let dry = run(s, &store, self.steps, |n, state| {
+            assert!(
+                s.observe(&store) == *state,
+                "dry run: the store differs from the prediction after step {n}"
+            );
+        });
+        if let Some(e) = dry.error {
+            panic!("dry run: step {} failed: {e}", dry.steps);
+        }
+        let ops = fs.ops() - start;
+        drop(store);
+        let mut trials = 0;
+        for op in 1..=ops {
+            let fs = SimFs::new();
+            let store = create_sim(self.dim, (self.opts)(&fs));
+            fs.fail_at_op(op);
+            let r = run(s, &store, self.steps, |_, _| {});
+            drop(store);
+            for &tear in self.tears {
+                for k in 0..self.seeds {
+                    let at = format!("op {op} of {ops}, {tear:?} seed {k}");
+                    let lost = fs.power_loss_with(op * 1000 + k, tear);
+                    let store = open_sim((self.opts)(&lost))
+                        .unwrap_or_else(|e| panic!("{at}: reopen failed: {e}"));
+                    let got = s.observe(&store);
+                    assert!(
+                        got == r.acked || r.in_flight.as_ref() == Some(&got),
+                        "{at}: state is neither the acknowledged one (after {} steps) nor the one in flight",
+                        r.steps
+                    );
+                    s.check_recovered(&store, &got, &at);
+                    then(store, &got, &at);
+                    trials += 1;
+                }
+            }
+        }
+        (ops, trials)
     }
 }
 

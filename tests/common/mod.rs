@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod deltas;
 pub mod finger;
 
 use base64::Engine;
