@@ -9,7 +9,10 @@
 //! The catalog is logged as [`CatalogOp`]s inside write-ahead log records (so a delta is one atomic
 //! commit with its face templates) and written whole to a `catalog-<id>.cat` file by checkpoints:
 //! magic `EDGEIDCT`, version `u32`, payload length `u64`, CRC-32C `u32` of the payload, then the
-//! payload (postcard encoding of [`CatalogFile`]).
+//! payload (postcard encoding of [`CatalogFile`]). Version 2 (signed deltas) appends to that
+//! payload the postcard encoding of the trusted signing keys ([`TrustFile`]: per location, its
+//! Ed25519 public keys and whether it requires signatures); version 1 files are read as trusting no
+//! key.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -121,6 +124,17 @@ pub struct LocationState {
     pub deltas: imbl::OrdMap<u64, Hash>,
 }
 
+/// Who may sign a location's deltas (see `sync::signature`): the platform's Ed25519 public keys
+/// trusted for it, and whether an unsigned delta is refused. Provisioned locally
+/// (`Store::add_signing_key`), replaced by a delta signed with a trusted key (`signing_keys`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trust {
+    /// Raw 32-byte Ed25519 public keys, in the order they were provisioned.
+    pub keys: Vec<[u8; 32]>,
+    /// Unsigned deltas for this location are refused.
+    pub require_signatures: bool,
+}
+
 /// Deltas whose hashes are kept per location, to tell a re-sent delta from a conflicting one.
 pub const DELTA_HISTORY: u64 = 10_000;
 
@@ -185,6 +199,14 @@ pub enum CatalogOp {
         /// Code key provisioned by this delta.
         code_key: Option<Hash>,
     },
+    /// Replace who may sign the location's deltas (an empty trust forgets the location's entry).
+    /// Logged by the local key commands and by a signed delta that rotates the keys.
+    SetTrust {
+        /// Location id.
+        location: String,
+        /// The new trust.
+        trust: Trust,
+    },
 }
 
 /// All locations of a store.
@@ -192,6 +214,10 @@ pub enum CatalogOp {
 pub struct Catalog {
     /// Locations by id.
     pub locations: imbl::OrdMap<String, LocationState>,
+    /// Signing keys by location. Kept apart from [`LocationState`]: provisioning a key does not
+    /// make a location synchronised (nor managed by the platform), and a full synchronisation's
+    /// reset leaves it alone.
+    pub trust: imbl::OrdMap<String, Trust>,
 }
 
 impl LocationState {
@@ -328,7 +354,19 @@ impl Catalog {
                 }
                 self.locations.insert(location.clone(), s);
             }
+            CatalogOp::SetTrust { location, trust } => {
+                if *trust == Trust::default() {
+                    self.trust.remove(location);
+                } else {
+                    self.trust.insert(location.clone(), trust.clone());
+                }
+            }
         }
+    }
+
+    /// Who may sign the deltas of a location (nothing trusted, nothing required if unknown).
+    pub fn trust(&self, location: &str) -> Trust {
+        self.trust.get(location).cloned().unwrap_or_default()
     }
 
     /// Serialises the whole catalog for a checkpoint file.
@@ -348,7 +386,15 @@ impl Catalog {
                 })
                 .collect(),
         };
-        let payload = postcard::to_allocvec(&file).expect("catalog serialises");
+        let mut payload = postcard::to_allocvec(&file).expect("catalog serialises");
+        let trust = TrustFile {
+            locations: self
+                .trust
+                .iter()
+                .map(|(id, t)| (id.clone(), t.clone()))
+                .collect(),
+        };
+        payload.extend(postcard::to_allocvec(&trust).expect("trust serialises"));
         let mut out = Vec::with_capacity(payload.len() + 24);
         out.extend_from_slice(CATALOG_MAGIC);
         out.extend_from_slice(&CATALOG_VERSION.to_le_bytes());
@@ -364,11 +410,11 @@ impl Catalog {
             return Err(Error::corrupt(path, "not a catalog file (bad magic)"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CATALOG_VERSION {
+        if !(1..=CATALOG_VERSION).contains(&version) {
             return Err(Error::Version {
                 path: path.into(),
                 found: version,
-                min: CATALOG_VERSION,
+                min: 1,
                 max: CATALOG_VERSION,
             });
         }
@@ -387,9 +433,20 @@ impl Catalog {
         if crc32c::crc32c(payload) != crc {
             return Err(Error::corrupt(path, "catalog checksum mismatch"));
         }
-        let file: CatalogFile = postcard::from_bytes(payload)
+        let (file, rest): (CatalogFile, _) = postcard::take_from_bytes(payload)
             .map_err(|e| Error::corrupt(path, format!("catalog payload: {e}")))?;
         let mut c = Catalog::default();
+        if version >= TRUST_VERSION {
+            let (trust, rest): (TrustFile, _) = postcard::take_from_bytes(rest)
+                .map_err(|e| Error::corrupt(path, format!("catalog signing keys: {e}")))?;
+            if !rest.is_empty() {
+                return Err(Error::corrupt(
+                    path,
+                    format!("{} bytes after the catalog's signing keys", rest.len()),
+                ));
+            }
+            c.trust = trust.locations.into_iter().collect();
+        }
         for l in file.locations {
             let mut s = LocationState {
                 seq: l.seq,
@@ -414,7 +471,10 @@ impl Catalog {
 }
 
 const CATALOG_MAGIC: &[u8; 8] = b"EDGEIDCT";
-const CATALOG_VERSION: u32 = 1;
+/// Version written: 2 appends the signing keys ([`TrustFile`]); 1 is read (no keys).
+const CATALOG_VERSION: u32 = 2;
+/// First version with the signing keys.
+const TRUST_VERSION: u32 = 2;
 
 /// The serialised form of the catalog (checkpoint files).
 #[derive(Serialize, Deserialize)]
@@ -431,4 +491,10 @@ struct LocationFile {
     schedules: Vec<Schedule>,
     doors: Vec<Door>,
     deltas: Vec<(u64, Hash)>,
+}
+
+/// The signing keys in a catalog file (version 2 on), after the [`CatalogFile`].
+#[derive(Serialize, Deserialize)]
+pub struct TrustFile {
+    locations: Vec<(String, Trust)>,
 }
