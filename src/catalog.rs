@@ -364,6 +364,11 @@ impl Catalog {
         }
     }
 
+    /// Nothing in it: no location, no signing key (a checkpoint then writes no catalog file).
+    pub fn is_empty(&self) -> bool {
+        self.locations.is_empty() && self.trust.is_empty()
+    }
+
     /// Who may sign the deltas of a location (nothing trusted, nothing required if unknown).
     pub fn trust(&self, location: &str) -> Trust {
         self.trust.get(location).cloned().unwrap_or_default()
