@@ -138,7 +138,7 @@
 /**
  * Most public keys a location trusts at once.
  */
-#define EDGEID_MAX_SIGNING_KEYS MAX_KEYS_PER_LOCATION
+#define EDGEID_MAX_SIGNING_KEYS 16
 
 /**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
@@ -1452,7 +1452,8 @@ edgeid_status edgeid_finger_verify(struct edgeid_store *store,
  * requires signatures (`edgeid_require_signatures`), an unsigned delta carrying `signing_keys`.
  * A signed delta carrying `signing_keys` replaces its location's keys in the same commit.
  *
- * Everything else (progress, result, threads) is as `edgeid_apply_delta`.
+ * Everything else (progress, result) is as `edgeid_apply_delta`.
+ * Thread safety: as `edgeid_apply_delta`.
  *
  * # Safety
  * As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (or be NULL
@@ -1491,6 +1492,7 @@ edgeid_status edgeid_signing_key_add(struct edgeid_store *store,
  * Stops trusting a public key (its 32 raw bytes) for a location's deltas. Durable when it
  * returns. `*removed_out` (may be NULL) is false when it was not trusted. Removing the last key
  * of a location that requires signatures refuses every delta for it until a key is added.
+ * Thread safety: as `edgeid_apply_delta`.
  *
  * # Safety
  * As `edgeid_signing_key_add`, with `removed_out`.
@@ -1503,7 +1505,7 @@ edgeid_status edgeid_signing_key_remove(struct edgeid_store *store,
 
 /**
  * Whether unsigned deltas for a location are refused (`EDGEID_REFUSAL_SIGNATURE`). Durable when
- * it returns.
+ * it returns. Thread safety: as `edgeid_apply_delta`.
  *
  * # Safety
  * `location_id` must point to `location_id_len` readable bytes.

@@ -13,7 +13,8 @@ use std::ffi::{c_char, c_void};
 /// Bytes of an Ed25519 public key (raw).
 pub const EDGEID_PUBLIC_KEY_BYTES: usize = 32;
 /// Most public keys a location trusts at once.
-pub const EDGEID_MAX_SIGNING_KEYS: usize = MAX_KEYS_PER_LOCATION;
+pub const EDGEID_MAX_SIGNING_KEYS: usize = 16;
+const _: () = assert!(EDGEID_MAX_SIGNING_KEYS == MAX_KEYS_PER_LOCATION);
 
 /// Applies one synchronisation delta with its detached signature: as `edgeid_apply_delta`, and
 /// first the signature is checked over the exact `delta_len` bytes of `delta`, before they are
@@ -30,7 +31,8 @@ pub const EDGEID_MAX_SIGNING_KEYS: usize = MAX_KEYS_PER_LOCATION;
 /// requires signatures (`edgeid_require_signatures`), an unsigned delta carrying `signing_keys`.
 /// A signed delta carrying `signing_keys` replaces its location's keys in the same commit.
 ///
-/// Everything else (progress, result, threads) is as `edgeid_apply_delta`.
+/// Everything else (progress, result) is as `edgeid_apply_delta`.
+/// Thread safety: as `edgeid_apply_delta`.
 ///
 /// # Safety
 /// As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (or be NULL
@@ -110,6 +112,7 @@ pub unsafe extern "C" fn edgeid_signing_key_add(
 /// Stops trusting a public key (its 32 raw bytes) for a location's deltas. Durable when it
 /// returns. `*removed_out` (may be NULL) is false when it was not trusted. Removing the last key
 /// of a location that requires signatures refuses every delta for it until a key is added.
+/// Thread safety: as `edgeid_apply_delta`.
 ///
 /// # Safety
 /// As `edgeid_signing_key_add`, with `removed_out`.
@@ -136,7 +139,7 @@ pub unsafe extern "C" fn edgeid_signing_key_remove(
 }
 
 /// Whether unsigned deltas for a location are refused (`EDGEID_REFUSAL_SIGNATURE`). Durable when
-/// it returns.
+/// it returns. Thread safety: as `edgeid_apply_delta`.
 ///
 /// # Safety
 /// `location_id` must point to `location_id_len` readable bytes.
