@@ -472,3 +472,32 @@ fn the_python_reference_signer_agrees() {
     let sig = std::fs::read_to_string(tmp.path().join("d.json.sig")).unwrap();
     assert_eq!(sig, signature::sign(&seed_file("platform-2.seed"), &bytes));
 }
+
+/// What checking a signature costs, by delta size (run with `cargo test --test sync_signed --
+/// --ignored --nocapture`): the envelope, the key lookup and `verify_strict` (SHA-512 over the
+/// delta plus one double-scalar multiplication).
+#[test]
+#[ignore]
+fn signature_cost() {
+    let (_fs, s) = sim_store(DIM);
+    s.add_signing_key("hq", &key(&SEED_A)).unwrap();
+    for size in [1usize << 10, 1 << 20, 29 << 20] {
+        let mut d = delta("hq", 1);
+        d.resize(size, b' ');
+        let env = signature::sign(&SEED_A, &d);
+        let e = signature::parse_envelope(env.as_bytes()).unwrap();
+        let runs = if size > 1 << 20 { 5 } else { 200 };
+        let keys = [key(&SEED_B), key(&SEED_A)];
+        let t = std::time::Instant::now();
+        for _ in 0..runs {
+            let e2 = signature::parse_envelope(env.as_bytes()).unwrap();
+            assert_eq!(e2, e);
+            signature::verify(&d, &e2, keys.iter()).unwrap();
+        }
+        let per = t.elapsed().as_secs_f64() / runs as f64;
+        println!(
+            "delta of {size} bytes: {:.1} µs per signature check",
+            per * 1e6
+        );
+    }
+}
