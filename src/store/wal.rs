@@ -24,7 +24,9 @@
 //! - `7` kill a finger tail row: finger-tail row number `u64`.
 //!
 //! Ops 5–7 came with the finger index (manifest version 2); a store whose manifest is version 1 has
-//! none in its log.
+//! none in its log. The catalog op `SetTrust` (signing keys, appended to `CatalogOp`) came with
+//! signed deltas: a build from before them cannot read a log holding one (it reports the record
+//! as damaged) nor a catalog file of version 2, so such a store is not opened by older builds.
 //!
 //! Deletes are logged as the physical rows they kill (resolved by the writer before logging), so replay
 //! needs no id index and is deterministic. Sequences are consecutive: the first record of generation
