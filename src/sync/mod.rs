@@ -220,9 +220,11 @@ impl Store {
                 _ => Vec::new(),
             })
             .collect();
+        // Who signed (or that nobody did) against the location's keys: refused before anything
+        // else is decided (and again under the lock).
+        trust::check(&d, &snap.catalog().trust(&d.location), signer).map_err(refused)?;
         // Tell the sync notice when the delta is going to be committed (the callback runs outside
         // the writer lock, so it may read the store; the binding check is repeated under the lock).
-        trust::check(&d, &snap.catalog().trust(&d.location), signer).map_err(refused)?;
         let last = snap.catalog().location(&d.location).map_or(0, |s| s.seq);
         let known = snap
             .catalog()
