@@ -11,8 +11,10 @@
 //! The catalog is logged as [`CatalogOp`]s inside write-ahead log records (so a delta is one atomic
 //! commit with its face templates) and written whole to a `catalog-<id>.cat` file by checkpoints:
 //! magic `EDGEIDCT`, version `u32`, payload length `u64`, CRC-32C `u32` of the payload, then the
-//! payload (postcard encoding of [`CatalogFile`]). Version 2 names each location's code key by its
-//! [`KeyId`]; version 1 (builds before the keys were kept apart) held the key itself, and is still
+//! payload (postcard encoding of [`CatalogFile`], then of [`TrustFile`]). Version 3 appends the
+//! trusted signing keys (per location, its Ed25519 public keys and whether it requires
+//! signatures); version 2 names each location's code key by its [`KeyId`] and trusts no signing
+//! key; version 1 (builds before the keys were kept apart) held the code key itself, and is still
 //! read: [`Catalog::decode`] hands such keys back so the store moves them to its key provider.
 
 use crate::error::{Error, Result};
@@ -141,6 +143,17 @@ pub struct LocationState {
     pub deltas: imbl::OrdMap<u64, Hash>,
 }
 
+/// Who may sign a location's deltas (see `sync::signature`): the platform's Ed25519 public keys
+/// trusted for it, and whether an unsigned delta is refused. Provisioned locally
+/// (`Store::add_signing_key`), replaced by a delta signed with a trusted key (`signing_keys`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trust {
+    /// Raw 32-byte Ed25519 public keys, in the order they were provisioned.
+    pub keys: Vec<[u8; 32]>,
+    /// Unsigned deltas for this location are refused.
+    pub require_signatures: bool,
+}
+
 /// Deltas whose hashes are kept per location, to tell a re-sent delta from a conflicting one.
 pub const DELTA_HISTORY: u64 = 10_000;
 
@@ -219,6 +232,14 @@ pub enum CatalogOp {
         /// Id of the code key provisioned by this delta.
         code_key_id: Option<KeyId>,
     },
+    /// Replace who may sign the location's deltas (an empty trust forgets the location's entry).
+    /// Logged by the local key commands and by a signed delta that rotates the keys.
+    SetTrust {
+        /// Location id.
+        location: String,
+        /// The new trust.
+        trust: Trust,
+    },
 }
 
 /// All locations of a store.
@@ -226,6 +247,10 @@ pub enum CatalogOp {
 pub struct Catalog {
     /// Locations by id.
     pub locations: imbl::OrdMap<String, LocationState>,
+    /// Signing keys by location. Kept apart from [`LocationState`]: provisioning a key does not
+    /// make a location synchronised (nor managed by the platform), and a full synchronisation's
+    /// reset leaves it alone.
+    pub trust: imbl::OrdMap<String, Trust>,
 }
 
 impl LocationState {
@@ -373,7 +398,24 @@ impl Catalog {
                 }
                 self.locations.insert(location.clone(), s);
             }
+            CatalogOp::SetTrust { location, trust } => {
+                if *trust == Trust::default() {
+                    self.trust.remove(location);
+                } else {
+                    self.trust.insert(location.clone(), trust.clone());
+                }
+            }
         }
+    }
+
+    /// Nothing in it: no location, no signing key (a checkpoint then writes no catalog file).
+    pub fn is_empty(&self) -> bool {
+        self.locations.is_empty() && self.trust.is_empty()
+    }
+
+    /// Who may sign the deltas of a location (nothing trusted, nothing required if unknown).
+    pub fn trust(&self, location: &str) -> Trust {
+        self.trust.get(location).cloned().unwrap_or_default()
     }
 
     /// Serialises the whole catalog for a checkpoint file.
@@ -393,7 +435,15 @@ impl Catalog {
                 })
                 .collect(),
         };
-        let payload = postcard::to_allocvec(&file).expect("catalog serialises");
+        let mut payload = postcard::to_allocvec(&file).expect("catalog serialises");
+        let trust = TrustFile {
+            locations: self
+                .trust
+                .iter()
+                .map(|(id, t)| (id.clone(), t.clone()))
+                .collect(),
+        };
+        payload.extend(postcard::to_allocvec(&trust).expect("trust serialises"));
         let mut out = Vec::with_capacity(payload.len() + 24);
         out.extend_from_slice(CATALOG_MAGIC);
         out.extend_from_slice(&CATALOG_VERSION.to_le_bytes());
@@ -435,9 +485,11 @@ impl Catalog {
             return Err(Error::corrupt(path, "catalog checksum mismatch"));
         }
         let bad = |e: postcard::Error| Error::corrupt(path, format!("catalog payload: {e}"));
-        let locations: Vec<LocationFile<KeyId>> = if version == 1 {
-            let file: CatalogFile<Hash> = postcard::from_bytes(payload).map_err(bad)?;
-            file.locations
+        let (locations, rest): (Vec<LocationFile<KeyId>>, &[u8]) = if version == 1 {
+            let (file, rest): (CatalogFile<Hash>, _) =
+                postcard::take_from_bytes(payload).map_err(bad)?;
+            let locations = file
+                .locations
                 .into_iter()
                 .map(|l| {
                     legacy_keys.extend(l.code_key);
@@ -451,12 +503,27 @@ impl Catalog {
                         deltas: l.deltas,
                     }
                 })
-                .collect()
+                .collect();
+            (locations, rest)
         } else {
-            let file: CatalogFile = postcard::from_bytes(payload).map_err(bad)?;
-            file.locations
+            let (file, rest): (CatalogFile, _) = postcard::take_from_bytes(payload).map_err(bad)?;
+            (file.locations, rest)
         };
         let mut c = Catalog::default();
+        let rest = if version >= TRUST_VERSION {
+            let (trust, rest): (TrustFile, _) = postcard::take_from_bytes(rest)
+                .map_err(|e| Error::corrupt(path, format!("catalog signing keys: {e}")))?;
+            c.trust = trust.locations.into_iter().collect();
+            rest
+        } else {
+            rest
+        };
+        if !rest.is_empty() {
+            return Err(Error::corrupt(
+                path,
+                format!("{} bytes after the catalog's payload", rest.len()),
+            ));
+        }
         for l in locations {
             let mut s = LocationState {
                 seq: l.seq,
@@ -481,11 +548,14 @@ impl Catalog {
 }
 
 const CATALOG_MAGIC: &[u8; 8] = b"EDGEIDCT";
-/// Version 2: code keys named by [`KeyId`] (version 1 held the keys).
-const CATALOG_VERSION: u32 = 2;
+/// Version written: 3. Version 2 named code keys by [`KeyId`] (version 1 held the keys); version 3
+/// appends the signing keys ([`TrustFile`]). Versions 1 and 2 are read (as trusting no key).
+const CATALOG_VERSION: u32 = 3;
+/// First version with the signing keys.
+const TRUST_VERSION: u32 = 3;
 
 /// The serialised form of the catalog (checkpoint files). `K` is what names a location's code
-/// key: its [`KeyId`] (version 2) or, in version 1, the key itself.
+/// key: its [`KeyId`] (version 2 on) or, in version 1, the key itself.
 #[derive(Serialize, Deserialize)]
 pub struct CatalogFile<K = KeyId> {
     locations: Vec<LocationFile<K>>,
@@ -500,4 +570,10 @@ struct LocationFile<K> {
     schedules: Vec<Schedule>,
     doors: Vec<Door>,
     deltas: Vec<(u64, Hash)>,
+}
+
+/// The signing keys in a catalog file (version 3 on), after the [`CatalogFile`].
+#[derive(Serialize, Deserialize)]
+pub struct TrustFile {
+    locations: Vec<(String, Trust)>,
 }

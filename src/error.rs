@@ -160,6 +160,12 @@ pub enum Refusal {
         /// The store's limit.
         limit: usize,
     },
+    /// The delta's signature is missing where the location requires one, malformed, made with a
+    /// key this terminal does not trust (for this location), or does not match the delta's bytes
+    /// (`docs/sync-protocol.md`, "Signed deltas"). Checked before the delta is parsed wherever
+    /// the delta's location is not needed.
+    #[error("signature: {0}")]
+    Signature(String),
     /// A sequence older than the kept history.
     #[error("location {location}: sequence {sequence} is older than the deltas this terminal remembers (last is {last}); {}", full_advice(*last))]
     Stale {
@@ -174,7 +180,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The kind of refusal, one word for programs (`docs/sync-protocol.md`, "Refusals"):
-    /// `parse`, `version`, `invalid`, `gap`, `conflict`, `stale` or `too-large`.
+    /// `parse`, `version`, `invalid`, `gap`, `conflict`, `stale`, `too-large` or `signature`.
     pub fn kind(&self) -> &'static str {
         match self {
             Refusal::Parse(_) => "parse",
@@ -184,6 +190,7 @@ impl Refusal {
             Refusal::Conflict { .. } => "conflict",
             Refusal::Stale { .. } => "stale",
             Refusal::TooLarge { .. } => "too-large",
+            Refusal::Signature(_) => "signature",
         }
     }
 }

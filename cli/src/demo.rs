@@ -168,7 +168,7 @@ fn probe(
 
 /// Applies one delta with a progress bar; returns the outcome and the milliseconds it took.
 fn apply(store: &Store, delta: &[u8], out: Out) -> Result<(Outcome, f64), Fail> {
-    let (r, took) = sync_cmds::apply_one(store, delta, out);
+    let (r, took) = sync_cmds::apply_one(store, delta, None, out);
     Ok((r?, took))
 }
 

@@ -14,6 +14,7 @@ mod demo;
 mod demo_report;
 mod finger_cmds;
 mod finger_store_cmds;
+mod key_cmds;
 mod out;
 mod rss;
 mod store_cmds;
@@ -59,6 +60,10 @@ enum Cmd {
     /// Apply the platform's deltas, show what each location holds, prove it with digests.
     #[command(subcommand)]
     Sync(SyncCmd),
+    /// The platform's public keys each location trusts to sign its deltas; whether unsigned
+    /// deltas are refused (docs/sync-protocol.md, "Signed deltas").
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Show what the terminal knows of a user (access codes never shown).
     #[command(subcommand)]
     User(UserCmd),
@@ -127,6 +132,19 @@ enum SyncCmd {
 }
 
 #[derive(Subcommand)]
+enum KeysCmd {
+    /// Trust public keys for a location's deltas (a local, privileged act; `--require` also
+    /// refuses unsigned deltas from now on).
+    Add(key_cmds::AddArgs),
+    /// Stop trusting keys (by key id or public key).
+    Remove(key_cmds::RemoveArgs),
+    /// Every location's trusted keys (key id and public key) and whether it requires signatures.
+    List(key_cmds::ListArgs),
+    /// Refuse unsigned deltas for a location (`--off`: accept them again).
+    Require(key_cmds::RequireArgs),
+}
+
+#[derive(Subcommand)]
 enum UserCmd {
     /// Name, validity, templates, credentials, rights and record hash of one user.
     Show(user_cmds::UserShowArgs),
@@ -176,6 +194,10 @@ fn main() -> ExitCode {
         Cmd::Sync(SyncCmd::Apply(a)) => finish(out, sync_cmds::apply(&a, out)),
         Cmd::Sync(SyncCmd::Status(a)) => finish(out, sync_cmds::status(&a)),
         Cmd::Sync(SyncCmd::Digest(a)) => finish(out, sync_cmds::digest(&a)),
+        Cmd::Keys(KeysCmd::Add(a)) => finish(out, key_cmds::add(&a)),
+        Cmd::Keys(KeysCmd::Remove(a)) => finish(out, key_cmds::remove(&a)),
+        Cmd::Keys(KeysCmd::List(a)) => finish(out, key_cmds::list(&a)),
+        Cmd::Keys(KeysCmd::Require(a)) => finish(out, key_cmds::require(&a)),
         Cmd::User(UserCmd::Show(a)) => finish(out, user_cmds::user_show(&a)),
         Cmd::Lookup(LookupCmd::Card(a)) => finish(out, user_cmds::lookup_card(&a)),
         Cmd::Lookup(LookupCmd::Code(a)) => finish(out, user_cmds::lookup_code(&a)),

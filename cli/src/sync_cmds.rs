@@ -29,6 +29,10 @@ pub struct ApplyArgs {
     /// file is refused without being read.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_delta_mib: Option<u64>,
+    /// The detached signature of the one FILE (default: `FILE.sig` beside each FILE, when it
+    /// exists; a FILE without one is applied unsigned). See docs/sync-protocol.md, "Signed deltas".
+    #[arg(long, value_name = "SIGFILE")]
+    signature: Option<PathBuf>,
 }
 
 /// One file's line of the report. `location`/`sequence` of a refused delta are read from the file
@@ -38,9 +42,11 @@ pub struct FileResult {
     file: String,
     /// applied, already-applied, refused, failed or not-applied.
     status: &'static str,
-    /// Why a refused delta was refused, for programs: parse, version, invalid, gap, conflict
-    /// or stale (docs/sync-protocol.md, "Refusals"); null otherwise.
+    /// Why a refused delta was refused, for programs: parse, version, invalid, gap, conflict,
+    /// stale, too-large or signature (docs/sync-protocol.md, "Refusals"); null otherwise.
     refusal: Option<&'static str>,
+    /// The signature file applied with the delta (null: unsigned).
+    signature: Option<String>,
     location: Option<String>,
     sequence: Option<u64>,
     changes: Option<usize>,
@@ -100,6 +106,17 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
             )));
         }
     }
+    if a.signature.is_some() && a.files.len() != 1 {
+        return Err(Fail::new(
+            "--signature names the signature of one delta file: give exactly one FILE (or put each signature beside its file as FILE.sig)",
+        ));
+    }
+    if let Some(sig) = a.signature.as_ref().filter(|s| !s.is_file()) {
+        return Err(Fail::new(format!(
+            "{}: no such file; nothing was applied",
+            sig.display()
+        )));
+    }
     // Applying does not search: no search thread pool to start.
     let mut opts = OpenOptions::new().threads(1);
     if let Some(m) = a.max_delta_mib {
@@ -132,12 +149,21 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
             Some(_) => Ok(Vec::new()),
             None => std::fs::read(f),
         };
-        let bytes = match read {
+        let sig_file = a.signature.clone().or_else(|| {
+            let mut p = f.clone().into_os_string();
+            p.push(".sig");
+            Some(PathBuf::from(p)).filter(|p| p.is_file())
+        });
+        let read = read.and_then(|b| match &sig_file {
+            Some(p) => std::fs::read(p).map(|s| (b, Some(s))),
+            None => Ok((b, None)),
+        });
+        let (bytes, sig) = match read {
             Ok(b) => b,
             Err(e) => {
                 stopped = Some(format!("{file} could not be read"));
                 results.push(FileResult {
-                    reason: Some(format!("read {file}: {e}")),
+                    reason: Some(format!("read {file} (or its signature): {e}")),
                     file,
                     status: "failed",
                     ..FileResult::default()
@@ -147,7 +173,7 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
         };
         let (r, took) = match over {
             Some(e) => (Err(e), 0.0),
-            None => apply_one(&store, &bytes, out),
+            None => apply_one(&store, &bytes, sig.as_deref(), out),
         };
         let result = match r {
             Ok(Outcome::Applied {
@@ -189,6 +215,7 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
         results.push(FileResult {
             file,
             ms: Some(round3(took)),
+            signature: sig_file.map(|p| p.display().to_string()),
             ..result
         });
     }
@@ -204,12 +231,17 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
     }
 }
 
-/// Applies one delta with a progress bar while it is validated; the result and the milliseconds
-/// it took.
-pub fn apply_one(store: &Store, bytes: &[u8], out: Out) -> (edgeid::Result<Outcome>, f64) {
+/// Applies one delta (with its signature envelope, if any) with a progress bar while it is
+/// validated; the result and the milliseconds it took.
+pub fn apply_one(
+    store: &Store,
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+    out: Out,
+) -> (edgeid::Result<Outcome>, f64) {
     let mut bar: Option<ProgressBar> = None;
     let t = Instant::now();
-    let r = store.apply_delta(bytes, &mut |p| match p {
+    let r = store.apply_signed_delta(bytes, signature, &mut |p| match p {
         Progress::Validating { done, total } => bar
             .get_or_insert_with(|| out.progress(total as u64, "validating"))
             .set_position(done as u64),

@@ -510,3 +510,97 @@ fn a_delta_over_the_size_limit_is_refused_unread() {
         ["applied"]
     );
 }
+
+/// Signed deltas end to end: keys provisioned with `keys add`, `FILE.sig` picked up beside each
+/// file (or named with `--signature`), a rotation, refusals of kind `signature`.
+#[test]
+fn keys_and_signed_deltas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = new_store(tmp.path());
+    let signed = |f: &str| example(&format!("signed/{f}"));
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(signed("keys.json")).unwrap()).unwrap();
+    let (k1, k2) = (
+        keys["platform-1"]["public_key"].as_str().unwrap(),
+        keys["platform-2"]["public_key"].as_str().unwrap(),
+    );
+    let id2 = keys["platform-2"]["key_id"].as_str().unwrap();
+    let loc = "hq-amsterdam";
+    let v = json(&[
+        "keys",
+        "add",
+        "--store",
+        &st,
+        "--location",
+        loc,
+        "--require",
+        k1,
+    ]);
+    assert_eq!(v["locations"][0]["require_signatures"], true);
+    assert_eq!(
+        v["locations"][0]["keys"][0]["key_id"],
+        keys["platform-1"]["key_id"]
+    );
+    // An unsigned delta is refused where signatures are required.
+    let (code, v) = run_json(&["sync", "apply", "--store", &st, &example("01-full.json")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["results"][0]["refusal"], "signature");
+    // The signature beside the file; 03 is signed by the key 02 rotates to.
+    let v = json(&[
+        "sync",
+        "apply",
+        "--store",
+        &st,
+        &signed("01-full.json"),
+        &signed("02-rotate.json"),
+        &signed("03-changes.json"),
+    ]);
+    assert_eq!(statuses(&v), ["applied", "applied", "applied"]);
+    assert!(v["results"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .ends_with("01-full.json.sig"));
+    let v = json(&["keys", "list", "--store", &st]);
+    assert_eq!(v["locations"][0]["keys"][0]["public_key"], k2);
+    for f in ["04-old-key.json", "05-tampered.json"] {
+        let (code, v) = run_json(&["sync", "apply", "--store", &st, &signed(f)]);
+        assert_eq!(code, Some(1), "{f}");
+        assert_eq!(v["results"][0]["refusal"], "signature", "{f}");
+    }
+    // --signature names the envelope of one file.
+    let (code, _) = run_json(&[
+        "sync",
+        "apply",
+        "--store",
+        &st,
+        "--signature",
+        &signed("03-changes.json.sig"),
+        &signed("05-tampered.json"),
+    ]);
+    assert_eq!(code, Some(1));
+    let v = json(&[
+        "sync",
+        "apply",
+        "--store",
+        &st,
+        "--signature",
+        &signed("03-changes.json.sig"),
+        &signed("03-changes.json"),
+    ]);
+    assert_eq!(statuses(&v), ["already-applied"]);
+    // Bad keys are refused; removing by key id.
+    let o = edgeid(&["keys", "add", "--store", &st, "--location", loc, "AAAA"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&["keys", "remove", "--store", &st, "--location", loc, id2]);
+    assert_eq!(v["locations"][0]["keys"].as_array().unwrap().len(), 0);
+    let v = json(&[
+        "keys",
+        "require",
+        "--store",
+        &st,
+        "--location",
+        loc,
+        "--off",
+    ]);
+    assert_eq!(v["locations"].as_array().unwrap().len(), 0);
+}

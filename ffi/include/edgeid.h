@@ -147,6 +147,16 @@
 #define EDGEID_CODE_KEY_LEN 32
 
 /**
+ * Bytes of an Ed25519 public key (raw).
+ */
+#define EDGEID_PUBLIC_KEY_BYTES 32
+
+/**
+ * Most public keys a location trusts at once.
+ */
+#define EDGEID_MAX_SIGNING_KEYS 16
+
+/**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
  * error message (`edgeid_last_error_message`) then says what was expected and what was found.
  * Values are stable: a code keeps its number forever and new codes are only appended.
@@ -365,6 +375,12 @@ enum edgeid_refusal
      * platform sends the location's users in several deltas.
      */
     EDGEID_REFUSAL_TOO_LARGE = 8,
+    /**
+     * The signature is missing (the location requires signed deltas, or the delta replaces the
+     * signing keys), malformed, made with a key not trusted for the delta's location, or does
+     * not match the delta's bytes (see `edgeid_apply_delta_signed`).
+     */
+    EDGEID_REFUSAL_SIGNATURE = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1512,6 +1528,106 @@ edgeid_status edgeid_finger_verify(struct edgeid_store *store,
                                    uint32_t format,
                                    int32_t position,
                                    struct edgeid_finger_hit *hit_out);
+
+/**
+ * Applies one synchronisation delta with its detached signature: as `edgeid_apply_delta`, and
+ * first the signature is checked over the exact `delta_len` bytes of `delta`, before they are
+ * parsed.
+ *
+ * `signature`/`signature_len`: the signature envelope exactly as the platform sent it (the text
+ * `edgeid.sig/1 ed25519 <key id> <base64 signature>`, optionally with a line feed; only read
+ * during the call). NULL with length 0 applies the delta unsigned, like `edgeid_apply_delta`.
+ *
+ * Refusals specific to signatures return `EDGEID_ERR_REFUSED` with `result->refusal ==
+ * EDGEID_REFUSAL_SIGNATURE` and nothing applied: a malformed envelope, a key id no location
+ * trusts, a signature that does not match the bytes, a key not trusted for the delta's location
+ * (a key of location A never authorises a delta for B), an unsigned delta for a location that
+ * requires signatures (`edgeid_require_signatures`), an unsigned delta carrying `signing_keys`.
+ * A signed delta carrying `signing_keys` replaces its location's keys in the same commit.
+ *
+ * Everything else (progress, result) is as `edgeid_apply_delta`.
+ * Thread safety: as `edgeid_apply_delta`.
+ *
+ * # Safety
+ * As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (or be NULL
+ * with `signature_len` 0).
+ */
+edgeid_status edgeid_apply_delta_signed(struct edgeid_store *store,
+                                        const uint8_t *delta,
+                                        size_t delta_len,
+                                        const uint8_t *signature,
+                                        size_t signature_len,
+                                        edgeid_progress_fn progress,
+                                        void *user_data,
+                                        struct edgeid_apply_result *result);
+
+/**
+ * Trusts an Ed25519 public key (`public_key`: its 32 raw bytes) for the deltas of a location.
+ * A local, privileged act: the program that provisions the terminal calls it; afterwards the
+ * platform rotates keys with signed deltas. Durable when it returns. `*added_out` (may be NULL)
+ * is false when the key was trusted already.
+ *
+ * Errors: `EDGEID_ERR_INVALID` for bytes that are not a usable Ed25519 public key (not a curve
+ * point, or a weak key of small order), a bad location id, or a location that trusts
+ * `EDGEID_MAX_SIGNING_KEYS` keys already. Thread safety: as `edgeid_apply_delta`.
+ *
+ * # Safety
+ * `location_id` must point to `location_id_len` readable bytes, `public_key` to 32 readable
+ * bytes; `added_out` is NULL or points to a writable `bool`.
+ */
+edgeid_status edgeid_signing_key_add(struct edgeid_store *store,
+                                     const char *location_id,
+                                     size_t location_id_len,
+                                     const uint8_t *public_key,
+                                     bool *added_out);
+
+/**
+ * Stops trusting a public key (its 32 raw bytes) for a location's deltas. Durable when it
+ * returns. `*removed_out` (may be NULL) is false when it was not trusted. Removing the last key
+ * of a location that requires signatures refuses every delta for it until a key is added.
+ * Thread safety: as `edgeid_apply_delta`.
+ *
+ * # Safety
+ * As `edgeid_signing_key_add`, with `removed_out`.
+ */
+edgeid_status edgeid_signing_key_remove(struct edgeid_store *store,
+                                        const char *location_id,
+                                        size_t location_id_len,
+                                        const uint8_t *public_key,
+                                        bool *removed_out);
+
+/**
+ * Whether unsigned deltas for a location are refused (`EDGEID_REFUSAL_SIGNATURE`). Durable when
+ * it returns. Thread safety: as `edgeid_apply_delta`.
+ *
+ * # Safety
+ * `location_id` must point to `location_id_len` readable bytes.
+ */
+edgeid_status edgeid_require_signatures(struct edgeid_store *store,
+                                        const char *location_id,
+                                        size_t location_id_len,
+                                        bool require);
+
+/**
+ * The public keys a location trusts, 32 bytes each, in the order they were added, and whether
+ * it requires signatures. `keys_out`: room for `cap` keys (`cap * 32` bytes; NULL if `cap` is
+ * 0). `*n_keys` receives the number of keys, also when it is larger than `cap`: then the first
+ * `cap` are written and the call returns `EDGEID_ERR_SIZE`. A location with no keys gives 0 and
+ * `*require_out == false` (unless it requires signatures). Thread safety: any thread,
+ * concurrently with every other call.
+ *
+ * # Safety
+ * `location_id` must point to `location_id_len` readable bytes; `keys_out`, if not NULL, to
+ * `cap * 32` writable bytes; `n_keys` to a writable `size_t`; `require_out` is NULL or points to
+ * a writable `bool`.
+ */
+edgeid_status edgeid_signing_keys(struct edgeid_store *store,
+                                  const char *location_id,
+                                  size_t location_id_len,
+                                  uint8_t *keys_out,
+                                  size_t cap,
+                                  size_t *n_keys,
+                                  bool *require_out);
 
 #ifdef __cplusplus
 }  // extern "C"

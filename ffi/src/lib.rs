@@ -6,10 +6,11 @@
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
 //! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
 //! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
-//! changes, batch entries, identify, verify); [`keys`] holds the callbacks of a terminal's own
-//! code key keeper (`edgeid_code_keys`, given at open). Functions appear in the header in that order: the
-//! sync and lookup functions and then the finger functions came later and were appended, so
-//! nothing above them moved.
+//! changes, batch entries, identify, verify), then [`signed`] (signed deltas, signing keys);
+//! [`keys`] holds the callbacks of a terminal's own code key keeper (`edgeid_code_keys`, given at
+//! open). Functions appear in the header in that order: the sync and lookup functions, then the
+//! finger functions, then the signed-delta functions came later and were appended, so nothing
+//! above them moved.
 //!
 //! # Ownership (the one place it is recorded)
 //! | C type | Rust representation | owner | released by |
@@ -18,7 +19,7 @@
 //! | `edgeid_batch *` | `Box<edgeid_batch>` turned into a raw pointer | the caller | `edgeid_batch_free` |
 //! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
 //! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
-//! | `const uint8_t *` delta, `void *user_data` of `edgeid_apply_delta` | caller memory, read / passed back during the call only | the caller | the caller |
+//! | `const uint8_t *` delta and signature, `void *user_data` of `edgeid_apply_delta` / `edgeid_apply_delta_signed`, public keys of `edgeid_signing_key_*` | caller memory, read / passed back during the call only | the caller | the caller |
 //! | `const uint8_t *` fingerprint records (`edgeid_finger_*`, `edgeid_batch_finger_put`) | caller memory, read during the call only (a batch keeps its own prepared template) | the caller | the caller |
 //!
 //! Because a store handle is only a key, a closed or made-up handle is looked up, not dereferenced:
@@ -51,6 +52,7 @@ pub mod lookup;
 pub mod finger;
 
 pub mod keys;
+pub mod signed;
 
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};

@@ -65,6 +65,10 @@ pub enum edgeid_refusal {
     /// Larger than this store accepts (`max_delta_bytes`); refused before it was parsed. The
     /// platform sends the location's users in several deltas.
     EDGEID_REFUSAL_TOO_LARGE = 8,
+    /// The signature is missing (the location requires signed deltas, or the delta replaces the
+    /// signing keys), malformed, made with a key not trusted for the delta's location, or does
+    /// not match the delta's bytes (see `edgeid_apply_delta_signed`).
+    EDGEID_REFUSAL_SIGNATURE = 9,
 }
 
 /// The stage an apply has reached, passed to an `edgeid_progress_fn`.
@@ -221,6 +225,7 @@ fn refusal_kind(r: &Refusal) -> (edgeid_refusal, &str, u64) {
             location, sequence, ..
         } => (EDGEID_REFUSAL_STALE, location, *sequence),
         Refusal::TooLarge { .. } => (EDGEID_REFUSAL_TOO_LARGE, "", 0),
+        Refusal::Signature(_) => (EDGEID_REFUSAL_SIGNATURE, "", 0),
         _ => (EDGEID_REFUSAL_OTHER, "", 0),
     }
 }
@@ -274,9 +279,40 @@ pub unsafe extern "C" fn edgeid_apply_delta(
     user_data: *mut c_void,
     result: *mut edgeid_apply_result,
 ) -> edgeid_status {
+    // SAFETY: the header contract of every argument is this function's.
+    unsafe {
+        apply(
+            "edgeid_apply_delta",
+            store,
+            delta,
+            delta_len,
+            None,
+            progress,
+            user_data,
+            result,
+        )
+    }
+}
+
+/// `edgeid_apply_delta` and `edgeid_apply_delta_signed`: `signature` is the envelope's pointer
+/// and length, `None` for an unsigned delta.
+///
+/// # Safety
+/// The contracts of `edgeid_apply_delta_signed`'s arguments.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn apply(
+    func: &str,
+    store: *mut edgeid_store,
+    delta: *const u8,
+    delta_len: usize,
+    signature: Option<(*const u8, usize)>,
+    progress: edgeid_progress_fn,
+    user_data: *mut c_void,
+    result: *mut edgeid_apply_result,
+) -> edgeid_status {
     use edgeid_apply_outcome::*;
     use edgeid_refusal::*;
-    handle::with_store("edgeid_apply_delta", store, |s| {
+    handle::with_store(func, store, |s| {
         // SAFETY: header contract of `result`: its size field is readable.
         let size = unsafe {
             args::versioned_size(
@@ -301,6 +337,11 @@ pub unsafe extern "C" fn edgeid_apply_delta(
         ))?;
         // SAFETY: header contract of `delta`.
         let bytes = unsafe { args::slice("delta", delta, delta_len) }?;
+        let envelope = match signature {
+            // SAFETY: header contract of `signature`.
+            Some((p, n)) => Some(unsafe { args::slice("signature", p, n) }?),
+            None => None,
+        };
         let mut total = 0;
         let mut report = |p: Progress| {
             let (stage, done) = match p {
@@ -316,7 +357,7 @@ pub unsafe extern "C" fn edgeid_apply_delta(
                 unsafe { f(user_data, stage, done, total) };
             }
         };
-        match s.apply_delta(bytes, &mut report) {
+        match s.apply_signed_delta(bytes, envelope, &mut report) {
             Ok(Outcome::Applied {
                 location,
                 sequence,
@@ -464,6 +505,8 @@ mod tests {
             limit: 1 << 20,
         };
         assert_eq!(refusal_kind(&large), (EDGEID_REFUSAL_TOO_LARGE, "", 0));
+        let sig = Refusal::Signature("x".into());
+        assert_eq!(refusal_kind(&sig), (EDGEID_REFUSAL_SIGNATURE, "", 0));
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl Store {
                 obsolete.push((None, path_of(dir, FileKind::Catalog(m.catalog))));
             }
             m.catalog = 0;
-            if !snap.catalog.locations.is_empty() {
+            if !snap.catalog.is_empty() {
                 let id = m.next_id;
                 m.next_id += 1;
                 w.manifest.next_id = m.next_id;

@@ -24,7 +24,9 @@
 //! - `7` kill a finger tail row: finger-tail row number `u64`.
 //!
 //! Ops 5–7 came with the finger index (manifest version 2); a store whose manifest is version 1 has
-//! none in its log.
+//! none in its log. The catalog op `SetTrust` (signing keys, appended to `CatalogOp`) came with
+//! signed deltas: a build from before them cannot read a log holding one (it reports the record
+//! as damaged) nor a catalog file of version 3, so such a store is not opened by older builds.
 //!
 //! Version 1 is the same, but its catalog ops may be `CatalogOp::LegacyApplied`, which carries a
 //! location's code key itself; version 2 logs only `CatalogOp::Applied`, which names the key by its

@@ -71,6 +71,9 @@ pub struct Delta {
     pub code_key: Option<Hash>,
     /// The changes, in order.
     pub ops: Vec<Op>,
+    /// The location's new signing keys (the complete set), if the delta rotates them; only a
+    /// delta signed by a key the location trusts may (`docs/sync-protocol.md`, "Signed deltas").
+    pub signing_keys: Option<Vec<super::signature::PublicKey>>,
     /// What tells a re-sent delta from a conflicting one (see [`Delta::same_as`]): the first 16
     /// bytes of the SHA-256 of the canonical form with codes masked, then the first 16 bytes of
     /// the SHA-256 of the canonical form with codes keyed.
@@ -235,6 +238,7 @@ pub fn parse<'k>(
             "code_key",
             "changes",
             "signature",
+            "signing_keys",
         ],
     )?;
     let format = top.str("format")?;
@@ -277,9 +281,13 @@ pub fn parse<'k>(
     if top.opt("signature").is_some() {
         return Err(bad(
             "signature",
-            "signed deltas are not supported by this build yet",
+            "the signature travels beside the delta (a detached signature over its exact bytes), not inside it",
         ));
     }
+    let signing_keys = match top.opt("signing_keys") {
+        None => None,
+        Some(_) => Some(signing_keys(top.arr("signing_keys")?)?),
+    };
     let code_key = match top.opt_str("code_key")? {
         None => None,
         Some(_) if kind == Kind::Changes => {
@@ -354,9 +362,33 @@ pub fn parse<'k>(
         kind,
         code_key,
         ops,
+        signing_keys,
         hash,
         keyed_hash,
     })
+}
+
+/// `signing_keys`: 1..=[`super::signature::MAX_KEYS_PER_LOCATION`] distinct public keys (padded
+/// base64 of 32 bytes each). Empty is refused: forgetting every key is a local act.
+fn signing_keys(a: &[Value<'_>]) -> R<Vec<super::signature::PublicKey>> {
+    use super::signature::{parse_public_key, MAX_KEYS_PER_LOCATION};
+    if a.is_empty() {
+        return Err(bad(
+            "signing_keys",
+            "at least one key (a location stops trusting every key only by a local act)",
+        ));
+    }
+    let a = at_most(a, MAX_KEYS_PER_LOCATION, "signing_keys")?;
+    let mut keys = Vec::with_capacity(a.len());
+    for (i, v) in a.iter().enumerate() {
+        let path = format!("signing_keys[{i}]");
+        let k = parse_public_key(as_str(v, &path)?).map_err(|m| bad(&path, m))?;
+        if keys.contains(&k) {
+            return Err(bad(path, "this key is listed twice"));
+        }
+        keys.push(k);
+    }
+    Ok(keys)
 }
 
 impl Delta {

@@ -22,7 +22,9 @@ pub mod delta;
 mod end_state;
 mod query;
 mod records;
+pub mod signature;
 pub mod syntax;
+mod trust;
 
 use crate::catalog::{code_key_id, CatalogOp, Hash, KeyId, LocationState};
 pub use crate::error::{Refusal, MAX_SEQUENCE};
@@ -30,6 +32,7 @@ pub use delta::{
     MAX_CHANGES, MAX_CREDENTIALS_PER_USER, MAX_FACES_PER_USER, MAX_FINGERS_PER_USER,
     MAX_RIGHTS_PER_USER,
 };
+pub use trust::LocationKeys;
 
 /// The digest of a location that holds nothing — also what a location never synchronised has:
 /// SHA-256 of the empty text.
@@ -147,7 +150,28 @@ impl Store {
     /// A delta larger than [`Store::max_delta_bytes`] is refused first, before it is copied or
     /// parsed: parsing needs a mutable copy, simd-json's structural index and the decoded
     /// embeddings and fingerprints, a few times the delta's size (docs/sync-protocol.md, "Limits").
+    ///
+    /// The delta is unsigned: a location that requires signatures refuses it
+    /// ([`Store::apply_signed_delta`] takes the signature).
     pub fn apply_delta(&self, json: &[u8], progress: &mut dyn FnMut(Progress)) -> Result<Outcome> {
+        self.apply_signed_delta(json, None, progress)
+    }
+
+    /// Applies one delta with its detached signature (`signature`: the envelope, see
+    /// [`signature`]; `None` for an unsigned delta), as [`Store::apply_delta`] does.
+    ///
+    /// The signature is checked over the exact bytes of `json` before they are parsed, with the
+    /// trusted key its key id names; once the delta's location is known (under the writer lock),
+    /// that key must be trusted for that location. An unsigned delta is refused if its location
+    /// requires signatures, or if it carries `signing_keys`. Every such refusal is
+    /// [`Refusal::Signature`]; nothing is applied and the sequence does not move. A signed delta
+    /// carrying `signing_keys` replaces the location's keys in the same commit.
+    pub fn apply_signed_delta(
+        &self,
+        json: &[u8],
+        signature: Option<&[u8]>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Outcome> {
         self.check_writable()?;
         let limit = self.max_delta_bytes();
         if json.len() > limit {
@@ -156,13 +180,22 @@ impl Store {
                 limit,
             }));
         }
+        let signer = match signature {
+            None => None,
+            Some(envelope) => {
+                let envelope = signature::parse_envelope(envelope).map_err(refused)?;
+                let snap = self.snapshot();
+                let trusted = snap.catalog().trust.values().flat_map(|t| t.keys.iter());
+                Some(signature::verify(json, &envelope, trusted).map_err(refused)?)
+            }
+        };
         // The delta is parsed outside the writer lock, its codes keyed with the location's code
         // key of that moment; a full synchronisation committed meanwhile may have changed the key.
         // The delta is then parsed again (a delta is never refused for what another one did).
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.apply_delta_once(json, progress)? {
+            match self.apply_delta_once(json, signer.as_ref(), progress)? {
                 Some(outcome) => return Ok(outcome),
                 None if attempts < 4 => continue,
                 None => {
@@ -178,6 +211,7 @@ impl Store {
     fn apply_delta_once(
         &self,
         json: &[u8],
+        signer: Option<&signature::PublicKey>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Option<Outcome>> {
         let snap = self.snapshot();
@@ -228,6 +262,9 @@ impl Store {
                 _ => Vec::new(),
             })
             .collect();
+        // Who signed (or that nobody did) against the location's keys: refused before anything
+        // else is decided (and again under the lock).
+        trust::check(&d, &snap.catalog().trust(&d.location), signer).map_err(refused)?;
         // Tell the sync notice when the delta is going to be committed (the callback runs outside
         // the writer lock, so it may read the store; the binding check is repeated under the lock).
         let last = snap.catalog().location(&d.location).map_or(0, |s| s.seq);
@@ -244,6 +281,9 @@ impl Store {
         let mut key_changed = false;
         self.commit_plan(|p| {
             let loc = d.location.clone();
+            // Again under the lock: the keys may have changed since the check above.
+            let trust = p.catalog().trust(&loc);
+            trust::check(&d, &trust, signer).map_err(refused)?;
             let state = p.catalog().location(&loc).cloned().unwrap_or_default();
             let last = state.seq;
             // The code key used to hash codes must still be the location's.
@@ -397,6 +437,16 @@ impl Store {
                 delta_hash: d.hash,
                 code_key_id: new_key,
             });
+            if let Some(keys) = &d.signing_keys {
+                // A rotation, authorised by the signature checked above.
+                p.apply_catalog(CatalogOp::SetTrust {
+                    location: loc.clone(),
+                    trust: crate::catalog::Trust {
+                        keys: keys.clone(),
+                        require_signatures: trust.require_signatures,
+                    },
+                });
+            }
             outcome = Some(Outcome::Applied {
                 location: loc,
                 sequence: d.sequence,

@@ -728,6 +728,101 @@ static void test_concurrency(edgeid_store *s) {
     CHECK(st.sequence == (uint64_t)iterations && st.users == 1 && st.faces == 1);
 }
 
+/* ---- signed deltas (testdata/sync/signed) ---------------------------------------------------- */
+
+static const uint8_t PLATFORM_1[32] = {
+    0x03, 0xa1, 0x07, 0xbf, 0xf3, 0xce, 0x10, 0xbe, 0x1d, 0x70, 0xdd, 0x18, 0xe7, 0x4b, 0xc0, 0x99,
+    0x67, 0xe4, 0xd6, 0x30, 0x9b, 0xa5, 0x0d, 0x5f, 0x1d, 0xdc, 0x86, 0x64, 0x12, 0x55, 0x31, 0xb8};
+static const uint8_t PLATFORM_2[32] = {
+    0x29, 0xac, 0xba, 0xe1, 0x41, 0xbc, 0xca, 0xf0, 0xb2, 0x2e, 0x1a, 0x94, 0xd3, 0x4d, 0x0b, 0xc7,
+    0x36, 0x1e, 0x52, 0x6d, 0x0b, 0xfe, 0x12, 0xc8, 0x97, 0x94, 0xbc, 0x93, 0x22, 0x96, 0x6d, 0xd7};
+
+/* Applies signed/NAME with signed/SIG (NULL: unsigned); returns the status, fills `r`. */
+static edgeid_status apply_signed(edgeid_store *s, const char *name, const char *sig,
+                                  edgeid_apply_result *r) {
+    char path[512];
+    struct bytes d, e = {NULL, 0};
+    edgeid_status st;
+    snprintf(path, sizeof path, "signed/%s", name);
+    d = read_delta(path);
+    if (sig != NULL) {
+        snprintf(path, sizeof path, "signed/%s", sig);
+        e = read_delta(path);
+    }
+    *r = new_result();
+    st = edgeid_apply_delta_signed(s, d.data, d.len, e.data, e.len, NULL, NULL, r);
+    free(d.data);
+    free(e.data);
+    return st;
+}
+
+static void test_signed(const char *scratch) {
+    edgeid_store *s = NULL;
+    edgeid_open_options o;
+    edgeid_apply_result r;
+    uint8_t keys[2 * 32];
+    size_t n = 99;
+    bool flag = false, req = true;
+    char dir[4200];
+    memset(&o, 0, sizeof o);
+    o.size = sizeof o;
+    o.threads = 1;
+    snprintf(dir, sizeof dir, "%s/signed-store", scratch);
+    EXPECT(edgeid_create(S(dir), S(MODEL), DIM, &o, &s), EDGEID_OK);
+    if (s == NULL) {
+        return;
+    }
+    CHECK(EDGEID_REFUSAL_SIGNATURE == 9 && EDGEID_REFUSAL_TOO_LARGE == 8); /* appended */
+    /* Nothing trusted yet. */
+    EXPECT(edgeid_signing_keys(s, S(LOC), NULL, 0, &n, &req), EDGEID_OK);
+    CHECK(n == 0 && !req);
+    /* A signature whose key no location trusts. */
+    EXPECT(apply_signed(s, "01-full.json", "01-full.json.sig", &r), EDGEID_ERR_REFUSED);
+    CHECK(r.outcome == EDGEID_OUTCOME_REFUSED && r.refusal == EDGEID_REFUSAL_SIGNATURE);
+    /* Provision platform-1 and require signatures. */
+    EXPECT(edgeid_signing_key_add(s, S(LOC), PLATFORM_1, &flag), EDGEID_OK);
+    CHECK(flag);
+    EXPECT(edgeid_signing_key_add(s, S(LOC), PLATFORM_1, &flag), EDGEID_OK);
+    CHECK(!flag);
+    EXPECT(edgeid_require_signatures(s, S(LOC), true), EDGEID_OK);
+    /* Unsigned: refused; NULL signature with a length: an argument error. */
+    EXPECT(apply_signed(s, "01-full.json", NULL, &r), EDGEID_ERR_REFUSED);
+    CHECK(r.refusal == EDGEID_REFUSAL_SIGNATURE);
+    r = new_result();
+    EXPECT(edgeid_apply_delta_signed(s, (const uint8_t *)"{}", 2, NULL, 5, NULL, NULL, &r),
+           EDGEID_ERR_NULL);
+    /* Signed: applied, then the rotation, then a delta signed by the new key. */
+    EXPECT(apply_signed(s, "01-full.json", "01-full.json.sig", &r), EDGEID_OK);
+    CHECK(r.outcome == EDGEID_OUTCOME_APPLIED && r.sequence == 1);
+    EXPECT(apply_signed(s, "03-changes.json", "03-changes.json.sig", &r), EDGEID_ERR_REFUSED);
+    CHECK(r.refusal == EDGEID_REFUSAL_SIGNATURE);
+    EXPECT(apply_signed(s, "02-rotate.json", "02-rotate.json.sig", &r), EDGEID_OK);
+    CHECK(r.outcome == EDGEID_OUTCOME_APPLIED && r.sequence == 2);
+    EXPECT(apply_signed(s, "05-tampered.json", "05-tampered.json.sig", &r), EDGEID_ERR_REFUSED);
+    CHECK(r.refusal == EDGEID_REFUSAL_SIGNATURE);
+    EXPECT(apply_signed(s, "03-changes.json", "03-changes.json.sig", &r), EDGEID_OK);
+    CHECK(r.sequence == 3);
+    EXPECT(apply_signed(s, "04-old-key.json", "04-old-key.json.sig", &r), EDGEID_ERR_REFUSED);
+    CHECK(r.refusal == EDGEID_REFUSAL_SIGNATURE);
+    CHECK(status_of(s, LOC).sequence == 3);
+    /* The keys now: platform-2 only, still required. */
+    EXPECT(edgeid_signing_keys(s, S(LOC), keys, 2, &n, &req), EDGEID_OK);
+    CHECK(n == 1 && req && memcmp(keys, PLATFORM_2, 32) == 0);
+    EXPECT(edgeid_signing_keys(s, S(LOC), keys, 0, &n, NULL), EDGEID_ERR_SIZE);
+    CHECK(n == 1);
+    EXPECT(edgeid_signing_key_remove(s, S(LOC), PLATFORM_1, &flag), EDGEID_OK);
+    CHECK(!flag);
+    EXPECT(edgeid_signing_key_remove(s, S(LOC), PLATFORM_2, &flag), EDGEID_OK);
+    CHECK(flag);
+    /* Not a key: the identity point (small order). */
+    {
+        uint8_t weak[32] = {1};
+        EXPECT(edgeid_signing_key_add(s, S(LOC), weak, NULL), EDGEID_ERR_INVALID);
+    }
+    EXPECT(edgeid_signing_key_add(s, S(LOC), NULL, NULL), EDGEID_ERR_NULL);
+    EXPECT(edgeid_close(s), EDGEID_OK);
+}
+
 int main(int argc, char **argv) {
     edgeid_store *s;
     if (argc != 4) {
@@ -754,6 +849,7 @@ int main(int argc, char **argv) {
     test_lookups(s);
     test_status_and_digest(s);
     test_other_model();
+    test_signed(argv[1]);
     s = test_closed_and_reopen(s);
     if (iterations > 0 && !one_thread_only) {
         test_concurrency(s);

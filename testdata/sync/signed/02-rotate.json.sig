@@ -1,0 +1,1 @@
+edgeid.sig/1 ed25519 56475aa75463474c s/S7xaM/YGZC1V43IioiR9pzxkHW/4LQfdmpEUvhOE0h/HlhEevH2a73dr4MeN6MKigJqYgb9GJgkckQG8pLAg==

@@ -1,0 +1,1 @@
+edgeid.sig/1 ed25519 24f6ed6acbfe1009 NCojLqeOxLl7NIRq6M6bvudUHjkswhT/pVQmmO7ZnAIRO5eV3Osu3ReihdsT/qKqUiGMqBp/p9J98OVT2aexDA==

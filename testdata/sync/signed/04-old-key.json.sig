@@ -1,0 +1,1 @@
+edgeid.sig/1 ed25519 56475aa75463474c 9mczCqJ/meJKnDHAXMWWkby8uJRPPMHkfeq3ciw/fEB7aHwpvsaOAG5+T3IRMrQsyXBxoFz8sBbxV/gNQbu9DQ==
