@@ -11,11 +11,12 @@ seconds="${FUZZ_SECONDS:-30}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked --version 0.13.2
 fi
-targets=(delta finger_codecs face_template store_open c_api)
+targets=(delta signed_delta finger_codecs face_template store_open c_api)
 # One optimised build of all targets (debug assertions on).
 cargo fuzz build --sanitizer none --debug-assertions
 declare -A seeds=(
     [delta]="testdata/sync"
+    [signed_delta]="testdata/sync/signed"
     [finger_codecs]="testdata/fingerprint/standard-examples testdata/fingerprint/invalid testdata/fingerprint/fvc2002/DB1_B/mindtct testdata/fingerprint/fvc2002/DB3_B/secugen"
     [face_template]=""
     [store_open]=""
