@@ -134,15 +134,7 @@ impl PowerLoss<'_> {
         let fs = SimFs::new();
         let store = create_sim(self.dim, (self.opts)(&fs));
         let start = fs.syncs();
-        let dry = run(s, &store, self.steps, |n, state| {
-            assert!(
-                s.observe(&store) == *state,
-                "dry run: the store differs from the prediction after step {n}"
-            );
-        });
-        if let Some(e) = dry.error {
-            panic!("dry run: step {} failed: {e}", dry.steps);
-        }
+        dry_run(s, &store, self.steps);
         let sync_points = fs.syncs() - start;
         drop(store);
 
@@ -208,15 +200,7 @@ impl EveryOp<'_> {
         let fs = SimFs::new();
         let store = create_sim(self.dim, (self.opts)(&fs));
         let start = fs.ops();
-        let dry = run(s, &store, self.steps, |n, state| {
-            assert!(
-                s.observe(&store) == *state,
-                "dry run: the store differs from the prediction after step {n}"
-            );
-        });
-        if let Some(e) = dry.error {
-            panic!("dry run: step {} failed: {e}", dry.steps);
-        }
+        dry_run(s, &store, self.steps);
         let ops = fs.ops() - start;
         drop(store);
         let mut trials = 0;
@@ -344,5 +328,18 @@ pub fn sigkill_child<S: Scenario>(scenario: impl FnOnce(u64) -> S, opts: OpenOpt
     let r = run(&s, &store, steps, |n, _| println!("ok {n}"));
     if let Some(e) = r.error {
         panic!("step {} failed: {e}", r.steps);
+    }
+}
+
+/// Runs the scenario on a disk that never fails, checking the prediction after every step.
+fn dry_run<S: Scenario>(s: &S, store: &Store, steps: u64) {
+    let dry = run(s, store, steps, |n, state| {
+        assert!(
+            s.observe(store) == *state,
+            "dry run: the store differs from the prediction after step {n}"
+        );
+    });
+    if let Some(e) = dry.error {
+        panic!("dry run: step {} failed: {e}", dry.steps);
     }
 }
