@@ -21,6 +21,8 @@ mod sync_cmds;
 mod synth;
 mod templates;
 mod user_cmds;
+#[cfg(feature = "vision")]
+mod vision_cmds;
 
 use args::{RemoveArgs, StoreArg};
 use clap::{Parser, Subcommand};
@@ -86,6 +88,10 @@ enum FaceCmd {
     Identify(store_cmds::IdentifyArgs),
     /// 1:1: how well does this face match one user?
     Verify(store_cmds::VerifyArgs),
+    /// The embedding of the face in an image, with its box, landmarks, quality and per-stage
+    /// times (ONNX Runtime; the reference models of models/).
+    #[cfg(feature = "vision")]
+    Embed(vision_cmds::EmbedArgs),
 }
 
 #[derive(Subcommand)]
@@ -162,6 +168,8 @@ fn main() -> ExitCode {
         Cmd::Face(FaceCmd::Remove(a)) => finish(out, store_cmds::remove(&a)),
         Cmd::Face(FaceCmd::Identify(a)) => finish(out, store_cmds::identify(&a)),
         Cmd::Face(FaceCmd::Verify(a)) => finish(out, store_cmds::verify_face(&a)),
+        #[cfg(feature = "vision")]
+        Cmd::Face(FaceCmd::Embed(a)) => finish(out, vision_cmds::embed(&a)),
         Cmd::Finger(FingerCmd::Add(a)) => finish(out, finger_store_cmds::add(&a)),
         Cmd::Finger(FingerCmd::Remove(a)) => finish(out, finger_store_cmds::remove(&a)),
         Cmd::Finger(FingerCmd::Identify(a)) => finish(out, finger_store_cmds::identify(&a)),
