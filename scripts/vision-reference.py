@@ -218,7 +218,9 @@ def main():
         for _ in range(rounds):
             for path in images:
                 run_one(p, path, t)
+        import resource
         print(json.dumps({"onnxruntime": ort.__version__, "numpy": np.__version__,
+                          "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                           "detector_size": p.size, "images": len(images) * rounds,
                           "median_ms": {k: statistics.median(v) for k, v in t.items()}}))
     else:

@@ -9,8 +9,12 @@ mod args;
 mod bench;
 mod bench_finger;
 mod bench_sync;
+#[cfg(feature = "vision")]
+mod bench_vision;
 mod deltas;
 mod demo;
+#[cfg(feature = "vision")]
+mod demo_photos;
 mod demo_report;
 mod finger_cmds;
 mod finger_store_cmds;
@@ -92,6 +96,10 @@ enum FaceCmd {
     /// times (ONNX Runtime; the reference models of models/).
     #[cfg(feature = "vision")]
     Embed(vision_cmds::EmbedArgs),
+    /// Genuine and impostor score distributions of a labelled photo folder (file-name prefix =
+    /// identity) and the thresholds for named false-match rates, with the pairs that support each.
+    #[cfg(feature = "vision")]
+    Calibrate(vision_cmds::CalibrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -157,6 +165,10 @@ enum BenchCmd {
     Finger(bench_finger::BenchFingerArgs),
     /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
     Sync(bench_sync::BenchSyncArgs),
+    /// Face image to template: per-stage medians on the test photos, the Python onnxruntime
+    /// pipeline's stages in the same run, memory, and missed small faces per detector size.
+    #[cfg(feature = "vision")]
+    Vision(bench_vision::BenchVisionArgs),
 }
 
 fn main() -> ExitCode {
@@ -170,6 +182,8 @@ fn main() -> ExitCode {
         Cmd::Face(FaceCmd::Verify(a)) => finish(out, store_cmds::verify_face(&a)),
         #[cfg(feature = "vision")]
         Cmd::Face(FaceCmd::Embed(a)) => finish(out, vision_cmds::embed(&a)),
+        #[cfg(feature = "vision")]
+        Cmd::Face(FaceCmd::Calibrate(a)) => finish(out, vision_cmds::calibrate(&a)),
         Cmd::Finger(FingerCmd::Add(a)) => finish(out, finger_store_cmds::add(&a)),
         Cmd::Finger(FingerCmd::Remove(a)) => finish(out, finger_store_cmds::remove(&a)),
         Cmd::Finger(FingerCmd::Identify(a)) => finish(out, finger_store_cmds::identify(&a)),
@@ -191,6 +205,8 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
         Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
         Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
+        #[cfg(feature = "vision")]
+        Cmd::Bench(BenchCmd::Vision(a)) => finish(out, bench_vision::run(&a)),
         Cmd::Demo(a) => finish(out, demo::run(&a, out)),
     }
 }

@@ -34,7 +34,7 @@ pub struct VisionOpts {
 }
 
 /// The checkout this binary was built from (its `models/` and `scripts/`).
-fn checkout() -> PathBuf {
+pub fn checkout() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
@@ -286,4 +286,134 @@ pub fn threshold_for_fmr(o: &VisionOpts, fmr: f64) -> Result<f64, Fail> {
     d.threshold_for_fmr(fmr)
         .map(|t| t.score as f64)
         .map_err(|e| Fail::new(e.to_string()))
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    pub vision: VisionOpts,
+    /// Folder of labelled photos: the file name's prefix before the first `_` is the identity.
+    pub dir: PathBuf,
+    /// Target false-match rates.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.05,0.02,0.01,0.001"
+    )]
+    pub fmr: Vec<f64>,
+    /// Draw the two score distributions and the thresholds into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+/// `face calibrate`: score distributions and thresholds per FMR, with their support.
+#[derive(Serialize)]
+pub struct Calibrated {
+    photos: usize,
+    identities: usize,
+    no_face: Vec<String>,
+    genuine_pairs: usize,
+    impostor_pairs: usize,
+    genuine_min: f32,
+    genuine_mean: f32,
+    impostor_max: f32,
+    impostor_mean: f32,
+    thresholds: Vec<edgeid::vision::calibrate::CalibratedThreshold>,
+    refused: Vec<Refused>,
+    plot: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Refused {
+    fmr: f64,
+    reason: String,
+}
+
+impl Report for Calibrated {
+    fn text(&self, t: &mut Text) {
+        t.line(format_args!(
+            "{} photos of {} identities; genuine pairs {} (min {:.3}, mean {:.3}), impostor pairs {} (max {:.3}, mean {:.3})",
+            self.photos, self.identities, self.genuine_pairs, self.genuine_min, self.genuine_mean,
+            self.impostor_pairs, self.impostor_max, self.impostor_mean
+        ));
+        if !self.no_face.is_empty() {
+            t.line(format_args!(
+                "no face found in: {}",
+                self.no_face.join(", ")
+            ));
+        }
+        for c in &self.thresholds {
+            t.line(format_args!(
+                "FMR {:<6} threshold {:.4}  FNMR {:.3}  ({} of {} impostor pairs at or above)",
+                c.threshold.fmr,
+                c.threshold.score,
+                c.fnmr,
+                c.false_matches,
+                c.threshold.impostor_pairs
+            ));
+        }
+        for r in &self.refused {
+            t.line(format_args!("FMR {:<6} refused: {}", r.fmr, r.reason));
+        }
+        if let Some(p) = &self.plot {
+            t.line(format_args!("plot written to {}", p.display()));
+        }
+    }
+}
+
+pub fn calibrate(a: &CalibrateArgs) -> CmdResult<Calibrated> {
+    let mut ex = extractor(&a.vision)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&a.dir)
+        .map_err(|e| Fail::new(format!("{}: {e}", a.dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    files.sort();
+    let (mut labels, mut embs, mut no_face) = (Vec::new(), Vec::new(), Vec::new());
+    for p in &files {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let f = extract_file(&mut ex, p)?;
+        if f.embedding.is_empty() {
+            no_face.push(stem.to_string());
+            continue;
+        }
+        labels.push(stem.split('_').next().unwrap_or(stem).to_string());
+        embs.push(f.embedding);
+    }
+    let c = edgeid::vision::calibrate::calibrate(&labels, &embs, &a.fmr);
+    if c.genuine.is_empty() || c.impostor.is_empty() {
+        return Err(Fail::new(
+            "calibration needs at least two photos of one identity and two identities",
+        ));
+    }
+    if let Some(p) = &a.plot {
+        std::fs::write(p, edgeid::vision::calibrate::plot_svg(&c))
+            .map_err(|e| Fail::new(format!("{}: {e}", p.display())))?;
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let mut ids = labels.clone();
+    ids.sort();
+    ids.dedup();
+    Ok(Calibrated {
+        photos: files.len(),
+        identities: ids.len(),
+        no_face,
+        genuine_pairs: c.genuine.len(),
+        impostor_pairs: c.impostor.len(),
+        genuine_min: c.genuine.iter().copied().fold(f32::INFINITY, f32::min),
+        genuine_mean: mean(&c.genuine),
+        impostor_max: c.impostor.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        impostor_mean: mean(&c.impostor),
+        thresholds: c.thresholds,
+        refused: c
+            .refused
+            .into_iter()
+            .map(|(fmr, reason)| Refused { fmr, reason })
+            .collect(),
+        plot: a.plot.clone(),
+    })
 }

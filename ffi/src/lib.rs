@@ -15,6 +15,9 @@
 //! |---|---|---|---|
 //! | `edgeid_store *` | a token (not an address) naming an `Arc<Store>` in [`handle`]'s registry | the registry | `edgeid_close` (waits for calls in progress) |
 //! | `edgeid_batch *` | `Box<edgeid_batch>` turned into a raw pointer | the caller | `edgeid_batch_free` |
+//! | `edgeid_vision *` | `Box<edgeid_vision>` (ONNX Runtime sessions and buffers behind a lock) turned into a raw pointer | the caller | `edgeid_vision_free` |
+//! | `edgeid_face`, embedding buffers of `edgeid_face_extract*` | caller memory, written during the call | the caller | the caller |
+//! | frame and image bytes of `edgeid_face_*` | caller memory, read during the call only | the caller | the caller |
 //! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
 //! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
 //! | `const uint8_t *` delta, `void *user_data` of `edgeid_apply_delta` | caller memory, read / passed back during the call only | the caller | the caller |
@@ -49,9 +52,16 @@ pub mod lookup;
 
 pub mod finger;
 
+/// Face images to templates (feature `vision`, on by default): appended after the finger
+/// functions, so nothing above moved.
+#[cfg(feature = "vision")]
+pub mod vision;
+
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
 pub use handle::edgeid_store;
 pub use status::edgeid_status;
 pub use store::{edgeid_open_options, edgeid_stats};
 pub use sync::{edgeid_apply_result, edgeid_location_status, edgeid_user_ref};
+#[cfg(feature = "vision")]
+pub use vision::{edgeid_face, edgeid_vision};

@@ -12,6 +12,7 @@
 //! templates only when the store's model id is the recogniser's ([`check_store_model`]).
 
 pub mod align;
+pub mod calibrate;
 pub mod descriptor;
 pub mod detect;
 pub mod frame;
