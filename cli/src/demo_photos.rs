@@ -85,7 +85,7 @@ pub fn run(dir: &Path) -> Result<PhotoDemo, Fail> {
     };
     let mut ex = extractor(&opts)?;
     let model = ex.recogniser().id.clone();
-    let threshold = ex.recogniser().default_threshold as f64;
+    let threshold = (ex.recogniser().default_threshold as f64 * 1e4).round() / 1e4;
     let store = Store::create(
         dir,
         &model,

@@ -64,6 +64,8 @@ pub struct Detector {
     outputs: [[String; 4]; 3],
     /// Milliseconds the last `run` spent decoding outputs and suppressing overlaps.
     pub(crate) post_ms: f64,
+    /// Per output column of the letterbox: source columns and weight (reused).
+    columns: Vec<(usize, usize, f32)>,
 }
 
 /// The three strides of YuNet's heads.
@@ -106,6 +108,7 @@ impl Detector {
             bgr,
             outputs,
             post_ms: 0.0,
+            columns: Vec::with_capacity(size as usize),
         })
     }
 
@@ -114,8 +117,9 @@ impl Detector {
         self.size
     }
 
-    /// Letterboxes `img` into the input tensor (top-left, zero padding, bilinear); returns the scale
-    /// from source to input pixels.
+    /// Letterboxes `img` into the input tensor (top-left, zero padding, bilinear with edge-clamped
+    /// coordinates); returns the scale from source to input pixels. Column taps are computed once
+    /// per frame into a reused buffer, row taps once per row.
     pub(crate) fn prepare(&mut self, img: &Rgb) -> f32 {
         let s = self.size as usize;
         let scale = (self.size as f32 / img.width as f32).min(self.size as f32 / img.height as f32);
@@ -124,16 +128,26 @@ impl Detector {
         self.input.fill(0.0);
         let plane = s * s;
         let inv = 1.0 / scale;
-        let order = if self.bgr { [2, 1, 0] } else { [0, 1, 2] };
-        let mut px = [0.0f32; 3];
+        let (w, h) = (img.width as usize, img.height as usize);
+        let tap = |d: usize, n: usize| {
+            let v = ((d as f32 + 0.5) * inv - 0.5).clamp(0.0, (n - 1) as f32);
+            let i0 = v as usize;
+            (i0, (i0 + 1).min(n - 1), v - i0 as f32)
+        };
+        self.columns.clear();
+        self.columns.extend((0..rw).map(|x| tap(x, w)));
+        let order = if self.bgr { [2usize, 1, 0] } else { [0, 1, 2] };
+        let data = &img.data;
         for y in 0..rh {
-            let sy = (y as f32 + 0.5) * inv - 0.5;
-            for x in 0..rw {
-                let sx = (x as f32 + 0.5) * inv - 0.5;
-                img.bilinear_clamped(sx, sy, &mut px);
+            let (y0, y1, fy) = tap(y, h);
+            let (r0, r1) = (y0 * w * 3, y1 * w * 3);
+            for (x, &(x0, x1, fx)) in self.columns.iter().enumerate() {
                 let i = y * s + x;
                 for (c, &src) in order.iter().enumerate() {
-                    self.input[c * plane + i] = px[src];
+                    let at = |r: usize, xx: usize| data[r + xx * 3 + src] as f32;
+                    let top = at(r0, x0) * (1.0 - fx) + at(r0, x1) * fx;
+                    let bot = at(r1, x0) * (1.0 - fx) + at(r1, x1) * fx;
+                    self.input[c * plane + i] = top * (1.0 - fy) + bot * fy;
                 }
             }
         }

@@ -208,26 +208,6 @@ impl Rgb {
     }
 }
 
-impl Rgb {
-    /// Like [`Rgb::bilinear`], with coordinates clamped to the image (edge pixels repeat).
-    #[inline]
-    pub(crate) fn bilinear_clamped(&self, x: f32, y: f32, out: &mut [f32; 3]) {
-        let x = x.clamp(0.0, (self.width - 1) as f32);
-        let y = y.clamp(0.0, (self.height - 1) as f32);
-        let (w, h) = (self.width as usize, self.height as usize);
-        let (x0, y0) = (x as usize, y as usize);
-        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let at = |xx: usize, yy: usize| (yy * w + xx) * 3;
-        let (i00, i10, i01, i11) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
-        for (c, o) in out.iter_mut().enumerate() {
-            let top = self.data[i00 + c] as f32 * (1.0 - fx) + self.data[i10 + c] as f32 * fx;
-            let bot = self.data[i01 + c] as f32 * (1.0 - fx) + self.data[i11 + c] as f32 * fx;
-            *o = top * (1.0 - fy) + bot * fy;
-        }
-    }
-}
-
 fn clamp_u8(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
 }
