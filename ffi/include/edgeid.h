@@ -1561,6 +1561,7 @@ edgeid_status edgeid_finger_verify(struct edgeid_store *store,
  * `threads` ONNX Runtime threads per model (0: one per core). One process loads one runtime
  * library. Errors: `EDGEID_ERR_UNSUPPORTED` (runtime missing), `EDGEID_ERR_NOT_FOUND` (model file
  * missing), `EDGEID_ERR_CORRUPT` (wrong model file), `EDGEID_ERR_INVALID`.
+ * Thread safety: any thread, also while other pipelines run.
  *
  * # Safety
  * `models_dir` must point to `models_dir_len` bytes, `ort_library` (if not NULL) to
@@ -1576,6 +1577,7 @@ edgeid_status edgeid_vision_open(const char *models_dir,
 
 /**
  * Releases a pipeline (NULL: no-op).
+ * Thread safety: no other call may be using `v`.
  *
  * # Safety
  * `v` must be NULL or a pointer from `edgeid_vision_open` not yet freed.
@@ -1587,8 +1589,9 @@ void edgeid_vision_free(struct edgeid_vision *v);
  * `EDGEID_PIXEL_*`; `stride`: bytes from one row to the next. When a face is found,
  * `embedding` receives `dim` L2-normalised floats (`dim` must be the recogniser's, 512 for the
  * reference model); `*face_out` always receives the box, landmarks and quality (`found` = 0 and
- * `EDGEID_QUALITY_NO_FACE` when there is none, which is not an error). Thread safety: calls on
- * one `edgeid_vision` are serialised.
+ * `EDGEID_QUALITY_NO_FACE` when there is none, which is not an error).
+ * Thread safety: any thread; calls on one `edgeid_vision` are serialised (one pipeline per
+ * thread extracts in parallel).
  *
  * # Safety
  * `data` must point to `data_len` readable bytes, `embedding` to `dim` writable floats, `face_out`
@@ -1608,6 +1611,7 @@ edgeid_status edgeid_face_extract(struct edgeid_vision *v,
 /**
  * As `edgeid_face_extract`, from the bytes of a JPEG or PNG file (an image whose header declares
  * more than 64 Mpx is refused before decoding).
+ * Thread safety: as `edgeid_face_extract`.
  *
  * # Safety
  * As `edgeid_face_extract`.
@@ -1624,6 +1628,7 @@ edgeid_status edgeid_face_extract_encoded(struct edgeid_vision *v,
  * `edgeid_face_identify` (`k` hits at most, `threshold`, `location_id` NULL for all). No face:
  * `*n_hits` = 0, `face_out->found` = 0, `EDGEID_OK`. The store's model id must be the
  * recogniser's (`EDGEID_ERR_MODEL`).
+ * Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_identify` for the store.
  *
  * # Safety
  * As `edgeid_face_extract` and `edgeid_face_identify`.
@@ -1648,6 +1653,7 @@ edgeid_status edgeid_face_identify_frame(struct edgeid_store *store,
  * Enrols (or replaces) a face template straight from a camera frame: refused with
  * `EDGEID_ERR_REFUSED` when no face is found or the face fails the quality gate
  * (`face_out->quality_reasons` says why: tell the person). Durable when it returns `EDGEID_OK`.
+ * Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_put` for the store.
  *
  * # Safety
  * As `edgeid_face_extract`; each id pointer must point to its length in bytes.

@@ -171,6 +171,7 @@ unsafe fn opt_path(what: &str, p: *const c_char, len: usize) -> FfiResult<Option
 /// `threads` ONNX Runtime threads per model (0: one per core). One process loads one runtime
 /// library. Errors: `EDGEID_ERR_UNSUPPORTED` (runtime missing), `EDGEID_ERR_NOT_FOUND` (model file
 /// missing), `EDGEID_ERR_CORRUPT` (wrong model file), `EDGEID_ERR_INVALID`.
+/// Thread safety: any thread, also while other pipelines run.
 ///
 /// # Safety
 /// `models_dir` must point to `models_dir_len` bytes, `ort_library` (if not NULL) to
@@ -209,6 +210,7 @@ pub unsafe extern "C" fn edgeid_vision_open(
 }
 
 /// Releases a pipeline (NULL: no-op).
+/// Thread safety: no other call may be using `v`.
 ///
 /// # Safety
 /// `v` must be NULL or a pointer from `edgeid_vision_open` not yet freed.
@@ -306,8 +308,9 @@ unsafe fn put_result(
 /// `EDGEID_PIXEL_*`; `stride`: bytes from one row to the next. When a face is found,
 /// `embedding` receives `dim` L2-normalised floats (`dim` must be the recogniser's, 512 for the
 /// reference model); `*face_out` always receives the box, landmarks and quality (`found` = 0 and
-/// `EDGEID_QUALITY_NO_FACE` when there is none, which is not an error). Thread safety: calls on
-/// one `edgeid_vision` are serialised.
+/// `EDGEID_QUALITY_NO_FACE` when there is none, which is not an error).
+/// Thread safety: any thread; calls on one `edgeid_vision` are serialised (one pipeline per
+/// thread extracts in parallel).
 ///
 /// # Safety
 /// `data` must point to `data_len` readable bytes, `embedding` to `dim` writable floats, `face_out`
@@ -339,6 +342,7 @@ pub unsafe extern "C" fn edgeid_face_extract(
 
 /// As `edgeid_face_extract`, from the bytes of a JPEG or PNG file (an image whose header declares
 /// more than 64 Mpx is refused before decoding).
+/// Thread safety: as `edgeid_face_extract`.
 ///
 /// # Safety
 /// As `edgeid_face_extract`.
@@ -389,6 +393,7 @@ unsafe fn probe_for(
 /// `edgeid_face_identify` (`k` hits at most, `threshold`, `location_id` NULL for all). No face:
 /// `*n_hits` = 0, `face_out->found` = 0, `EDGEID_OK`. The store's model id must be the
 /// recogniser's (`EDGEID_ERR_MODEL`).
+/// Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_identify` for the store.
 ///
 /// # Safety
 /// As `edgeid_face_extract` and `edgeid_face_identify`.
@@ -442,6 +447,7 @@ pub unsafe extern "C" fn edgeid_face_identify_frame(
 /// Enrols (or replaces) a face template straight from a camera frame: refused with
 /// `EDGEID_ERR_REFUSED` when no face is found or the face fails the quality gate
 /// (`face_out->quality_reasons` says why: tell the person). Durable when it returns `EDGEID_OK`.
+/// Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_put` for the store.
 ///
 /// # Safety
 /// As `edgeid_face_extract`; each id pointer must point to its length in bytes.
