@@ -25,6 +25,8 @@ pub mod kernels;
 mod mmap;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "vision")]
+pub mod vision;
 
 pub use error::{Error, Result};
 pub use index::face::{FaceHit, FaceIdentify};

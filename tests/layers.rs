@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("face", 2),
     ("finger", 2),
     ("catalog", 2),
+    ("vision", 2),
     ("store", 3),
     ("index", 4),
     ("sync", 4),

@@ -58,6 +58,10 @@ pub struct DemoArgs {
     /// Seed of the synthetic faces (and of the location's code key).
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Skip the part with real photos (face detection and embedding with ONNX Runtime).
+    #[cfg(feature = "vision")]
+    #[arg(long)]
+    no_photos: bool,
 }
 
 /// The synthetic population: each user is a random direction; templates and probes are noisy
@@ -421,6 +425,17 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult<Demo> {
     let mut lat: Vec<f64> = probes.iter().chain([&after]).map(|p| p.ms).collect();
     lat.sort_by(f64::total_cmp);
     let median = lat[lat.len() / 2];
+    #[cfg(feature = "vision")]
+    let photos = if a.no_photos {
+        None
+    } else {
+        Some(crate::demo_photos::run(&dir.with_extension("photos"))?)
+    };
+    #[cfg(feature = "vision")]
+    checks.check(
+        "faces from photos: every person identified, the stranger rejected",
+        photos.as_ref().is_none_or(|p| p.ok),
+    );
     let failed = checks.failed();
     let ok = known_ok == chosen.len()
         && strangers_ok == STRANGERS
@@ -465,6 +480,8 @@ pub fn run(a: &DemoArgs, out: Out) -> CmdResult<Demo> {
         dead: st.faces.dead,
         segments: st.faces.segments,
         kernel: st.kernel,
+        #[cfg(feature = "vision")]
+        photos,
     };
     if !ok {
         return Err(Fail::with("demo: some answers were wrong", report));

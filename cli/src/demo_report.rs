@@ -100,6 +100,9 @@ pub struct Demo {
     pub dead: usize,
     pub segments: usize,
     pub kernel: &'static str,
+    /// Faces from the test photos (feature `vision`).
+    #[cfg(feature = "vision")]
+    pub photos: Option<crate::demo_photos::PhotoDemo>,
 }
 
 impl Demo {
@@ -226,5 +229,9 @@ impl Report for Demo {
             self.lookups.len(),
             self.median_ms
         ));
+        #[cfg(feature = "vision")]
+        if let Some(p) = &self.photos {
+            p.text(t);
+        }
     }
 }

@@ -9,8 +9,12 @@ mod args;
 mod bench;
 mod bench_finger;
 mod bench_sync;
+#[cfg(feature = "vision")]
+mod bench_vision;
 mod deltas;
 mod demo;
+#[cfg(feature = "vision")]
+mod demo_photos;
 mod demo_report;
 mod finger_cmds;
 mod finger_store_cmds;
@@ -22,6 +26,8 @@ mod sync_cmds;
 mod synth;
 mod templates;
 mod user_cmds;
+#[cfg(feature = "vision")]
+mod vision_cmds;
 
 use args::{RemoveArgs, StoreArg};
 use clap::{Parser, Subcommand};
@@ -91,6 +97,14 @@ enum FaceCmd {
     Identify(store_cmds::IdentifyArgs),
     /// 1:1: how well does this face match one user?
     Verify(store_cmds::VerifyArgs),
+    /// The embedding of the face in an image, with its box, landmarks, quality and per-stage
+    /// times (ONNX Runtime; the reference models of models/).
+    #[cfg(feature = "vision")]
+    Embed(vision_cmds::EmbedArgs),
+    /// Genuine and impostor score distributions of a labelled photo folder (file-name prefix =
+    /// identity) and the thresholds for named false-match rates, with the pairs that support each.
+    #[cfg(feature = "vision")]
+    Calibrate(vision_cmds::CalibrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -169,6 +183,10 @@ enum BenchCmd {
     Finger(bench_finger::BenchFingerArgs),
     /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
     Sync(bench_sync::BenchSyncArgs),
+    /// Face image to template: per-stage medians on the test photos, the Python onnxruntime
+    /// pipeline's stages in the same run, memory, and missed small faces per detector size.
+    #[cfg(feature = "vision")]
+    Vision(bench_vision::BenchVisionArgs),
 }
 
 fn main() -> ExitCode {
@@ -180,6 +198,10 @@ fn main() -> ExitCode {
         Cmd::Face(FaceCmd::Remove(a)) => finish(out, store_cmds::remove(&a)),
         Cmd::Face(FaceCmd::Identify(a)) => finish(out, store_cmds::identify(&a)),
         Cmd::Face(FaceCmd::Verify(a)) => finish(out, store_cmds::verify_face(&a)),
+        #[cfg(feature = "vision")]
+        Cmd::Face(FaceCmd::Embed(a)) => finish(out, vision_cmds::embed(&a)),
+        #[cfg(feature = "vision")]
+        Cmd::Face(FaceCmd::Calibrate(a)) => finish(out, vision_cmds::calibrate(&a)),
         Cmd::Finger(FingerCmd::Add(a)) => finish(out, finger_store_cmds::add(&a)),
         Cmd::Finger(FingerCmd::Remove(a)) => finish(out, finger_store_cmds::remove(&a)),
         Cmd::Finger(FingerCmd::Identify(a)) => finish(out, finger_store_cmds::identify(&a)),
@@ -205,6 +227,8 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
         Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
         Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
+        #[cfg(feature = "vision")]
+        Cmd::Bench(BenchCmd::Vision(a)) => finish(out, bench_vision::run(&a)),
         Cmd::Demo(a) => finish(out, demo::run(&a, out)),
     }
 }

@@ -67,12 +67,56 @@ pub struct AddArgs {
     #[command(flatten)]
     at: TemplateAt,
     /// Embedding: the store's dimension of little-endian f32, or a JSON array of numbers.
-    file: PathBuf,
+    #[arg(required_unless_present = "image")]
+    file: Option<PathBuf>,
+    /// Enrol the face of this JPEG/PNG image instead (refused when it fails the quality gate).
+    #[cfg(feature = "vision")]
+    #[arg(long, conflicts_with = "file")]
+    image: Option<PathBuf>,
+    #[cfg(feature = "vision")]
+    #[command(flatten)]
+    vision: crate::vision_cmds::VisionOpts,
 }
+
+/// The probe or template of a command: from an image (feature `vision`) or an embedding file.
+fn embedding_of(
+    store: &Store,
+    file: &Option<PathBuf>,
+    #[cfg(feature = "vision")] image: &Option<PathBuf>,
+    #[cfg(feature = "vision")] vision: &crate::vision_cmds::VisionOpts,
+    #[cfg(feature = "vision")] gate: bool,
+) -> Result<(Vec<f32>, Option<FaceInfo>), Fail> {
+    let snap = store.snapshot();
+    #[cfg(feature = "vision")]
+    if let Some(img) = image {
+        let (e, info) = crate::vision_cmds::probe(vision, img, snap.model(), snap.dim(), gate)?;
+        return Ok((e, Some(info)));
+    }
+    let file = file
+        .as_ref()
+        .ok_or_else(|| Fail::new("give an embedding FILE or --image"))?;
+    Ok((read_embedding(file, snap.dim())?, None))
+}
+
+#[cfg(feature = "vision")]
+type FaceInfo = crate::vision_cmds::FaceInfo;
+/// Without the `vision` feature there is never an image probe.
+#[cfg(not(feature = "vision"))]
+#[derive(Serialize, Clone)]
+pub struct FaceInfo;
 
 pub fn add(a: &AddArgs) -> CmdResult<Added> {
     let store = open_store(&a.at.store.store, quiet_opts())?;
-    let embedding = read_embedding(&a.file, store.snapshot().dim())?;
+    let (embedding, _) = embedding_of(
+        &store,
+        &a.file,
+        #[cfg(feature = "vision")]
+        &a.image,
+        #[cfg(feature = "vision")]
+        &a.vision,
+        #[cfg(feature = "vision")]
+        true,
+    )?;
     let change = Change::PutFace {
         location: a.at.who.location.clone(),
         user: a.at.who.user.clone(),
@@ -95,8 +139,21 @@ pub struct IdentifyArgs {
     /// Only users scoring at least this cosine similarity (-1..=1).
     #[arg(long, allow_negative_numbers = true)]
     threshold: Option<f64>,
+    /// Only users scoring at least the recogniser's calibrated threshold for this false-match
+    /// rate (its descriptor in models/).
+    #[cfg(feature = "vision")]
+    #[arg(long, conflicts_with = "threshold")]
+    fmr: Option<f64>,
     /// Probe embedding: the store's dimension of little-endian f32, or a JSON array.
-    file: PathBuf,
+    #[arg(required_unless_present = "image")]
+    file: Option<PathBuf>,
+    /// Identify the face of this JPEG/PNG image instead.
+    #[cfg(feature = "vision")]
+    #[arg(long, conflicts_with = "file")]
+    image: Option<PathBuf>,
+    #[cfg(feature = "vision")]
+    #[command(flatten)]
+    vision: crate::vision_cmds::VisionOpts,
 }
 
 /// One user found by a face search.
@@ -121,6 +178,9 @@ impl From<FaceHit> for Hit {
 
 #[derive(Serialize)]
 pub struct Identified {
+    /// The face found in `--image`, its quality and timings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face: Option<FaceInfo>,
     hits: Vec<Hit>,
     k: u64,
     threshold: Option<f64>,
@@ -133,6 +193,10 @@ pub struct Identified {
 
 impl Report for Identified {
     fn text(&self, t: &mut Text) {
+        #[cfg(feature = "vision")]
+        if let Some(f) = &self.face {
+            f.text(t);
+        }
         if self.hits.is_empty() {
             match self.threshold {
                 Some(th) => t.line(format_args!("no match (no user scores {th} or more)")),
@@ -161,9 +225,25 @@ impl Report for Identified {
 pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
     let s = &a.search;
     let store = open_read_only(&s.store.store, OpenOptions::new())?;
-    let probe = read_embedding(&a.file, store.snapshot().dim())?;
+    let (probe, face) = embedding_of(
+        &store,
+        &a.file,
+        #[cfg(feature = "vision")]
+        &a.image,
+        #[cfg(feature = "vision")]
+        &a.vision,
+        #[cfg(feature = "vision")]
+        false,
+    )?;
+    #[cfg(feature = "vision")]
+    let threshold = match a.fmr {
+        Some(f) => Some(crate::vision_cmds::threshold_for_fmr(&a.vision, f)?),
+        None => a.threshold,
+    };
+    #[cfg(not(feature = "vision"))]
+    let threshold = a.threshold;
     let mut req = FaceIdentify::new(&probe).k(s.k as usize);
-    if let Some(t) = a.threshold {
+    if let Some(t) = threshold {
         req = req.threshold(t);
     }
     if let Some(l) = &s.location {
@@ -173,9 +253,10 @@ pub fn identify(a: &IdentifyArgs) -> CmdResult<Identified> {
     let hits = store.identify_face(&req)?;
     let took = ms(t.elapsed());
     Ok(Identified {
+        face,
         hits: hits.into_iter().map(Hit::from).collect(),
         k: s.k,
-        threshold: a.threshold,
+        threshold,
         location: s.location.clone(),
         searched: store.snapshot().live_faces(),
         ms: round3(took),
@@ -190,12 +271,27 @@ pub struct VerifyArgs {
     /// Also decide: accept when the score is at least this.
     #[arg(long, allow_negative_numbers = true)]
     threshold: Option<f64>,
+    /// Decide at the recogniser's calibrated threshold for this false-match rate.
+    #[cfg(feature = "vision")]
+    #[arg(long, conflicts_with = "threshold")]
+    fmr: Option<f64>,
     /// Probe embedding: the store's dimension of little-endian f32, or a JSON array.
-    file: PathBuf,
+    #[arg(required_unless_present = "image")]
+    file: Option<PathBuf>,
+    /// Verify the face of this JPEG/PNG image instead.
+    #[cfg(feature = "vision")]
+    #[arg(long, conflicts_with = "file")]
+    image: Option<PathBuf>,
+    #[cfg(feature = "vision")]
+    #[command(flatten)]
+    vision: crate::vision_cmds::VisionOpts,
 }
 
 #[derive(Serialize)]
 pub struct Verified {
+    /// The face found in `--image`, its quality and timings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face: Option<FaceInfo>,
     location: String,
     user: String,
     /// The user's best-scoring template.
@@ -208,6 +304,10 @@ pub struct Verified {
 
 impl Report for Verified {
     fn text(&self, t: &mut Text) {
+        #[cfg(feature = "vision")]
+        if let Some(f) = &self.face {
+            f.text(t);
+        }
         let decision = match (self.accepted, self.threshold) {
             (Some(true), Some(th)) => format!(" — accepted (>= {th})"),
             (Some(false), Some(th)) => format!(" — rejected (< {th})"),
@@ -223,7 +323,23 @@ impl Report for Verified {
 pub fn verify_face(a: &VerifyArgs) -> CmdResult<Verified> {
     let who = &a.at.who;
     let store = open_read_only(&a.at.store.store, quiet_opts())?;
-    let probe = read_embedding(&a.file, store.snapshot().dim())?;
+    let (probe, face) = embedding_of(
+        &store,
+        &a.file,
+        #[cfg(feature = "vision")]
+        &a.image,
+        #[cfg(feature = "vision")]
+        &a.vision,
+        #[cfg(feature = "vision")]
+        false,
+    )?;
+    #[cfg(feature = "vision")]
+    let threshold = match a.fmr {
+        Some(f) => Some(crate::vision_cmds::threshold_for_fmr(&a.vision, f)?),
+        None => a.threshold,
+    };
+    #[cfg(not(feature = "vision"))]
+    let threshold = a.threshold;
     let t = Instant::now();
     let hit = store.verify_face(&who.location, &who.user, &probe)?;
     let took = ms(t.elapsed());
@@ -234,12 +350,13 @@ pub fn verify_face(a: &VerifyArgs) -> CmdResult<Verified> {
         )));
     };
     Ok(Verified {
+        face,
         location: who.location.clone(),
         user: who.user.clone(),
         template: hit.template,
         score: hit.score,
-        threshold: a.threshold,
-        accepted: a.threshold.map(|t| hit.score >= t),
+        threshold,
+        accepted: threshold.map(|t| hit.score >= t),
         ms: round3(took),
     })
 }

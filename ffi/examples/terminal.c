@@ -177,6 +177,66 @@ static void identify(edgeid_store *store, const char *path, double threshold) {
     }
 }
 
+/* Identifies the face in a JPEG/PNG image: detection, alignment and embedding in the library
+ * (ONNX Runtime; EDGEID_ORT_DYLIB or the cache of scripts/fetch-models.sh), then 1:N. A camera
+ * frame goes through edgeid_face_extract / edgeid_face_identify_frame the same way. */
+static void identify_image(edgeid_store *store, const char *models, const char *path,
+                           double threshold) {
+    edgeid_vision *v = NULL;
+    edgeid_face face;
+    float emb[512]; /* the reference recogniser's dimension */
+    FILE *f = fopen(path, "rb");
+    uint8_t *bytes;
+    long size;
+    edgeid_status st;
+
+    if (f == NULL) {
+        fprintf(stderr, "terminal: cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    bytes = malloc(size > 0 ? (size_t)size : 1);
+    if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "terminal: cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    st = edgeid_vision_open(models, strlen(models), NULL, 0, 0, 1, &v);
+    if (st != EDGEID_OK) {
+        die("loading the face models", st);
+    }
+    st = edgeid_face_extract_encoded(v, bytes, (size_t)size, emb, 512, &face);
+    free(bytes);
+    edgeid_vision_free(v);
+    if (st != EDGEID_OK) {
+        die("extracting the face", st);
+    }
+    if (!face.found) {
+        printf("no face in %s\n", path);
+        return;
+    }
+    printf("face at (%.0f, %.0f) %.0fx%.0f, quality %s, %.1f ms\n", face.box_xywh[0],
+           face.box_xywh[1], face.box_xywh[2], face.box_xywh[3],
+           face.quality_passed ? "ok" : "poor", face.total_ms);
+    {
+        edgeid_hit hits[3];
+        size_t n, i;
+        st = edgeid_face_identify(store, emb, 512, NULL, 0, threshold, hits, 3, &n);
+        if (st != EDGEID_OK) {
+            die("identifying", st);
+        }
+        if (n == 0) {
+            printf("no match (threshold %.2f)\n", threshold);
+        }
+        for (i = 0; i < n; i++) {
+            printf("%s", i == 0 ? "" : "  also: ");
+            print_hit(&hits[i]);
+        }
+    }
+}
+
 /* Progress of an apply: runs on the calling thread, inside edgeid_apply_delta. It may only look
  * (print, update a display); it must not close the store or change it, and must return. */
 static void on_progress(void *user_data, edgeid_progress_stage stage, size_t done, size_t total) {
@@ -279,8 +339,9 @@ int main(int argc, char **argv) {
                 "       %s STORE identify EMBEDDING_FILE [THRESHOLD]\n"
                 "       %s STORE verify LOCATION USER EMBEDDING_FILE [THRESHOLD]\n"
                 "       %s STORE remove LOCATION USER\n"
+                "       %s STORE identify-image MODELS_DIR IMAGE [THRESHOLD]\n"
                 "libedgeid %s (header %s), kernel %s\n",
-                argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], edgeid_version(),
+                argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], argv[0], edgeid_version(),
                 EDGEID_VERSION_STRING, edgeid_kernel_name());
         return 2;
     }
@@ -346,6 +407,9 @@ int main(int argc, char **argv) {
         }
         printf("%s: ", hit.score >= threshold ? "match" : "no match");
         print_hit(&hit);
+    } else if (strcmp(cmd, "identify-image") == 0 && (argc == 5 || argc == 6)) {
+        store = open_store(argv[1], 0);
+        identify_image(store, argv[3], argv[4], argc == 6 ? strtod(argv[5], NULL) : 0.3);
     } else if (strcmp(cmd, "remove") == 0 && argc == 5) {
         const char *loc = argv[3], *user = argv[4];
         store = open_store(argv[1], 0);

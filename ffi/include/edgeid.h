@@ -157,6 +157,72 @@
 #define EDGEID_MAX_SIGNING_KEYS 16
 
 /**
+ * Pixel format of a frame: 3 bytes per pixel, red, green, blue.
+ */
+#define EDGEID_PIXEL_RGB8 0
+
+/**
+ * 3 bytes per pixel, blue, green, red.
+ */
+#define EDGEID_PIXEL_BGR8 1
+
+/**
+ * 1 byte per pixel, luma.
+ */
+#define EDGEID_PIXEL_GRAY8 2
+
+/**
+ * NV12: the Y plane (`stride` bytes per row, `height` rows) followed by the interleaved UV plane
+ * (`height / 2` rows, same stride); even width and height.
+ */
+#define EDGEID_PIXEL_NV12 3
+
+/**
+ * Quality reasons (bits of `edgeid_face.quality_reasons`): no face in the frame.
+ */
+#define EDGEID_QUALITY_NO_FACE 1
+
+/**
+ * The face is too small (step closer).
+ */
+#define EDGEID_QUALITY_TOO_SMALL 2
+
+/**
+ * The detector is unsure it is a face.
+ */
+#define EDGEID_QUALITY_UNCLEAR 4
+
+/**
+ * The landmarks do not form a plausible face.
+ */
+#define EDGEID_QUALITY_IMPLAUSIBLE 8
+
+/**
+ * The head is turned away (look at the camera).
+ */
+#define EDGEID_QUALITY_TURNED_AWAY 16
+
+/**
+ * The head is tilted sideways.
+ */
+#define EDGEID_QUALITY_TILTED 32
+
+/**
+ * The face is blurred (hold still).
+ */
+#define EDGEID_QUALITY_BLURRED 64
+
+/**
+ * The face is too dark.
+ */
+#define EDGEID_QUALITY_TOO_DARK 128
+
+/**
+ * The face is overexposed.
+ */
+#define EDGEID_QUALITY_TOO_BRIGHT 256
+
+/**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
  * error message (`edgeid_last_error_message`) then says what was expected and what was found.
  * Values are stable: a code keeps its number forever and new codes are only appended.
@@ -445,6 +511,12 @@ typedef struct edgeid_batch edgeid_batch;
  * `edgeid_close`. The value is a token, not an address; never dereference it.
  */
 typedef struct edgeid_store edgeid_store;
+
+/**
+ * The vision pipeline: detector and recogniser sessions, buffers. Opaque: created by
+ * `edgeid_vision_open`, released by `edgeid_vision_free`.
+ */
+typedef struct edgeid_vision edgeid_vision;
 
 /**
  * Keeps `key` (`EDGEID_CODE_KEY_LEN` bytes) under `key_id` (`EDGEID_CODE_KEY_ID_LEN` bytes),
@@ -791,6 +863,68 @@ typedef struct edgeid_finger_hit {
      */
     char template_id[EDGEID_ID_BUF];
 } edgeid_finger_hit;
+
+/**
+ * What was found in a frame. Written by `edgeid_face_extract` and the `_frame` functions.
+ */
+typedef struct edgeid_face {
+    /**
+     * 1 if a face was found (the largest is used), else 0 (then only `quality_reasons` is set).
+     */
+    uint32_t found;
+    /**
+     * Faces the detector found.
+     */
+    uint32_t faces;
+    /**
+     * Box in source pixels: x, y, width, height.
+     */
+    float box_xywh[4];
+    /**
+     * Five landmarks (x, y): eyes, nose tip, mouth corners, in image order left to right.
+     */
+    float landmarks[10];
+    /**
+     * Detector score, 0..1.
+     */
+    float score;
+    /**
+     * 1 if the face passes the quality gate (enrolment requires it).
+     */
+    uint32_t quality_passed;
+    /**
+     * Why not: `EDGEID_QUALITY_*` bits.
+     */
+    uint32_t quality_reasons;
+    /**
+     * Distance between the eyes in pixels.
+     */
+    float eye_distance_px;
+    /**
+     * Head turn estimate, degrees.
+     */
+    float yaw_deg;
+    /**
+     * Head tilt up/down estimate, degrees.
+     */
+    float pitch_deg;
+    /**
+     * In-plane rotation, degrees.
+     */
+    float roll_deg;
+    /**
+     * Variance of the Laplacian of the aligned crop.
+     */
+    float sharpness;
+    /**
+     * Mean luma of the crop's centre, 0..255.
+     */
+    float brightness;
+    /**
+     * Milliseconds the extraction took (decode/convert, detect, align, embed, quality).
+     */
+    float total_ms;
+} edgeid_face;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1628,6 +1762,126 @@ edgeid_status edgeid_signing_keys(struct edgeid_store *store,
                                   size_t cap,
                                   size_t *n_keys,
                                   bool *require_out);
+
+/**
+ * Loads the face pipeline: the model descriptors of `models_dir` (`yunet.json`, `w600k_mbf.json`;
+ * each model file's sha256 is checked), ONNX Runtime from `ort_library` (NULL: `EDGEID_ORT_DYLIB`,
+ * else the setup step's cache), the detector at `detector_size` px (0: the descriptor's, 320),
+ * `threads` ONNX Runtime threads per model (0: one per core). One process loads one runtime
+ * library. Errors: `EDGEID_ERR_UNSUPPORTED` (runtime missing), `EDGEID_ERR_NOT_FOUND` (model file
+ * missing), `EDGEID_ERR_CORRUPT` (wrong model file), `EDGEID_ERR_INVALID`.
+ * Thread safety: any thread, also while other pipelines run.
+ *
+ * # Safety
+ * `models_dir` must point to `models_dir_len` bytes, `ort_library` (if not NULL) to
+ * `ort_library_len` bytes, `out` to a writable pointer.
+ */
+edgeid_status edgeid_vision_open(const char *models_dir,
+                                 size_t models_dir_len,
+                                 const char *ort_library,
+                                 size_t ort_library_len,
+                                 uint32_t detector_size,
+                                 uint32_t threads,
+                                 struct edgeid_vision **out);
+
+/**
+ * Releases a pipeline (NULL: no-op).
+ * Thread safety: no other call may be using `v`.
+ *
+ * # Safety
+ * `v` must be NULL or a pointer from `edgeid_vision_open` not yet freed.
+ */
+void edgeid_vision_free(struct edgeid_vision *v);
+
+/**
+ * A camera frame to a template: detects the faces, aligns the largest, embeds it. `format`:
+ * `EDGEID_PIXEL_*`; `stride`: bytes from one row to the next. When a face is found,
+ * `embedding` receives `dim` L2-normalised floats (`dim` must be the recogniser's, 512 for the
+ * reference model); `*face_out` always receives the box, landmarks and quality (`found` = 0 and
+ * `EDGEID_QUALITY_NO_FACE` when there is none, which is not an error).
+ * Thread safety: any thread; calls on one `edgeid_vision` are serialised (one pipeline per
+ * thread extracts in parallel).
+ *
+ * # Safety
+ * `data` must point to `data_len` readable bytes, `embedding` to `dim` writable floats, `face_out`
+ * to a writable `edgeid_face`; `v` must come from `edgeid_vision_open`.
+ */
+edgeid_status edgeid_face_extract(struct edgeid_vision *v,
+                                  const uint8_t *data,
+                                  size_t data_len,
+                                  uint32_t width,
+                                  uint32_t height,
+                                  size_t stride,
+                                  uint32_t format,
+                                  float *embedding,
+                                  size_t dim,
+                                  struct edgeid_face *face_out);
+
+/**
+ * As `edgeid_face_extract`, from the bytes of a JPEG or PNG file (an image whose header declares
+ * more than 64 Mpx is refused before decoding).
+ * Thread safety: as `edgeid_face_extract`.
+ *
+ * # Safety
+ * As `edgeid_face_extract`.
+ */
+edgeid_status edgeid_face_extract_encoded(struct edgeid_vision *v,
+                                          const uint8_t *data,
+                                          size_t data_len,
+                                          float *embedding,
+                                          size_t dim,
+                                          struct edgeid_face *face_out);
+
+/**
+ * 1:N identification straight from a camera frame: as `edgeid_face_extract`, then as
+ * `edgeid_face_identify` (`k` hits at most, `threshold`, `location_id` NULL for all). No face:
+ * `*n_hits` = 0, `face_out->found` = 0, `EDGEID_OK`. The store's model id must be the
+ * recogniser's (`EDGEID_ERR_MODEL`).
+ * Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_identify` for the store.
+ *
+ * # Safety
+ * As `edgeid_face_extract` and `edgeid_face_identify`.
+ */
+edgeid_status edgeid_face_identify_frame(struct edgeid_store *store,
+                                         struct edgeid_vision *v,
+                                         const uint8_t *data,
+                                         size_t data_len,
+                                         uint32_t width,
+                                         uint32_t height,
+                                         size_t stride,
+                                         uint32_t format,
+                                         const char *location_id,
+                                         size_t location_id_len,
+                                         double threshold,
+                                         struct edgeid_hit *hits,
+                                         size_t k,
+                                         size_t *n_hits,
+                                         struct edgeid_face *face_out);
+
+/**
+ * Enrols (or replaces) a face template straight from a camera frame: refused with
+ * `EDGEID_ERR_REFUSED` when no face is found or the face fails the quality gate
+ * (`face_out->quality_reasons` says why: tell the person). Durable when it returns `EDGEID_OK`.
+ * Thread safety: as `edgeid_face_extract` for `v`, as `edgeid_face_put` for the store.
+ *
+ * # Safety
+ * As `edgeid_face_extract`; each id pointer must point to its length in bytes.
+ */
+edgeid_status edgeid_face_put_frame(struct edgeid_store *store,
+                                    struct edgeid_vision *v,
+                                    const char *location_id,
+                                    size_t location_id_len,
+                                    const char *user_id,
+                                    size_t user_id_len,
+                                    const char *template_id,
+                                    size_t template_id_len,
+                                    const uint8_t *data,
+                                    size_t data_len,
+                                    uint32_t width,
+                                    uint32_t height,
+                                    size_t stride,
+                                    uint32_t format,
+                                    struct edgeid_face *face_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,10 +6,11 @@
 //! [`store`] (open, create, close, maintenance, stats), [`face`] (changes, batches, identify,
 //! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
 //! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
-//! changes, batch entries, identify, verify), then [`signed`] (signed deltas, signing keys);
+//! changes, batch entries, identify, verify), then [`signed`] (signed deltas, signing keys), then
+//! `vision` (face images to templates, feature `vision`);
 //! [`keys`] holds the callbacks of a terminal's own code key keeper (`edgeid_code_keys`, given at
 //! open). Functions appear in the header in that order: the sync and lookup functions, then the
-//! finger functions, then the signed-delta functions came later and were appended, so nothing
+//! finger functions, then the signed-delta and vision functions came later and were appended, so nothing
 //! above them moved.
 //!
 //! # Ownership (the one place it is recorded)
@@ -17,6 +18,9 @@
 //! |---|---|---|---|
 //! | `edgeid_store *` | a token (not an address) naming an `Arc<Store>` in [`handle`]'s registry | the registry | `edgeid_close` (waits for calls in progress) |
 //! | `edgeid_batch *` | `Box<edgeid_batch>` turned into a raw pointer | the caller | `edgeid_batch_free` |
+//! | `edgeid_vision *` | `Box<edgeid_vision>` (ONNX Runtime sessions and buffers behind a lock) turned into a raw pointer | the caller | `edgeid_vision_free` |
+//! | `edgeid_face`, embedding buffers of `edgeid_face_extract*` | caller memory, written during the call | the caller | the caller |
+//! | frame and image bytes of `edgeid_face_*` | caller memory, read during the call only | the caller | the caller |
 //! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
 //! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
 //! | `const uint8_t *` delta and signature, `void *user_data` of `edgeid_apply_delta` / `edgeid_apply_delta_signed`, public keys of `edgeid_signing_key_*` | caller memory, read / passed back during the call only | the caller | the caller |
@@ -53,6 +57,10 @@ pub mod finger;
 
 pub mod keys;
 pub mod signed;
+/// Face images to templates (feature `vision`, on by default): appended after the finger
+/// functions, so nothing above moved.
+#[cfg(feature = "vision")]
+pub mod vision;
 
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
@@ -61,3 +69,5 @@ pub use keys::edgeid_code_keys;
 pub use status::edgeid_status;
 pub use store::{edgeid_open_options, edgeid_stats};
 pub use sync::{edgeid_apply_result, edgeid_location_status, edgeid_user_ref};
+#[cfg(feature = "vision")]
+pub use vision::{edgeid_face, edgeid_vision};

