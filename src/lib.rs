@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod error;
 pub mod face;
 pub mod finger;
+pub mod fs;
 pub mod ids;
 pub mod index;
 pub mod kernels;

@@ -7,7 +7,7 @@ mod common;
 use common::crash::{PowerLoss, Scenario};
 use common::*;
 use edgeid::catalog::{code_key_id, Hash, KeyId};
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::store::keys::{hmac, CodeKeys};
 use edgeid::sync::Outcome;
 use edgeid::{Error, OpenOptions, Store};

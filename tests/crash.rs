@@ -8,7 +8,7 @@
 mod common;
 use common::crash::{sigkill_child, PowerLoss, Scenario, Sigkill};
 use common::*;
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::{Change, OpenOptions, Store};
 
 const DIM: usize = 16;

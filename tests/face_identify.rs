@@ -2,9 +2,9 @@
 
 mod common;
 use common::*;
+use edgeid::fs::SimFs;
 use edgeid::index::face::{identify, identify_brute_force};
 use edgeid::kernels::Kernels;
-use edgeid::store::fs::SimFs;
 use edgeid::{FaceIdentify, Store};
 
 /// A store on a simulated disk, searched with two threads.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use edgeid::finger::prefilter::Frequencies;
 use edgeid::finger::synth::{synthetic_records, SynthParams};
 use edgeid::finger::{FingerGallery, FingerTemplate};
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::{Change, Error, FingerIdentify, OpenOptions, Store};
 
 const DIM: usize = 16;

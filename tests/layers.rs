@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("finger", 2),
     ("catalog", 2),
     ("vision", 2),
+    ("fs", 2),
     ("store", 3),
     ("index", 4),
     ("sync", 4),

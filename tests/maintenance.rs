@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::sync::Outcome;
 use edgeid::{Change, Error, OpenOptions, Store};
 use serde_json::json;

@@ -10,7 +10,7 @@ mod common;
 use common::crash::{EveryOp, Scenario};
 use common::deltas::{reads, realistic, DIM};
 use common::*;
-use edgeid::store::fs::{SimFs, Tear};
+use edgeid::fs::{SimFs, Tear};
 use edgeid::Store;
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ fn power_loss_at_every_operation_of_a_delta_sequence() {
 /// The simulated disk's two ways of keeping unsynced data, and its cut at any operation.
 #[test]
 fn the_simulated_disk_tears_by_prefix_or_by_pages_and_cuts_at_any_operation() {
-    use edgeid::store::fs::Fs;
+    use edgeid::fs::Fs;
     use std::path::Path;
     let p = Path::new("/d/f");
     let fs = SimFs::new();

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use edgeid::store::fs::{Fs, SimFs};
+use edgeid::fs::{Fs, SimFs};
 use edgeid::{Change, Error, FaceIdentify, OpenOptions, Store};
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 mod common;
 use common::crash::{sigkill_child, PowerLoss, Scenario, Sigkill};
 use common::*;
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::sync::{Outcome, Refusal};
 use edgeid::{Error, FaceIdentify, OpenOptions, Store};
 use serde_json::{json, Value};

@@ -52,7 +52,7 @@ fn apply_bytes(s: &Store, d: &[u8]) -> edgeid::Result<Outcome> {
 }
 
 /// A store with location `hq` at sequence 1 (users a and b, a schedule and a door).
-fn base() -> (edgeid::store::fs::SimFs, Store) {
+fn base() -> (edgeid::fs::SimFs, Store) {
     let (fs, s) = sim_store(DIM);
     let mut a = user("a");
     a["cards"] = json!([{"format": "csn", "number": "AA01"}]);
@@ -82,7 +82,7 @@ fn base() -> (edgeid::store::fs::SimFs, Store) {
 }
 
 /// Applies each refused delta and checks the message and that nothing changed.
-fn refused(s: &Store, fs: &edgeid::store::fs::SimFs, cases: &[(Vec<u8>, &str)]) {
+fn refused(s: &Store, fs: &edgeid::fs::SimFs, cases: &[(Vec<u8>, &str)]) {
     let digest = s.digest("hq").unwrap();
     let seq = s.sync_status()[0].sequence;
     let files = fs.all_bytes();

@@ -4,7 +4,7 @@
 mod common;
 use common::crash::{PowerLoss, Scenario};
 use common::*;
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::sync::signature::{self, key_id, public_key_of, PublicKey};
 use edgeid::sync::{Outcome, Refusal};
 use edgeid::{Error, Store};

@@ -228,7 +228,7 @@ pub fn remove(store: &Store, kind: Kind, a: &RemoveArgs) -> CmdResult<Removed> {
 mod tests {
     use super::*;
     use crate::args::{StoreArg, UserAt};
-    use edgeid::store::fs::SimFs;
+    use edgeid::fs::SimFs;
     use edgeid::OpenOptions;
     use std::path::Path;
     use std::sync::Arc;

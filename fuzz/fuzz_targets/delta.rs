@@ -2,7 +2,7 @@
 //! changed, or applied; never a panic.
 #![no_main]
 
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::{OpenOptions, Store};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! get a delta applied unless it is the genuine signature.
 #![no_main]
 
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::sync::{signature, Outcome};
 use edgeid::{OpenOptions, Store};
 use libfuzzer_sys::fuzz_target;

@@ -1,11 +1,11 @@
 //! Checkpoints, compaction, erasure and the scrubbing of released files.
 
-use super::fs::{write_file, Fs};
 use super::manifest::{self, write_manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, RowRef};
 use super::{path_of, FileKind, Store, Writer};
 use crate::error::{Error, Result};
+use crate::fs::{write_file, Fs};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -25,9 +25,9 @@
 //! written to `CODE-KEYS.tmp`, fdatasynced, renamed over `CODE-KEYS`, directory fsynced (a crash
 //! leaves the old or the new file; a leftover `.tmp` is scrubbed on open). No file means no key.
 
-use super::fs::{write_file, Fs};
 use crate::catalog::{Hash, KeyId};
 use crate::error::{Error, Result};
+use crate::fs::{write_file, Fs};
 use hmac::{KeyInit, Mac};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -231,7 +231,7 @@ impl CodeKeys for WithLegacy {
 mod tests {
     use super::*;
     use crate::catalog::code_key_id;
-    use crate::store::fs::SimFs;
+    use crate::fs::SimFs;
 
     #[test]
     fn keys_survive_reopen_and_damage_is_refused() {

@@ -30,8 +30,8 @@
 
 use super::codec::{ByteReader, ByteWriter, Short};
 use super::files::FileKind;
-use super::fs::{write_file, Fs};
 use crate::error::{Error, Result};
+use crate::fs::{write_file, Fs};
 use std::path::Path;
 
 const MAGIC: [u8; 8] = *b"EDGEIDMF";

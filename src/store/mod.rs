@@ -61,7 +61,6 @@
 //! | `snapshot.rs`, `stats.rs`, `bitmap.rs` | what a search sees; counts and checksums; live rows |
 //! | `segment/` | the two segment formats behind one `SegmentKind` trait |
 //! | `wal.rs`, `manifest.rs`, `files.rs`, `codec.rs` | the log, manifest and deletion-file formats; file names; byte encoding |
-//! | `fs.rs` | [`fs::Fs`]: the real disk and a simulated one that loses power |
 //! | `keys.rs` | [`keys::CodeKeys`]: the code keys, apart from the hashes (`CODE-KEYS` by default) |
 //!
 //! Searches over a snapshot are in `index`, deltas in `sync`: both sit above the store.
@@ -73,7 +72,6 @@ mod checkpoint;
 mod codec;
 mod commit;
 mod files;
-pub mod fs;
 pub mod keys;
 mod maintenance;
 mod manifest;
@@ -97,8 +95,8 @@ pub use wal::RowRef;
 pub(crate) use segment::SegState;
 
 use crate::error::{Error, Result};
+use crate::fs::{Fs, FsFile};
 use crate::kernels::Kernels;
-use fs::{Fs, FsFile};
 use maintenance::Unerased;
 use manifest::Manifest;
 use segment::{tail_rows, Mapped};

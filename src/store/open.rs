@@ -3,7 +3,6 @@
 //! leftovers and cutting a torn log tail.
 
 use super::apply::{apply_ops, Tails};
-use super::fs::{Fs, FsFile};
 use super::keys::{CodeKeys, FileCodeKeys, WithLegacy};
 use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
@@ -15,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
 use crate::finger::prefilter::Frequencies;
 use crate::finger::template::VERSION as TEMPLATE_VERSION;
+use crate::fs::{Fs, FsFile};
 use crate::ids::check_model;
 use crate::kernels::Kernels;
 use std::collections::HashSet;
@@ -183,7 +183,7 @@ fn open_read_only(dir: &Path, opts: OpenOptions) -> Result<Store> {
             dir,
             opts,
             l,
-            Box::new(super::fs::ReadOnlyFile),
+            Box::new(crate::fs::ReadOnlyFile),
             Vec::new(),
             Box::new(()),
         );

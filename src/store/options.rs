@@ -1,8 +1,8 @@
 //! How a store is opened: file system, threads, checkpoint bounds, erasure deadline, kernels,
 //! read-only.
 
-use super::fs::{Fs, StdFs};
 use super::keys::CodeKeys;
+use crate::fs::{Fs, StdFs};
 use crate::kernels::Kernels;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,7 +53,7 @@ impl OpenOptions {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Uses another file system (tests use [`SimFs`](crate::store::fs::SimFs)).
+    /// Uses another file system (tests use [`SimFs`](crate::fs::SimFs)).
     pub fn fs(mut self, fs: Arc<dyn Fs>) -> Self {
         self.fs = fs;
         self

@@ -13,7 +13,7 @@
 //! plus the one step in flight — never anything in between.
 
 use super::{create_sim, open_sim, Rng, MODEL};
-use edgeid::store::fs::{SimFs, Tear};
+use edgeid::fs::{SimFs, Tear};
 use edgeid::{OpenOptions, Store};
 use std::io::{BufRead, BufReader};
 use std::ops::Range;

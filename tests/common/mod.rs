@@ -8,7 +8,7 @@ pub mod deltas;
 pub mod finger;
 
 use base64::Engine;
-use edgeid::store::fs::SimFs;
+use edgeid::fs::SimFs;
 use edgeid::store::Change;
 use edgeid::{OpenOptions, Store};
 use std::collections::BTreeMap;
