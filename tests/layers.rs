@@ -16,9 +16,11 @@ const LAYERS: &[(&str, u32)] = &[
     ("catalog", 2),
     ("vision", 2),
     ("fs", 2),
-    ("store", 3),
-    ("index", 4),
-    ("sync", 4),
+    ("journal", 3),
+    ("store", 4),
+    ("index", 5),
+    ("sync", 5),
+    ("access", 6),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
