@@ -22,6 +22,7 @@ pub mod finger;
 pub mod fs;
 pub mod ids;
 pub mod index;
+pub mod journal;
 pub mod kernels;
 mod mmap;
 pub mod store;

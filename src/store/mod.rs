@@ -13,6 +13,7 @@
 //!   finger segments (see `segment::finger`), `seg-<id>-<gen>.del` — the deleted rows of either.
 //! - `catalog-<id>.cat` — the catalog at the last checkpoint.
 //! - `CODE-KEYS` — the locations' code keys, unless a provider keeps them elsewhere (see `keys`).
+//! - `journal/` — the event journal (see [`crate::journal`]), opened with the store.
 //!
 //! Faces and fingers are two indexes kept the same way (segments, deletion files, an in-memory tail
 //! replayed from the log), committed by the same log records and checkpointed by the same manifest
@@ -156,6 +157,8 @@ pub struct Store {
     /// What `stats` reports of the writer's state, published by the writer after each commit,
     /// checkpoint and housekeeping so `stats` never waits behind a running commit.
     published: Mutex<Published>,
+    /// The event journal (`journal/`), opened with the store.
+    journal: crate::journal::Journal,
     _lock: Box<dyn Send + Sync>,
 }
 
@@ -220,6 +223,25 @@ impl Store {
     /// The search thread pool (None: searches run on the calling thread).
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
         self.pool.as_ref()
+    }
+
+    /// The store's event journal (`<store>/journal/`): decisions, applied and refused deltas,
+    /// clock changes; read and acknowledged by the platform (see [`crate::journal`]).
+    pub fn journal(&self) -> &crate::journal::Journal {
+        &self.journal
+    }
+
+    /// The terminal's clock was set from `from_micros` to `to_micros` (Unix microseconds): a
+    /// `ClockChanged` event, and the time quality of later events (see
+    /// [`crate::journal::Journal::clock_changed`]). Returns the event's id.
+    pub fn clock_changed(
+        &self,
+        from_micros: i64,
+        to_micros: i64,
+        quality: crate::journal::TimeQuality,
+    ) -> Result<u64> {
+        self.check_writable()?;
+        self.journal.clock_changed(from_micros, to_micros, quality)
     }
 
     /// Store directory.
