@@ -44,6 +44,32 @@ impl Journal {
         Ok(last + 1 - kinds.len() as u64..=last)
     }
 
+    /// Appends events each with its own date (Unix microseconds) with one write and fdatasync;
+    /// returns their ids once all are durable (see [`Journal::append_batch`]).
+    pub fn append_batch_at(&self, items: &[(i64, EventKind)]) -> Result<RangeInclusive<u64>> {
+        if items.is_empty() {
+            #[allow(clippy::reversed_empty_ranges)]
+            return Ok(1..=0);
+        }
+        let last = self.enqueue(items.iter().map(|(t, k)| (*t, k)))?;
+        self.wait_durable(last)?;
+        Ok(last + 1 - items.len() as u64..=last)
+    }
+
+    /// On open: keeps the size bound (a smaller bound than the journal was written with, or a
+    /// drop a crash interrupted before the state file recorded it) and makes its report durable.
+    pub(super) fn settle(&self) -> Result<()> {
+        let mut io = lock(&self.io);
+        self.keep_bound(&mut io)?;
+        while let Some(id) = io.overflow_event {
+            if lock(&self.state).durable_next > id {
+                break;
+            }
+            self.flush(&mut io)?;
+        }
+        Ok(())
+    }
+
     /// The stamp of an event at `utc_micros` after one at `last` (see `TimeQuality`).
     fn stamp(&self, utc_micros: i64, last: i64, kind: &EventKind) -> Stamp {
         let (offset_secs, dst) = match jiff::Timestamp::from_microsecond(utc_micros) {
@@ -114,10 +140,14 @@ impl Journal {
                 s.leader = false;
                 self.cv.notify_all();
                 if let Err(e) = r {
+                    // The journal refuses appends from now on; an event made durable before the
+                    // failure (in the size bound's work after its batch) is still reported Ok.
                     if s.failed.is_none() {
                         s.failed = Some(e.to_string());
                     }
-                    return Err(e);
+                    if s.durable_next <= id {
+                        return Err(e);
+                    }
                 }
                 continue;
             }
@@ -226,10 +256,9 @@ impl Journal {
                 let count = last + 1 - from;
                 a.lost += count;
                 a.overflows += 1;
-                a.pending = Some(match a.pending {
-                    Some((f, _, c)) => (f, last, c + count),
-                    None => (from, last, count),
-                });
+                // The report covers every id lost since the last acknowledgement (earlier
+                // reports may have been dropped with their files).
+                a.pending = Some((a.acked + 1, last, last - a.acked));
                 overflowed = true;
             }
             a.floor = last;

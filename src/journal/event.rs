@@ -111,7 +111,8 @@ pub enum EventKind {
         quality: TimeQuality,
     },
     /// The journal was full of unacknowledged events and dropped its oldest file: the events
-    /// `first_id..=last_id` (`count` of them) are lost (see the module docs of `journal`).
+    /// `first_id..=last_id` (`count` of them: every id lost since the last acknowledgement,
+    /// including older reports) are lost (see the module docs of `journal`).
     Overflow {
         /// First id dropped.
         first_id: u64,
@@ -351,7 +352,7 @@ pub fn rfc3339(micros: i64) -> String {
 pub fn offset_text(secs: i32) -> String {
     let sign = if secs < 0 { '-' } else { '+' };
     let a = secs.unsigned_abs();
-    if a % 60 == 0 {
+    if a.is_multiple_of(60) {
         format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
     } else {
         format!("{sign}{:02}:{:02}:{:02}", a / 3600, a / 60 % 60, a % 60)

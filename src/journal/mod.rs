@@ -40,8 +40,9 @@
 //!   removed too — appends never fail because the journal is full, the door keeps deciding — and
 //!   the loss is reported: the state file records the dropped range and count first (`lost`,
 //!   `overflows`, and the range as pending), then the file is removed, then an
-//!   [`EventKind::Overflow`] event naming the range and count is appended, then the pending range
-//!   is cleared. A crash in between is finished on open (the event appended if it is not in the
+//!   [`EventKind::Overflow`] event is appended, then the pending range is cleared. The event
+//!   names every id lost since the last acknowledgement (`acked + 1 ..= last dropped`), so the
+//!   newest report covers the older ones, which may have been dropped with their files. A crash in between is finished on open (the event appended if it is not in the
 //!   newest file). [`JournalStats`] shows `lost` and `overflows`. See `docs/journal.md`.
 //!
 //! # Time
@@ -362,6 +363,7 @@ impl Journal {
             if let Some((first, last, count)) = ack.pending {
                 j.finish_overflow(first, last, count, newest.as_ref().map(|n| &n.1[..]))?;
             }
+            j.settle()?;
         }
         Ok(j)
     }

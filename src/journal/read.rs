@@ -20,12 +20,15 @@ pub struct Page {
     pub cursor: u64,
 }
 
+/// Where a page ended in a file: (next id, its byte offset).
+type Resume = (u64, usize);
+
 /// The bytes of the file read last, and where the last page ended in it.
 pub(super) struct Cached {
     first: u64,
     bytes: Arc<Vec<u8>>,
     /// (next id, its byte offset) after the last page read from this file.
-    resume: Option<(u64, usize)>,
+    resume: Option<Resume>,
 }
 
 impl Journal {
@@ -93,7 +96,7 @@ impl Journal {
         first: u64,
         newest: bool,
         active_len: u64,
-    ) -> Result<(Arc<Vec<u8>>, Option<(u64, usize)>)> {
+    ) -> Result<(Arc<Vec<u8>>, Option<Resume>)> {
         if let Some(c) = lock(&self.cache).as_ref() {
             if c.first == first && (!newest || c.bytes.len() as u64 >= active_len) {
                 return Ok((c.bytes.clone(), c.resume));
