@@ -104,6 +104,7 @@ impl Journal {
         for (t, kind) in items {
             let stamp = self.stamp(t, s.last_micros, kind);
             let id = s.next_id;
+            let at = s.pending.len();
             let r =
                 segment::push_record(&mut s.pending, id, |out| event::encode(out, &stamp, kind));
             if let Err(e) = r {
@@ -114,6 +115,7 @@ impl Journal {
                 return Err(e);
             }
             s.next_id += 1;
+            s.pending_last_at = at;
             s.last_micros = match kind {
                 EventKind::ClockChanged { to_micros, .. } => *to_micros,
                 _ => s.last_micros.max(t),
@@ -174,7 +176,8 @@ impl Journal {
             if s.pending.is_empty() {
                 return Ok(());
             }
-            let batch = std::mem::take(&mut s.pending);
+            let mut batch = std::mem::take(&mut s.pending);
+            segment::mark_batch(&mut batch, s.pending_last_at);
             let first = s.pending_first;
             s.pending_first = s.next_id;
             (batch, first, s.next_id - 1)

@@ -175,6 +175,8 @@ struct State {
     /// Records encoded and not yet written, ids `pending_first..next_id`.
     pending: Vec<u8>,
     pending_first: u64,
+    /// Offset in `pending` of its last record.
+    pending_last_at: usize,
     /// A caller is writing a batch.
     leader: bool,
     /// Set by a failed write or fdatasync: the journal refuses appends until reopened.
@@ -335,6 +337,7 @@ impl Journal {
                 durable_next: next_id.max(floor_next),
                 pending: Vec::new(),
                 pending_first: next_id.max(floor_next),
+                pending_last_at: 0,
                 leader: false,
                 failed: None,
                 last_micros,

@@ -8,8 +8,11 @@
 //! ```text
 //! len u32 | crc u32 | id u64 | payload (len bytes)
 //! ```
-//! `crc` is CRC-32C over `id` and the payload. Ids are consecutive: the first record carries the
-//! header's first id, each next one the previous plus one. The payload is a record format version
+//! `len` holds the payload length (low 30 bits) and two flags: bit 30 marks the first record of
+//! a batch (the records one fdatasync made durable), bit 31 its last. `crc` is CRC-32C over the
+//! `len` word, `id` and the payload. Ids are
+//! consecutive: the first record carries the header's first id, each next one the previous plus
+//! one. The payload is a record format version
 //! `u8` (1) and the postcard encoding of the event without its id (see `event.rs`).
 //!
 //! # Which files are complete
@@ -20,9 +23,14 @@
 //! store's log (`store/wal.rs`): records are appended only after the previous batch's fdatasync,
 //! so at most the last batch can be un-durable and a crash leaves it in any shape. At the first
 //! unreadable record, the rest of the file is searched at every byte offset for an intact record
-//! with a later id: if one is found the unreadable record was durable, so it is damage (the open
-//! fails naming the file and offset, nothing is cut); if none, it is a torn tail, which a writer
-//! cuts. A newest file no longer than its header whose header is unreadable is a creation that a
+//! with a later id that starts a batch: that batch was only written after the unreadable record's
+//! batch was durable, so it is damage (the open fails naming the file and offset, nothing is
+//! cut). An intact later record that does not start a batch proves nothing: it may belong to the
+//! same unsynced batch, whose pages the disk wrote in any order. If none is found, it is a torn
+//! tail, which a writer cuts — back to the end of the last whole batch, so a batch (one
+//! `append_batch`, or the appends one group commit wrote) is kept whole or not at all. As in the
+//! log, damage to the last durable batch with nothing intact after it cannot be told from a torn
+//! write and is treated as one. A newest file no longer than its header whose header is unreadable is a creation that a
 //! crash interrupted (no record was ever appended to it): a writer removes it.
 
 use crate::error::{Error, Result};
@@ -37,6 +45,31 @@ pub const HEADER_LEN: u64 = 32;
 pub const RECORD_HEAD: usize = 16;
 /// Largest record payload (a sanity bound against a damaged length; events are far smaller).
 pub const MAX_PAYLOAD: u32 = 1 << 20;
+/// The bit of a record's `len` that marks the first record of a batch.
+const BATCH_START: u32 = 1 << 30;
+/// The bit of a record's `len` that marks the last record of a batch.
+const BATCH_END: u32 = 1 << 31;
+const LEN_MASK: u32 = BATCH_START - 1;
+
+/// The checksum of the record at `at` whose `len` word is `word`, ending at `end`.
+fn record_crc(bytes: &[u8], at: usize, word: u32, end: usize) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&word.to_le_bytes()), &bytes[at + 8..end])
+}
+
+/// Sets `flag` on the record at `at` of `bytes` and updates its checksum.
+fn set_flag(bytes: &mut [u8], at: usize, flag: u32) {
+    let word = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) | flag;
+    let end = at + RECORD_HEAD + (word & LEN_MASK) as usize;
+    let crc = record_crc(bytes, at, word, end);
+    bytes[at..at + 4].copy_from_slice(&word.to_le_bytes());
+    bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Marks an encoded batch: its first record (at 0) and its last (at `last_at`).
+pub fn mark_batch(batch: &mut [u8], last_at: usize) {
+    set_flag(batch, 0, BATCH_START);
+    set_flag(batch, last_at, BATCH_END);
+}
 
 /// The name of the journal file whose first event is `first`.
 pub fn file_name(first: u64) -> String {
@@ -84,7 +117,7 @@ pub fn push_record(
             "an event of {len} bytes is larger than a journal record may be ({MAX_PAYLOAD})"
         )));
     }
-    let crc = crc32c::crc32c(&out[start + 8..]);
+    let crc = record_crc(out, start, len as u32, out.len());
     out[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     Ok(())
@@ -131,6 +164,8 @@ pub struct Rec {
     pub id: u64,
     /// Payload range in the file's bytes.
     pub payload: (usize, usize),
+    /// The last record of a batch.
+    pub batch_end: bool,
 }
 
 /// The records of a file, one at a time, checked (see [`scan`] for the rule at a bad record).
@@ -184,15 +219,16 @@ impl Iterator for Records<'_> {
         }
         let pos = self.pos;
         match intact_at(self.bytes, pos) {
-            Some((id, end)) if id == self.next_id => {
+            Some((id, end, batch_end, _)) if id == self.next_id => {
                 self.pos = end;
                 self.next_id += 1;
                 Some(Ok(Rec {
                     id,
                     payload: (pos + RECORD_HEAD, end),
+                    batch_end,
                 }))
             }
-            Some((id, _)) => Some(Err(Error::corrupt(
+            Some((id, ..)) => Some(Err(Error::corrupt(
                 self.path,
                 format!(
                     "record at byte {pos} has id {id}, expected {}: ids must be consecutive",
@@ -204,7 +240,8 @@ impl Iterator for Records<'_> {
                 if self.complete || later.is_some() {
                     let why = match later {
                         Some((at, id)) => format!(
-                            "the intact record of event {id} follows at byte {at}, so it was durable"
+                            "the intact record of event {id}, which starts a later batch, follows \
+                             at byte {at}, so it was durable"
                         ),
                         None => "the file is complete (a newer one follows it)".into(),
                     };
@@ -227,51 +264,54 @@ impl Iterator for Records<'_> {
 /// What [`scan`] found in the newest file.
 #[derive(Debug)]
 pub struct Scan {
-    /// Id of the last intact record (None: no record).
+    /// The last record of the last whole batch (None: no record).
     pub last: Option<Rec>,
-    /// Bytes of the header and intact records; anything after is a torn tail.
+    /// Bytes of the header and whole batches; anything after is a torn tail.
     pub valid_len: u64,
 }
 
 /// Checks every record of the newest file (see the module docs).
 pub fn scan(bytes: &[u8], first: u64, path: &Path) -> Result<Scan> {
-    let mut it = Records::new(bytes, first, path, false);
     let mut last = None;
-    for r in it.by_ref() {
-        last = Some(r?);
+    for r in Records::new(bytes, first, path, false) {
+        let r = r?;
+        if r.batch_end {
+            last = Some(r);
+        }
     }
-    let valid_len = it
-        .torn_at
-        .unwrap_or_else(|| last.map_or(HEADER_LEN as usize, |r: Rec| r.payload.1));
     Ok(Scan {
         last,
-        valid_len: valid_len as u64,
+        valid_len: last.map_or(HEADER_LEN, |r: Rec| r.payload.1 as u64),
     })
 }
 
-/// The id and end of the record at `pos`, when it is complete and its checksum is right.
-fn intact_at(bytes: &[u8], pos: usize) -> Option<(u64, usize)> {
+/// The id, end and batch-end mark of the record at `pos`, when it is complete and its checksum
+/// is right.
+fn intact_at(bytes: &[u8], pos: usize) -> Option<(u64, usize, bool, bool)> {
     let rest = bytes.len().checked_sub(pos)?;
     if rest < RECORD_HEAD {
         return None;
     }
-    let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
+    let word = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
+    let len = word & LEN_MASK;
     let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap());
     if len > MAX_PAYLOAD || rest - RECORD_HEAD < len as usize {
         return None;
     }
     let end = pos + RECORD_HEAD + len as usize;
-    if crc32c::crc32c(&bytes[pos + 8..end]) != crc {
+    if record_crc(bytes, pos, word, end) != crc {
         return None;
     }
     Some((
         u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().unwrap()),
         end,
+        word & BATCH_END != 0,
+        word & BATCH_START != 0,
     ))
 }
 
-/// The first intact record at or after byte `from` whose id could follow `next`, the id of the
-/// unreadable record (one of the next `(len - from) / 16 + 1`: records are at least 16 bytes), as
+/// The first intact record starting a batch at or after byte `from` whose id could follow
+/// `next`, the id of the unreadable record (one of the next `(len - from) / 16 + 1`: records are at least 16 bytes), as
 /// (offset, id). Only
 /// offsets whose id field is in that range have their checksum computed.
 fn find_intact_after(bytes: &[u8], from: usize, next: u64) -> Option<(usize, u64)> {
@@ -282,7 +322,7 @@ fn find_intact_after(bytes: &[u8], from: usize, next: u64) -> Option<(usize, u64
         if k == 0 || k > bound {
             return None;
         }
-        intact_at(bytes, q).map(|_| (q, id))
+        intact_at(bytes, q).and_then(|(.., start)| start.then_some((q, id)))
     })
 }
 
@@ -300,8 +340,42 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+            let at = *starts.last().unwrap();
+            mark_batch(&mut f[at..], 0);
         }
         (f, starts)
+    }
+
+    #[test]
+    fn a_batch_is_kept_whole_or_not_at_all() {
+        let p = Path::new("evt");
+        let mut f = header(1);
+        let mut at = Vec::new();
+        for id in 1..=4 {
+            at.push(f.len());
+            push_record(&mut f, id, |o| {
+                o.extend_from_slice(&[id as u8; 40]);
+                Ok(())
+            })
+            .unwrap();
+        }
+        mark_batch(&mut f[at[0]..], 0);
+        mark_batch(&mut f[at[1]..], at[3] - at[1]);
+        let s = scan(&f, 1, p).unwrap();
+        assert_eq!((s.last.unwrap().id, s.valid_len as usize), (4, f.len()));
+        // The batch 2..=4 without its last record: cut back to event 1.
+        let s = scan(&f[..f.len() - 17], 1, p).unwrap();
+        assert_eq!((s.last.unwrap().id, s.valid_len as usize), (1, at[1]));
+        // A lost page in the middle of that batch (written in any order, not synced): its later
+        // records prove nothing, a torn tail.
+        let mut holed = f.clone();
+        holed[at[2]..at[3]].fill(0);
+        let s = scan(&holed, 1, p).unwrap();
+        assert_eq!((s.last.unwrap().id, s.valid_len as usize), (1, at[1]));
+        // The same hole in the first batch, followed by the intact start of the second: damage.
+        let mut bad = f.clone();
+        bad[at[0]..at[1]].fill(0);
+        assert!(matches!(scan(&bad, 1, p), Err(Error::Corrupt { .. })));
     }
 
     #[test]
