@@ -165,8 +165,17 @@ mod tests {
         let s = Store::open(dir, OpenOptions::new().threads(1)).unwrap();
         assert_eq!(s.lookup_code(None, "2580").unwrap().unwrap().user, "a");
         assert_eq!(s.sync_status()[0].sequence, 2);
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
+        // Every file, the journal's too.
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.extend(
+            std::fs::read_dir(dir.join("journal"))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+        for p in files.into_iter().filter(|p| p.is_file()) {
             let holds = std::fs::read(&p).unwrap().windows(32).any(|w| w == key);
             assert_eq!(holds, p.ends_with("CODE-KEYS"), "{}", p.display());
         }
