@@ -43,16 +43,9 @@ fn who(s: &Store, code: &str) -> Option<String> {
     s.lookup_code(Some("hq"), code).unwrap().map(|r| r.user)
 }
 
-/// Every file of a directory on the real disk, with its bytes.
+/// Every file of a store directory on the real disk (the journal's too), with its bytes.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
+    dir_files(dir).into_iter().collect()
 }
 
 /// Asserts that no file but `CODE-KEYS` holds any of `keys`.

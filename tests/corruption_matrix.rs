@@ -73,18 +73,15 @@ fn face_near(seed: u64) -> Vec<f32> {
     Rng(seed + 500).near(&Rng(seed).vector(DIM), 0.05)
 }
 
+/// Every file of a store directory (the journal's too), by relative path.
 fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
+    dir_files(dir).into_keys().collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for f in files(from) {
+        std::fs::create_dir_all(to.join(&f).parent().unwrap()).unwrap();
         std::fs::copy(from.join(&f), to.join(&f)).unwrap();
     }
 }

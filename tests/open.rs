@@ -9,18 +9,9 @@ use std::path::{Path, PathBuf};
 
 const DIM: usize = 8;
 
-/// Every file of a directory with its bytes.
+/// Every file of a store directory (the journal's too) with its bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
+    dir_files(dir)
 }
 
 /// The store's one log file.

@@ -191,3 +191,22 @@ pub fn refusals_after(s: &Store, after: u64) -> Vec<String> {
         })
         .collect()
 }
+
+/// Every file under a store directory on the real disk (the journal's too), by its path relative
+/// to the directory (`journal/evt-….log`), with its bytes.
+pub fn dir_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
