@@ -279,7 +279,16 @@ impl Store {
         drop(snap);
         let mut outcome = None;
         let mut key_changed = false;
-        self.commit_plan(|p| {
+        // A large delta takes the bulk path (its templates written once, straight to segments).
+        let templates: usize = prepared.iter().map(Vec::len).sum::<usize>()
+            + d.ops
+                .iter()
+                .map(|op| match op {
+                    Op::UpsertUser(_, faces, _) => faces.len(),
+                    _ => 0,
+                })
+                .sum::<usize>();
+        self.commit_plan_as(templates >= self.bulk_rows(), |p| {
             let loc = d.location.clone();
             // Again under the lock: the keys may have changed since the check above.
             let trust = p.catalog().trust(&loc);
