@@ -118,9 +118,8 @@ impl Stager {
         // A quarter of the budget for pieces being filled and encoded (each piece exists twice
         // while encoding: its rows and its file image); the rest is for the delta being read and
         // the plan's maps.
-        let piece_bytes = (store.opts.memory_budget / 8 / parallel)
-            .min(store.opts.max_segment_bytes)
-            .max(64 << 10);
+        let piece_bytes =
+            (store.opts.memory_budget / 8 / parallel).min(store.opts.max_segment_bytes);
         Stager {
             fs: store.fs.clone(),
             dir: store.dir.clone(),

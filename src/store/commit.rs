@@ -185,6 +185,7 @@ impl Store {
             catalog: snap.catalog.clone(),
             done: Committed::default(),
             stage: bulk.then(|| Stager::new(self, w.manifest.next_id)),
+            catalog_ops: 0,
         };
         let planned = plan(&mut p);
         let Planner {
@@ -194,6 +195,7 @@ impl Store {
             catalog,
             done,
             stage,
+            catalog_ops,
             ..
         } = p;
         let (overlay, finger_overlay) = (faces.overlay, fingers.overlay);
@@ -204,7 +206,7 @@ impl Store {
         }
         planned?;
         let staged_rows = stage.as_ref().map_or(0, |s| s.rows);
-        if ops.is_empty() && staged_rows == 0 {
+        if ops.is_empty() && staged_rows == 0 && catalog_ops == 0 {
             return Ok(Committed {
                 seq: snap.seq,
                 ..done
@@ -213,11 +215,11 @@ impl Store {
         let seq = snap.seq + 1;
         let kills = ops.iter().any(WalOp::is_kill);
         match stage {
-            Some(stage) if staged_rows > 0 => {
+            Some(stage) => {
                 // Durable and published by the manifest switch.
                 self.commit_bulk(&mut w, &snap, &ops, catalog, stage, seq)?;
             }
-            _ => {
+            None => {
                 self.log(&mut w, seq, &ops)?;
 
                 // Durable: apply in memory and publish.

@@ -97,6 +97,7 @@ pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
 pub use wal::RowRef;
 
+pub(crate) use planner::Planner;
 pub(crate) use segment::SegState;
 
 use crate::error::{Error, Result};
@@ -220,6 +221,11 @@ impl Store {
     /// refuse a larger one before reading it.
     pub fn max_delta_bytes(&self) -> usize {
         self.opts.max_delta_bytes
+    }
+
+    /// Memory a bulk load may use above the mapped data ([`OpenOptions::memory_budget`]).
+    pub(crate) fn memory_budget(&self) -> usize {
+        self.opts.memory_budget
     }
 
     /// Templates from which a commit or delta takes the bulk path ([`OpenOptions::bulk_rows`]).

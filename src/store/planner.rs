@@ -22,6 +22,9 @@ pub(crate) struct Planner<'a> {
     pub(super) done: Committed,
     /// On the bulk path, where inserts go instead of the log (see `bulk`).
     pub(super) stage: Option<Stager>,
+    /// Catalog changes planned (on the bulk path they are not logged: the catalog file written
+    /// by the manifest switch carries them).
+    pub(super) catalog_ops: usize,
 }
 
 /// One index's (location, user, template) → row map as a plan changes it: the writer's map plus an
@@ -109,9 +112,12 @@ impl Planner<'_> {
     /// Logs a catalog change and applies it to the working copy.
     pub(crate) fn apply_catalog(&mut self, op: CatalogOp) {
         self.catalog.apply(&op);
-        self.ops.push(WalOp::Catalog(
-            postcard::to_allocvec(&op).expect("catalog op serialises"),
-        ));
+        self.catalog_ops += 1;
+        if self.stage.is_none() {
+            self.ops.push(WalOp::Catalog(
+                postcard::to_allocvec(&op).expect("catalog op serialises"),
+            ));
+        }
     }
     /// Inserts or replaces a template (`v` normalised). Re-putting an identical embedding is a no-op.
     pub(crate) fn put_face(&mut self, location: &str, user: &str, template: &str, v: Vec<f32>) {
