@@ -255,30 +255,40 @@ fn header_json(fields: &[(Vec<u8>, Vec<u8>)], changes: bool) -> Vec<u8> {
     j
 }
 
-/// The two canonical hashes of a delta (codes keyed, codes masked), fed change by change.
+/// The two canonical hashes of a delta (codes keyed, codes masked), fed change by change. They
+/// differ only from the first change holding access codes on: until then one hash is fed, and
+/// the masked one starts as its copy there.
 struct Hashes {
     keyed: Sha256,
-    masked: Sha256,
-    codes: bool,
+    masked: Option<Sha256>,
     n: usize,
+    out: Vec<u8>,
 }
 
 impl Hashes {
     fn new() -> Hashes {
-        let mut h = Hashes {
-            keyed: Sha256::new(),
-            masked: Sha256::new(),
-            codes: false,
+        let mut keyed = Sha256::new();
+        keyed.update(b"{\"changes\":[");
+        Hashes {
+            keyed,
+            masked: None,
             n: 0,
-        };
-        h.both(b"{\"changes\":[");
-        h
+            out: Vec::with_capacity(8192),
+        }
     }
     fn both(&mut self, b: &[u8]) {
         self.keyed.update(b);
-        self.masked.update(b);
+        if let Some(m) = &mut self.masked {
+            m.update(b);
+        }
     }
-    fn change(&mut self, v: &simd_json::BorrowedValue<'_>, key: Option<&dyn CodeMac>) -> R<()> {
+    /// Feeds one change; `codes`: it holds access codes.
+    fn change(
+        &mut self,
+        v: &simd_json::BorrowedValue<'_>,
+        key: Option<&dyn CodeMac>,
+        codes: bool,
+    ) -> R<()> {
         let non_integer = |w| {
             bad(
                 "",
@@ -289,12 +299,19 @@ impl Hashes {
             self.both(b",");
         }
         self.n += 1;
-        let mut out = Vec::with_capacity(4096);
-        canonical::write(v, Rule::Delta(key), &mut out).map_err(non_integer)?;
-        self.keyed.update(&out);
+        let mut out = std::mem::take(&mut self.out);
         out.clear();
-        canonical::write(v, Rule::Delta(None), &mut out).map_err(non_integer)?;
-        self.masked.update(&out);
+        canonical::write(v, Rule::Delta(key), &mut out).map_err(non_integer)?;
+        if !codes {
+            self.both(&out);
+        } else {
+            let masked = self.masked.get_or_insert_with(|| self.keyed.clone());
+            self.keyed.update(&out);
+            out.clear();
+            canonical::write(v, Rule::Delta(None), &mut out).map_err(non_integer)?;
+            masked.update(&out);
+        }
+        self.out = out;
         Ok(())
     }
     /// Closes the hashes with the other members (`rest`: the canonical header after its empty
@@ -303,10 +320,9 @@ impl Hashes {
         self.both(b"]");
         self.both(rest);
         let keyed: [u8; 32] = self.keyed.finalize().into();
-        let masked: [u8; 32] = if self.codes {
-            self.masked.finalize().into()
-        } else {
-            keyed
+        let masked: [u8; 32] = match self.masked {
+            Some(m) => m.finalize().into(),
+            None => keyed,
         };
         let mut hash = [0; 32];
         hash[..16].copy_from_slice(&masked[..16]);
@@ -425,6 +441,8 @@ impl Store {
                     done: first + n,
                     total: 0,
                 });
+                // Between pieces, searches running beside the apply get the CPU first.
+                std::thread::yield_now();
                 Ok(())
             };
             if has_changes {
@@ -455,9 +473,8 @@ impl Store {
                         let v = parse_value(&mut bytes, &path)?;
                         let op = delta::parse_change(&v, &path, &ctx)?;
                         delta::full_refuses_deletes(d.kind, &op, &path)?;
-                        hashes.codes |=
-                            matches!(&op, Op::UpsertUser(u, _, _) if !u.codes.is_empty());
-                        hashes.change(&v, key)?;
+                        let codes = matches!(&op, Op::UpsertUser(u, _, _) if !u.codes.is_empty());
+                        hashes.change(&v, key, codes)?;
                         Ok(op)
                     })();
                     // The element held plain access codes: wiped before anything else.
