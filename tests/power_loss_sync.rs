@@ -109,6 +109,46 @@ fn power_loss_at_every_operation_of_a_delta_sequence() {
     assert!(trials >= 1000, "{trials} cases");
 }
 
+/// The bulk path (every delta with a template stages its templates in segment files and commits
+/// by a manifest switch), in tiny pieces and tiny segment files, under the same power losses.
+fn bulk_opts(fs: &SimFs) -> edgeid::OpenOptions {
+    opts(fs)
+        .bulk_rows(1)
+        .memory_budget(1 << 20)
+        .max_segment_bytes(8 << 10)
+}
+
+#[test]
+fn power_loss_at_every_operation_of_a_bulk_delta_sequence() {
+    let s = Deltas::new(&bulk_opts);
+    // The same states as the logged path reaches.
+    assert!(
+        s.views == Deltas::new(&opts).views,
+        "bulk and logged paths agree"
+    );
+    let harness = EveryOp {
+        opts: &bulk_opts,
+        dim: DIM,
+        steps: s.deltas.len() as u64,
+        tears: &[Tear::Prefix, Tear::Pages(4096)],
+        seeds: 2,
+    };
+    let (ops, trials) = harness.run_then(&s, |store, got, at| {
+        let n = s.views.iter().position(|v| v == got).unwrap();
+        if n < s.deltas.len() {
+            store
+                .apply_delta(&s.deltas[n], &mut |_| {})
+                .unwrap_or_else(|e| panic!("{at}: delta {} after recovery: {e}", n + 1));
+            assert!(
+                view(&store) == s.views[n + 1],
+                "{at}: state after the next delta"
+            );
+        }
+    });
+    eprintln!("power loss during bulk deltas: {ops} operations, {trials} recovered stores");
+    assert!(trials >= 500, "{trials} cases");
+}
+
 /// The simulated disk's two ways of keeping unsynced data, and its cut at any operation.
 #[test]
 fn the_simulated_disk_tears_by_prefix_or_by_pages_and_cuts_at_any_operation() {

@@ -1,7 +1,8 @@
 //! `edgeid bench sync`: the synchronisation numbers of the issue — "synchronize all changes" with
 //! 10,000 users (parse speed and the whole apply with its durable commit), "synchronize user" (one
 //! user), and a full synchronisation of 100,000 users while another thread keeps identifying
-//! (search latency idle vs. during the apply).
+//! (search latency idle vs. during the apply), streamed from a file on the bulk path, with the
+//! peak memory of that apply, the bulk load rate and the disk's durable write rate (its ceiling).
 
 use crate::bench::{check_dim, percentile, temp_dir};
 use crate::deltas;
@@ -78,7 +79,10 @@ impl Faces {
         synth::noisy(&self.base(i), self.seed, synth::PROBE + j as u64, sigma)
     }
     fn user(&self, i: usize, enrolment: u64) -> Value {
-        let fingers: Vec<Value> = (0..self.fingers)
+        self.user_with(i, enrolment, self.fingers)
+    }
+    fn user_with(&self, i: usize, enrolment: u64, fingers: u64) -> Value {
+        let fingers: Vec<Value> = (0..fingers)
             .map(|j| {
                 let pts = synth::impression(self.seed, i as u64 * 10 + j, enrolment);
                 let rec = edgeid::finger::synth::to_record(&pts);
@@ -110,6 +114,77 @@ impl Faces {
         let key = (kind == Kind::Full).then(|| deltas::code_key(self.seed));
         deltas::delta(LOCATION, sequence, kind, key.as_ref(), changes)
     }
+}
+
+impl Faces {
+    /// Writes a full delta of `users` users (the first `fingered` of them with two fingerprints)
+    /// to `path`, user by user, `changes` last (what a streamed delta must be); returns its size.
+    fn write_full(
+        &self,
+        path: &std::path::Path,
+        users: usize,
+        fingered: usize,
+        sequence: u64,
+        enrolment: u64,
+    ) -> Result<u64, Fail> {
+        use std::io::Write;
+        let io = |e: std::io::Error| Fail::new(format!("{}: {e}", path.display()));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        let key = deltas::b64(&deltas::code_key(self.seed));
+        write!(
+            f,
+            r#"{{"format":"edgeid.delta/1","location":"{LOCATION}","sequence":{sequence},"kind":"full","code_key":"{key}","changes":["#
+        )
+        .map_err(io)?;
+        for i in 0..users {
+            if i > 0 {
+                f.write_all(b",").map_err(io)?;
+            }
+            let fingers = if i < fingered { 2 } else { 0 };
+            let u = deltas::upsert_user(self.user_with(i, enrolment, fingers));
+            serde_json::to_writer(&mut f, &u).map_err(|e| Fail::new(e.to_string()))?;
+        }
+        f.write_all(b"]}").map_err(io)?;
+        f.flush().map_err(io)?;
+        Ok(std::fs::metadata(path).map_err(io)?.len())
+    }
+}
+
+/// Applies a streamed delta from a file; returns the milliseconds it took.
+fn apply_file(store: &Store, path: &std::path::Path, what: &str) -> Result<f64, Fail> {
+    let file = std::fs::File::open(path).map_err(|e| Fail::new(format!("{what}: {e}")))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let t = Instant::now();
+    let outcome = store.apply_delta_reader(&mut reader, &mut |_| {})?;
+    let took = ms(t.elapsed());
+    match outcome {
+        Outcome::Applied { .. } => Ok(took),
+        other => Err(Fail::new(format!(
+            "{what}: expected applied, got {other:?}"
+        ))),
+    }
+}
+
+/// Sequential write throughput of the disk under `dir`, durable (MB/s): 256 MiB written in 4 MiB
+/// pieces then one fdatasync, the best of two runs. What a bulk load cannot beat.
+fn fdatasync_mb_s(dir: &std::path::Path) -> Option<f64> {
+    use std::io::Write;
+    let path = dir.join("fdatasync-probe");
+    let piece = vec![0x5au8; 4 << 20];
+    let mut best: Option<f64> = None;
+    for _ in 0..2 {
+        let mut f = std::fs::File::create(&path).ok()?;
+        let t = Instant::now();
+        for _ in 0..64 {
+            f.write_all(&piece).ok()?;
+        }
+        f.sync_data().ok()?;
+        let mb_s = (64 * piece.len()) as f64 / 1e6 / t.elapsed().as_secs_f64();
+        best = Some(best.map_or(mb_s, |b: f64| b.max(mb_s)));
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+    }
+    best.map(f64::round)
 }
 
 fn apply(store: &Store, delta: &[u8], what: &str) -> Result<f64, Fail> {
@@ -201,11 +276,31 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
     //     scan galleries of the same size; the new sync re-enrols everyone.
     let mut full = Full::default();
     if m > 0 {
+        // The bulk rate: a faces-only full of M users into an empty store, streamed, durable.
+        let bulk = tmp.path().join("bulk.json");
+        faces.write_full(&bulk, m, 0, 1, 0)?;
+        let store = Store::create(&tmp.path().join("bulk"), MODEL, dim, opts())?;
+        let bulk_ms = apply_file(&store, &bulk, "the bulk load")?;
+        drop(store);
+        let _ = std::fs::remove_file(&bulk);
+        full.bulk_faces_per_s = Some((m as f64 / (bulk_ms / 1e3)).round());
+        full.fdatasync_mb_s = fdatasync_mb_s(tmp.path());
+        // Each face is about 2.9 KB of segment at 512-d (codes, vector, error terms, ids).
+        let face_bytes = 4 * dim + dim + dim / 2 + 64;
+        full.fdatasync_faces_per_s = full
+            .fdatasync_mb_s
+            .map(|mb| (mb * 1e6 / face_bytes as f64).round());
+
+        // The full synchronisation of M users, one face each, the first tenth with two
+        // fingerprints too, streamed from a file.
+        let fingered = m / 10;
         let store = Store::create(&tmp.path().join("full"), MODEL, dim, opts())?;
-        let first = faces.delta(0..m, 1, Kind::Full, 0, out);
-        let first_ms = apply(&store, &first, "the first full synchronisation")?;
-        drop(first);
-        let second = faces.delta(0..m, 2, Kind::Full, 1, out);
+        let first_path = tmp.path().join("full-1.json");
+        faces.write_full(&first_path, m, fingered, 1, 0)?;
+        let first_ms = apply_file(&store, &first_path, "the first full synchronisation")?;
+        let _ = std::fs::remove_file(&first_path);
+        let second = tmp.path().join("full-2.json");
+        let second_bytes = faces.write_full(&second, m, fingered, 2, 1)?;
         let sources: Vec<usize> = (0..PROBES).map(|j| j * m / PROBES).collect();
         let probes: Vec<Vec<f32>> = sources
             .iter()
@@ -238,7 +333,8 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
         idle.lat.sort_by(f64::total_cmp);
 
         let done = AtomicBool::new(false);
-        let (full_ms, during) = std::thread::scope(|s| -> Result<_, Fail> {
+        let applying = AtomicBool::new(true);
+        let (full_ms, during, peak, peak_anon) = std::thread::scope(|s| -> Result<_, Fail> {
             let searcher = s.spawn(|| -> Result<Vec<(Instant, Duration, bool)>, Fail> {
                 let mut all = Vec::new();
                 let mut j = 0;
@@ -252,8 +348,24 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
             });
             // Let the searcher get going so the apply's first moments are covered too.
             std::thread::sleep(Duration::from_millis(50));
+            // Anonymous memory (what is not mapped files: the budget's side) has no kernel peak
+            // figure: sampled every 2 ms while the apply runs.
+            let anon_before = rss::status_mib("RssAnon");
+            let sampler = s.spawn(|| {
+                let mut max = 0f64;
+                while applying.load(Ordering::Relaxed) {
+                    max = max.max(rss::status_mib("RssAnon").unwrap_or(0.0));
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                max
+            });
+            let rss_before = rss::reset_peak();
             let start = Instant::now();
-            let r = apply(&store, &second, "the full synchronisation");
+            let r = apply_file(&store, &second, "the full synchronisation");
+            let peak = rss::peak_mib().map(|p| p - rss_before.unwrap_or(0.0));
+            applying.store(false, Ordering::Relaxed);
+            let anon = sampler.join().expect("sampler");
+            let peak_anon = anon_before.map(|b| (anon - b).max(0.0));
             let end = Instant::now();
             done.store(true, Ordering::Relaxed);
             let all = searcher.join().expect("search thread")?;
@@ -270,8 +382,9 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
                 }
             }
             during.lat.sort_by(f64::total_cmp);
-            Ok((full_ms, during))
+            Ok((full_ms, during, peak, peak_anon))
         })?;
+        let _ = std::fs::remove_file(&second);
         let users = store.sync_status().first().map_or(0, |l| l.users);
         if users != m {
             return Err(Fail::new(format!(
@@ -283,7 +396,10 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
             _ => None,
         };
         full = Full {
-            full_sync_bytes: Some(second.len()),
+            full_sync_peak_rss_mb: peak.map(|p| p.round()),
+            full_sync_peak_anon_mb: peak_anon.map(|p| p.round()),
+            full_sync_fingerprints: Some(2 * fingered),
+            full_sync_bytes: Some(second_bytes as usize),
             full_sync_ms: Some(round3(full_ms)),
             first_full_sync_ms: Some(round3(first_ms)),
             search_p50_idle_ms: idle.p(0.5),
@@ -296,6 +412,7 @@ pub fn run(a: &BenchSyncArgs, out: Out) -> CmdResult<BenchSync> {
             searches_idle: Some(idle.lat.len()),
             searches_during: Some(during.lat.len()),
             search_wrong: Some(idle.wrong + during.wrong),
+            ..full
         };
     }
 
@@ -342,6 +459,22 @@ pub struct BenchSync {
 /// The full synchronisation while another thread identifies (all null when skipped).
 #[derive(Serialize, Default)]
 pub struct Full {
+    /// Faces per second of a faces-only full synchronisation of `full_users` users into an empty
+    /// store, streamed (bulk path), durable when it returns.
+    bulk_faces_per_s: Option<f64>,
+    /// Sequential write throughput of the disk, durable (256 MiB then one fdatasync): the
+    /// ceiling of a bulk load.
+    fdatasync_mb_s: Option<f64>,
+    /// `fdatasync_mb_s` in 512-d faces per second (segment bytes per face).
+    fdatasync_faces_per_s: Option<f64>,
+    /// Peak RSS growth (MiB) while applying the full synchronisation (streamed).
+    full_sync_peak_rss_mb: Option<f64>,
+    /// Peak growth of anonymous memory (MiB, sampled every 2 ms) while applying it: the memory
+    /// above the mapped data, which `OpenOptions::memory_budget` bounds (the RSS figure also
+    /// counts the pages of the new segments that searches read).
+    full_sync_peak_anon_mb: Option<f64>,
+    /// Fingerprints in that full synchronisation (two for each of the first tenth of the users).
+    full_sync_fingerprints: Option<usize>,
     full_sync_bytes: Option<usize>,
     full_sync_ms: Option<f64>,
     first_full_sync_ms: Option<f64>,
@@ -391,11 +524,21 @@ impl Report for BenchSync {
         else {
             return;
         };
+        let show0 = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
         t.line(format_args!(
-            "  full sync     {m} users, {:.1} MB of JSON: {:.2} s (the first one, into an empty store: {:.2} s)",
+            "  bulk load     {} faces/s durable (streamed full of {m} users into an empty store); disk: {} MB/s with fdatasync = {} faces/s",
+            show0(f.bulk_faces_per_s),
+            show0(f.fdatasync_mb_s),
+            show0(f.fdatasync_faces_per_s)
+        ));
+        t.line(format_args!(
+            "  full sync     {m} users ({} fingerprints), {:.1} MB of JSON, streamed: {:.2} s (the first one, into an empty store: {:.2} s); peak RSS +{} MB, anonymous +{} MB",
+            f.full_sync_fingerprints.unwrap_or(0),
             bytes as f64 / 1e6,
             full_ms / 1e3,
-            first_ms / 1e3
+            first_ms / 1e3,
+            show0(f.full_sync_peak_rss_mb),
+            show0(f.full_sync_peak_anon_mb)
         ));
         let show = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
         t.line(format_args!(

@@ -33,6 +33,10 @@ pub struct ApplyArgs {
     /// exists; a FILE without one is applied unsigned). See docs/sync-protocol.md, "Signed deltas".
     #[arg(long, value_name = "SIGFILE")]
     signature: Option<PathBuf>,
+    /// Read each FILE as a stream: any size, in bounded memory, still atomic (unsigned deltas
+    /// whose `changes` is the last member; docs/sync-protocol.md, "Large deltas").
+    #[arg(long, conflicts_with_all = ["signature", "max_delta_mib"])]
+    stream: bool,
 }
 
 /// One file's line of the report. `location`/`sequence` of a refused delta are read from the file
@@ -145,14 +149,16 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
                 limit,
             })
         });
+        let over = over.filter(|_| !a.stream);
         let read = match over {
             Some(_) => Ok(Vec::new()),
+            None if a.stream => Ok(Vec::new()),
             None => std::fs::read(f),
         };
-        let sig_file = a.signature.clone().or_else(|| {
+        let sig_file = a.signature.clone().filter(|_| !a.stream).or_else(|| {
             let mut p = f.clone().into_os_string();
             p.push(".sig");
-            Some(PathBuf::from(p)).filter(|p| p.is_file())
+            Some(PathBuf::from(p)).filter(|p| !a.stream && p.is_file())
         });
         let read = read.and_then(|b| match &sig_file {
             Some(p) => std::fs::read(p).map(|s| (b, Some(s))),
@@ -173,6 +179,7 @@ pub fn apply(a: &ApplyArgs, out: Out) -> CmdResult<Applied> {
         };
         let (r, took) = match over {
             Some(e) => (Err(e), 0.0),
+            None if a.stream => apply_stream(&store, f),
             None => apply_one(&store, &bytes, sig.as_deref(), out),
         };
         let result = match r {
@@ -256,6 +263,18 @@ pub fn apply_one(
         b.finish_and_clear();
     }
     (r, took)
+}
+
+/// Applies one delta file as a stream (see `--stream`); the result and the milliseconds it took.
+fn apply_stream(store: &Store, f: &std::path::Path) -> (edgeid::Result<Outcome>, f64) {
+    let t = Instant::now();
+    let r = std::fs::File::open(f)
+        .map_err(|e| Error::io("open", f, e))
+        .and_then(|file| {
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            store.apply_delta_reader(&mut reader, &mut |_| {})
+        });
+    (r, ms(t.elapsed()))
 }
 
 /// One location of `sync status`.

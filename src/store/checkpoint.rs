@@ -1,9 +1,11 @@
 //! Checkpoints, compaction, erasure and the scrubbing of released files.
 
 use super::manifest::{self, write_manifest};
-use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
+use super::segment::{
+    split_rows, FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape,
+};
 use super::wal::{self, RowRef};
-use super::{path_of, FileKind, Store, Writer};
+use super::{path_of, FileKind, Snapshot, Store, Writer};
 use crate::error::{Error, Result};
 use crate::fs::{write_file, Fs};
 use std::collections::{HashMap, HashSet};
@@ -36,8 +38,19 @@ impl Store {
     /// manifest switch (a full disk, a damaged segment) removes the files it wrote, so it leaves the
     /// store as it was and can be retried; ids it used are not reused.
     pub(super) fn rewrite(&self, w: &mut Writer, compact: bool) -> Result<()> {
+        self.rewrite_snapshot(w, self.snapshot(), compact)
+    }
+
+    /// [`Store::rewrite`] of `snap`, which becomes the published snapshot once the manifest
+    /// switched: the current one, or the unpublished result of a bulk commit (see `bulk`).
+    pub(super) fn rewrite_snapshot(
+        &self,
+        w: &mut Writer,
+        snap: Arc<Snapshot>,
+        compact: bool,
+    ) -> Result<()> {
         let mut created = Vec::new();
-        let r = self.rewrite_files(w, compact, &mut created);
+        let r = self.rewrite_files(w, snap, compact, &mut created);
         if let Err(e) = &r {
             if leaves_state_intact(e) {
                 for p in &created {
@@ -53,10 +66,10 @@ impl Store {
     fn rewrite_files(
         &self,
         w: &mut Writer,
+        snap: Arc<Snapshot>,
         compact: bool,
         created: &mut Vec<PathBuf>,
     ) -> Result<()> {
-        let snap = self.snapshot();
         let has_tail =
             snap.faces.iter().any(|s| s.is_tail()) || snap.fingers.iter().any(|s| s.is_tail());
         let has_dead = snap.faces.iter().any(|s| s.live_count < s.seg.rows())
@@ -92,6 +105,7 @@ impl Store {
                 model: &snap.model,
                 dim: snap.dim,
             },
+            max_bytes: self.opts.max_segment_bytes,
             next_id: m.next_id,
             obsolete: Vec::new(),
             created: &mut *created,
@@ -251,6 +265,8 @@ struct Rewrite<'a> {
     /// Merge segments with dead rows too, not only the tail.
     compact: bool,
     shape: Shape<'a>,
+    /// Largest segment file written (`OpenOptions::max_segment_bytes`).
+    max_bytes: usize,
     next_id: u64,
     obsolete: Vec<(Option<Mapped>, PathBuf)>,
     /// Files written so far (removed again if the rewrite fails before the switch).
@@ -296,10 +312,17 @@ impl Rewrite<'_> {
             list: Vec::new(),
             moved: HashMap::new(),
         };
-        let mut merged = None;
-        if !rows.is_empty() {
+        // The merged rows, in files of at most `max_bytes` each (see `OpenOptions::max_segment_bytes`).
+        let ends = split_rows(
+            rows.iter().map(|&(seg, r)| seg.row_bytes(r, self.shape)),
+            S::FIXED_BYTES,
+            self.max_bytes,
+        );
+        let mut merged = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for end in ends {
             let id = self.take_id();
-            let bytes = S::encode_rows(id, &rows, self.shape);
+            let bytes = S::encode_rows(id, &rows[start..end], self.shape);
             let p = path_of(dir, S::file(id));
             write_file(fs, &p, bytes.as_ref())?;
             self.created.push(p.clone());
@@ -309,7 +332,7 @@ impl Rewrite<'_> {
                 &p,
                 self.shape,
             )?;
-            for (row, src) in sources.iter().enumerate() {
+            for (row, src) in sources[start..end].iter().enumerate() {
                 out.moved.insert(
                     *src,
                     RowRef::Seg {
@@ -318,7 +341,8 @@ impl Rewrite<'_> {
                     },
                 );
             }
-            merged = Some(SegState::new(seg, &[], None));
+            merged.push(SegState::new(seg, &[], None));
+            start = end;
         }
         for (i, s) in segs.iter().enumerate() {
             if s.is_tail() {
@@ -362,7 +386,7 @@ impl Rewrite<'_> {
             out.list.push((id, del));
             out.segs.push(s.clone());
         }
-        if let Some(ms) = merged {
+        for ms in merged {
             out.list.push((ms.seg.id(), 0));
             out.segs.push(ms);
         }

@@ -1,6 +1,7 @@
 //! A commit: validation, the plan under the writer lock, one log record, publication.
 
 use super::apply::{apply_ops, Tails};
+use super::bulk::Stager;
 use super::planner::{Keyed, Planner};
 use super::segment::build_keys;
 use super::wal::{self, WalOp};
@@ -64,7 +65,11 @@ impl Store {
                 })
                 .collect::<Result<_>>()?
         };
-        self.commit_plan(|p| {
+        let puts = changes
+            .iter()
+            .filter(|c| matches!(c, Change::PutFace { .. } | Change::PutFinger { .. }))
+            .count();
+        self.commit_plan_as(puts >= self.opts.bulk_rows, |p| {
             // Checked under the writer lock, against the catalog a delta may just have changed.
             for (i, c) in changes.iter().enumerate() {
                 let location = c.ids().0;
@@ -151,6 +156,16 @@ impl Store {
         &self,
         plan: impl FnOnce(&mut Planner<'_>) -> Result<()>,
     ) -> Result<Committed> {
+        self.commit_plan_as(false, plan)
+    }
+
+    /// [`Store::commit_plan`]; with `bulk`, on the bulk path (see `bulk`): the plan's templates
+    /// are staged in new segment files and the commit is a manifest switch.
+    pub(crate) fn commit_plan_as(
+        &self,
+        bulk: bool,
+        plan: impl FnOnce(&mut Planner<'_>) -> Result<()>,
+    ) -> Result<Committed> {
         let mut w = self.writer()?;
         let snap = self.snapshot();
         if w.keys.is_none() {
@@ -169,40 +184,64 @@ impl Store {
             ops: Vec::new(),
             catalog: snap.catalog.clone(),
             done: Committed::default(),
+            stage: bulk.then(|| Stager::new(self, w.manifest.next_id)),
+            catalog_ops: 0,
         };
-        plan(&mut p)?;
+        let planned = plan(&mut p);
         let Planner {
             faces,
             fingers,
             ops,
             catalog,
             done,
+            stage,
+            catalog_ops,
             ..
         } = p;
         let (overlay, finger_overlay) = (faces.overlay, fingers.overlay);
-        if ops.is_empty() {
+        if let Some(s) = &stage {
+            // Ids a stager took stay taken, whatever happens next (a file of a failed attempt
+            // that could not be removed never meets a new one of its name).
+            w.manifest.next_id = s.next_id;
+        }
+        planned?;
+        let staged_rows = stage.as_ref().map_or(0, |s| s.rows);
+        if ops.is_empty() && staged_rows == 0 && catalog_ops == 0 {
             return Ok(Committed {
                 seq: snap.seq,
                 ..done
             });
         }
         let seq = snap.seq + 1;
-        self.log(&mut w, seq, &ops)?;
+        let kills = ops.iter().any(WalOp::is_kill);
+        match stage {
+            Some(stage) => {
+                // Durable and published by the manifest switch.
+                self.commit_bulk(&mut w, &snap, &ops, catalog, stage, seq)?;
+            }
+            None => {
+                self.log(&mut w, seq, &ops)?;
 
-        // Durable: apply in memory and publish.
-        let mut new = (*snap).clone();
-        let mut tails = Tails {
-            faces: w.tail_next,
-            fingers: w.finger_tail_next,
-        };
-        let mut dirty = std::mem::take(&mut w.dirty);
-        apply_ops(&mut new, &ops, &mut tails, &mut dirty, Some(catalog))
-            .expect("ops resolved against this snapshot");
-        new.seq = seq;
-        w.dirty = dirty;
-        w.tail_next = tails.faces;
-        w.finger_tail_next = tails.fingers;
-        w.catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
+                // Durable: apply in memory and publish.
+                let mut new = (*snap).clone();
+                let mut tails = Tails {
+                    faces: w.tail_next,
+                    fingers: w.finger_tail_next,
+                };
+                let mut dirty = std::mem::take(&mut w.dirty);
+                apply_ops(&mut new, &ops, &mut tails, &mut dirty, Some(catalog))
+                    .expect("ops resolved against this snapshot");
+                new.seq = seq;
+                w.dirty = dirty;
+                w.tail_next = tails.faces;
+                w.finger_tail_next = tails.fingers;
+                w.catalog_dirty |= ops.iter().any(|o| matches!(o, WalOp::Catalog(_)));
+                if kills {
+                    self.note_deletion(&mut w);
+                }
+                self.publish(new);
+            }
+        }
         let wr = &mut *w;
         for (keys, overlay) in [
             (wr.keys.as_mut().expect("built above"), overlay),
@@ -218,10 +257,6 @@ impl Store {
                 };
             }
         }
-        if ops.iter().any(WalOp::is_kill) {
-            self.note_deletion(&mut w);
-        }
-        self.publish(new);
         drop(snap); // release the old snapshot so housekeeping can scrub what only it mapped
         drop(ops); // and the logged bytes (prepared fingerprints: 13–17 KB each) before a checkpoint
 

@@ -58,6 +58,7 @@
 //! | `planner.rs` | changes resolved to rows against the current state (`Planner`) |
 //! | `apply.rs` | logged ops applied to a snapshot: live bits, tail blocks and their merges |
 //! | `checkpoint.rs` | checkpoint, compaction, scrubbing released files |
+//! | `bulk.rs` | the bulk path: a large commit's templates staged as segment files in bounded pieces, switched in with the manifest |
 //! | `maintenance.rs` | housekeeping after commits, `maintain`, erasure and its deadline, failures kept for retry |
 //! | `snapshot.rs`, `stats.rs`, `bitmap.rs` | what a search sees; counts and checksums; live rows |
 //! | `segment/` | the two segment formats behind one `SegmentKind` trait |
@@ -68,6 +69,7 @@
 
 mod apply;
 mod bitmap;
+mod bulk;
 mod change;
 mod checkpoint;
 mod codec;
@@ -87,12 +89,16 @@ mod wal;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
-pub use options::{Clock, OpenOptions, DEFAULT_MAX_DELTA_BYTES};
+pub use options::{
+    Clock, OpenOptions, DEFAULT_BULK_ROWS, DEFAULT_MAX_DELTA_BYTES, DEFAULT_MAX_SEGMENT_BYTES,
+    DEFAULT_MEMORY_BUDGET,
+};
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
 pub use wal::RowRef;
 
+pub(crate) use planner::Planner;
 pub(crate) use segment::SegState;
 
 use crate::error::{Error, Result};
@@ -218,6 +224,16 @@ impl Store {
     /// refuse a larger one before reading it.
     pub fn max_delta_bytes(&self) -> usize {
         self.opts.max_delta_bytes
+    }
+
+    /// Memory a bulk load may use above the mapped data ([`OpenOptions::memory_budget`]).
+    pub(crate) fn memory_budget(&self) -> usize {
+        self.opts.memory_budget
+    }
+
+    /// Templates from which a commit or delta takes the bulk path ([`OpenOptions::bulk_rows`]).
+    pub(crate) fn bulk_rows(&self) -> usize {
+        self.opts.bulk_rows
     }
 
     /// The search thread pool (None: searches run on the calling thread).

@@ -16,6 +16,22 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// memory (docs/sync-protocol.md, "Limits").
 pub const DEFAULT_MAX_DELTA_BYTES: usize = 64 << 20;
 
+/// Default of [`OpenOptions::max_segment_bytes`]: the largest segment file (and so the largest
+/// single mapping) a store writes. 256 MiB on 32-bit targets, whose 2–3 GiB of address space must
+/// also hold the firmware, its libraries and the heap; 2 GiB on 64-bit ones. See the README,
+/// "Gallery size limits".
+pub const DEFAULT_MAX_SEGMENT_BYTES: usize = if cfg!(target_pointer_width = "32") {
+    256 << 20
+} else {
+    2 << 30
+};
+
+/// Default of [`OpenOptions::memory_budget`]: 128 MiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
+
+/// Default of [`OpenOptions::bulk_rows`]: 4,096 templates.
+pub const DEFAULT_BULK_ROWS: usize = 4_096;
+
 /// How to open a store.
 #[derive(Clone)]
 pub struct OpenOptions {
@@ -32,6 +48,9 @@ pub struct OpenOptions {
     pub(super) journal_max_file_bytes: u64,
     pub(super) journal_max_files: usize,
     pub(super) time_zone: Option<jiff::tz::TimeZone>,
+    pub(super) max_segment_bytes: usize,
+    pub(super) memory_budget: usize,
+    pub(super) bulk_rows: usize,
 }
 
 impl Default for OpenOptions {
@@ -50,6 +69,9 @@ impl Default for OpenOptions {
             journal_max_file_bytes: crate::journal::DEFAULT_MAX_FILE_BYTES,
             journal_max_files: crate::journal::DEFAULT_MAX_FILES,
             time_zone: None,
+            max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            bulk_rows: DEFAULT_BULK_ROWS,
         }
     }
 }
@@ -165,6 +187,32 @@ impl OpenOptions {
             time_zone: self.time_zone.clone(),
             ..Default::default()
         }
+    }
+    /// Largest segment file written, in bytes (default [`DEFAULT_MAX_SEGMENT_BYTES`]). Checkpoints,
+    /// compactions and bulk loads split their output into files of at most this size (a single
+    /// row larger than it gets a file of its own), so no mapping exceeds it. Tests pass a tiny cap
+    /// to get many segments.
+    pub fn max_segment_bytes(mut self, n: usize) -> Self {
+        self.max_segment_bytes = n.max(1);
+        self
+    }
+    /// Memory a bulk load may use above the mapped data, in bytes (default
+    /// [`DEFAULT_MEMORY_BUDGET`]): a large commit or delta (see [`OpenOptions::bulk_rows`]) is
+    /// staged on disk in pieces sized from it, and a streamed delta
+    /// ([`Store::apply_delta_reader`](crate::Store::apply_delta_reader)) is read in pieces sized
+    /// from it (docs/sync-protocol.md, "Limits").
+    pub fn memory_budget(mut self, n: usize) -> Self {
+        self.memory_budget = n.max(1 << 20);
+        self
+    }
+    /// Templates (faces and fingerprints) from which a commit or delta takes the bulk path
+    /// (default [`DEFAULT_BULK_ROWS`]): its templates are written to new segment files in
+    /// bounded pieces and switched in with the manifest, like a checkpoint, instead of going
+    /// through the log and the in-memory tail (written once instead of twice). Smaller commits
+    /// keep the one-append, one-fdatasync path.
+    pub fn bulk_rows(mut self, n: usize) -> Self {
+        self.bulk_rows = n.max(1);
+        self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
     pub fn kernels(mut self, k: Kernels) -> Self {

@@ -1,5 +1,6 @@
 //! The commit planner: changes resolved to physical rows against the current state.
 
+use super::bulk::Stager;
 use super::segment::{finger, locate};
 use super::wal::{RowRef, WalOp};
 use super::{key, Committed, Key, Snapshot};
@@ -19,6 +20,11 @@ pub(crate) struct Planner<'a> {
     pub(super) catalog: Catalog,
     /// What the plan did so far (`seq` is set by the commit).
     pub(super) done: Committed,
+    /// On the bulk path, where inserts go instead of the log (see `bulk`).
+    pub(super) stage: Option<Stager>,
+    /// Catalog changes planned (on the bulk path they are not logged: the catalog file written
+    /// by the manifest switch carries them).
+    pub(super) catalog_ops: usize,
 }
 
 /// One index's (location, user, template) → row map as a plan changes it: the writer's map plus an
@@ -44,11 +50,16 @@ impl<'a> Keyed<'a> {
             None => self.keys.get(k).copied(),
         }
     }
-    /// Records an insert; returns the row it replaces.
+    /// Records an insert into the next tail row; returns the row it replaces.
     fn put(&mut self, k: Key) -> Option<RowRef> {
-        let old = self.lookup(&k);
-        self.overlay.insert(k, Some(RowRef::Tail(self.next)));
+        let r = RowRef::Tail(self.next);
         self.next += 1;
+        self.put_at(k, r)
+    }
+    /// Records an insert into row `r` (a staged segment's); returns the row it replaces.
+    fn put_at(&mut self, k: Key, r: RowRef) -> Option<RowRef> {
+        let old = self.lookup(&k);
+        self.overlay.insert(k, Some(r));
         old
     }
     /// Records a removal; returns the row removed.
@@ -101,9 +112,12 @@ impl Planner<'_> {
     /// Logs a catalog change and applies it to the working copy.
     pub(crate) fn apply_catalog(&mut self, op: CatalogOp) {
         self.catalog.apply(&op);
-        self.ops.push(WalOp::Catalog(
-            postcard::to_allocvec(&op).expect("catalog op serialises"),
-        ));
+        self.catalog_ops += 1;
+        if self.stage.is_none() {
+            self.ops.push(WalOp::Catalog(
+                postcard::to_allocvec(&op).expect("catalog op serialises"),
+            ));
+        }
     }
     /// Inserts or replaces a template (`v` normalised). Re-putting an identical embedding is a no-op.
     pub(crate) fn put_face(&mut self, location: &str, user: &str, template: &str, v: Vec<f32>) {
@@ -117,23 +131,42 @@ impl Planner<'_> {
                 }
             }
         }
-        if let Some(old) = self.faces.put(k.clone()) {
-            self.ops.push(WalOp::FaceKill(old));
+        let (old, insert) = match &mut self.stage {
+            Some(stage) => {
+                let r = stage.put_face(k.clone(), v);
+                (self.faces.put_at(k, r), None)
+            }
+            None => (
+                self.faces.put(k.clone()),
+                Some(WalOp::FaceInsert {
+                    location: k.0,
+                    user: k.1,
+                    template: k.2,
+                    vector: v,
+                }),
+            ),
+        };
+        if let Some(old) = old {
+            self.kill(WalOp::FaceKill(old), old);
             self.done.replaced += 1;
         } else {
             self.done.added += 1;
         }
-        self.ops.push(WalOp::FaceInsert {
-            location: k.0,
-            user: k.1,
-            template: k.2,
-            vector: v,
-        });
+        self.ops.extend(insert);
+    }
+    /// Kills a row: logged, or marked dead in its staged segment.
+    fn kill(&mut self, op: WalOp, r: RowRef) {
+        match &mut self.stage {
+            Some(stage) if stage.owns(r) => stage.kill(r),
+            _ => self.ops.push(op),
+        }
     }
     /// Removes a template; false if it does not exist.
     pub(crate) fn remove_face(&mut self, location: &str, user: &str, template: &str) -> bool {
         let old = self.faces.remove(key(location, user, template));
-        self.ops.extend(old.map(WalOp::FaceKill));
+        if let Some(r) = old {
+            self.kill(WalOp::FaceKill(r), r);
+        }
         self.done.removed += usize::from(old.is_some());
         old.is_some()
     }
@@ -180,26 +213,38 @@ impl Planner<'_> {
                 }
             }
         }
-        if let Some(old) = self.fingers.put(k.clone()) {
-            self.ops.push(WalOp::FingerKill(old));
+        let (old, insert) = match &mut self.stage {
+            Some(stage) => {
+                let r = stage.put_finger(k.clone(), f, source);
+                (self.fingers.put_at(k, r), None)
+            }
+            None => (
+                self.fingers.put(k.clone()),
+                Some(WalOp::FingerInsert {
+                    location: k.0,
+                    user: k.1,
+                    template: k.2,
+                    position: f.position,
+                    record: f.record,
+                    format: finger::format_code(f.format),
+                    source,
+                }),
+            ),
+        };
+        if let Some(old) = old {
+            self.kill(WalOp::FingerKill(old), old);
             self.done.replaced += 1;
         } else {
             self.done.added += 1;
         }
-        self.ops.push(WalOp::FingerInsert {
-            location: k.0,
-            user: k.1,
-            template: k.2,
-            position: f.position,
-            record: f.record,
-            format: finger::format_code(f.format),
-            source,
-        });
+        self.ops.extend(insert);
     }
     /// Removes a fingerprint template; false if it does not exist.
     pub(crate) fn remove_finger(&mut self, location: &str, user: &str, template: &str) -> bool {
         let old = self.fingers.remove(key(location, user, template));
-        self.ops.extend(old.map(WalOp::FingerKill));
+        if let Some(r) = old {
+            self.kill(WalOp::FingerKill(r), r);
+        }
         self.done.removed += usize::from(old.is_some());
         old.is_some()
     }

@@ -45,6 +45,12 @@ pub fn hex(h: &[u8]) -> String {
 fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let b = s.as_bytes();
+    // Most strings (ids, base64 of templates) need no escape: one pass the compiler vectorises.
+    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
     let mut run = 0; // start of the current run of bytes copied as they are
     for (i, &c) in b.iter().enumerate() {
         // Multi-byte UTF-8 sequences never contain bytes below 0x80, so a byte test is enough.

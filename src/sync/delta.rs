@@ -320,24 +320,14 @@ pub fn parse<'k>(
     for (i, c) in changes.iter().enumerate() {
         let path = format!("changes[{i}]");
         let op = parse_change(c, &path, &ctx)?;
-        if kind == Kind::Full
-            && matches!(
-                op,
-                Op::DeleteUser(_) | Op::DeleteSchedule(_) | Op::DeleteDoor(_)
-            )
-        {
-            return Err(bad(
-                join(&path, "op"),
-                "a full delta lists the whole state: what it does not list is removed, so it carries no delete_* ops",
-            ));
-        }
+        full_refuses_deletes(kind, &op, &path)?;
         ops.push(op);
         if i % 256 == 0 {
             progress(i, changes.len());
         }
     }
     progress(changes.len(), changes.len());
-    prepare_fingers(&mut ops)?;
+    prepare_fingers(&mut ops, 0)?;
     let non_integer = |w| {
         bad(
             "",
@@ -404,9 +394,26 @@ impl Delta {
     }
 }
 
-/// Prepares every fingerprint template of the delta for the finger index (about 0.12 ms
-/// each, so on all cores). A record that cannot be read refuses the delta, naming it.
-fn prepare_fingers(ops: &mut [Op]) -> R<()> {
+/// A full delta lists the whole state: it carries no `delete_*` op.
+pub(super) fn full_refuses_deletes(kind: Kind, op: &Op, path: &str) -> R<()> {
+    if kind == Kind::Full
+        && matches!(
+            op,
+            Op::DeleteUser(_) | Op::DeleteSchedule(_) | Op::DeleteDoor(_)
+        )
+    {
+        return Err(bad(
+            join(path, "op"),
+            "a full delta lists the whole state: what it does not list is removed, so it carries no delete_* ops",
+        ));
+    }
+    Ok(())
+}
+
+/// Prepares every fingerprint template of `ops` (changes `first..` of the delta) for the finger
+/// index (about 0.12 ms each, so on all cores). A record that cannot be read refuses the delta,
+/// naming it.
+pub(super) fn prepare_fingers(ops: &mut [Op], first: usize) -> R<()> {
     use rayon::prelude::*;
     let jobs: Vec<(usize, usize)> = ops
         .iter()
@@ -426,7 +433,7 @@ fn prepare_fingers(ops: &mut [Op]) -> R<()> {
             let format = Format::from_standard_name(&f.format);
             prepare(&f.data, format, Some(f.position)).map_err(|e| {
                 bad(
-                    format!("changes[{i}].user.fingers[{j}].data"),
+                    format!("changes[{}].user.fingers[{j}].data", first + i),
                     format!("fingerprint template {:?}: {e}", f.id),
                 )
             })
@@ -440,7 +447,7 @@ fn prepare_fingers(ops: &mut [Op]) -> R<()> {
     Ok(())
 }
 
-fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
+pub(super) fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
     let Value::Object(o) = v else {
         return Err(bad(path, format!("expected an object, got {}", kind_of(v))));
     };

@@ -20,9 +20,11 @@
 pub mod canonical;
 pub mod delta;
 mod end_state;
+mod plan;
 mod query;
 mod records;
 pub mod signature;
+mod stream;
 pub mod syntax;
 mod trust;
 
@@ -324,7 +326,16 @@ impl Store {
         drop(snap);
         let mut outcome = None;
         let mut key_changed = false;
-        self.commit_plan(|p| {
+        // A large delta takes the bulk path (its templates written once, straight to segments).
+        let templates: usize = prepared.iter().map(Vec::len).sum::<usize>()
+            + d.ops
+                .iter()
+                .map(|op| match op {
+                    Op::UpsertUser(_, faces, _) => faces.len(),
+                    _ => 0,
+                })
+                .sum::<usize>();
+        self.commit_plan_as(templates >= self.bulk_rows(), |p| {
             let loc = d.location.clone();
             // Again under the lock: the keys may have changed since the check above.
             let trust = p.catalog().trust(&loc);
@@ -387,88 +398,8 @@ impl Store {
             // The state the delta starts from (empty for a full): credentials are checked on the
             // state the delta produces, against it.
             let before = p.catalog().location(&loc).cloned().unwrap_or_default();
-            for (i, op) in d.ops.iter().enumerate() {
-                let at = |m: String| {
-                    refused(Refusal::Invalid {
-                        path: format!("changes[{i}]"),
-                        message: m,
-                    })
-                };
-                match op {
-                    Op::UpsertUser(u, faces, _) => {
-                        for t in p.face_templates(&loc, &u.id) {
-                            if !faces.iter().any(|(f, _)| *f == t) {
-                                p.remove_face(&loc, &u.id, &t);
-                            }
-                        }
-                        for (f, v) in faces {
-                            p.put_face(&loc, &u.id, f, v.clone());
-                        }
-                        for t in p.finger_templates(&loc, &u.id) {
-                            if !u.fingers.iter().any(|f| f.id == t) {
-                                p.remove_finger(&loc, &u.id, &t);
-                            }
-                        }
-                        for (f, t) in u.fingers.iter().zip(std::mem::take(&mut prepared[i])) {
-                            p.put_finger(&loc, &u.id, &f.id, t, f.data.clone());
-                        }
-                        p.apply_catalog(CatalogOp::PutUser {
-                            location: loc.clone(),
-                            user: u.clone(),
-                        });
-                    }
-                    Op::DeleteUser(id) => {
-                        let exists = p
-                            .catalog()
-                            .location(&loc)
-                            .is_some_and(|s| s.users.contains_key(id));
-                        if !exists {
-                            return Err(at(format!("delete_user {id:?}: no such user at {loc}")));
-                        }
-                        p.remove_user_faces(&loc, id);
-                        p.remove_user_fingers(&loc, id);
-                        p.apply_catalog(CatalogOp::DeleteUser {
-                            location: loc.clone(),
-                            id: id.clone(),
-                        });
-                    }
-                    Op::UpsertSchedule(s) => p.apply_catalog(CatalogOp::PutSchedule {
-                        location: loc.clone(),
-                        schedule: s.clone(),
-                    }),
-                    Op::DeleteSchedule(id) => {
-                        if !p
-                            .catalog()
-                            .location(&loc)
-                            .is_some_and(|s| s.schedules.contains_key(id))
-                        {
-                            return Err(at(format!(
-                                "delete_schedule {id:?}: no such schedule at {loc}"
-                            )));
-                        }
-                        p.apply_catalog(CatalogOp::DeleteSchedule {
-                            location: loc.clone(),
-                            id: id.clone(),
-                        });
-                    }
-                    Op::UpsertDoor(x) => p.apply_catalog(CatalogOp::PutDoor {
-                        location: loc.clone(),
-                        door: x.clone(),
-                    }),
-                    Op::DeleteDoor(id) => {
-                        if !p
-                            .catalog()
-                            .location(&loc)
-                            .is_some_and(|s| s.doors.contains_key(id))
-                        {
-                            return Err(at(format!("delete_door {id:?}: no such door at {loc}")));
-                        }
-                        p.apply_catalog(CatalogOp::DeleteDoor {
-                            location: loc.clone(),
-                            id: id.clone(),
-                        });
-                    }
-                }
+            for (i, op) in d.ops.iter_mut().enumerate() {
+                plan::plan_op(p, &loc, i, op, std::mem::take(&mut prepared[i]))?;
             }
             let after = p.catalog().location(&loc).cloned().unwrap_or_default();
             end_state::check(&d.ops, &before, &after).map_err(refused)?;

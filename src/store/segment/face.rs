@@ -124,6 +124,24 @@ impl<'a> FaceRowIn<'a> {
     }
 }
 
+/// Bytes of a segment file besides its rows (header, and the 64-byte alignment of 13 sections):
+/// with [`row_bytes`], an upper bound of a file's size, used to cap segment files.
+pub const FIXED_BYTES: usize = HEADER_LEN + SECTIONS * 64 + 3 * 4;
+
+/// Upper bound of the bytes one row adds to a segment file of dimension `dim` (its codes, vector,
+/// error terms, and its ids as if its user and location were new to the segment).
+pub fn row_bytes(dim: usize, location: &str, user: &str, template: &str) -> usize {
+    // RowUser + TplOff + UserLoc + UserOff + LocOff, Params and Params4, int8 codes, vector, 4-bit.
+    5 * 4
+        + 2 * 12
+        + code_stride(dim)
+        + 4 * dim
+        + dims4(dim).div_ceil(2)
+        + location.len()
+        + user.len()
+        + template.len()
+}
+
 fn align64(n: usize) -> usize {
     n.div_ceil(64) * 64
 }

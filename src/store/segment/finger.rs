@@ -128,6 +128,21 @@ impl<'a> FingerRowIn<'a> {
     }
 }
 
+/// Bytes of a finger segment file besides its rows (header, prefilter counts, padding): with
+/// [`row_bytes`], an upper bound of a file's size, used to cap segment files.
+pub const FIXED_BYTES: usize = HEADER_LEN + FREQ_LEN + 2 * 8;
+
+/// Upper bound of the bytes one row adds to a finger segment file.
+pub fn row_bytes(
+    location: &str,
+    user: &str,
+    template: &str,
+    record: usize,
+    source: usize,
+) -> usize {
+    ROW_LEN + SUMMARY_LEN + location.len() + user.len() + template.len() + record + source
+}
+
 /// Serialises a finger segment. Records must be whole prepared templates (checked by the caller:
 /// the writer prepares them, replay and rewrites copy checked ones).
 pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> AlignedBuf {

@@ -57,6 +57,35 @@ pub(crate) trait SegmentKind: Sized + Send + Sync + 'static {
     fn verify_payload(&self) -> Result<()>;
     /// Size of the file in bytes.
     fn byte_len(&self) -> usize;
+    /// Bytes of a file of this kind besides its rows (see [`SegmentKind::row_bytes`]).
+    const FIXED_BYTES: usize;
+    /// Upper bound of the bytes row `r` adds to a new segment file: with
+    /// [`SegmentKind::FIXED_BYTES`], what caps a segment file's size (see [`split_rows`]).
+    fn row_bytes(&self, r: usize, shape: Shape<'_>) -> usize;
+}
+
+/// Splits rows of known sizes into consecutive runs whose files stay within `max_bytes`
+/// (`fixed` + the rows' sizes); a row larger than the cap on its own gets a file of its own.
+/// Returns the end of each run.
+pub(crate) fn split_rows(
+    sizes: impl Iterator<Item = usize>,
+    fixed: usize,
+    max_bytes: usize,
+) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let (mut n, mut bytes) = (0usize, fixed);
+    for size in sizes {
+        if bytes + size > max_bytes && bytes > fixed {
+            ends.push(n);
+            bytes = fixed;
+        }
+        bytes += size;
+        n += 1;
+    }
+    if bytes > fixed {
+        ends.push(n);
+    }
+    ends
 }
 
 impl SegmentKind for FaceSegment {
@@ -102,6 +131,11 @@ impl SegmentKind for FaceSegment {
     fn byte_len(&self) -> usize {
         FaceSegment::byte_len(self)
     }
+    const FIXED_BYTES: usize = face::FIXED_BYTES;
+    fn row_bytes(&self, r: usize, shape: Shape<'_>) -> usize {
+        let (l, u, t) = self.row_ids(r);
+        face::row_bytes(shape.dim, l, u, t)
+    }
 }
 
 impl SegmentKind for FingerSegment {
@@ -133,6 +167,11 @@ impl SegmentKind for FingerSegment {
     }
     fn byte_len(&self) -> usize {
         FingerSegment::byte_len(self)
+    }
+    const FIXED_BYTES: usize = finger::FIXED_BYTES;
+    fn row_bytes(&self, r: usize, _: Shape<'_>) -> usize {
+        let (l, u, t) = self.row_ids(r);
+        finger::row_bytes(l, u, t, self.record(r).len(), self.source(r).len())
     }
 }
 

@@ -1,0 +1,583 @@
+//! Streamed deltas: a delta of any size read from a reader in bounded pieces and applied on the
+//! bulk path, atomically (docs/sync-protocol.md, "Large deltas").
+//!
+//! A whole delta is parsed at once (simd-json needs a mutable copy and a structural index, and the
+//! decoded templates come on top: a few times the delta's size), which is why
+//! [`Store::apply_delta`] refuses one above `max_delta_bytes`. [`Store::apply_delta_reader`]
+//! reads the same JSON as a stream instead: the top-level members before `changes` (at most
+//! [`MAX_HEADER`] bytes) are read and checked first, then each element of `changes` (at most
+//! [`MAX_STREAMED_CHANGE`] bytes) is cut out of the stream, parsed and checked on its own, and
+//! planned in pieces whose size follows the store's memory budget; the templates go to the bulk
+//! path's staged segment files (see `store::bulk`). The delta's hashes are computed on the way:
+//! the canonical form puts `changes` first, so the canonical bytes of each change feed the SHA-256
+//! in stream order and the other members close it.
+//!
+//! What a streamed delta must be: `changes` is its last member (every other member comes before
+//! it: they say how to read the changes), and it is unsigned (a detached signature covers the
+//! exact bytes, which are never all held here; a location that requires signatures refuses it).
+//! The writer lock is held while the stream is read, so a slow reader delays other writes (never
+//! searches), and `progress` is called under that lock: it may read the store, not write to it.
+
+use super::canonical::{self, CodeMac, Rule};
+use super::delta::{self, bad, Ctx, Kind, Op, R};
+use super::{code_key_id, end_state, plan, refused, sequence_rule, syntax, trust};
+use super::{Outcome, Progress, ProviderMac, Refusal, MAX_CHANGES};
+use crate::catalog::{CatalogOp, Trust};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::Read;
+
+/// Most bytes of a streamed delta's members before `changes`.
+pub const MAX_HEADER: usize = 1 << 20;
+/// Most bytes of one element of a streamed delta's `changes` (a user with 16 faces and 20
+/// fingerprint records of the largest size is about 1.9 MB).
+pub const MAX_STREAMED_CHANGE: usize = 4 << 20;
+/// Bytes read from the reader at a time.
+const CHUNK: usize = 64 << 10;
+
+/// Cuts JSON values out of a byte stream.
+struct Scanner<'r> {
+    src: &'r mut dyn Read,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl Scanner<'_> {
+    /// Reads more bytes; false at the end of the stream.
+    fn fill(&mut self) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + CHUNK, 0);
+        let n = loop {
+            match self.src.read(&mut self.buf[at..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(at);
+                    return Err(Error::io("read", "(delta stream)", e));
+                }
+            }
+        };
+        self.buf.truncate(at + n);
+        self.eof = n == 0;
+        Ok(n > 0)
+    }
+
+    /// The next byte that is not JSON whitespace, not consumed; `None` at the end.
+    fn peek(&mut self) -> Result<Option<u8>> {
+        loop {
+            while self.pos < self.buf.len() {
+                match self.buf[self.pos] {
+                    b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
+                    b => return Ok(Some(b)),
+                }
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes `b` (after whitespace) or refuses with `what`.
+    fn expect(&mut self, b: u8, what: &str) -> Result<()> {
+        if self.peek()? != Some(b) {
+            return Err(parse_error(what));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// The bytes of the next value (an object, array, string or scalar), at most `max` of them.
+    fn value(&mut self, max: usize, path: &str) -> Result<Vec<u8>> {
+        let first = self
+            .peek()?
+            .ok_or_else(|| parse_error("the delta ends in the middle"))?;
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let mut out = Vec::new();
+        let (mut depth, mut in_str, mut esc) = (0i64, false, false);
+        loop {
+            let chunk = &self.buf[self.pos..];
+            let mut end = None;
+            for (i, &c) in chunk.iter().enumerate() {
+                if scalar {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        end = Some(i);
+                        break;
+                    }
+                    continue;
+                }
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if c == b'\\' {
+                        esc = true;
+                    } else if c == b'"' {
+                        in_str = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match c {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let take = end.unwrap_or(chunk.len());
+            if out.len() + take > max {
+                return Err(refused(bad(
+                    path,
+                    format!("more than {max} bytes (the most a streamed delta's element may hold)"),
+                )));
+            }
+            out.extend_from_slice(&chunk[..take]);
+            self.pos += take;
+            if end.is_some() {
+                return Ok(out);
+            }
+            if !self.fill()? {
+                return if scalar {
+                    Ok(out)
+                } else {
+                    Err(parse_error("the delta ends in the middle"))
+                };
+            }
+        }
+    }
+}
+
+fn parse_error(what: &str) -> Error {
+    refused(Refusal::Parse(format!("not valid JSON: {what}")))
+}
+
+/// Parses one JSON value cut out of the stream.
+fn parse_value<'v>(bytes: &'v mut [u8], path: &str) -> R<simd_json::BorrowedValue<'v>> {
+    let tape = simd_json::to_tape(bytes)
+        .map_err(|e| Refusal::Parse(format!("{path}: not valid JSON: {e}")))?;
+    syntax::unique_keys(&tape.0).map_err(|r| within(r, path))?;
+    Ok(simd_json::value::lazy::Value::from_tape(tape.as_value()).into_value())
+}
+
+/// A refusal about part of an element, placed under the element's path.
+fn within(r: Refusal, path: &str) -> Refusal {
+    match r {
+        Refusal::Invalid { path: p, message } if p.is_empty() => bad(path, message),
+        Refusal::Invalid { path: p, message } => bad(format!("{path}.{p}"), message),
+        r => r,
+    }
+}
+
+/// Members of a delta as sent: (name, value) bytes.
+type Members = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The members before `changes`; true if `changes` follows.
+fn read_header(sc: &mut Scanner<'_>) -> Result<(Members, bool)> {
+    sc.expect(b'{', "a delta is a JSON object")?;
+    let mut fields = Vec::new();
+    let mut used = 0;
+    loop {
+        match sc.peek()? {
+            Some(b'}') => {
+                sc.pos += 1;
+                return Ok((fields, false));
+            }
+            Some(b'"') => {}
+            _ => return Err(parse_error("expected a member name")),
+        }
+        let k = sc.value(MAX_HEADER, "")?;
+        let key = match parse_value(&mut k.clone(), "").map_err(refused)? {
+            simd_json::BorrowedValue::String(s) => s.to_string(),
+            _ => return Err(parse_error("expected a member name")),
+        };
+        sc.expect(b':', "expected ':' after a member name")?;
+        if key == "changes" {
+            let has = |name: &str| {
+                fields
+                    .iter()
+                    .any(|(k, _)| k[..] == *format!("\"{name}\"").as_bytes())
+            };
+            if !["format", "location", "sequence", "kind"]
+                .iter()
+                .all(|n| has(n))
+            {
+                return Err(refused(bad(
+                    "changes",
+                    "a streamed delta carries changes as its last member (format, location, sequence and kind come before it)",
+                )));
+            }
+            return Ok((fields, true));
+        }
+        let v = sc.value(MAX_HEADER.saturating_sub(used), &key)?;
+        used += v.len() + k.len();
+        fields.push((k, v));
+        match sc.peek()? {
+            Some(b',') => sc.pos += 1,
+            Some(b'}') => {}
+            _ => return Err(parse_error("expected ',' or '}' between members")),
+        }
+    }
+}
+
+/// The members as a JSON object, with `changes` empty when the stream has it.
+fn header_json(fields: &[(Vec<u8>, Vec<u8>)], changes: bool) -> Vec<u8> {
+    let mut j = b"{".to_vec();
+    for (k, v) in fields {
+        j.extend_from_slice(k);
+        j.push(b':');
+        j.extend_from_slice(v);
+        j.push(b',');
+    }
+    if changes {
+        j.extend_from_slice(b"\"changes\":[]");
+    } else {
+        j.pop_if(|b| *b == b',');
+    }
+    j.push(b'}');
+    j
+}
+
+/// The two canonical hashes of a delta (codes keyed, codes masked), fed change by change. They
+/// differ only from the first change holding access codes on: until then one hash is fed, and
+/// the masked one starts as its copy there.
+struct Hashes {
+    keyed: Sha256,
+    masked: Option<Sha256>,
+    n: usize,
+    out: Vec<u8>,
+}
+
+impl Hashes {
+    fn new() -> Hashes {
+        let mut keyed = Sha256::new();
+        keyed.update(b"{\"changes\":[");
+        Hashes {
+            keyed,
+            masked: None,
+            n: 0,
+            out: Vec::with_capacity(8192),
+        }
+    }
+    fn both(&mut self, b: &[u8]) {
+        self.keyed.update(b);
+        if let Some(m) = &mut self.masked {
+            m.update(b);
+        }
+    }
+    /// Feeds one change; `codes`: it holds access codes.
+    fn change(
+        &mut self,
+        v: &simd_json::BorrowedValue<'_>,
+        key: Option<&dyn CodeMac>,
+        codes: bool,
+    ) -> R<()> {
+        let non_integer = |w| {
+            bad(
+                "",
+                format!("the delta holds {w}; only integers are allowed"),
+            )
+        };
+        if self.n > 0 {
+            self.both(b",");
+        }
+        self.n += 1;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        canonical::write(v, Rule::Delta(key), &mut out).map_err(non_integer)?;
+        if !codes {
+            self.both(&out);
+        } else {
+            let masked = self.masked.get_or_insert_with(|| self.keyed.clone());
+            self.keyed.update(&out);
+            out.clear();
+            canonical::write(v, Rule::Delta(None), &mut out).map_err(non_integer)?;
+            masked.update(&out);
+        }
+        self.out = out;
+        Ok(())
+    }
+    /// Closes the hashes with the other members (`rest`: the canonical header after its empty
+    /// `changes`) and returns (the delta's `hash`, its `keyed_hash`).
+    fn finish(mut self, rest: &[u8]) -> ([u8; 32], [u8; 32]) {
+        self.both(b"]");
+        self.both(rest);
+        let keyed: [u8; 32] = self.keyed.finalize().into();
+        let masked: [u8; 32] = match self.masked {
+            Some(m) => m.finalize().into(),
+            None => keyed,
+        };
+        let mut hash = [0; 32];
+        hash[..16].copy_from_slice(&masked[..16]);
+        hash[16..].copy_from_slice(&keyed[..16]);
+        (hash, keyed)
+    }
+}
+
+impl Store {
+    /// Applies one unsigned delta read from `reader`, of any size, atomically and durably, in
+    /// memory bounded by [`OpenOptions::memory_budget`](crate::OpenOptions::memory_budget)
+    /// (see the module docs and docs/sync-protocol.md, "Large deltas"): `changes` must be the
+    /// delta's last member. The outcome and refusals are those of [`Store::apply_delta`]
+    /// (a refused delta writes nothing); `Progress::Validating` reports `total: 0` (unknown).
+    pub fn apply_delta_reader(
+        &self,
+        reader: &mut dyn Read,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Outcome> {
+        self.check_writable()?;
+        let mut sc = Scanner {
+            src: reader,
+            buf: Vec::with_capacity(2 * CHUNK),
+            pos: 0,
+            eof: false,
+        };
+        let (fields, has_changes) = read_header(&mut sc)?;
+        let mut header = header_json(&fields, has_changes);
+        drop(fields);
+        let snap = self.snapshot();
+        let d = delta::parse(
+            &mut header.clone(),
+            snap.model(),
+            snap.dim(),
+            |_| None,
+            &mut |_, _| {},
+        )
+        .map_err(refused)?;
+        let rest = {
+            let v = parse_value(&mut header, "").map_err(refused)?;
+            let mut c = Vec::new();
+            canonical::write(&v, Rule::Delta(None), &mut c)
+                .map_err(|w| refused(bad("", format!("the delta holds {w}"))))?;
+            c.split_off(b"{\"changes\":[]".len())
+        };
+        trust::check(&d, &snap.catalog().trust(&d.location), None).map_err(refused)?;
+        let (model, dim) = (snap.model().to_string(), snap.dim());
+        drop(snap);
+        let piece_limit = (self.memory_budget() / 8).max(1 << 20);
+        let failed = std::cell::RefCell::new(None);
+        let mut outcome = None;
+        self.commit_plan_as(true, |p| {
+            let loc = d.location.clone();
+            let trust: Trust = p.catalog().trust(&loc);
+            trust::check(&d, &trust, None).map_err(refused)?;
+            let state = p.catalog().location(&loc).cloned().unwrap_or_default();
+            let new_key = d.code_key.as_ref().map(code_key_id);
+            let key_id = new_key.or(state.code_key_id);
+            let provider = key_id.map(|id| ProviderMac {
+                keys: self.code_keys(),
+                id,
+                failed: &failed,
+            });
+            let key: Option<&dyn CodeMac> = match (&d.code_key, &provider) {
+                (Some(k), _) => Some(k),
+                (None, Some(m)) => Some(m),
+                (None, None) => None,
+            };
+            let ctx = Ctx {
+                model: &model,
+                dim,
+                key,
+            };
+            // A sequence already applied: read it through for its hash only.
+            let resend = state.deltas.contains_key(&d.sequence);
+            if !resend {
+                sequence_rule(&d, state.seq).map_err(refused)?;
+                progress(Progress::Committing);
+            }
+            if d.kind == Kind::Full && !resend {
+                p.apply_catalog(CatalogOp::Reset {
+                    location: loc.clone(),
+                });
+            }
+            let before = p.catalog().location(&loc).cloned().unwrap_or_default();
+            let mut hashes = Hashes::new();
+            let mut kept: Vec<Op> = Vec::new();
+            let mut listed = (HashSet::new(), HashSet::new());
+            let mut piece: Vec<Op> = Vec::new();
+            let (mut piece_cost, mut first, mut i) = (0usize, 0usize, 0usize);
+            let mut plan_piece = |p: &mut crate::store::Planner<'_>,
+                                  piece: &mut Vec<Op>,
+                                  first: usize|
+             -> Result<()> {
+                delta::prepare_fingers(piece, first).map_err(refused)?;
+                let n = piece.len();
+                for (j, mut op) in piece.drain(..).enumerate() {
+                    let prepared = match &mut op {
+                        Op::UpsertUser(u, faces, f) => {
+                            if d.kind == Kind::Full {
+                                for (t, _) in faces.iter() {
+                                    listed.0.insert((u.id.clone(), t.clone()));
+                                }
+                                for t in &u.fingers {
+                                    listed.1.insert((u.id.clone(), t.id.clone()));
+                                }
+                            }
+                            std::mem::take(f)
+                        }
+                        _ => Vec::new(),
+                    };
+                    plan::plan_op(p, &loc, first + j, &mut op, prepared)?;
+                    kept.push(op);
+                }
+                progress(Progress::Validating {
+                    done: first + n,
+                    total: 0,
+                });
+                // Between pieces, searches running beside the apply get the CPU first.
+                std::thread::yield_now();
+                Ok(())
+            };
+            if has_changes {
+                sc.expect(b'[', "changes must be an array")?;
+                loop {
+                    match sc.peek()? {
+                        Some(b']') if i == 0 => {
+                            sc.pos += 1;
+                            break;
+                        }
+                        _ if i == 0 => {}
+                        Some(b',') => sc.pos += 1,
+                        Some(b']') => {
+                            sc.pos += 1;
+                            break;
+                        }
+                        _ => return Err(parse_error("expected ',' or ']' in changes")),
+                    }
+                    let path = format!("changes[{i}]");
+                    if i >= MAX_CHANGES {
+                        return Err(refused(bad(
+                            "changes",
+                            format!("at most {MAX_CHANGES} elements"),
+                        )));
+                    }
+                    let mut bytes = sc.value(MAX_STREAMED_CHANGE, &path)?;
+                    let r = (|| -> R<Op> {
+                        let v = parse_value(&mut bytes, &path)?;
+                        let op = delta::parse_change(&v, &path, &ctx)?;
+                        delta::full_refuses_deletes(d.kind, &op, &path)?;
+                        let codes = matches!(&op, Op::UpsertUser(u, _, _) if !u.codes.is_empty());
+                        hashes.change(&v, key, codes)?;
+                        Ok(op)
+                    })();
+                    // The element held plain access codes: wiped before anything else.
+                    bytes.fill(0);
+                    std::hint::black_box(&bytes);
+                    let op = r.map_err(refused)?;
+                    i += 1;
+                    if resend {
+                        continue;
+                    }
+                    piece_cost += cost(&op, bytes.len());
+                    piece.push(op);
+                    if piece_cost >= piece_limit {
+                        plan_piece(p, &mut piece, first)?;
+                        first = i;
+                        piece_cost = 0;
+                    }
+                }
+                if sc.peek()? != Some(b'}') {
+                    return Err(refused(bad(
+                        "changes",
+                        "a streamed delta carries changes as its last member",
+                    )));
+                }
+                sc.pos += 1;
+            }
+            if sc.peek()?.is_some() {
+                return Err(parse_error("bytes after the delta"));
+            }
+            plan_piece(p, &mut piece, first)?;
+            if let Some(e) = failed.borrow_mut().take() {
+                return Err(e);
+            }
+            let (hash, keyed_hash) = hashes.finish(&rest);
+            let this = delta::Delta {
+                location: loc.clone(),
+                sequence: d.sequence,
+                kind: d.kind,
+                code_key: d.code_key,
+                ops: Vec::new(),
+                signing_keys: None,
+                hash,
+                keyed_hash,
+            };
+            if resend {
+                if state
+                    .deltas
+                    .get(&d.sequence)
+                    .is_some_and(|h| this.same_as(h))
+                {
+                    outcome = Some(Outcome::AlreadyApplied {
+                        location: loc,
+                        sequence: d.sequence,
+                    });
+                    return Ok(());
+                }
+                return Err(refused(Refusal::Conflict {
+                    location: loc,
+                    sequence: d.sequence,
+                }));
+            }
+            if d.kind == Kind::Full {
+                // What the full synchronisation does not list is removed.
+                for (u, t) in p.faces_at(&loc) {
+                    if !listed.0.contains(&(u.clone(), t.clone())) {
+                        p.remove_face(&loc, &u, &t);
+                    }
+                }
+                for (u, t) in p.fingers_at(&loc) {
+                    if !listed.1.contains(&(u.clone(), t.clone())) {
+                        p.remove_finger(&loc, &u, &t);
+                    }
+                }
+            }
+            let after = p.catalog().location(&loc).cloned().unwrap_or_default();
+            end_state::check(&kept, &before, &after).map_err(refused)?;
+            if let (Some(k), Some(id)) = (&d.code_key, &new_key) {
+                self.code_keys().store(id, k)?;
+            }
+            p.apply_catalog(CatalogOp::Applied {
+                location: loc.clone(),
+                seq: d.sequence,
+                delta_hash: hash,
+                code_key_id: new_key,
+            });
+            outcome = Some(Outcome::Applied {
+                location: loc,
+                sequence: d.sequence,
+                changes: i,
+            });
+            Ok(())
+        })?;
+        Ok(outcome.expect("set by the plan"))
+    }
+}
+
+/// Memory a parsed change holds until it is planned: its JSON, decoded embeddings, and its
+/// fingerprints once prepared (about 20 KB each).
+fn cost(op: &Op, json: usize) -> usize {
+    match op {
+        Op::UpsertUser(u, faces, _) => {
+            json + faces.iter().map(|(_, v)| 4 * v.len()).sum::<usize>() + 20_000 * u.fingers.len()
+        }
+        _ => json,
+    }
+}
