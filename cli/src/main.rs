@@ -13,10 +13,10 @@ mod bench_sync;
 mod bench_vision;
 mod deltas;
 mod demo;
-mod event_cmds;
 #[cfg(feature = "vision")]
 mod demo_photos;
 mod demo_report;
+mod event_cmds;
 mod finger_cmds;
 mod finger_store_cmds;
 mod key_cmds;

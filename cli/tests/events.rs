@@ -16,7 +16,15 @@ fn events_read_and_ack() {
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path().join("store");
     let st = st.to_str().unwrap();
-    json(&["init", "--store", st, "--model", "w600k_mbf", "--dim", "512"]);
+    json(&[
+        "init",
+        "--store",
+        st,
+        "--model",
+        "w600k_mbf",
+        "--dim",
+        "512",
+    ]);
     edgeid(&["sync", "apply", "--store", st, &example("01-full.json")]);
     edgeid(&["sync", "apply", "--store", st, &example("03-gap.json")]);
 
@@ -35,7 +43,9 @@ fn events_read_and_ack() {
     }
     assert_eq!(all["cursor"], 2);
 
-    let page = json(&["events", "read", "--store", st, "--after", "1", "--limit", "5"]);
+    let page = json(&[
+        "events", "read", "--store", st, "--after", "1", "--limit", "5",
+    ]);
     assert_eq!(page["events"][0]["id"], 2);
     assert_eq!(page["cursor"], 2);
     let page = json(&["events", "read", "--store", st, "--after", "2"]);
@@ -52,5 +62,8 @@ fn events_read_and_ack() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("last event is 2"), "{}", stderr(&o));
     let text = stdout(&edgeid(&["events", "read", "--store", st]));
-    assert!(text.contains("delta_refused") && text.contains("cursor 2"), "{text}");
+    assert!(
+        text.contains("delta_refused") && text.contains("cursor 2"),
+        "{text}"
+    );
 }
