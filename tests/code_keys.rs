@@ -43,16 +43,22 @@ fn who(s: &Store, code: &str) -> Option<String> {
     s.lookup_code(Some("hq"), code).unwrap().map(|r| r.user)
 }
 
-/// Every file of a directory on the real disk, with its bytes.
+/// Every file of a directory on the real disk (and of its subdirectories, named `sub/file`: the
+/// event journal's), with its bytes.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.path().is_dir() {
+            for (sub, bytes) in files_of(&e.path()) {
+                out.push((format!("{name}/{sub}"), bytes));
+            }
+        } else {
+            out.push((name, std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out
 }
 
 /// Asserts that no file but `CODE-KEYS` holds any of `keys`.
