@@ -73,10 +73,14 @@ fn face_near(seed: u64) -> Vec<f32> {
     Rng(seed + 500).near(&Rng(seed).vector(DIM), 0.05)
 }
 
+/// The store's files (not its directories: the event journal's damage is tested in
+/// `tests/journal.rs`).
 fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|e| e.unwrap())
+        .filter(|e| !e.path().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
         .collect();
     v.sort();
     v
@@ -84,8 +88,14 @@ fn files(dir: &Path) -> Vec<String> {
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for f in files(from) {
-        std::fs::copy(from.join(&f), to.join(&f)).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).unwrap();
+        }
     }
 }
 
