@@ -16,6 +16,7 @@ mod demo;
 #[cfg(feature = "vision")]
 mod demo_photos;
 mod demo_report;
+mod event_cmds;
 mod finger_cmds;
 mod finger_store_cmds;
 mod key_cmds;
@@ -70,6 +71,9 @@ enum Cmd {
     /// deltas are refused (docs/sync-protocol.md, "Signed deltas").
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// The event journal: read events after a cursor, acknowledge up to one.
+    #[command(subcommand)]
+    Events(event_cmds::EventsCmd),
     /// Show what the terminal knows of a user (access codes never shown).
     #[command(subcommand)]
     User(UserCmd),
@@ -220,6 +224,8 @@ fn main() -> ExitCode {
         Cmd::Keys(KeysCmd::Remove(a)) => finish(out, key_cmds::remove(&a)),
         Cmd::Keys(KeysCmd::List(a)) => finish(out, key_cmds::list(&a)),
         Cmd::Keys(KeysCmd::Require(a)) => finish(out, key_cmds::require(&a)),
+        Cmd::Events(event_cmds::EventsCmd::Read(a)) => finish(out, event_cmds::read(&a)),
+        Cmd::Events(event_cmds::EventsCmd::Ack(a)) => finish(out, event_cmds::ack(&a)),
         Cmd::User(UserCmd::Show(a)) => finish(out, user_cmds::user_show(&a)),
         Cmd::Lookup(LookupCmd::Card(a)) => finish(out, user_cmds::lookup_card(&a)),
         Cmd::Lookup(LookupCmd::Code(a)) => finish(out, user_cmds::lookup_code(&a)),

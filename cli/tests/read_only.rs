@@ -10,16 +10,22 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Every file of a directory with its bytes.
+/// Every file of a directory with its bytes (a subdirectory's, the event journal's, as
+/// `sub/file`).
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.path().is_dir() {
+            for (sub, bytes) in files(&e.path()) {
+                out.insert(format!("{name}/{sub}"), bytes);
+            }
+        } else {
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
 }
 
 /// A store of 8-d faces with three commits in its log, and a face probe file.

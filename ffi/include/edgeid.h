@@ -1883,6 +1883,66 @@ edgeid_status edgeid_face_put_frame(struct edgeid_store *store,
                                     uint32_t format,
                                     struct edgeid_face *face_out);
 
+/**
+ * Events after a cursor, as one JSON object `{"events": [...], "cursor": N}` (the shape of
+ * `edgeid events read --json`, `docs/journal.md`), written NUL-terminated to `buf` (room for
+ * `cap` bytes). `*len_out` receives the length of the text without the NUL, also when it does not
+ * fit: then nothing is written and the call returns `EDGEID_ERR_SIZE` (ask with `buf` NULL and
+ * `cap` 0 for the size; a page read again is the same while nothing is acknowledged past it).
+ * At most `limit` events (capped at 100,000), only durable ones, in id order. `*cursor_out`
+ * (if not NULL) receives the page's cursor: the last id returned, or `after` when none — what
+ * to pass to `edgeid_events_ack` and as the next `after`. Thread safety: any thread,
+ * concurrently with every other call.
+ *
+ * # Safety
+ * `buf`, if not NULL, must point to `cap` writable bytes; `len_out` to a writable `size_t`;
+ * `cursor_out` is NULL or points to a writable `uint64_t`.
+ */
+edgeid_status edgeid_events_read(struct edgeid_store *store,
+                                 uint64_t after,
+                                 size_t limit,
+                                 char *buf,
+                                 size_t cap,
+                                 size_t *len_out,
+                                 uint64_t *cursor_out);
+
+/**
+ * Acknowledges every event up to `cursor` (durable before it returns): they may be dropped from
+ * now on. An older cursor than the acknowledged one changes nothing (the acknowledgement never
+ * moves backwards); one past the last event is `EDGEID_ERR_INVALID`. `*acked_out` (if not NULL)
+ * receives the acknowledged cursor. Thread safety: any thread, concurrently with every other
+ * call.
+ *
+ * # Safety
+ * `acked_out` is NULL or points to a writable `uint64_t`.
+ */
+edgeid_status edgeid_events_ack(struct edgeid_store *store,
+                                uint64_t cursor,
+                                uint64_t *acked_out);
+
+/**
+ * The terminal's clock was set from `from_micros` to `to_micros` (Unix microseconds): appends a
+ * `clock_changed` event (durable before it returns; its id to `*id_out` if not NULL) and sets
+ * the time quality of later events: `synced` true when the new time comes from the platform or
+ * NTP, false otherwise. Thread safety: any thread, concurrently with every other call.
+ *
+ * # Safety
+ * `id_out` is NULL or points to a writable `uint64_t`.
+ */
+edgeid_status edgeid_clock_changed(struct edgeid_store *store,
+                                   int64_t from_micros,
+                                   int64_t to_micros,
+                                   bool synced,
+                                   uint64_t *id_out);
+
+/**
+ * Whether the terminal's clock was set since boot (by the platform or NTP): the time quality of
+ * later events (`synced` or `unsynced`; default after opening: not set). Thread safety: any
+ * thread, concurrently with every other call.
+ */
+edgeid_status edgeid_clock_synced(struct edgeid_store *store,
+                                  bool synced);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -62,6 +62,9 @@ pub mod signed;
 #[cfg(feature = "vision")]
 pub mod vision;
 
+/// The event journal (appended after the other functions).
+pub mod journal;
+
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
 pub use handle::edgeid_store;

@@ -274,6 +274,14 @@ fn sync_test() {
 }
 
 #[test]
+fn journal_test() {
+    let dir = scratch();
+    let exe = dir.path().join("journal_test");
+    compile("journal_test.c", &exe, Link::Shared);
+    run_c_test(Command::new(&exe).arg(dir.path()).arg(sync_testdata()));
+}
+
+#[test]
 fn code_keys_test() {
     let dir = scratch();
     let exe = dir.path().join("code_keys_test");

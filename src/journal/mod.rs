@@ -32,7 +32,7 @@
 //! Events go to `evt-<first id>.log` files (format in `segment.rs`) of at most
 //! [`JournalOptions::max_file_bytes`] each (a file is rolled before a batch would pass it), and at
 //! most [`JournalOptions::max_files`] files are kept. Defaults: 16 MiB × 32 files = 512 MiB, about
-//! 6 million decision events of 85 bytes (`edgeid bench journal` measures the bytes per event).
+//! 6 million decision events of 89 bytes (`benches/journal.rs` measures the bytes per event).
 //! When a roll makes one file too many, the oldest file goes, which is also the most acknowledged
 //! one (acknowledgement is a prefix of the ids):
 //! - **all its events acknowledged**: it is removed (scrubbed: events name people);
