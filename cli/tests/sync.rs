@@ -222,8 +222,15 @@ fn example_deltas_apply_refuse_and_prove_their_state() {
             && !stdout(&edgeid(&[&args[..], &["--json"]].concat())).contains("482913")
     );
     // Nor is it in any file of the store.
-    for e in std::fs::read_dir(&st).unwrap() {
-        let p = e.unwrap().path();
+    let journal = std::fs::read_dir(st.join("journal")).unwrap();
+    for p in std::fs::read_dir(&st)
+        .unwrap()
+        .chain(journal)
+        .map(|e| e.unwrap().path())
+    {
+        if p.is_dir() {
+            continue;
+        }
         let b = std::fs::read(&p).unwrap();
         assert!(
             !b.windows(6).any(|w| w == b"482913"),
