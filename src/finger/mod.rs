@@ -35,6 +35,9 @@
 
 pub mod calibration;
 pub mod codec;
+pub mod crossval;
+pub mod det;
+pub mod distort;
 pub mod enroll;
 pub mod eval;
 pub mod gallery;
@@ -51,6 +54,11 @@ pub use codec::{
 pub use gallery::{FingerGallery, GalleryHit};
 pub use search::SearchParams;
 pub use template::{FingerTemplate, TemplateRef};
+
+/// [`compare`] with explicit consolidation parameters (evaluation and cross-validation).
+pub fn compare_params(a: &TemplateRef<'_>, b: &TemplateRef<'_>, p: &mcc::Params) -> f32 {
+    mcc::compare_params(a, b, crate::kernels::FingerKernels::detect().pairs(), p)
+}
 
 /// Similarity of two prepared templates in [0, 1] (higher: more similar).
 pub fn compare(a: &TemplateRef<'_>, b: &TemplateRef<'_>) -> f32 {

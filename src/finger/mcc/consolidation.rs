@@ -58,9 +58,11 @@ pub(super) fn lssr(
     cand: &[Cand],
     sorted: &mut Vec<Cand>,
     t: &Tables,
+    pairs: &mut Pairs,
 ) -> f32 {
     let n_min = a.n_cyl().min(b.n_cyl());
     let nr = n_min.min(NR_MAX);
+    pairs.n = 0;
     if cand.is_empty() {
         return 0.0;
     }
@@ -209,6 +211,24 @@ pub(super) fn lssr(
     }
     let top = &mut eff[..top];
     top.sort_unstable_by(by_eff);
+    pairs.n = top.len();
+    for (k, e) in top.iter().enumerate() {
+        let (_, i, j) = sel[usize::from(e.2)];
+        pairs.pairs[k] = (i, j, e.1);
+    }
     let sum: f32 = top.iter().map(|e| e.1).sum();
     sum / np as f32
+}
+
+/// The pairs behind an LSS-R score: (minutia of A, minutia of B, relaxed λ), most efficient first.
+pub(super) struct Pairs {
+    pub(super) pairs: [(u8, u8, f32); MAX_NP],
+    pub(super) n: usize,
+}
+
+impl Pairs {
+    pub(super) const EMPTY: Pairs = Pairs {
+        pairs: [(0, 0, 0.0); MAX_NP],
+        n: 0,
+    };
 }

@@ -4,7 +4,8 @@
 use std::cell::RefCell;
 use std::f32::consts::TAU;
 
-use super::consolidation::{lssr, tables};
+use super::consolidation::{lssr, tables, Pairs};
+use super::global::fuse;
 use super::*;
 use crate::finger::template::TemplateRef;
 use crate::kernels::popcnt::{Counts, PairFn};
@@ -44,6 +45,16 @@ pub(super) fn adiff(a: u16, b: u16) -> u16 {
 
 /// Compares two prepared templates with the given pair kernel. Score in [0, 1].
 pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: PairFn) -> f32 {
+    compare_params(a, b, kernel, &Params::DEFAULT)
+}
+
+/// [`compare_with`] with the given consolidation parameters.
+pub(crate) fn compare_params(
+    a: &TemplateRef<'_>,
+    b: &TemplateRef<'_>,
+    kernel: PairFn,
+    p: &Params,
+) -> f32 {
     let na = a.n_cyl();
     let nb = b.n_cyl();
     if na == 0 || nb == 0 {
@@ -143,7 +154,9 @@ pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: Pai
                 }
             }
         }
-        lssr(a, b, &s.cand, &mut s.sorted, t)
+        let mut pairs = Pairs::EMPTY;
+        let local = lssr(a, b, &s.cand, &mut s.sorted, t, &mut pairs);
+        fuse(local, a, b, &pairs, p)
     })
 }
 

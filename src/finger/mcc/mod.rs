@@ -15,13 +15,14 @@ use std::f32::consts::PI;
 
 mod consolidation;
 mod cylinder;
+mod global;
 mod hull;
 mod local;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use cylinder::build_cylinders;
-pub(crate) use local::compare_with;
+pub(crate) use local::{compare_params, compare_with};
 
 /// Internal length unit: pixels at 500 dpi (19.7 px/mm, the ISO 197 px/cm).
 pub const PX_PER_MM: f32 = 19.7;
@@ -97,3 +98,37 @@ pub const MU_P: f32 = 20.0;
 pub const TAU_P: f32 = 0.4;
 
 const CELL: f32 = 2.0 * R / NS as f32;
+
+/// Consolidation parameters that change scores but not prepared templates (so no template version
+/// is tied to them): the fusion of the LSS-R score with the global one (`global.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Weight of the global score in the geometric-mean fusion `local^(1−w) · global^w`; 0 is the
+    /// LSS-R score alone.
+    pub fusion: f32,
+    /// Pairing tolerance at the overlap's centre (internal px).
+    pub tol0: f32,
+    /// Growth of the pairing tolerance per px of distance from the overlap's centre.
+    pub tol_slope: f32,
+    /// How far outside the other side's convex hull a minutia still counts as in the overlap (px).
+    pub margin: f32,
+    /// Floor of the overlap counts in the global score's denominator.
+    pub min_overlap: usize,
+}
+
+impl Params {
+    /// The parameters `finger::compare` uses.
+    pub const DEFAULT: Params = Params {
+        fusion: 0.0,
+        tol0: 12.0,
+        tol_slope: 0.1,
+        margin: 10.0,
+        min_overlap: 10,
+    };
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params::DEFAULT
+    }
+}
