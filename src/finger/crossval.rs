@@ -101,22 +101,31 @@ fn sorted_dirs(p: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 /// The candidate parameters the folds choose among: the LSS-R score alone (index 0, the matcher
-/// before the global stage) and its fusion with the global score at a few weights and tolerances.
+/// as it ships), its fusion with the global score at a few weights and tolerances, the
+/// distortion-tolerant compatibility, and both.
 pub fn candidates() -> Vec<Params> {
-    let mut out = vec![Params {
-        fusion: 0.0,
-        ..Params::DEFAULT
-    }];
-    for fusion in [0.25, 0.5] {
-        for tol_slope in [0.05, 0.15] {
-            out.push(Params {
-                fusion,
-                tol_slope,
-                ..Params::DEFAULT
-            });
-        }
-    }
-    out
+    let d = Params::DEFAULT;
+    let fused = |fusion, tol_slope| Params {
+        fusion,
+        tol_slope,
+        ..d
+    };
+    vec![
+        Params { fusion: 0.0, ..d },
+        fused(0.25, 0.05),
+        fused(0.25, 0.15),
+        fused(0.5, 0.05),
+        fused(0.5, 0.15),
+        fused(0.1, 0.1),
+        Params {
+            rho1_growth: 0.25,
+            ..d
+        },
+        Params {
+            rho1_growth: 0.25,
+            ..fused(0.25, 0.15)
+        },
+    ]
 }
 
 /// Figures of one set under one parameter choice.

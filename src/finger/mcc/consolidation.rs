@@ -59,6 +59,7 @@ pub(super) fn lssr(
     sorted: &mut Vec<Cand>,
     t: &Tables,
     pairs: &mut Pairs,
+    rho1_growth: f32,
 ) -> f32 {
     let n_min = a.n_cyl().min(b.n_cyl());
     let nr = n_min.min(NR_MAX);
@@ -150,7 +151,11 @@ pub(super) fn lssr(
             let (dxb, dyb) = (bx[ki] - bx[ti], by[ki] - by[ti]);
             let la = (dxa * dxa + dya * dya).sqrt();
             let lb = (dxb * dxb + dyb * dyb).sqrt();
-            let dl = (la - lb).abs();
+            let mut dl = (la - lb).abs();
+            if rho1_growth > 0.0 {
+                // Distortion tolerance: a distance difference counts less between far minutiae.
+                dl /= 1.0 + rho1_growth * (la + lb) / 200.0;
+            }
             if dl > l_max {
                 continue;
             }

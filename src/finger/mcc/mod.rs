@@ -114,6 +114,9 @@ pub struct Params {
     pub margin: f32,
     /// Floor of the overlap counts in the global score's denominator.
     pub min_overlap: usize,
+    /// Distortion-tolerant pair compatibility: the relaxation's distance difference |dA − dB| is
+    /// divided by `1 + κ (dA + dB) / 200` (κ this value; 0: the plain difference).
+    pub rho1_growth: f32,
 }
 
 impl Params {
@@ -124,6 +127,7 @@ impl Params {
         tol_slope: 0.1,
         margin: 10.0,
         min_overlap: 10,
+        rho1_growth: 0.0,
     };
 }
 
