@@ -75,7 +75,8 @@ fn default_data() -> Result<PathBuf, Fail> {
     })
 }
 
-/// Directories under `dir` (itself included) holding at least one regular file, sorted.
+/// Directories under `dir` (itself included) holding at least one regular file other than a
+/// score table or note (`.tsv`, `.md`, `.txt`), sorted.
 fn template_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
     let rd = std::fs::read_dir(dir)
         .map_err(|e| Fail::new(format!("read directory {}: {e}", dir.display())))?;
@@ -85,7 +86,12 @@ fn template_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(),
         let p = e
             .map_err(|e| Fail::new(format!("read directory {}: {e}", dir.display())))?
             .path();
-        if p.is_file() {
+        // Score tables and notes beside the records (bozorth3_scores.tsv, README.md) are not records.
+        let note = matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("tsv" | "md" | "txt")
+        );
+        if p.is_file() && !note {
             has_files = true;
         } else if p.is_dir() && depth < MAX_DEPTH {
             subdirs.push(p);

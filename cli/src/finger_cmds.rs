@@ -171,7 +171,7 @@ pub struct DirArgs {
     dir: PathBuf,
 }
 
-fn check_dir(dir: &Path) -> Result<(), Fail> {
+pub fn check_dir(dir: &Path) -> Result<(), Fail> {
     if !dir.is_dir() {
         return Err(Fail::new(format!("{} is not a directory", dir.display())));
     }
@@ -233,7 +233,7 @@ pub fn scores(a: &DirArgs) -> CmdResult<Scores> {
     })
 }
 
-fn pct(x: f64) -> String {
+pub fn pct(x: f64) -> String {
     if x.is_nan() {
         "n/a".into()
     } else {
@@ -242,69 +242,8 @@ fn pct(x: f64) -> String {
 }
 
 /// A fraction for JSON (NaN → null, since JSON has no NaN).
-fn frac(x: f64) -> Option<f64> {
+pub fn frac(x: f64) -> Option<f64> {
     (!x.is_nan()).then_some(x)
-}
-
-/// `finger eval`. Rates are fractions, null when they cannot be computed.
-#[derive(Serialize)]
-pub struct Evaluated {
-    dir: PathBuf,
-    templates: usize,
-    genuine: usize,
-    impostor: usize,
-    eer: Option<f64>,
-    fnmr_at_fmr_1pct: Option<f64>,
-    fnmr_at_fmr_0: Option<f64>,
-    rank1: usize,
-    rank1_rate: f64,
-}
-
-impl Report for Evaluated {
-    fn text(&self, t: &mut Text) {
-        let pct = |x: Option<f64>| pct(x.unwrap_or(f64::NAN));
-        t.line(format_args!(
-            "{}: {}, {} genuine and {} impostor pairs (each unordered pair once)",
-            self.dir.display(),
-            count(self.templates, "template"),
-            self.genuine,
-            self.impostor
-        ));
-        t.line(format_args!("  EER           {:>8}", pct(self.eer)));
-        t.line(format_args!(
-            "  FNMR@FMR1%    {:>8}",
-            pct(self.fnmr_at_fmr_1pct)
-        ));
-        t.line(format_args!(
-            "  FNMR@FMR0     {:>8}",
-            pct(self.fnmr_at_fmr_0)
-        ));
-        t.line(format_args!(
-            "  rank-1        {:>8}",
-            format!("{}/{}", self.rank1, self.templates)
-        ));
-        if self.genuine == 0 || self.impostor == 0 {
-            t.line(
-                "  (error rates need both genuine and impostor pairs: names are FINGER_IMPRESSION)",
-            );
-        }
-    }
-}
-
-pub fn eval_cmd(a: &DirArgs) -> CmdResult<Evaluated> {
-    check_dir(&a.dir)?;
-    let r = eval::eval(&a.dir)?;
-    Ok(Evaluated {
-        dir: a.dir.clone(),
-        templates: r.templates,
-        genuine: r.genuine,
-        impostor: r.impostor,
-        eer: frac(r.eer),
-        fnmr_at_fmr_1pct: frac(r.fnmr_at_fmr_1pct),
-        fnmr_at_fmr_0: frac(r.fnmr_at_fmr_0),
-        rank1: r.rank1,
-        rank1_rate: r.rank1 as f64 / r.templates as f64,
-    })
 }
 
 #[derive(Args)]

@@ -18,6 +18,7 @@ mod demo_photos;
 mod demo_report;
 mod event_cmds;
 mod finger_cmds;
+mod finger_eval_cmds;
 mod finger_store_cmds;
 mod key_cmds;
 mod out;
@@ -127,8 +128,15 @@ enum FingerCmd {
     /// as names), on all cores.
     Scores(finger_cmds::DirArgs),
     /// Accuracy of a directory of records named FINGER_IMPRESSION: EER, FNMR at FMR 1% and at
-    /// FMR 0, rank-1 (the protocol of testdata/fingerprint/README.md).
-    Eval(finger_cmds::DirArgs),
+    /// FMR 0, rank-1 (the protocol of testdata/fingerprint/README.md); `--plot` draws the DET
+    /// curve beside a reference matcher's (bozorth3) on the same pairs.
+    Eval(finger_eval_cmds::EvalArgs),
+    /// Leave-one-set-out cross-validation over ROOT/<db>/<extractor> sets: parameters and FMR
+    /// thresholds chosen on the other sets, every held-out set reported, with distorted conditions.
+    Crossval(finger_eval_cmds::CrossvalArgs),
+    /// Seeded distorted or partial variants of a directory of records (elastic, crop, drop-add,
+    /// rotate), written as ISO/IEC 19794-2:2005 records.
+    Distort(finger_eval_cmds::DistortArgs),
     /// Format, views, resolution, minutiae and warnings of one record.
     Info(finger_cmds::InfoArgs),
 }
@@ -212,7 +220,9 @@ fn main() -> ExitCode {
         Cmd::Finger(FingerCmd::Verify(a)) => finish(out, finger_store_cmds::verify(&a)),
         Cmd::Finger(FingerCmd::Compare(a)) => finish(out, finger_cmds::compare_cmd(&a)),
         Cmd::Finger(FingerCmd::Scores(a)) => finish(out, finger_cmds::scores(&a)),
-        Cmd::Finger(FingerCmd::Eval(a)) => finish(out, finger_cmds::eval_cmd(&a)),
+        Cmd::Finger(FingerCmd::Eval(a)) => finish(out, finger_eval_cmds::eval_cmd(&a)),
+        Cmd::Finger(FingerCmd::Crossval(a)) => finish(out, finger_eval_cmds::crossval_cmd(&a)),
+        Cmd::Finger(FingerCmd::Distort(a)) => finish(out, finger_eval_cmds::distort_cmd(&a)),
         Cmd::Finger(FingerCmd::Info(a)) => finish(out, finger_cmds::info(&a)),
         Cmd::Stats(a) => finish(out, store_cmds::stats(&a)),
         Cmd::Compact(a) => finish(out, store_cmds::compact(&a)),

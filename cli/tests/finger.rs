@@ -139,6 +139,107 @@ fn eval_db1_mindtct() {
 }
 
 #[test]
+fn eval_plots_the_det_curve_beside_bozorth3() {
+    let dir = data().join("fvc2002/DB1_B/mindtct");
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("det.svg");
+    let v = json(&[
+        "finger",
+        "eval",
+        dir.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    // bozorth3's scores are found two levels above DIR; the same pairs, its own figures.
+    let r = &v["reference"];
+    assert_eq!(r["db"], "fvc2002/DB1_B");
+    assert_eq!(
+        (r["genuine"].as_u64(), r["impostor"].as_u64()),
+        (Some(280), Some(2880))
+    );
+    assert!((r["fnmr_at_fmr_1pct"].as_f64().unwrap() - 19.0 / 280.0).abs() < 1e-9);
+    assert!(
+        v["fnmr_at_calibrated_1e3"].as_f64().unwrap()
+            <= v["fnmr_at_calibrated_1e4"].as_f64().unwrap()
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.ends_with("</svg>\n"));
+    assert_eq!(text.matches("<path").count(), 2, "edgeid and bozorth3");
+    assert!(text.contains("bozorth3") && text.contains("DB1_B/mindtct"));
+    // A reference file without the set's rows is refused when named explicitly.
+    let bad = tmp.path().join("ref.tsv");
+    std::fs::write(&bad, "db\tprobe\tgallery\tscore\nother\t101_1\t101_2\t5\n").unwrap();
+    let e = fails(&[
+        "finger",
+        "eval",
+        dir.to_str().unwrap(),
+        "--reference",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(e.contains("no genuine or no impostor pairs"), "{e}");
+}
+
+#[test]
+fn crossval_and_distort_run_on_the_test_data() {
+    let root = data().join("fvc2002");
+    let v = json(&[
+        "finger",
+        "crossval",
+        root.to_str().unwrap(),
+        "--limit",
+        "16",
+        "--no-conditions",
+    ]);
+    let folds = v["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 8);
+    assert!(folds.iter().all(|f| f["train_impostors"] == 7 * 64));
+    assert!(v["worst_eer"].as_f64().unwrap() >= v["mean_eer"].as_f64().unwrap());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rot");
+    let src = data().join("fvc2002/DB1_B/mindtct");
+    let args = |seed: &'static str| {
+        vec![
+            "finger".to_string(),
+            "distort".into(),
+            src.to_str().unwrap().into(),
+            out.to_str().unwrap().into(),
+            "--condition".into(),
+            "rotate".into(),
+            "--seed".into(),
+            seed.into(),
+        ]
+    };
+    let run = |seed| {
+        let a = args(seed);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let v = json(&a);
+        assert_eq!(v["records"], 80);
+        std::fs::read(out.join("101_1.iso")).unwrap()
+    };
+    let (a, b, c) = (run("3"), run("3"), run("4"));
+    assert_eq!(a, b, "seeded");
+    assert_ne!(a, c);
+    // The variants are records the evaluation reads.
+    let v = json(&["finger", "eval", out.to_str().unwrap()]);
+    assert_eq!(v["templates"], 80);
+    let o = edgeid(&[
+        "finger",
+        "distort",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--condition",
+        "melt",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown condition \"melt\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn info_refuses_truncated_records() {
     for n in [1, 2, 3] {
         let f = data().join(format!(

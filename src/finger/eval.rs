@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::codec::{parse_with, Mode};
-use super::compare;
+use super::mcc::Params;
 use super::template::FingerTemplate;
+use super::{compare, compare_params};
 use crate::error::{Error, Result};
 
 /// A named prepared template loaded from a file.
@@ -51,6 +52,11 @@ pub struct Report {
     pub fnmr_at_fmr_1pct: f64,
     /// FNMR at the lowest threshold with no false match.
     pub fnmr_at_fmr_0: f64,
+    /// Lowest FNMR at a threshold whose FMR (on this set's impostors) is at most 1e-3.
+    pub fnmr_at_fmr_1e3: f64,
+    /// Lowest FNMR at a threshold whose FMR (on this set's impostors) is at most 1e-4 (with fewer
+    /// than 10,000 impostor pairs, the same as at FMR 0).
+    pub fnmr_at_fmr_1e4: f64,
     /// Templates whose best match (over all others) is of the same finger, strictly.
     pub rank1: usize,
     /// The genuine scores.
@@ -108,6 +114,31 @@ pub fn score_matrix(t: &[Named]) -> Vec<Vec<f32>> {
                         0.0
                     } else {
                         compare(&a, &t[j].template.as_ref())
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// [`score_matrix`] with the given consolidation parameters.
+pub fn score_matrix_with(t: &[Named], p: &Params) -> Vec<Vec<f32>> {
+    score_matrix_cross(t, t, p)
+}
+
+/// `m[i][j] = compare(probes[i], gallery[j])` with the given parameters (diagonal 0: `probes[i]`
+/// and `gallery[i]` are taken to be the same impression), on all cores.
+pub fn score_matrix_cross(probes: &[Named], gallery: &[Named], p: &Params) -> Vec<Vec<f32>> {
+    (0..probes.len())
+        .into_par_iter()
+        .map(|i| {
+            let a = probes[i].template.as_ref();
+            (0..gallery.len())
+                .map(|j| {
+                    if i == j {
+                        0.0
+                    } else {
+                        compare_params(&a, &gallery[j].template.as_ref(), p)
                     }
                 })
                 .collect()
@@ -189,6 +220,8 @@ pub fn report(t: &[Named], m: &[Vec<f32>]) -> Report {
         eer,
         fnmr_at_fmr_1pct: f1,
         fnmr_at_fmr_0: f0,
+        fnmr_at_fmr_1e3: fnmr_at_fmr(&gen, &imp, 1e-3),
+        fnmr_at_fmr_1e4: fnmr_at_fmr(&gen, &imp, 1e-4),
         rank1,
         genuine_scores: gen,
         impostor_scores: imp,
@@ -250,4 +283,95 @@ pub fn rates(gen: &[f32], imp: &[f32]) -> (f64, f64, f64) {
         (None, None) => f64::NAN,
     };
     (eer, f1, f0)
+}
+
+/// Lowest FNMR at a threshold whose FMR on `imp` is at most `fmr` (a pair matches when its score
+/// is ≥ the threshold); NaN without scores.
+pub fn fnmr_at_fmr(gen: &[f32], imp: &[f32], fmr: f64) -> f64 {
+    if gen.is_empty() || imp.is_empty() {
+        return f64::NAN;
+    }
+    let mut i = imp.to_vec();
+    i.sort_by(|a, b| b.total_cmp(a));
+    // At most `allowed` impostors may reach the threshold: just above the next one.
+    let allowed = (fmr * i.len() as f64).floor() as usize;
+    let t = if allowed >= i.len() {
+        f32::NEG_INFINITY
+    } else {
+        next_up(i[allowed])
+    };
+    fnmr_at_threshold(gen, t)
+}
+
+/// Share of `gen` below the threshold `t`.
+pub fn fnmr_at_threshold(gen: &[f32], t: f32) -> f64 {
+    gen.iter().filter(|&&s| s < t).count() as f64 / gen.len().max(1) as f64
+}
+
+/// Share of `imp` at or above the threshold `t`.
+pub fn fmr_at_threshold(imp: &[f32], t: f32) -> f64 {
+    imp.iter().filter(|&&s| s >= t).count() as f64 / imp.len().max(1) as f64
+}
+
+/// The smallest f32 above `x` (finite `x`).
+fn next_up(x: f32) -> f32 {
+    if x.is_nan() || x == f32::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f32::from_bits(1);
+    }
+    let b = x.to_bits();
+    f32::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
+}
+
+/// Genuine and impostor scores of `t` (sorted by name) from a score matrix, by the README protocol
+/// (every unordered pair once, the first-sorting stem as the probe).
+pub fn split(t: &[Named], m: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+    let mut gen = Vec::new();
+    let mut imp = Vec::new();
+    for i in 0..t.len() {
+        for j in i + 1..t.len() {
+            if finger_of(&t[i].name) == finger_of(&t[j].name) {
+                gen.push(m[i][j]);
+            } else {
+                imp.push(m[i][j]);
+            }
+        }
+    }
+    (gen, imp)
+}
+
+/// Genuine and impostor scores of a reference matcher read from a TSV of `db`, `probe`, `gallery`,
+/// `score` lines (a header line first, e.g. NBIS bozorth3's scores of the test data), for the rows
+/// whose `db` is `db`, by the README protocol (probe sorts before gallery). Errors name the line.
+pub fn reference_scores(tsv: &str, db: &str) -> Result<(Vec<f32>, Vec<f32>)> {
+    let mut gen = Vec::new();
+    let mut imp = Vec::new();
+    for (n, line) in tsv.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 4 {
+            return Err(Error::Invalid(format!(
+                "reference scores line {}: {} fields, expected 4 (db, probe, gallery, score)",
+                n + 1,
+                f.len()
+            )));
+        }
+        if f[0] != db || f[1] >= f[2] {
+            continue;
+        }
+        let s: f32 = f[3].parse().map_err(|_| {
+            Error::Invalid(format!(
+                "reference scores line {}: score {:?} is not a number",
+                n + 1,
+                f[3]
+            ))
+        })?;
+        if finger_of(f[1]) == finger_of(f[2]) {
+            gen.push(s);
+        } else {
+            imp.push(s);
+        }
+    }
+    Ok((gen, imp))
 }

@@ -7,11 +7,14 @@
 //! | [`codec`] | ISO/IEC 19794-2:2005, ANSI/INCITS 378-2004, ISO/IEC 19794-2:2011, ISO card normal/compact: detect, parse (strict/lenient), write, convert |
 //! | [`enroll`] | which view of a record is enrolled, [`enroll::prepare`] |
 //! | [`template`] | [`FingerTemplate`] / [`TemplateRef`]: the prepared, byte-serialisable form the matcher compares (fixed layout, 8-byte aligned, zero-copy from a mapped file) |
-//! | [`mcc`] | Minutia Cylinder-Code: cylinder construction and [`compare`] |
+//! | [`mcc`] | Minutia Cylinder-Code: cylinder construction, local matching, LSS-R consolidation and [`compare`]; the global consolidation stage measured by the cross-validation ([`mcc::Params`], off by default) |
 //! | [`calibration`] | FMR → threshold ([`calibration::threshold_for_fmr`]) |
 //! | [`prefilter`] | fixed-length summaries and their weighted popcount score for 1:N |
 //! | [`gallery`] | [`FingerGallery`]: insert/remove, identify (per-user fusion), verify |
-//! | [`eval`] | `scores(dir)`, `eval(dir)` (EER, FNMR@FMR1%, FNMR@FMR0, rank-1) |
+//! | [`eval`] | `scores(dir)`, `eval(dir)` (EER, FNMR@FMR1%, FNMR@FMR0, FNMR@FMR1e-3/1e-4, rank-1), a reference matcher's scores |
+//! | [`crossval`] | leave-one-set-out cross-validation of the consolidation parameters and the FMR thresholds |
+//! | [`distort`] | seeded distorted and partial variants of real templates (test conditions) |
+//! | [`det`] | DET curves as SVG |
 //! | [`synth`] | seeded synthetic impressions and galleries for benchmarks |
 //!
 //! Typical use: `let t = FingerTemplate::from_record_bytes(&bytes)?;` once per template (about
@@ -35,6 +38,9 @@
 
 pub mod calibration;
 pub mod codec;
+pub mod crossval;
+pub mod det;
+pub mod distort;
 pub mod enroll;
 pub mod eval;
 pub mod gallery;
@@ -51,6 +57,11 @@ pub use codec::{
 pub use gallery::{FingerGallery, GalleryHit};
 pub use search::SearchParams;
 pub use template::{FingerTemplate, TemplateRef};
+
+/// [`compare`] with explicit consolidation parameters (evaluation and cross-validation).
+pub fn compare_params(a: &TemplateRef<'_>, b: &TemplateRef<'_>, p: &mcc::Params) -> f32 {
+    mcc::compare_params(a, b, crate::kernels::FingerKernels::detect().pairs(), p)
+}
 
 /// Similarity of two prepared templates in [0, 1] (higher: more similar).
 pub fn compare(a: &TemplateRef<'_>, b: &TemplateRef<'_>) -> f32 {
