@@ -44,14 +44,12 @@ impl Store {
                 _ => None,
             });
         }
-        // Fingerprint records are parsed and prepared (about 0.12 ms each) on all cores,
+        // Fingerprint records are parsed and prepared (about 0.12 ms each) on the store's threads,
         // before the writer lock is taken.
         let fingers: Vec<Option<Prepared>> = {
-            use rayon::prelude::*;
-            changes
-                .par_iter()
-                .enumerate()
-                .map(|(i, c)| match c {
+            let numbered: Vec<(usize, &Change)> = changes.iter().enumerate().collect();
+            self.workers()
+                .map(&numbered, 2, |&(i, c)| match c {
                     Change::PutFinger {
                         record,
                         format,
@@ -62,6 +60,7 @@ impl Store {
                         .map_err(|e| Error::Invalid(format!("change {i}: {e}"))),
                     _ => Ok(None),
                 })
+                .into_iter()
                 .collect::<Result<_>>()?
         };
         self.commit_plan(|p| {

@@ -83,6 +83,7 @@ mod snapshot;
 mod stats;
 mod upgrade;
 mod wal;
+pub mod workers;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
@@ -91,6 +92,7 @@ pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
 pub use wal::RowRef;
+pub use workers::Workers;
 
 pub(crate) use segment::SegState;
 
@@ -103,7 +105,6 @@ use segment::{tail_rows, Mapped};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 /// (location, user, template): a template's ids.
 type Key = (String, String, String);
@@ -146,9 +147,8 @@ pub struct Store {
     code_keys: Arc<dyn keys::CodeKeys>,
     opts: OpenOptions,
     kernels: Kernels,
-    pool: Option<rayon::ThreadPool>,
-    /// Search threads that have exited (a closed store waits for all of them).
-    pool_exited: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    /// The store's threads: every parallel loop runs on them (see `workers`).
+    workers: Workers,
     current: RwLock<Arc<Snapshot>>,
     /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
     retired: Mutex<Vec<Arc<Snapshot>>>,
@@ -162,20 +162,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({})", self.dir.display())
-    }
-}
-
-impl Drop for Store {
-    /// Closing a store stops its search threads and waits (up to 5 s) until they are gone, so an
-    /// embedding process (or valgrind) sees no thread of edgeid outlive the store.
-    fn drop(&mut self) {
-        if let Some(pool) = self.pool.take() {
-            let n = pool.current_num_threads();
-            drop(pool);
-            let (count, cv) = &*self.pool_exited;
-            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = cv.wait_timeout_while(guard, Duration::from_secs(5), |c| *c < n);
-        }
     }
 }
 
@@ -219,7 +205,14 @@ impl Store {
 
     /// The search thread pool (None: searches run on the calling thread).
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
-        self.pool.as_ref()
+        self.workers.pool()
+    }
+
+    /// The store's threads ([`OpenOptions::threads`]): every parallel loop of the library runs
+    /// on them through [`Workers::install`] or [`Workers::map`], never on rayon's global pool, and
+    /// closing the store joins them (see `workers`).
+    pub fn workers(&self) -> &Workers {
+        &self.workers
     }
 
     /// Store directory.

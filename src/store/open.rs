@@ -8,7 +8,7 @@ use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
+use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Workers, Writer};
 use crate::catalog::{code_key_id, Catalog, CatalogOp, Hash};
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -353,31 +353,13 @@ fn finish(
         });
     }
     let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
-    let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let pool = if opts.threads > 1 {
-        let ex = exited.clone();
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(opts.threads)
-                .thread_name(|i| format!("edgeid-search-{i}"))
-                .exit_handler(move |_| {
-                    let (n, cv) = &*ex;
-                    *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    cv.notify_all();
-                })
-                .build()
-                .map_err(|e| Error::Invalid(format!("cannot start search threads: {e}")))?,
-        )
-    } else {
-        None
-    };
+    let workers = Workers::new(opts.threads)?;
     Ok(Store {
         dir: dir.to_path_buf(),
         fs: opts.fs.clone(),
         code_keys,
         kernels,
-        pool,
-        pool_exited: exited,
+        workers,
         current: RwLock::new(Arc::new(l.snap)),
         retired: Mutex::new(Vec::new()),
         published: Mutex::new(Published {

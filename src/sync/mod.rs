@@ -220,7 +220,8 @@ impl Store {
         let mut parsed_at = None;
         let failed = std::cell::RefCell::new(None);
         let keys = self.code_keys();
-        let d = delta::parse(
+        let d = delta::parse_on(
+            self.workers(),
             &mut buf,
             snap.model(),
             snap.dim(),
