@@ -57,6 +57,10 @@
 #define EDGEID_VERSION_MINOR 1
 #define EDGEID_VERSION_PATCH 0
 #define EDGEID_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH: compare with edgeid_version_number() at run time. */
+#define EDGEID_VERSION_NUMBER 100
+/* The ABI: the minor while MAJOR is 0, then MAJOR * 100; compare with edgeid_abi_version(). */
+#define EDGEID_ABI_VERSION 1
 
 /**
  * `edgeid_open_options.flags`: open read-only. Nothing is written (no lock file, no clean-up of
@@ -323,6 +327,17 @@ enum edgeid_status
      * with `EDGEID_OPEN_READ_ONLY`. Nothing changed.
      */
     EDGEID_ERR_READ_ONLY = 20,
+    /**
+     * Memory for the operation could not be allocated (a large batch, delta, segment or search
+     * buffer). Like `EDGEID_ERR_STORAGE_FULL`: nothing was done, the store is as it was; retry
+     * with a smaller batch or more memory free.
+     */
+    EDGEID_ERR_OUT_OF_MEMORY = 21,
+    /**
+     * The progress callback asked to stop (returned non-zero) before the delta was committed:
+     * nothing of it was applied.
+     */
+    EDGEID_ERR_CANCELLED = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1235,6 +1250,20 @@ edgeid_status edgeid_face_verify(struct edgeid_store *store,
  * Thread safety: any thread.
  */
 const char *edgeid_version(void);
+
+/**
+ * The library's version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH` (0.1.0 is 100),
+ * for a firmware that compares versions at run time without parsing a string: check it against
+ * `EDGEID_VERSION_NUMBER` from the header. Thread safety: any thread.
+ */
+uint32_t edgeid_version_number(void);
+
+/**
+ * The ABI this library implements, `EDGEID_ABI_VERSION` of the header it was built with: a
+ * program built against another ABI must not use it (the SONAME encodes the same rule: every
+ * 0.x minor, then every major). Thread safety: any thread.
+ */
+uint32_t edgeid_abi_version(void);
 
 /**
  * Name of the SIMD kernel this CPU uses for face search, e.g. "avx512vnni", "avx2", "neon",

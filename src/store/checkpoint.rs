@@ -229,9 +229,13 @@ impl Store {
 }
 
 /// Rewrite errors raised before any file is switched (disk full, a damaged segment found while
-/// compacting): the store stays usable, so they do not latch the writer.
+/// compacting, no memory to build a segment): the store stays usable, so they do not latch the
+/// writer.
 pub(super) fn leaves_state_intact(e: &Error) -> bool {
-    matches!(e, Error::StorageFull { .. } | Error::Corrupt { .. })
+    matches!(
+        e,
+        Error::StorageFull { .. } | Error::Corrupt { .. } | Error::OutOfMemory { .. }
+    )
 }
 
 /// One index after a rewrite: its segments, its manifest list, and where moved rows went.
@@ -299,7 +303,7 @@ impl Rewrite<'_> {
         let mut merged = None;
         if !rows.is_empty() {
             let id = self.take_id();
-            let bytes = S::encode_rows(id, &rows, self.shape);
+            let bytes = S::encode_rows(id, &rows, self.shape)?;
             let p = path_of(dir, S::file(id));
             write_file(fs, &p, bytes.as_ref())?;
             self.created.push(p.clone());

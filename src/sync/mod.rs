@@ -215,7 +215,7 @@ impl Store {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Option<Outcome>> {
         let snap = self.snapshot();
-        let mut buf = json.to_vec();
+        let mut buf = crate::error::alloc::copy(json, "delta copy")?;
         let mut parse_key = None;
         let mut parsed_at = None;
         let failed = std::cell::RefCell::new(None);

@@ -38,6 +38,9 @@ static void test_static_info(void) {
     char buf[64];
     unsigned code;
     CHECK(strcmp(edgeid_version(), EDGEID_VERSION_STRING) == 0);
+    CHECK(edgeid_version_number() == EDGEID_VERSION_NUMBER);
+    CHECK(edgeid_version_number() == EDGEID_VERSION_MAJOR * 10000 + EDGEID_VERSION_MINOR * 100 + EDGEID_VERSION_PATCH);
+    CHECK(edgeid_abi_version() == EDGEID_ABI_VERSION);
     snprintf(buf, sizeof buf, "%d.%d.%d", EDGEID_VERSION_MAJOR, EDGEID_VERSION_MINOR,
              EDGEID_VERSION_PATCH);
     CHECK(strcmp(buf, EDGEID_VERSION_STRING) == 0);
