@@ -38,6 +38,16 @@ impl Store {
     pub(super) fn rewrite(&self, w: &mut Writer, compact: bool) -> Result<()> {
         let mut created = Vec::new();
         let r = self.rewrite_files(w, compact, &mut created);
+        if r.is_ok() {
+            self.report(super::LogLevel::Info, || {
+                format!(
+                    "{}: {} new files, log generation {}",
+                    if compact { "compaction" } else { "checkpoint" },
+                    created.len(),
+                    w.manifest.wal_gen
+                )
+            });
+        }
         if let Err(e) = &r {
             if leaves_state_intact(e) {
                 for p in &created {

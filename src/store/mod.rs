@@ -87,7 +87,7 @@ pub mod workers;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
-pub use options::{Clock, OpenOptions, DEFAULT_MAX_DELTA_BYTES};
+pub use options::{Clock, LogLevel, Logger, OpenOptions, DEFAULT_MAX_DELTA_BYTES};
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
@@ -137,6 +137,8 @@ struct Writer {
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
     graveyard: Vec<(Option<Mapped>, PathBuf)>,
     poisoned: Option<String>,
+    /// The poisoning was reported to the logger (once).
+    poison_logged: bool,
 }
 
 /// A store directory, open for reading and writing.
@@ -215,6 +217,13 @@ impl Store {
         &self.workers
     }
 
+    /// Reports an event to the store's logger ([`OpenOptions::logger`]), if it has one.
+    pub(crate) fn report(&self, level: LogLevel, message: impl FnOnce() -> String) {
+        if let Some(l) = &self.opts.logger {
+            l(level, &message());
+        }
+    }
+
     /// Store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -251,9 +260,18 @@ impl Store {
     /// The writer's state, for every write: refused on a read-only or poisoned store.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.check_writable()?;
-        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = &w.poisoned {
-            return Err(Error::Poisoned(p.clone()));
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = w.poisoned.clone() {
+            if !w.poison_logged {
+                w.poison_logged = true;
+                self.report(LogLevel::Error, || {
+                    format!(
+                        "store {} refuses writes until reopened: {p}",
+                        self.dir.display()
+                    )
+                });
+            }
+            return Err(Error::Poisoned(p));
         }
         Ok(w)
     }

@@ -8,7 +8,9 @@ use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Workers, Writer};
+use super::{
+    path_of, FileKind, LogLevel, OpenOptions, Published, Snapshot, Store, Workers, Writer,
+};
 use crate::catalog::{code_key_id, Catalog, CatalogOp, Hash};
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -137,7 +139,28 @@ impl Store {
                 .iter()
                 .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
         let legacy_keys = std::mem::take(&mut l.legacy_keys);
+        let torn = l.file_len - l.valid_len;
         let store = finish(dir, opts, l, wal, graveyard, lock)?;
+        store.report(LogLevel::Info, || {
+            let snap = store.snapshot();
+            format!(
+                "opened store {}: sequence {}, {} face and {} fingerprint templates",
+                dir.display(),
+                snap.seq(),
+                snap.faces.iter().map(|s| s.live_count).sum::<usize>(),
+                snap.fingers.iter().map(|s| s.live_count).sum::<usize>()
+            )
+        });
+        if torn > 0 {
+            store.report(LogLevel::Warn, || {
+                format!("recovery: cut a torn log tail of {torn} bytes (a commit interrupted before it was durable)")
+            });
+        }
+        if scrubbed {
+            store.report(LogLevel::Warn, || {
+                "recovery: scrubbed leftovers of an interrupted checkpoint".to_string()
+            });
+        }
         // Code keys of an older build (in its catalog file or log) move to the key provider, and
         // a checkpoint rewrites the catalog and log without them (scrubbing the old files); keys
         // no location uses any more (or left by a commit a crash lost) are dropped.
@@ -381,6 +404,7 @@ fn finish(
             maintenance: None,
             graveyard,
             poisoned: None,
+            poison_logged: false,
         }),
         opts,
         _lock: Box::new((lock, l.held)),
