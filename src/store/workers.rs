@@ -20,6 +20,11 @@ use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+thread_local! {
+    /// On a store's worker thread: the id of its `Workers` (the address of its handle list).
+    static WORKER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The threads a store owns (see the module docs).
 pub struct Workers {
     pool: Option<rayon::ThreadPool>,
@@ -43,13 +48,15 @@ impl Workers {
             });
         }
         let keep = handles.clone();
+        let id = Arc::as_ptr(&handles) as usize;
         let built = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .spawn_handler(move |t| {
                 let name = format!("edgeid-worker-{}", t.index());
-                let h = std::thread::Builder::new()
-                    .name(name)
-                    .spawn(move || t.run())?;
+                let h = std::thread::Builder::new().name(name).spawn(move || {
+                    WORKER_OF.with(|w| w.set(id));
+                    t.run()
+                })?;
                 keep.lock().unwrap_or_else(|e| e.into_inner()).push(h);
                 Ok(())
             })
@@ -112,14 +119,16 @@ impl Drop for Workers {
     /// Stops the pool and joins every thread it started (see the module docs).
     fn drop(&mut self) {
         drop(self.pool.take());
+        let id = Arc::as_ptr(&self.handles) as usize;
         let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|e| e.into_inner()));
-        let me = std::thread::current().id();
+        // A store dropped by one of its own threads cannot join them (that thread would wait for
+        // itself); they end right after this drop returns. Asked through a plain thread-local
+        // rather than `thread::current()`, which would allocate a handle for a C caller's thread.
+        if WORKER_OF.with(|w| w.get()) == id {
+            return;
+        }
         for h in handles {
-            // A store dropped by one of its own threads cannot join that thread; it ends right
-            // after this drop returns.
-            if h.thread().id() != me {
-                let _ = h.join();
-            }
+            let _ = h.join();
         }
     }
 }
