@@ -224,7 +224,7 @@ mod tests {
             assert_eq!(*s as u32, i as u32);
             assert_eq!(edgeid_status::from_u32(i as u32), Some(*s));
         }
-        assert_eq!(edgeid_status::from_u32(21), None);
+        assert_eq!(edgeid_status::from_u32(23), None);
         assert_eq!(edgeid_status::from_u32(u32::MAX), None);
     }
 
