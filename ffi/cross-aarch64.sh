@@ -4,6 +4,10 @@
 # test programs (api_test, sync_test, finger_test).
 #
 #   ffi/cross-aarch64.sh [PREFIX]        (default PREFIX: target/aarch64-stage)
+#   ARCH=armv7 ffi/cross-aarch64.sh [PREFIX]   the same for 32-bit ARMv7 (Cortex-A7) terminals:
+#                                        armv7-unknown-linux-gnueabihf, qemu-arm, default PREFIX
+#                                        target/armv7-stage (Debian: libstd-rust-web-dev:armhf,
+#                                        gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross)
 #
 # Needs (Debian, see shared/aarch64.md): rustc-web and libstd-rust-web-dev:arm64 (Debian's rustc
 # with an arm64 standard library: rustup cannot fetch targets here), gcc-aarch64-linux-gnu,
@@ -15,32 +19,47 @@ set -euo pipefail
 
 ffi="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$ffi")"
-prefix="${1:-$root/target/aarch64-stage}"
-triple=aarch64-unknown-linux-gnu
+arch="${ARCH:-aarch64}"
+case "$arch" in
+    aarch64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu deb=arm64 qemu=qemu-aarch64 ;;
+    armv7) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf deb=armhf qemu=qemu-arm ;;
+    *) echo "cross-aarch64: ARCH must be aarch64 or armv7, got $arch" >&2; exit 2 ;;
+esac
+prefix="${1:-$root/target/$arch-stage}"
 
 missing=0
-for cmd in /usr/bin/rustc aarch64-linux-gnu-gcc qemu-aarch64 pkg-config; do
+for cmd in /usr/bin/rustc "$gnu-gcc" "$qemu" pkg-config; do
     command -v "$cmd" >/dev/null 2>&1 || missing=1
 done
-dpkg -s libstd-rust-web-dev:arm64 >/dev/null 2>&1 || missing=1
-dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || missing=1
+dpkg -s "libstd-rust-web-dev:$deb" >/dev/null 2>&1 || missing=1
+dpkg -s "libc6-dev-$deb-cross" >/dev/null 2>&1 || missing=1
 if [ "$missing" = 1 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "cross-aarch64: missing packages and not root; see shared/aarch64.md" >&2
         exit 1
     fi
-    dpkg --add-architecture arm64
+    dpkg --add-architecture "$deb"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
-        libc6-dev-arm64-cross qemu-user pkg-config
+    apt-get install -y rustc-web "libstd-rust-web-dev:$deb" "gcc-$gnu" \
+        "libc6-dev-$deb-cross" qemu-user pkg-config
 fi
 
 # Debian's rustc for this build only; its own target dir (another compiler than rustup's).
 export RUSTC=/usr/bin/rustc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_DIR="${AARCH64_TARGET_DIR:-$root/target/aarch64}"
-echo "cross-aarch64: $("$RUSTC" --version), target dir $CARGO_TARGET_DIR"
+upper="$(echo "$triple" | tr 'a-z-' 'A-Z_')"
+export "CARGO_TARGET_${upper}_LINKER=$gnu-gcc"
+if [ "$arch" = armv7 ]; then
+    # NEON intrinsics are unstable on 32-bit ARM (stdarch_arm_neon_intrinsics): the scalar
+    # kernels are compiled with NEON enabled so LLVM may vectorise them (Cortex-A7 has NEON).
+    export "CARGO_TARGET_${upper}_RUSTFLAGS=-C target-feature=+neon"
+fi
+if [ "$arch" = aarch64 ]; then
+    export CARGO_TARGET_DIR="${AARCH64_TARGET_DIR:-$root/target/aarch64}"
+else
+    export CARGO_TARGET_DIR="${ARMV7_TARGET_DIR:-$root/target/armv7}"
+fi
+echo "cross-aarch64: $arch, $("$RUSTC" --version), target dir $CARGO_TARGET_DIR"
 
 # 1. libedgeid.so / libedgeid.a for aarch64, installed with header and pkg-config file.
 make -C "$ffi" install TARGET="$triple" PREFIX="$prefix"
@@ -49,17 +68,19 @@ file "$prefix"/lib/libedgeid.so.* 2>/dev/null || true
 # 2. The example, cross-compiled against the staged installation through pkg-config.
 build="$CARGO_TARGET_DIR/example"
 mkdir -p "$build"
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ffi/examples" CC=aarch64-linux-gnu-gcc O="$build" all
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ffi/examples" CC="$gnu-gcc" O="$build" all
 
 # 3. The C API test programs, cross-compiled and linked statically against libedgeid.a.
 for t in api_test sync_test finger_test; do
-    aarch64-linux-gnu-gcc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
+    "$gnu-gcc" -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
         -I "$prefix/include" -I "$ffi/tests/c" "$ffi/tests/c/$t.c" -o "$build/$t" \
         "$prefix/lib/libedgeid.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 done
 
 # 4. Run under qemu-user, single-threaded.
-run() { qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH="$prefix/lib" "$@"; }
+# Bounded: a program that hangs under emulation fails the run instead of spinning (it once did:
+# a thread started despite threads = 1).
+run() { timeout "${QEMU_TIMEOUT:-900}" "$qemu" -L "/usr/$gnu" -E LD_LIBRARY_PATH="$prefix/lib" "$@"; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 - "$work" <<'EOF'
@@ -91,4 +112,4 @@ run "$build/api_test" "$work/api"
 run "$build/finger_test" "$work/finger" "$root/testdata/fingerprint"
 # No concurrency phase here (EDGEID_TEST_ONE_THREAD): threads hang under qemu-user.
 run "$build/sync_test" "$work/sync" "$root/testdata/sync" 0
-echo "cross-aarch64: ok"
+echo "cross-aarch64: $arch ok"

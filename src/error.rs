@@ -78,6 +78,20 @@ pub enum Error {
     /// A synchronisation delta was refused; nothing of it was applied.
     #[error("delta refused: {0}")]
     Refused(#[from] Refusal),
+    /// Memory for an operation could not be allocated (the allocation's size comes from the input
+    /// or the gallery: a batch, a delta, a segment, search buffers). Like
+    /// [`Error::StorageFull`], nothing was done and the store is as it was; retry with a smaller
+    /// batch or delta, or with more memory free.
+    #[error("out of memory: {what} needs {bytes} bytes that could not be allocated; nothing was done, the store is as it was")]
+    OutOfMemory {
+        /// What the memory was for.
+        what: &'static str,
+        /// The size of the allocation that failed.
+        bytes: usize,
+    },
+    /// The caller's progress callback asked to stop; nothing of the operation was applied.
+    #[error("cancelled by the caller: nothing was applied")]
+    Cancelled,
     /// An earlier write or fsync failed; the store refuses further writes until reopened,
     /// because the state of the disk is no longer known.
     #[error("store is poisoned by an earlier I/O failure ({0}); reopen it")]
@@ -94,12 +108,53 @@ impl Error {
         Error::Io { op, path, source }
     }
 
+    /// An out-of-memory error for `n` items of `T` (see [`Error::OutOfMemory`]).
+    pub fn out_of_memory<T>(what: &'static str, n: usize) -> Self {
+        Error::OutOfMemory {
+            what,
+            bytes: n.saturating_mul(std::mem::size_of::<T>()),
+        }
+    }
+
     /// A corruption error for `path`.
     pub fn corrupt(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
         Error::Corrupt {
             path: path.into(),
             what: what.into(),
         }
+    }
+}
+
+/// Fallible allocation for every buffer whose size comes from input or gallery size: a failed
+/// allocation is [`Error::OutOfMemory`] (a status for the caller), not an abort of the firmware.
+pub mod alloc {
+    use super::{Error, Result};
+
+    /// An empty `Vec` with room for `n` items.
+    pub fn with_capacity<T>(n: usize, what: &'static str) -> Result<Vec<T>> {
+        let mut v = Vec::new();
+        reserve(&mut v, n, what)?;
+        Ok(v)
+    }
+
+    /// `n` copies of `value`.
+    pub fn filled<T: Clone>(n: usize, value: T, what: &'static str) -> Result<Vec<T>> {
+        let mut v = with_capacity(n, what)?;
+        v.resize(n, value);
+        Ok(v)
+    }
+
+    /// Room for `more` items in `v` beyond its length.
+    pub fn reserve<T>(v: &mut Vec<T>, more: usize, what: &'static str) -> Result<()> {
+        v.try_reserve_exact(more)
+            .map_err(|_| Error::out_of_memory::<T>(what, more))
+    }
+
+    /// A copy of `data`.
+    pub fn copy<T: Clone>(data: &[T], what: &'static str) -> Result<Vec<T>> {
+        let mut v = with_capacity(data.len(), what)?;
+        v.extend_from_slice(data);
+        Ok(v)
     }
 }
 

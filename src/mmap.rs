@@ -50,6 +50,13 @@ impl Bytes {
         Bytes(Arc::new(Inner::Owned(blocks, data.len())))
     }
 
+    /// [`Bytes::copy_from`], or [`Error::OutOfMemory`](crate::error::Error::OutOfMemory).
+    pub fn try_copy_from(data: &[u8], what: &'static str) -> crate::error::Result<Bytes> {
+        let mut b = AlignedBuf::try_zeroed(data.len(), what)?;
+        b.as_mut_bytes().copy_from_slice(data);
+        Ok(b.freeze())
+    }
+
     /// True when the bytes come from a memory map.
     pub fn is_mapped(&self) -> bool {
         matches!(*self.0, Inner::Mapped(_))
@@ -71,9 +78,10 @@ impl Deref for Bytes {
 pub struct AlignedBuf(Vec<Align64>, usize);
 
 impl AlignedBuf {
-    /// `len` zero bytes.
-    pub fn zeroed(len: usize) -> AlignedBuf {
-        AlignedBuf(vec![Align64([0; 64]); len.div_ceil(64)], len)
+    /// `len` zero bytes, or [`Error::OutOfMemory`](crate::error::Error::OutOfMemory).
+    pub fn try_zeroed(len: usize, what: &'static str) -> crate::error::Result<AlignedBuf> {
+        let blocks = crate::error::alloc::filled(len.div_ceil(64), Align64([0; 64]), what)?;
+        Ok(AlignedBuf(blocks, len))
     }
     /// The bytes, writable.
     pub fn as_mut_bytes(&mut self) -> &mut [u8] {

@@ -222,7 +222,7 @@ fn example_deltas_apply_refuse_and_prove_their_state() {
             && !stdout(&edgeid(&[&args[..], &["--json"]].concat())).contains("482913")
     );
     // Nor is it in any file of the store.
-    let journal = std::fs::read_dir(st.join("journal")).unwrap();
+    let journal = std::fs::read_dir(std::path::Path::new(&st).join("journal")).unwrap();
     for p in std::fs::read_dir(&st)
         .unwrap()
         .chain(journal)

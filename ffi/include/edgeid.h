@@ -57,6 +57,10 @@
 #define EDGEID_VERSION_MINOR 1
 #define EDGEID_VERSION_PATCH 0
 #define EDGEID_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH: compare with edgeid_version_number() at run time. */
+#define EDGEID_VERSION_NUMBER 100
+/* The ABI: the minor while MAJOR is 0, then MAJOR * 100; compare with edgeid_abi_version(). */
+#define EDGEID_ABI_VERSION 1
 
 /**
  * `edgeid_open_options.flags`: open read-only. Nothing is written (no lock file, no clean-up of
@@ -323,12 +327,53 @@ enum edgeid_status
      * with `EDGEID_OPEN_READ_ONLY`. Nothing changed.
      */
     EDGEID_ERR_READ_ONLY = 20,
+    /**
+     * Memory for the operation could not be allocated (a large batch, delta, segment or search
+     * buffer). Like `EDGEID_ERR_STORAGE_FULL`: nothing was done, the store is as it was; retry
+     * with a smaller batch or more memory free.
+     */
+    EDGEID_ERR_OUT_OF_MEMORY = 21,
+    /**
+     * The progress callback asked to stop (returned non-zero) before the delta was committed:
+     * nothing of it was applied.
+     */
+    EDGEID_ERR_CANCELLED = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum edgeid_status edgeid_status;
 #else
 typedef uint32_t edgeid_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * `edgeid_log_fn`'s level: an error kept for retry (or a store refusing writes), a refusal or
+ * repair, a normal event.
+ */
+enum edgeid_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Something failed (housekeeping kept for retry; a store refusing writes until reopened).
+     */
+    EDGEID_LOG_ERROR = 1,
+    /**
+     * Something was refused (a delta) or repaired (a torn log tail cut at open).
+     */
+    EDGEID_LOG_WARN = 2,
+    /**
+     * A normal event (open, checkpoint, compaction).
+     */
+    EDGEID_LOG_INFO = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgeid_log_level edgeid_log_level;
+#else
+typedef uint32_t edgeid_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -589,10 +634,22 @@ typedef struct edgeid_code_keys {
 } edgeid_code_keys;
 
 /**
+ * The vendor's logger (`edgeid_open_options.log`): `message` is one line of UTF-8 text,
+ * NUL-terminated, valid only during the call. Called on the thread of the store call that
+ * produced the event; calls from different threads may be concurrent, so the function must be
+ * thread-safe. It must return normally and must not call this store's writing functions or close
+ * it. Set per store (each handle its own logger): the library keeps no global logger.
+ */
+typedef void (*edgeid_log_fn)(void *user_data,
+                              edgeid_log_level level,
+                              const char *message);
+
+/**
  * How to open or create a store. Zero means "default" in every field, so
  * `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
- * does passing NULL instead of options. Version 2 appended `code_keys`; version 1's size,
- * `EDGEID_OPEN_OPTIONS_SIZE_V1` (12), is still accepted.
+ * does passing NULL instead of options. Version 2 appended `code_keys`, version 3 `log` and
+ * `log_user_data`; the sizes of versions 1 (`EDGEID_OPEN_OPTIONS_SIZE_V1`, 12) and 2 (24 on
+ * 64-bit targets, 16 on 32-bit ones) are still accepted.
  */
 typedef struct edgeid_open_options {
     /**
@@ -614,6 +671,16 @@ typedef struct edgeid_open_options {
      * in a secure element (see `edgeid_code_keys`); the struct is copied during the call.
      */
     const struct edgeid_code_keys *code_keys;
+    /**
+     * NULL (default): no log. Else the store reports the events a firmware log wants through it
+     * (`edgeid_log_fn`): open and what recovery did, checkpoints and compactions, housekeeping
+     * failures kept for retry, a store that refuses writes until reopened, refused deltas.
+     */
+    edgeid_log_fn log;
+    /**
+     * Passed to `log` unchanged.
+     */
+    void *log_user_data;
 } edgeid_open_options;
 
 /**
@@ -764,6 +831,16 @@ typedef struct edgeid_apply_result {
      */
     char location_id[EDGEID_ID_BUF];
 } edgeid_apply_result;
+
+/**
+ * Progress callback of `edgeid_apply_delta_cancellable`: as `edgeid_progress_fn`, and its return
+ * value decides: 0 goes on, any other value cancels the apply (`EDGEID_ERR_CANCELLED`, nothing of
+ * the delta applied). See `edgeid_apply_delta_cancellable` for when a cancel takes effect.
+ */
+typedef int (*edgeid_progress_cancel_fn)(void *user_data,
+                                         edgeid_progress_stage stage,
+                                         size_t done,
+                                         size_t total);
 
 /**
  * Sync state of one location (`edgeid_sync_status`). This struct's layout never changes within
@@ -1237,6 +1314,20 @@ edgeid_status edgeid_face_verify(struct edgeid_store *store,
 const char *edgeid_version(void);
 
 /**
+ * The library's version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH` (0.1.0 is 100),
+ * for a firmware that compares versions at run time without parsing a string: check it against
+ * `EDGEID_VERSION_NUMBER` from the header. Thread safety: any thread.
+ */
+uint32_t edgeid_version_number(void);
+
+/**
+ * The ABI this library implements, `EDGEID_ABI_VERSION` of the header it was built with: a
+ * program built against another ABI must not use it (the SONAME encodes the same rule: every
+ * 0.x minor, then every major). Thread safety: any thread.
+ */
+uint32_t edgeid_abi_version(void);
+
+/**
  * Name of the SIMD kernel this CPU uses for face search, e.g. "avx512vnni", "avx2", "neon",
  * "scalar" (NUL-terminated, static: never free it). Every kernel gives the same results.
  * Thread safety: any thread.
@@ -1312,6 +1403,28 @@ edgeid_status edgeid_apply_delta(struct edgeid_store *store,
                                  edgeid_progress_fn progress,
                                  void *user_data,
                                  struct edgeid_apply_result *result);
+
+/**
+ * `edgeid_apply_delta` (or `edgeid_apply_delta_signed` when `signature` is given) with a
+ * progress callback that may cancel: when `progress` returns non-zero the call returns
+ * `EDGEID_ERR_CANCELLED`, outcome `EDGEID_OUTCOME_NONE`, and nothing of the delta was applied
+ * (the sequence does not move; send it again later). A cancel during `EDGEID_PROGRESS_VALIDATING`
+ * stops the reports at once and takes effect when validation ends; the `EDGEID_PROGRESS_COMMITTING`
+ * report is the last chance: after it returns 0 the delta is committed. Everything else (result,
+ * other statuses, what the callback may call, thread safety) is as for `edgeid_apply_delta`.
+ *
+ * # Safety
+ * As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (NULL with
+ * length 0: an unsigned delta).
+ */
+edgeid_status edgeid_apply_delta_cancellable(struct edgeid_store *store,
+                                             const uint8_t *delta,
+                                             size_t delta_len,
+                                             const uint8_t *signature,
+                                             size_t signature_len,
+                                             edgeid_progress_cancel_fn progress,
+                                             void *user_data,
+                                             struct edgeid_apply_result *result);
 
 /**
  * The sync state of every location this store has received deltas for, sorted by location id:

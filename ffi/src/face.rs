@@ -68,6 +68,16 @@ pub struct edgeid_batch {
     pub(crate) changes: Vec<Change>,
 }
 
+impl edgeid_batch {
+    /// Adds a change; a batch that cannot grow is `EDGEID_ERR_OUT_OF_MEMORY` (the batch is as it
+    /// was), never an abort.
+    pub(crate) fn push(&mut self, change: Change) -> FfiResult<()> {
+        engine::error::alloc::reserve(&mut self.changes, 1, "batch")?;
+        self.changes.push(change);
+        Ok(())
+    }
+}
+
 /// The three ids of a change, read from C and checked.
 pub(crate) struct Ids {
     /// Location id.
@@ -106,7 +116,7 @@ unsafe fn embedding(what: &str, ptr: *const f32, dim: usize) -> FfiResult<Vec<f3
     // SAFETY: forwarded contract.
     let v = unsafe { args::slice(what, ptr, dim) }?;
     normalize(v, v.len()).map_err(|e| Failure::new(EDGEID_ERR_INVALID, format!("{what}: {e}")))?;
-    Ok(v.to_vec())
+    Ok(engine::error::alloc::copy(v, "embedding")?)
 }
 
 /// Fails unless `dim` is the store's dimension.
@@ -348,7 +358,7 @@ pub unsafe extern "C" fn edgeid_batch_face_put(
                 None,
             )
         }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }
@@ -377,7 +387,7 @@ pub unsafe extern "C" fn edgeid_batch_face_remove(
                 (template_id, template_id_len),
             )
         }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }
@@ -400,7 +410,7 @@ pub unsafe extern "C" fn edgeid_batch_face_remove_user(
         // SAFETY: header contract of the id pointers.
         let change =
             unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }

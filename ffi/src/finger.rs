@@ -384,7 +384,7 @@ pub unsafe extern "C" fn edgeid_batch_finger_remove_user(
         // SAFETY: header contract of the id pointers.
         let change =
             unsafe { remove_user_change((location_id, location_id_len), (user_id, user_id_len)) }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }
@@ -423,7 +423,7 @@ pub unsafe extern "C" fn edgeid_batch_finger_put(
                 position,
             )
         }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }
@@ -452,7 +452,7 @@ pub unsafe extern "C" fn edgeid_batch_finger_remove(
                 (template_id, template_id_len),
             )
         }?;
-        b.changes.push(change);
+        b.push(change)?;
         Ok(())
     })
 }

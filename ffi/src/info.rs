@@ -13,6 +13,53 @@ pub extern "C" fn edgeid_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// The library's version as one number, `MAJOR * 10000 + MINOR * 100 + PATCH` (0.1.0 is 100),
+/// for a firmware that compares versions at run time without parsing a string: check it against
+/// `EDGEID_VERSION_NUMBER` from the header. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn edgeid_version_number() -> u32 {
+    VERSION_NUMBER
+}
+
+/// The ABI this library implements, `EDGEID_ABI_VERSION` of the header it was built with: a
+/// program built against another ABI must not use it (the SONAME encodes the same rule: every
+/// 0.x minor, then every major). Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn edgeid_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// `MAJOR * 10000 + MINOR * 100 + PATCH` of this crate.
+const VERSION_NUMBER: u32 = {
+    const fn num(s: &str) -> u32 {
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut n = 0;
+        while i < b.len() {
+            n = n * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        n
+    }
+    let (major, minor, patch) = (
+        num(env!("CARGO_PKG_VERSION_MAJOR")),
+        num(env!("CARGO_PKG_VERSION_MINOR")),
+        num(env!("CARGO_PKG_VERSION_PATCH")),
+    );
+    assert!(
+        minor < 100 && patch < 100,
+        "the number keeps two digits each"
+    );
+    major * 10000 + minor * 100 + patch
+};
+
+/// The ABI version: the minor for 0.x (every 0.x minor may change the ABI), else the major.
+const ABI_VERSION: u32 = if VERSION_NUMBER < 10000 {
+    VERSION_NUMBER / 100
+} else {
+    VERSION_NUMBER / 10000 * 100
+};
+
 /// Name of the SIMD kernel this CPU uses for face search, e.g. "avx512vnni", "avx2", "neon",
 /// "scalar" (NUL-terminated, static: never free it). Every kernel gives the same results.
 /// Thread safety: any thread.
@@ -77,6 +124,12 @@ pub extern "C" fn edgeid_status_str(status: u32) -> *const c_char {
             EDGEID_ERR_READ_ONLY => {
                 c"EDGEID_ERR_READ_ONLY: the store was opened read-only; nothing was changed"
             }
+            EDGEID_ERR_OUT_OF_MEMORY => {
+                c"EDGEID_ERR_OUT_OF_MEMORY: out of memory, nothing changed; retry smaller or later"
+            }
+            EDGEID_ERR_CANCELLED => {
+                c"EDGEID_ERR_CANCELLED: the callback asked to stop; nothing was applied"
+            }
         },
     };
     s.as_ptr()
@@ -123,6 +176,17 @@ mod tests {
         // SAFETY: edgeid_version returns a static NUL-terminated string.
         let v = unsafe { CStr::from_ptr(edgeid_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn version_number_matches_cargo() {
+        let v: Vec<u32> = env!("CARGO_PKG_VERSION")
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(edgeid_version_number(), v[0] * 10000 + v[1] * 100 + v[2]);
+        let abi = if v[0] == 0 { v[1] } else { v[0] * 100 };
+        assert_eq!(edgeid_abi_version(), abi);
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub unsafe extern "C" fn edgeid_apply_delta_signed(
             delta_len,
             sig,
             progress,
+            None,
             user_data,
             result,
         )

@@ -60,13 +60,20 @@ pub enum edgeid_status {
     /// A write (put, remove, commit, apply a delta, compact, erase, maintain) on a store opened
     /// with `EDGEID_OPEN_READ_ONLY`. Nothing changed.
     EDGEID_ERR_READ_ONLY = 20,
+    /// Memory for the operation could not be allocated (a large batch, delta, segment or search
+    /// buffer). Like `EDGEID_ERR_STORAGE_FULL`: nothing was done, the store is as it was; retry
+    /// with a smaller batch or more memory free.
+    EDGEID_ERR_OUT_OF_MEMORY = 21,
+    /// The progress callback asked to stop (returned non-zero) before the delta was committed:
+    /// nothing of it was applied.
+    EDGEID_ERR_CANCELLED = 22,
 }
 
 use edgeid_status::*;
 
 impl edgeid_status {
     /// Every status, for tables and tests.
-    pub(crate) const ALL: [edgeid_status; 21] = [
+    pub(crate) const ALL: [edgeid_status; 23] = [
         EDGEID_OK,
         EDGEID_ERR_NULL,
         EDGEID_ERR_UTF8,
@@ -88,6 +95,8 @@ impl edgeid_status {
         EDGEID_ERR_OTHER,
         EDGEID_ERR_REFUSED,
         EDGEID_ERR_READ_ONLY,
+        EDGEID_ERR_OUT_OF_MEMORY,
+        EDGEID_ERR_CANCELLED,
     ];
 
     /// The status with this number, if there is one (C may pass any `uint32_t`).
@@ -130,6 +139,8 @@ impl From<Error> for Failure {
             Error::Poisoned(_) => EDGEID_ERR_POISONED,
             Error::Refused(_) => EDGEID_ERR_REFUSED,
             Error::ReadOnly(_) => EDGEID_ERR_READ_ONLY,
+            Error::OutOfMemory { .. } => EDGEID_ERR_OUT_OF_MEMORY,
+            Error::Cancelled => EDGEID_ERR_CANCELLED,
             _ => EDGEID_ERR_OTHER,
         };
         Failure::new(status, e.to_string())
@@ -213,7 +224,7 @@ mod tests {
             assert_eq!(*s as u32, i as u32);
             assert_eq!(edgeid_status::from_u32(i as u32), Some(*s));
         }
-        assert_eq!(edgeid_status::from_u32(21), None);
+        assert_eq!(edgeid_status::from_u32(23), None);
         assert_eq!(edgeid_status::from_u32(u32::MAX), None);
     }
 

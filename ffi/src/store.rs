@@ -5,7 +5,7 @@ use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
 use crate::status::{guard, Failure, FfiResult};
 use engine::{OpenOptions, Store};
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::path::Path;
 
 /// `edgeid_open_options.flags`: open read-only. Nothing is written (no lock file, no clean-up of
@@ -20,8 +20,9 @@ pub const EDGEID_MAX_THREADS: u32 = 1024;
 
 /// How to open or create a store. Zero means "default" in every field, so
 /// `edgeid_open_options o = { .size = sizeof(edgeid_open_options) };` gives the defaults, and so
-/// does passing NULL instead of options. Version 2 appended `code_keys`; version 1's size,
-/// `EDGEID_OPEN_OPTIONS_SIZE_V1` (12), is still accepted.
+/// does passing NULL instead of options. Version 2 appended `code_keys`, version 3 `log` and
+/// `log_user_data`; the sizes of versions 1 (`EDGEID_OPEN_OPTIONS_SIZE_V1`, 12) and 2 (24 on
+/// 64-bit targets, 16 on 32-bit ones) are still accepted.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -38,11 +39,74 @@ pub struct edgeid_open_options {
     /// directory (mode 0600), apart from the hashes they key. Else: the terminal keeps them, e.g.
     /// in a secure element (see `edgeid_code_keys`); the struct is copied during the call.
     pub code_keys: *const crate::keys::edgeid_code_keys,
+    // ---- Version 3 (the vendor's logger) appends the fields below.
+    /// NULL (default): no log. Else the store reports the events a firmware log wants through it
+    /// (`edgeid_log_fn`): open and what recovery did, checkpoints and compactions, housekeeping
+    /// failures kept for retry, a store that refuses writes until reopened, refused deltas.
+    pub log: edgeid_log_fn,
+    /// Passed to `log` unchanged.
+    pub log_user_data: *mut c_void,
+}
+
+/// `edgeid_log_fn`'s level: an error kept for retry (or a store refusing writes), a refusal or
+/// repair, a normal event.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum edgeid_log_level {
+    /// Something failed (housekeeping kept for retry; a store refusing writes until reopened).
+    EDGEID_LOG_ERROR = 1,
+    /// Something was refused (a delta) or repaired (a torn log tail cut at open).
+    EDGEID_LOG_WARN = 2,
+    /// A normal event (open, checkpoint, compaction).
+    EDGEID_LOG_INFO = 3,
+}
+
+/// The vendor's logger (`edgeid_open_options.log`): `message` is one line of UTF-8 text,
+/// NUL-terminated, valid only during the call. Called on the thread of the store call that
+/// produced the event; calls from different threads may be concurrent, so the function must be
+/// thread-safe. It must return normally and must not call this store's writing functions or close
+/// it. Set per store (each handle its own logger): the library keeps no global logger.
+#[allow(non_camel_case_types)]
+pub type edgeid_log_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: edgeid_log_level, message: *const c_char),
+>;
+
+/// The C logger of a store, as the library's [`engine::store::Logger`].
+struct CLogger {
+    f: unsafe extern "C" fn(*mut c_void, edgeid_log_level, *const c_char),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header contract of `edgeid_log_fn` makes the function (with its `user_data`)
+// callable from any thread, concurrently.
+unsafe impl Send for CLogger {}
+// SAFETY: as above.
+unsafe impl Sync for CLogger {}
+
+impl CLogger {
+    fn log(&self, level: engine::store::LogLevel, message: &str) {
+        use engine::store::LogLevel;
+        let level = match level {
+            LogLevel::Error => edgeid_log_level::EDGEID_LOG_ERROR,
+            LogLevel::Warn => edgeid_log_level::EDGEID_LOG_WARN,
+            LogLevel::Info => edgeid_log_level::EDGEID_LOG_INFO,
+        };
+        // Messages hold no NUL; one that did would be cut there.
+        let text = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: header contract of `edgeid_log_fn`: callable with its user data from any
+        // thread; the message outlives the call.
+        unsafe { (self.f)(self.user_data, level, text.as_ptr()) }
+    }
 }
 
 /// `sizeof(edgeid_open_options)` of version 1 (before `code_keys`): still accepted in
 /// `edgeid_open_options.size`.
 pub const EDGEID_OPEN_OPTIONS_SIZE_V1: u32 = 12;
+
+/// `sizeof(edgeid_open_options)` of version 2 (before `log`): accepted in
+/// `edgeid_open_options.size` (24 on 64-bit targets, 16 on 32-bit ones).
+const SIZE_V2: u32 = std::mem::offset_of!(edgeid_open_options, log) as u32;
 
 /// Counts and sizes of a store (`edgeid_store_stats`). Set `size` before the call. Version 2 of
 /// this struct appended the fingerprint counts; fields are only ever appended.
@@ -97,7 +161,9 @@ const _: () = assert!(std::mem::size_of::<edgeid_stats>() == 136);
 // Version 1 ended where the fingerprint counts begin (its size rounded up to its alignment of 8).
 const _: () = assert!(std::mem::offset_of!(edgeid_stats, fingers) == EDGEID_STATS_SIZE_V1 as usize);
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 24);
+const _: () = assert!(std::mem::size_of::<edgeid_open_options>() == 40);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(SIZE_V2 == 24);
 // Version 1 ended where `code_keys` begins (rounded up to the pointer's alignment).
 const _: () = assert!(
     std::mem::offset_of!(edgeid_open_options, code_keys) >= EDGEID_OPEN_OPTIONS_SIZE_V1 as usize
@@ -116,7 +182,7 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
             ptr,
             "options.size",
             "edgeid_open_options",
-            &[(EDGEID_OPEN_OPTIONS_SIZE_V1, 1)],
+            &[(EDGEID_OPEN_OPTIONS_SIZE_V1, 1), (SIZE_V2, 2)],
         )
     }?;
     // SAFETY: as above, `size` bytes (a known version); every field is an integer or a pointer,
@@ -125,6 +191,13 @@ fn open_options(ptr: *const edgeid_open_options) -> FfiResult<OpenOptions> {
     // SAFETY: header contract of `code_keys`.
     if let Some(k) = unsafe { crate::keys::provider(opts.code_keys) }? {
         o = o.code_keys(k);
+    }
+    if let Some(f) = opts.log {
+        let l = CLogger {
+            f,
+            user_data: opts.log_user_data,
+        };
+        o = o.logger(std::sync::Arc::new(move |level, m: &str| l.log(level, m)));
     }
     if opts.flags & EDGEID_OPEN_READ_ONLY != 0 {
         o = o.read_only(true);

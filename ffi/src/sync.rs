@@ -8,7 +8,7 @@ use crate::status::edgeid_status::{self, *};
 use crate::status::Failure;
 use engine::sync::{LocationStatus, Outcome, Progress, Refusal, UserRef};
 use engine::Error;
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 /// Size of a digest buffer: 64 lowercase hex digits (SHA-256) plus a NUL.
 pub const EDGEID_DIGEST_BUF: usize = 65;
@@ -95,6 +95,19 @@ pub type edgeid_progress_fn = Option<
         done: usize,
         total: usize,
     ),
+>;
+
+/// Progress callback of `edgeid_apply_delta_cancellable`: as `edgeid_progress_fn`, and its return
+/// value decides: 0 goes on, any other value cancels the apply (`EDGEID_ERR_CANCELLED`, nothing of
+/// the delta applied). See `edgeid_apply_delta_cancellable` for when a cancel takes effect.
+#[allow(non_camel_case_types)]
+pub type edgeid_progress_cancel_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        stage: edgeid_progress_stage,
+        done: usize,
+        total: usize,
+    ) -> c_int,
 >;
 
 /// Result of `edgeid_apply_delta`. Set `size = sizeof(edgeid_apply_result)` before the call (lets
@@ -288,6 +301,47 @@ pub unsafe extern "C" fn edgeid_apply_delta(
             delta_len,
             None,
             progress,
+            None,
+            user_data,
+            result,
+        )
+    }
+}
+
+/// `edgeid_apply_delta` (or `edgeid_apply_delta_signed` when `signature` is given) with a
+/// progress callback that may cancel: when `progress` returns non-zero the call returns
+/// `EDGEID_ERR_CANCELLED`, outcome `EDGEID_OUTCOME_NONE`, and nothing of the delta was applied
+/// (the sequence does not move; send it again later). A cancel during `EDGEID_PROGRESS_VALIDATING`
+/// stops the reports at once and takes effect when validation ends; the `EDGEID_PROGRESS_COMMITTING`
+/// report is the last chance: after it returns 0 the delta is committed. Everything else (result,
+/// other statuses, what the callback may call, thread safety) is as for `edgeid_apply_delta`.
+///
+/// # Safety
+/// As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (NULL with
+/// length 0: an unsigned delta).
+#[no_mangle]
+pub unsafe extern "C" fn edgeid_apply_delta_cancellable(
+    store: *mut edgeid_store,
+    delta: *const u8,
+    delta_len: usize,
+    signature: *const u8,
+    signature_len: usize,
+    progress: edgeid_progress_cancel_fn,
+    user_data: *mut c_void,
+    result: *mut edgeid_apply_result,
+) -> edgeid_status {
+    let signature =
+        (!(signature.is_null() && signature_len == 0)).then_some((signature, signature_len));
+    // SAFETY: the header contract of every argument is this function's.
+    unsafe {
+        apply(
+            "edgeid_apply_delta_cancellable",
+            store,
+            delta,
+            delta_len,
+            signature,
+            None,
+            progress,
             user_data,
             result,
         )
@@ -307,6 +361,7 @@ pub(crate) unsafe fn apply(
     delta_len: usize,
     signature: Option<(*const u8, usize)>,
     progress: edgeid_progress_fn,
+    cancellable: edgeid_progress_cancel_fn,
     user_data: *mut c_void,
     result: *mut edgeid_apply_result,
 ) -> edgeid_status {
@@ -356,8 +411,15 @@ pub(crate) unsafe fn apply(
                 // normally and does not close the store (documented).
                 unsafe { f(user_data, stage, done, total) };
             }
+            if let Some(f) = cancellable {
+                // SAFETY: as above, for `edgeid_apply_delta_cancellable`'s `progress`.
+                if unsafe { f(user_data, stage, done, total) } != 0 {
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            std::ops::ControlFlow::Continue(())
         };
-        match s.apply_signed_delta(bytes, envelope, &mut report) {
+        match s.apply_delta_cancellable(bytes, envelope, &mut report) {
             Ok(Outcome::Applied {
                 location,
                 sequence,

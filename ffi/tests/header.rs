@@ -15,13 +15,22 @@ fn header_path() -> PathBuf {
 }
 
 fn version_macros() -> String {
+    let num = |s: &str| s.parse::<u32>().expect("numeric version part");
+    let (major, minor, patch) = (
+        num(env!("CARGO_PKG_VERSION_MAJOR")),
+        num(env!("CARGO_PKG_VERSION_MINOR")),
+        num(env!("CARGO_PKG_VERSION_PATCH")),
+    );
+    let abi = if major == 0 { minor } else { major * 100 };
     format!(
-        "#define EDGEID_VERSION_MAJOR {}\n#define EDGEID_VERSION_MINOR {}\n#define EDGEID_VERSION_PATCH {}\n\
-         #define EDGEID_VERSION_STRING \"{}\"",
-        env!("CARGO_PKG_VERSION_MAJOR"),
-        env!("CARGO_PKG_VERSION_MINOR"),
-        env!("CARGO_PKG_VERSION_PATCH"),
+        "#define EDGEID_VERSION_MAJOR {major}\n#define EDGEID_VERSION_MINOR {minor}\n#define EDGEID_VERSION_PATCH {patch}\n\
+         #define EDGEID_VERSION_STRING \"{}\"\n\
+         /* MAJOR * 10000 + MINOR * 100 + PATCH: compare with edgeid_version_number() at run time. */\n\
+         #define EDGEID_VERSION_NUMBER {}\n\
+         /* The ABI: the minor while MAJOR is 0, then MAJOR * 100; compare with edgeid_abi_version(). */\n\
+         #define EDGEID_ABI_VERSION {abi}",
         env!("CARGO_PKG_VERSION"),
+        major * 10000 + minor * 100 + patch,
     )
 }
 

@@ -140,7 +140,8 @@ pub fn identify(
         .collect();
     let n = live.len();
     let c = req.params.candidates(n);
-    let parallel = n >= PARALLEL_MIN;
+    // Parallel loops only inside the store's pool (none when `threads = 1`: see `store::workers`).
+    let parallel = n >= PARALLEL_MIN && pool.is_some();
     let run = |f: &(dyn Fn() -> Result<Vec<(At, f32)>> + Sync)| match pool {
         Some(p) if parallel => p.install(f),
         _ => f(),

@@ -7,7 +7,7 @@ use super::segment::{
 use super::wal::{RowRef, WalOp};
 use super::Snapshot;
 use crate::catalog::{Catalog, CatalogOp};
-use crate::error::{Error, Result};
+use crate::error::{alloc, Error, Result};
 use crate::finger::enroll::prepare;
 use crate::finger::TemplateRef;
 use std::collections::HashSet;
@@ -143,15 +143,13 @@ pub(super) fn apply_ops(
     if !inserts.is_empty() {
         let base = tails.faces;
         tails.faces += inserts.len() as u64;
-        let block = tail_block(base, &killed_new, |id| {
-            FaceSegment::open(
-                FaceSegment::in_memory(super::segment::face::encode(
-                    id, &model, snap.dim, &inserts,
-                )),
-                Path::new("(face tail)"),
-            )
+        let bytes = FaceSegment::in_memory(super::segment::face::encode(
+            base, &model, snap.dim, &inserts,
+        )?)?;
+        let block = tail_block(base, &killed_new, |_| {
+            FaceSegment::open(bytes, Path::new("(face tail)"))
         });
-        push_tail(&mut snap.faces, block, shape);
+        push_tail(&mut snap.faces, block, shape)?;
     }
     if !finger_inserts.is_empty() {
         let finger_inserts: Vec<FingerRowIn<'_>> = finger_inserts
@@ -175,13 +173,11 @@ pub(super) fn apply_ops(
                 freq.update(t.summary(), true);
             }
         }
-        let block = tail_block(base, &fingers_killed_new, |id| {
-            FingerSegment::open(
-                FingerSegment::in_memory(finger::encode(id, &finger_inserts)),
-                Path::new("(finger tail)"),
-            )
+        let bytes = FingerSegment::in_memory(finger::encode(base, &finger_inserts)?)?;
+        let block = tail_block(base, &fingers_killed_new, |_| {
+            FingerSegment::open(bytes, Path::new("(finger tail)"))
         });
-        push_tail(&mut snap.fingers, block, shape);
+        push_tail(&mut snap.fingers, block, shape)?;
     }
     Ok(())
 }
@@ -198,7 +194,11 @@ fn tail_block<S: SegmentKind>(
 
 /// Appends a tail block and merges the newest blocks while the older is not more than twice the
 /// newer, like a binary counter (so there are O(log n) blocks).
-fn push_tail<S: SegmentKind>(segs: &mut Vec<SegState<S>>, block: SegState<S>, shape: Shape<'_>) {
+fn push_tail<S: SegmentKind>(
+    segs: &mut Vec<SegState<S>>,
+    block: SegState<S>,
+    shape: Shape<'_>,
+) -> Result<()> {
     segs.push(block);
     loop {
         let n = segs.len();
@@ -209,15 +209,20 @@ fn push_tail<S: SegmentKind>(segs: &mut Vec<SegState<S>>, block: SegState<S>, sh
         if !a.is_tail() || a.seg.rows() > 2 * b.seg.rows() {
             break;
         }
-        let merged = merge_tail(a, b, shape);
+        let merged = merge_tail(a, b, shape)?;
         segs.truncate(n - 2);
         segs.push(merged);
     }
+    Ok(())
 }
 
 /// Merges two adjacent tail blocks, keeping row numbering (dead rows are kept, marked dead).
-fn merge_tail<S: SegmentKind>(a: &SegState<S>, b: &SegState<S>, shape: Shape<'_>) -> SegState<S> {
-    let mut rows = Vec::with_capacity(a.seg.rows() + b.seg.rows());
+fn merge_tail<S: SegmentKind>(
+    a: &SegState<S>,
+    b: &SegState<S>,
+    shape: Shape<'_>,
+) -> Result<SegState<S>> {
+    let mut rows = alloc::with_capacity(a.seg.rows() + b.seg.rows(), "tail merge")?;
     let mut dead = Vec::new();
     for s in [a, b] {
         for r in 0..s.seg.rows() {
@@ -227,11 +232,9 @@ fn merge_tail<S: SegmentKind>(a: &SegState<S>, b: &SegState<S>, shape: Shape<'_>
             rows.push((&*s.seg, r));
         }
     }
-    tail_block(a.tail_base.expect("tail"), &dead, |id| {
-        S::open(
-            S::in_memory(S::encode_rows(id, &rows, shape)),
-            Path::new("(tail)"),
-            shape,
-        )
-    })
+    let base = a.tail_base.expect("tail");
+    let bytes = S::in_memory(S::encode_rows(base, &rows, shape)?)?;
+    Ok(tail_block(base, &dead, |_| {
+        S::open(bytes, Path::new("(tail)"), shape)
+    }))
 }

@@ -31,6 +31,7 @@ use super::apply::{apply_ops, Tails};
 use super::checkpoint::leaves_state_intact;
 use super::segment::{face, finger, FaceRowIn, FaceSegment, FingerRowIn, FingerSegment, SegState};
 use super::wal::{RowRef, WalOp};
+use super::workers::Workers;
 use super::{path_of, FileKind, Key, Snapshot, Store, Writer};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -82,6 +83,8 @@ pub(crate) struct Stager {
     piece_bytes: usize,
     /// Pieces encoded at once.
     parallel: usize,
+    /// The store's threads, which encode the pieces.
+    workers: Arc<Workers>,
     /// Next file id (taken from the manifest's `next_id`; the writer keeps it even on failure).
     pub(super) next_id: u64,
     faces: Pieces<FaceRow>,
@@ -127,6 +130,7 @@ impl Stager {
             dim: snap.dim,
             piece_bytes,
             parallel,
+            workers: store.workers.clone(),
             next_id,
             faces: Pieces::default(),
             fingers: Pieces::default(),
@@ -205,7 +209,7 @@ impl Stager {
             return;
         }
         let (model, dim) = (self.model.clone(), self.dim);
-        let encoded = encode_pieces(&pieces, |id, rows| {
+        let encoded = encode_pieces(&self.workers, &pieces, |id, rows| {
             let rows: Vec<FaceRowIn<'_>> = rows
                 .iter()
                 .map(|r| FaceRowIn {
@@ -220,8 +224,10 @@ impl Stager {
         });
         drop(pieces);
         for (id, bytes) in encoded {
-            let r = self.write(FileKind::FaceSegment(id), &bytes, |b, p| {
-                FaceSegment::open(b, p)
+            let r = bytes.and_then(|bytes| {
+                self.write(FileKind::FaceSegment(id), &bytes, |b, p| {
+                    FaceSegment::open(b, p)
+                })
             });
             match r {
                 Ok(seg) => self.face_segs.push(seg),
@@ -238,7 +244,7 @@ impl Stager {
         if pieces.is_empty() || self.error.is_some() {
             return;
         }
-        let encoded = encode_pieces(&pieces, |id, rows| {
+        let encoded = encode_pieces(&self.workers, &pieces, |id, rows| {
             let rows: Vec<FingerRowIn<'_>> = rows
                 .iter()
                 .map(|r| FingerRowIn {
@@ -255,8 +261,10 @@ impl Stager {
         });
         drop(pieces);
         for (id, bytes) in encoded {
-            let r = self.write(FileKind::FingerSegment(id), bytes.as_ref(), |b, p| {
-                FingerSegment::open(b, p)
+            let r = bytes.and_then(|bytes| {
+                self.write(FileKind::FingerSegment(id), bytes.as_ref(), |b, p| {
+                    FingerSegment::open(b, p)
+                })
             });
             match r {
                 Ok(seg) => self.finger_segs.push(seg),
@@ -354,14 +362,11 @@ fn put<R>(
 /// (quantisation of faces, layout of fingerprints), kept in one place so it runs where the
 /// store's parallel work runs.
 fn encode_pieces<R: Sync, E: Send>(
+    workers: &Workers,
     pieces: &[(u64, Vec<R>)],
-    encode: impl Fn(u64, &[R]) -> E + Sync,
+    encode: impl Fn(u64, &[R]) -> E + Sync + Send,
 ) -> Vec<(u64, E)> {
-    use rayon::prelude::*;
-    pieces
-        .par_iter()
-        .map(|(id, rows)| (*id, encode(*id, rows)))
-        .collect()
+    workers.map(pieces, 2, |(id, rows)| (*id, encode(*id, rows)))
 }
 
 /// The segments a stager wrote, as a snapshot lists them.

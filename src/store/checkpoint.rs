@@ -51,6 +51,16 @@ impl Store {
     ) -> Result<()> {
         let mut created = Vec::new();
         let r = self.rewrite_files(w, snap, compact, &mut created);
+        if r.is_ok() {
+            self.report(super::LogLevel::Info, || {
+                format!(
+                    "{}: {} new files, log generation {}",
+                    if compact { "compaction" } else { "checkpoint" },
+                    created.len(),
+                    w.manifest.wal_gen
+                )
+            });
+        }
         if let Err(e) = &r {
             if leaves_state_intact(e) {
                 for p in &created {
@@ -243,9 +253,13 @@ impl Store {
 }
 
 /// Rewrite errors raised before any file is switched (disk full, a damaged segment found while
-/// compacting): the store stays usable, so they do not latch the writer.
+/// compacting, no memory to build a segment): the store stays usable, so they do not latch the
+/// writer.
 pub(super) fn leaves_state_intact(e: &Error) -> bool {
-    matches!(e, Error::StorageFull { .. } | Error::Corrupt { .. })
+    matches!(
+        e,
+        Error::StorageFull { .. } | Error::Corrupt { .. } | Error::OutOfMemory { .. }
+    )
 }
 
 /// One index after a rewrite: its segments, its manifest list, and where moved rows went.
@@ -322,7 +336,7 @@ impl Rewrite<'_> {
         let mut start = 0;
         for end in ends {
             let id = self.take_id();
-            let bytes = S::encode_rows(id, &rows[start..end], self.shape);
+            let bytes = S::encode_rows(id, &rows[start..end], self.shape)?;
             let p = path_of(dir, S::file(id));
             write_file(fs, &p, bytes.as_ref())?;
             self.created.push(p.clone());

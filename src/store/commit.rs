@@ -6,7 +6,7 @@ use super::planner::{Keyed, Planner};
 use super::segment::build_keys;
 use super::wal::{self, WalOp};
 use super::{path_of, Change, Committed, FileKind, Store, Writer};
-use crate::error::{Error, Result};
+use crate::error::{alloc, Error, Result};
 use crate::face::normalize;
 use crate::finger::enroll::{prepare, Prepared};
 use crate::ids::check_id;
@@ -20,7 +20,8 @@ impl Store {
         self.check_writable()?;
         let dim = self.snapshot().dim;
         // Validate everything first: nothing is written for a refused batch.
-        let mut normalized: Vec<Option<Vec<f32>>> = Vec::with_capacity(changes.len());
+        let mut normalized: Vec<Option<Vec<f32>>> =
+            alloc::with_capacity(changes.len(), "commit batch")?;
         for (i, c) in changes.iter().enumerate() {
             let at = |e: Error| Error::Invalid(format!("change {i}: {}", strip_invalid(&e)));
             let (location, user, template) = c.ids();
@@ -45,14 +46,12 @@ impl Store {
                 _ => None,
             });
         }
-        // Fingerprint records are parsed and prepared (about 0.12 ms each) on all cores,
+        // Fingerprint records are parsed and prepared (about 0.12 ms each) on the store's threads,
         // before the writer lock is taken.
         let fingers: Vec<Option<Prepared>> = {
-            use rayon::prelude::*;
-            changes
-                .par_iter()
-                .enumerate()
-                .map(|(i, c)| match c {
+            let numbered: Vec<(usize, &Change)> = changes.iter().enumerate().collect();
+            self.workers()
+                .map(&numbered, 2, |&(i, c)| match c {
                     Change::PutFinger {
                         record,
                         format,
@@ -63,6 +62,7 @@ impl Store {
                         .map_err(|e| Error::Invalid(format!("change {i}: {e}"))),
                     _ => Ok(None),
                 })
+                .into_iter()
                 .collect::<Result<_>>()?
         };
         let puts = changes
@@ -220,18 +220,21 @@ impl Store {
                 self.commit_bulk(&mut w, &snap, &ops, catalog, stage, seq)?;
             }
             None => {
-                self.log(&mut w, seq, &ops)?;
-
-                // Durable: apply in memory and publish.
+                // The next snapshot is built before the log append, so a failure to build it
+                // (out of memory for a large batch's tail block) leaves nothing written: the
+                // commit is refused and the store is as it was. Only a durable record is
+                // published.
                 let mut new = (*snap).clone();
                 let mut tails = Tails {
                     faces: w.tail_next,
                     fingers: w.finger_tail_next,
                 };
-                let mut dirty = std::mem::take(&mut w.dirty);
-                apply_ops(&mut new, &ops, &mut tails, &mut dirty, Some(catalog))
-                    .expect("ops resolved against this snapshot");
+                let mut dirty = w.dirty.clone();
+                apply_ops(&mut new, &ops, &mut tails, &mut dirty, Some(catalog))?;
                 new.seq = seq;
+                self.log(&mut w, seq, &ops)?;
+
+                // Durable: publish.
                 w.dirty = dirty;
                 w.tail_next = tails.faces;
                 w.finger_tail_next = tails.fingers;

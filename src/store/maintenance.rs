@@ -97,6 +97,11 @@ impl Store {
     /// Keeps the error of housekeeping that failed for `stats`; clears it when housekeeping
     /// succeeds, unless an erasure is still due (a plain checkpoint does not do that work).
     pub(super) fn note_maintenance(&self, w: &mut Writer, r: &Result<()>) {
+        if let Err(e) = r {
+            self.report(super::LogLevel::Error, || {
+                format!("housekeeping failed, kept for retry by the next commit or maintain: {e}")
+            });
+        }
         w.maintenance = match r {
             Err(e) => Some(e.to_string()),
             Ok(()) if self.erase_due(w) => w.maintenance.take(),

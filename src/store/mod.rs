@@ -86,17 +86,19 @@ mod snapshot;
 mod stats;
 mod upgrade;
 mod wal;
+pub mod workers;
 
 pub use change::{Change, Committed};
 pub use files::FileKind;
 pub use options::{
-    Clock, OpenOptions, DEFAULT_BULK_ROWS, DEFAULT_MAX_DELTA_BYTES, DEFAULT_MAX_SEGMENT_BYTES,
-    DEFAULT_MEMORY_BUDGET,
+    Clock, LogLevel, Logger, OpenOptions, DEFAULT_BULK_ROWS, DEFAULT_MAX_DELTA_BYTES,
+    DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_MEMORY_BUDGET,
 };
 pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
 pub use wal::RowRef;
+pub use workers::Workers;
 
 pub(crate) use planner::Planner;
 pub(crate) use segment::SegState;
@@ -110,7 +112,6 @@ use segment::{tail_rows, Mapped};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 /// (location, user, template): a template's ids.
 type Key = (String, String, String);
@@ -143,6 +144,8 @@ struct Writer {
     /// Files no longer named by the manifest, waiting until no snapshot maps them.
     graveyard: Vec<(Option<Mapped>, PathBuf)>,
     poisoned: Option<String>,
+    /// The poisoning was reported to the logger (once).
+    poison_logged: bool,
 }
 
 /// A store directory, open for reading and writing.
@@ -153,9 +156,8 @@ pub struct Store {
     code_keys: Arc<dyn keys::CodeKeys>,
     opts: OpenOptions,
     kernels: Kernels,
-    pool: Option<rayon::ThreadPool>,
-    /// Search threads that have exited (a closed store waits for all of them).
-    pool_exited: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    /// The store's threads: every parallel loop runs on them (see `workers`).
+    workers: Arc<Workers>,
     current: RwLock<Arc<Snapshot>>,
     /// Replaced snapshots that searches may still hold; freed by the writer (see `publish`).
     retired: Mutex<Vec<Arc<Snapshot>>>,
@@ -171,20 +173,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({})", self.dir.display())
-    }
-}
-
-impl Drop for Store {
-    /// Closing a store stops its search threads and waits (up to 5 s) until they are gone, so an
-    /// embedding process (or valgrind) sees no thread of edgeid outlive the store.
-    fn drop(&mut self) {
-        if let Some(pool) = self.pool.take() {
-            let n = pool.current_num_threads();
-            drop(pool);
-            let (count, cv) = &*self.pool_exited;
-            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = cv.wait_timeout_while(guard, Duration::from_secs(5), |c| *c < n);
-        }
     }
 }
 
@@ -238,7 +226,21 @@ impl Store {
 
     /// The search thread pool (None: searches run on the calling thread).
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
-        self.pool.as_ref()
+        self.workers.pool()
+    }
+
+    /// The store's threads ([`OpenOptions::threads`]): every parallel loop of the library runs
+    /// on them through [`Workers::install`] or [`Workers::map`], never on rayon's global pool, and
+    /// closing the store joins them (see `workers`).
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    /// Reports an event to the store's logger ([`OpenOptions::logger`]), if it has one.
+    pub(crate) fn report(&self, level: LogLevel, message: impl FnOnce() -> String) {
+        if let Some(l) = &self.opts.logger {
+            l(level, &message());
+        }
     }
 
     /// The store's event journal (`<store>/journal/`): decisions, applied and refused deltas,
@@ -296,9 +298,18 @@ impl Store {
     /// The writer's state, for every write: refused on a read-only or poisoned store.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.check_writable()?;
-        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = &w.poisoned {
-            return Err(Error::Poisoned(p.clone()));
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = w.poisoned.clone() {
+            if !w.poison_logged {
+                w.poison_logged = true;
+                self.report(LogLevel::Error, || {
+                    format!(
+                        "store {} refuses writes until reopened: {p}",
+                        self.dir.display()
+                    )
+                });
+            }
+            return Err(Error::Poisoned(p));
         }
         Ok(w)
     }

@@ -8,7 +8,9 @@ use super::maintenance::Unerased;
 use super::manifest::{self, write_manifest, Manifest};
 use super::segment::{FaceSegment, FingerSegment, Mapped, SegState, SegmentKind, Shape};
 use super::wal::{self, WalOp};
-use super::{path_of, FileKind, OpenOptions, Published, Snapshot, Store, Writer};
+use super::{
+    path_of, FileKind, LogLevel, OpenOptions, Published, Snapshot, Store, Workers, Writer,
+};
 use crate::catalog::{code_key_id, Catalog, CatalogOp, Hash};
 use crate::error::{Error, Result};
 use crate::face::DIM_RANGE;
@@ -137,7 +139,28 @@ impl Store {
                 .iter()
                 .any(|s| s.seg.prepared_version() != TEMPLATE_VERSION);
         let legacy_keys = std::mem::take(&mut l.legacy_keys);
+        let torn = l.file_len - l.valid_len;
         let store = finish(dir, opts, l, wal, graveyard, lock)?;
+        store.report(LogLevel::Info, || {
+            let snap = store.snapshot();
+            format!(
+                "opened store {}: sequence {}, {} face and {} fingerprint templates",
+                dir.display(),
+                snap.seq(),
+                snap.faces.iter().map(|s| s.live_count).sum::<usize>(),
+                snap.fingers.iter().map(|s| s.live_count).sum::<usize>()
+            )
+        });
+        if torn > 0 {
+            store.report(LogLevel::Warn, || {
+                format!("recovery: cut a torn log tail of {torn} bytes (a commit interrupted before it was durable)")
+            });
+        }
+        if scrubbed {
+            store.report(LogLevel::Warn, || {
+                "recovery: scrubbed leftovers of an interrupted checkpoint".to_string()
+            });
+        }
         // Code keys of an older build (in its catalog file or log) move to the key provider, and
         // a checkpoint rewrites the catalog and log without them (scrubbing the old files); keys
         // no location uses any more (or left by a commit a crash lost) are dropped.
@@ -356,31 +379,13 @@ fn finish(
     // The journal, under the writer lock (created on the first open; an older store gets an
     // empty one).
     let journal = crate::journal::Journal::open(&dir.join(crate::journal::DIR), opts.journal())?;
-    let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
-    let pool = if opts.threads > 1 {
-        let ex = exited.clone();
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(opts.threads)
-                .thread_name(|i| format!("edgeid-search-{i}"))
-                .exit_handler(move |_| {
-                    let (n, cv) = &*ex;
-                    *n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    cv.notify_all();
-                })
-                .build()
-                .map_err(|e| Error::Invalid(format!("cannot start search threads: {e}")))?,
-        )
-    } else {
-        None
-    };
+    let workers = Arc::new(Workers::new(opts.threads)?);
     Ok(Store {
         dir: dir.to_path_buf(),
         fs: opts.fs.clone(),
         code_keys,
         kernels,
-        pool,
-        pool_exited: exited,
+        workers,
         current: RwLock::new(Arc::new(l.snap)),
         retired: Mutex::new(Vec::new()),
         published: Mutex::new(Published {
@@ -402,6 +407,7 @@ fn finish(
             maintenance: None,
             graveyard,
             poisoned: None,
+            poison_logged: false,
         }),
         opts,
         journal,

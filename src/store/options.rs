@@ -10,6 +10,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A wall clock (see [`OpenOptions::clock`]).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// How much a log line matters (see [`OpenOptions::logger`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Something failed and is kept for retry, or the store refuses writes until reopened.
+    Error = 1,
+    /// Something was refused (a delta) or repaired (a torn log tail cut at open).
+    Warn = 2,
+    /// A normal event worth a line in a terminal's log (open, checkpoint, compaction).
+    Info = 3,
+}
+
+/// The vendor's logger: called with a level and one line of text, on the thread of the store
+/// call that produced it (calls from different threads may be concurrent). It must not call the
+/// store's writing functions (see [`OpenOptions::logger`]).
+pub type Logger = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 /// Default of [`OpenOptions::max_delta_bytes`]: 64 MiB. A full synchronisation of 10,000 users
 /// with one 512-d face each is about 29 MB (`edgeid bench sync`), 37 MB with two fingerprints
 /// each, so this fits a large site with room to grow, while bounding what one delta may cost in
@@ -51,6 +67,7 @@ pub struct OpenOptions {
     pub(super) max_segment_bytes: usize,
     pub(super) memory_budget: usize,
     pub(super) bulk_rows: usize,
+    pub(super) logger: Option<Logger>,
 }
 
 impl Default for OpenOptions {
@@ -72,6 +89,7 @@ impl Default for OpenOptions {
             max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             bulk_rows: DEFAULT_BULK_ROWS,
+            logger: None,
         }
     }
 }
@@ -212,6 +230,15 @@ impl OpenOptions {
     /// keep the one-append, one-fdatasync path.
     pub fn bulk_rows(mut self, n: usize) -> Self {
         self.bulk_rows = n.max(1);
+        self
+    }
+    /// Where the store reports the events a firmware engineer wants in the terminal's log
+    /// (default: nowhere): open and what recovery did (a torn log tail cut, leftovers of an
+    /// interrupted checkpoint scrubbed), checkpoints and compactions, housekeeping failures kept
+    /// for retry, a store poisoned by an I/O failure, refused deltas. Per store, not per process:
+    /// two stores may log to two places, and nothing global is set.
+    pub fn logger(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
         self
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.

@@ -18,7 +18,6 @@ impl Store {
     /// The work is committed in batches and checkpointed; a crash in between repeats the rest on
     /// the next open (putting an identical template is a no-op).
     pub(super) fn upgrade(&self, from_catalog: bool) -> Result<()> {
-        use rayon::prelude::*;
         struct Todo {
             key: Key,
             source: Vec<u8>,
@@ -63,10 +62,9 @@ impl Store {
         }
         drop(snap);
         for batch in todo.chunks(4096) {
-            let prepared: Vec<Option<Prepared>> = batch
-                .par_iter()
-                .map(|t| prepare(&t.source, Some(t.format), Some(t.position)).ok())
-                .collect();
+            let prepared: Vec<Option<Prepared>> = self.workers().map(batch, 2, |t| {
+                prepare(&t.source, Some(t.format), Some(t.position)).ok()
+            });
             self.commit_plan(|p| {
                 for (t, f) in batch.iter().zip(prepared) {
                     let (l, u, id) = &t.key;

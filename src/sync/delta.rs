@@ -14,6 +14,7 @@ use crate::catalog::{Door, Hash, Schedule, UserRecord};
 use crate::finger::enroll::{prepare, Prepared};
 use crate::finger::Format;
 use crate::ids::check_id;
+use crate::store::Workers;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
 /// The version this build reads.
@@ -215,7 +216,21 @@ pub(super) struct Ctx<'k> {
 
 /// Parses and validates a delta. `model`/`dim` are the store's; `current_key` keys codes with the
 /// location's code key before this delta (a full delta may bring its own, which then keys them).
+/// Fingerprints are prepared on the caller's thread ([`parse_on`] uses a store's threads).
 pub fn parse<'k>(
+    json: &mut [u8],
+    model: &str,
+    dim: usize,
+    current_key: impl FnOnce(&str) -> Option<Box<dyn CodeMac + 'k>>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> R<Delta> {
+    let sequential = Workers::new(1).map_err(|e| Refusal::Parse(e.to_string()))?;
+    parse_on(&sequential, json, model, dim, current_key, progress)
+}
+
+/// [`parse`], preparing the delta's fingerprints on `workers` (a store's threads).
+pub fn parse_on<'k>(
+    workers: &Workers,
     json: &mut [u8],
     model: &str,
     dim: usize,
@@ -327,7 +342,7 @@ pub fn parse<'k>(
         }
     }
     progress(changes.len(), changes.len());
-    prepare_fingers(&mut ops, 0)?;
+    prepare_fingers(workers, &mut ops, 0)?;
     let non_integer = |w| {
         bad(
             "",
@@ -411,10 +426,9 @@ pub(super) fn full_refuses_deletes(kind: Kind, op: &Op, path: &str) -> R<()> {
 }
 
 /// Prepares every fingerprint template of `ops` (changes `first..` of the delta) for the finger
-/// index (about 0.12 ms each, so on all cores). A record that cannot be read refuses the delta,
-/// naming it.
-pub(super) fn prepare_fingers(ops: &mut [Op], first: usize) -> R<()> {
-    use rayon::prelude::*;
+/// index (about 0.12 ms each, so on the store's threads). A record that cannot be read refuses
+/// the delta, naming it.
+pub(super) fn prepare_fingers(workers: &Workers, ops: &mut [Op], first: usize) -> R<()> {
     let jobs: Vec<(usize, usize)> = ops
         .iter()
         .enumerate()
@@ -423,22 +437,19 @@ pub(super) fn prepare_fingers(ops: &mut [Op], first: usize) -> R<()> {
             _ => Vec::new(),
         })
         .collect();
-    let prepared: Vec<R<Prepared>> = jobs
-        .par_iter()
-        .map(|&(i, j)| {
-            let Op::UpsertUser(u, _, _) = &ops[i] else {
-                unreachable!("jobs name user ops")
-            };
-            let f = &u.fingers[j];
-            let format = Format::from_standard_name(&f.format);
-            prepare(&f.data, format, Some(f.position)).map_err(|e| {
-                bad(
-                    format!("changes[{}].user.fingers[{j}].data", first + i),
-                    format!("fingerprint template {:?}: {e}", f.id),
-                )
-            })
+    let prepared: Vec<R<Prepared>> = workers.map(&jobs, 2, |&(i, j)| {
+        let Op::UpsertUser(u, _, _) = &ops[i] else {
+            unreachable!("jobs name user ops")
+        };
+        let f = &u.fingers[j];
+        let format = Format::from_standard_name(&f.format);
+        prepare(&f.data, format, Some(f.position)).map_err(|e| {
+            bad(
+                format!("changes[{}].user.fingers[{j}].data", first + i),
+                format!("fingerprint template {:?}: {e}", f.id),
+            )
         })
-        .collect();
+    });
     for (&(i, _), t) in jobs.iter().zip(prepared) {
         if let Op::UpsertUser(_, _, fingers) = &mut ops[i] {
             fingers.push(t?);

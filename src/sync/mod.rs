@@ -41,11 +41,12 @@ pub use trust::LocationKeys;
 pub const EMPTY_DIGEST: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 use crate::error::{Error, Result};
 use crate::journal::{DeltaKind, EventKind};
-use crate::store::Store;
+use crate::store::{LogLevel, Store};
 
 /// Longest refusal message a `DeltaRefused` event keeps (bytes; longer ones are cut).
 const MAX_EVENT_MESSAGE: usize = 4096;
 use delta::{Kind, Op};
+use std::ops::ControlFlow;
 
 /// What happened to an accepted delta.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +184,45 @@ impl Store {
         signature: Option<&[u8]>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Outcome> {
+        self.apply_delta_cancellable(json, signature, &mut |p| {
+            progress(p);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Store::apply_signed_delta`] with a progress callback that may cancel: returning
+    /// `ControlFlow::Break(())` stops the apply with [`Error::Cancelled`] and nothing of the
+    /// delta applied. A cancel during [`Progress::Validating`] takes effect when validation ends
+    /// (before anything is committed); the last chance is the [`Progress::Committing`] report,
+    /// after which the delta is committed whatever the callback returns later.
+    pub fn apply_delta_cancellable(
+        &self,
+        json: &[u8],
+        signature: Option<&[u8]>,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<Outcome> {
+        let r = self.apply_delta_checked(json, signature, progress);
+        match &r {
+            Err(Error::Refused(why)) => self.report(LogLevel::Warn, || {
+                format!(
+                    "delta of {} bytes refused, nothing applied: {why}",
+                    json.len()
+                )
+            }),
+            Err(Error::Cancelled) => self.report(LogLevel::Info, || {
+                "delta apply cancelled by the caller, nothing applied".to_string()
+            }),
+            _ => {}
+        }
+        r
+    }
+
+    fn apply_delta_checked(
+        &self,
+        json: &[u8],
+        signature: Option<&[u8]>,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<Outcome> {
         self.check_writable()?;
         let mut location = None;
         let r = self.apply_signed_delta_inner(json, signature, progress, &mut location);
@@ -215,7 +255,7 @@ impl Store {
         &self,
         json: &[u8],
         signature: Option<&[u8]>,
-        progress: &mut dyn FnMut(Progress),
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
         location: &mut Option<String>,
     ) -> Result<Outcome> {
         let limit = self.max_delta_bytes();
@@ -257,16 +297,18 @@ impl Store {
         &self,
         json: &[u8],
         signer: Option<&signature::PublicKey>,
-        progress: &mut dyn FnMut(Progress),
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
         location: &mut Option<String>,
     ) -> Result<Option<Outcome>> {
+        let mut cancelled = false;
         let snap = self.snapshot();
-        let mut buf = json.to_vec();
+        let mut buf = crate::error::alloc::copy(json, "delta copy")?;
         let mut parse_key = None;
         let mut parsed_at = None;
         let failed = std::cell::RefCell::new(None);
         let keys = self.code_keys();
-        let d = delta::parse(
+        let d = delta::parse_on(
+            self.workers(),
             &mut buf,
             snap.model(),
             snap.dim(),
@@ -281,7 +323,11 @@ impl Store {
                     }) as Box<dyn canonical::CodeMac>
                 })
             },
-            &mut |done, total| progress(Progress::Validating { done, total }),
+            &mut |done, total| {
+                if !cancelled && progress(Progress::Validating { done, total }).is_break() {
+                    cancelled = true;
+                }
+            },
         )
         .map_err(refused);
         // The copy held plain access codes: wipe it before anything else happens.
@@ -298,6 +344,9 @@ impl Store {
                     .and_then(|s| s.code_key_id)
             });
             return if now != parse_key { Ok(None) } else { Err(e) };
+        }
+        if cancelled {
+            return Err(Error::Cancelled);
         }
         let mut d = d?;
         // The prepared fingerprints (13–17 KB each) move into the plan instead of being copied.
@@ -320,8 +369,8 @@ impl Store {
             .location(&d.location)
             .and_then(|s| s.deltas.get(&d.sequence))
             .is_some_and(|h| d.same_as(h));
-        if !known && sequence_rule(&d, last).is_ok() {
-            progress(Progress::Committing);
+        if !known && sequence_rule(&d, last).is_ok() && progress(Progress::Committing).is_break() {
+            return Err(Error::Cancelled);
         }
         drop(snap);
         let mut outcome = None;

@@ -417,7 +417,7 @@ impl Store {
                                   piece: &mut Vec<Op>,
                                   first: usize|
              -> Result<()> {
-                delta::prepare_fingers(piece, first).map_err(refused)?;
+                delta::prepare_fingers(self.workers(), piece, first).map_err(refused)?;
                 let n = piece.len();
                 for (j, mut op) in piece.drain(..).enumerate() {
                     let prepared = match &mut op {

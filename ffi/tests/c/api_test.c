@@ -21,7 +21,7 @@ static int one_thread_only;
 /* Compile-time checks that this compiler lays the structs out as Rust does. */
 typedef char check_options_v1[EDGEID_OPEN_OPTIONS_SIZE_V1 == 12 ? 1 : -1];
 #if UINTPTR_MAX == 0xffffffffffffffffu
-typedef char check_options_size[sizeof(edgeid_open_options) == 24 ? 1 : -1];
+typedef char check_options_size[sizeof(edgeid_open_options) == 40 ? 1 : -1];
 typedef char check_hit_size[sizeof(edgeid_hit) == 232 ? 1 : -1];
 typedef char check_stats_size[sizeof(edgeid_stats) == 136 ? 1 : -1];
 #endif
@@ -38,6 +38,9 @@ static void test_static_info(void) {
     char buf[64];
     unsigned code;
     CHECK(strcmp(edgeid_version(), EDGEID_VERSION_STRING) == 0);
+    CHECK(edgeid_version_number() == EDGEID_VERSION_NUMBER);
+    CHECK(edgeid_version_number() == EDGEID_VERSION_MAJOR * 10000 + EDGEID_VERSION_MINOR * 100 + EDGEID_VERSION_PATCH);
+    CHECK(edgeid_abi_version() == EDGEID_ABI_VERSION);
     snprintf(buf, sizeof buf, "%d.%d.%d", EDGEID_VERSION_MAJOR, EDGEID_VERSION_MINOR,
              EDGEID_VERSION_PATCH);
     CHECK(strcmp(buf, EDGEID_VERSION_STRING) == 0);
@@ -46,10 +49,11 @@ static void test_static_info(void) {
     CHECK(strncmp(edgeid_status_str(EDGEID_OK), "EDGEID_OK", 9) == 0);
     CHECK(strncmp(edgeid_status_str(EDGEID_ERR_CLOSED), "EDGEID_ERR_CLOSED", 17) == 0);
     CHECK(EDGEID_ERR_READ_ONLY == 20); /* appended, nothing renumbered */
-    for (code = 0; code <= EDGEID_ERR_READ_ONLY; code++) { /* the last code */
+    CHECK(EDGEID_ERR_OUT_OF_MEMORY == 21 && EDGEID_ERR_CANCELLED == 22);
+    for (code = 0; code <= EDGEID_ERR_CANCELLED; code++) { /* the last code */
         CHECK(strncmp(edgeid_status_str(code), "EDGEID_", 7) == 0);
     }
-    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_READ_ONLY + 1), "unknown edgeid status code") == 0);
+    CHECK(strcmp(edgeid_status_str(EDGEID_ERR_CANCELLED + 1), "unknown edgeid status code") == 0);
     CHECK(strcmp(edgeid_status_str(0xffffffffu), "unknown edgeid status code") == 0);
     /* No failure on this thread yet. */
     memset(buf, 'x', sizeof buf);

@@ -31,7 +31,7 @@
 //! Versions: 1 is the first and only one (oldest supported = newest = 1). A change of layout bumps
 //! [`SEGMENT_VERSION`] and adds a fixture under `testdata/formats/`.
 
-use crate::error::{Error, Result};
+use crate::error::{alloc, Error, Result};
 use crate::face::{dims4, quantize, quantize4};
 use crate::ids::MAX_MODEL_LEN;
 use crate::mmap::Bytes;
@@ -147,13 +147,13 @@ fn align64(n: usize) -> usize {
 }
 
 /// Encodes rows into the bytes of a segment file. Deterministic: the same rows give the same bytes.
-pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) -> Vec<u8> {
+pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) -> Result<Vec<u8>> {
     let stride = code_stride(dim);
     let mut users: Vec<(u32, &str)> = Vec::new();
     let mut user_ix: HashMap<(&str, &str), u32> = HashMap::new();
     let mut locs: Vec<&str> = Vec::new();
     let mut loc_ix: HashMap<&str, u32> = HashMap::new();
-    let mut row_user = Vec::with_capacity(rows.len());
+    let mut row_user = alloc::with_capacity(rows.len(), "face segment rows")?;
     for r in rows {
         let l = *loc_ix.entry(r.location).or_insert_with(|| {
             locs.push(r.location);
@@ -181,11 +181,12 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) 
 
     let n = rows.len();
     let half = dims4(dim) / 2;
-    let mut params = vec![0f32; 3 * n];
-    let mut codes = vec![0u8; n * stride];
-    let mut params4 = vec![0f32; 3 * n];
-    let mut codes4 = vec![0u8; n * half];
-    let mut vectors = Vec::with_capacity(n * dim);
+    let what = "face segment";
+    let mut params = alloc::filled(3 * n, 0f32, what)?;
+    let mut codes = alloc::filled(n * stride, 0u8, what)?;
+    let mut params4 = alloc::filled(3 * n, 0f32, what)?;
+    let mut codes4 = alloc::filled(n * half, 0u8, what)?;
+    let mut vectors = alloc::with_capacity(n * dim, what)?;
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.vector.len(), dim, "segment row of wrong dimension");
         if let Some((src, sr)) = r.from.filter(|(src, _)| src.dim() == dim) {
@@ -227,7 +228,9 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) 
         bytemuck::cast_slice(&params4),
         &codes4,
     ];
-    let mut out = vec![0u8; HEADER_LEN];
+    let total = parts.iter().fold(HEADER_LEN, |at, p| align64(at) + p.len());
+    let mut out = alloc::with_capacity(align64(total), what)?;
+    out.resize(HEADER_LEN, 0);
     let mut hdr = SegHeader::zeroed();
     for (i, p) in parts.iter().enumerate() {
         out.resize(align64(out.len()), 0);
@@ -249,7 +252,7 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) 
     hdr.payload_crc = crc32c::crc32c(&out[HEADER_LEN..]);
     hdr.header_crc = crc32c::crc32c(&bytemuck::bytes_of(&hdr)[..HEADER_LEN - 4]);
     out[..HEADER_LEN].copy_from_slice(bytemuck::bytes_of(&hdr));
-    out
+    Ok(out)
 }
 
 fn tables_crc(bytes: &[u8], hdr: &SegHeader) -> u32 {
@@ -603,7 +606,7 @@ mod tests {
                 from: None,
             })
             .collect();
-        encode(7, "test-model", 16, &rin)
+        encode(7, "test-model", 16, &rin).unwrap()
     }
 
     #[test]

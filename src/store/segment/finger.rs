@@ -25,7 +25,7 @@
 //!
 //! Versions: 1 is the first and only one. A change of layout bumps [`FINGER_SEGMENT_VERSION`].
 
-use crate::error::{Error, Result};
+use crate::error::{alloc, Error, Result};
 use crate::finger::prefilter::{Frequencies, PF_WORDS};
 use crate::finger::{Format, TemplateRef};
 use crate::mmap::{AlignedBuf, Bytes};
@@ -145,8 +145,8 @@ pub fn row_bytes(
 
 /// Serialises a finger segment. Records must be whole prepared templates (checked by the caller:
 /// the writer prepares them, replay and rewrites copy checked ones).
-pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> AlignedBuf {
-    let mut entries = Vec::with_capacity(rows.len());
+pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> Result<AlignedBuf> {
+    let mut entries = alloc::with_capacity(rows.len(), "finger segment rows")?;
     let mut ids = Vec::new();
     let mut freq = Frequencies::default();
     let mut rec_off = 0u64;
@@ -182,7 +182,7 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> AlignedBuf {
     let summaries_at = HEADER_LEN + ROW_LEN * n + ids.len() + FREQ_LEN;
     let records_at = summaries_at + SUMMARY_LEN * n;
     let total = records_at + rec_off as usize + sources_len as usize;
-    let mut buf = AlignedBuf::zeroed(total);
+    let mut buf = AlignedBuf::try_zeroed(total, "finger segment")?;
     let out = buf.as_mut_bytes();
     let mut at = HEADER_LEN;
     for part in [
@@ -225,7 +225,7 @@ pub fn encode(segment_id: u64, rows: &[FingerRowIn<'_>]) -> AlignedBuf {
     };
     h.header_crc = crc32c::crc32c(&bytemuck::bytes_of(&h)[..HEADER_LEN - 4]);
     out[..HEADER_LEN].copy_from_slice(bytemuck::bytes_of(&h));
-    buf
+    Ok(buf)
 }
 
 /// The prefilter summary inside a prepared record.
@@ -497,7 +497,7 @@ mod tests {
                 format: Format::IsoCardCompact,
             },
         ];
-        let bytes = encode(7, &rows).to_vec();
+        let bytes = encode(7, &rows).unwrap().to_vec();
         let p = Path::new("test.fsg");
         let s = FingerSegment::open(Bytes::copy_from(&bytes), p).unwrap();
         s.verify_payload().unwrap();
@@ -535,7 +535,7 @@ mod tests {
         r[last] ^= 0x40;
         let s = FingerSegment::open(Bytes::copy_from(&r), p).unwrap();
         assert!(s.verify_payload().is_err());
-        let e = encode(1, &[]).freeze();
+        let e = encode(1, &[]).unwrap().freeze();
         assert_eq!(
             FingerSegment::open(Bytes::copy_from(&e), p).unwrap().rows(),
             0

@@ -19,7 +19,7 @@ use super::bitmap::Bitmap;
 use super::files::FileKind;
 use super::wal::RowRef;
 use super::{key, Key};
-use crate::error::{Error, Result};
+use crate::error::{alloc, Error, Result};
 use crate::mmap::Bytes;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,9 +44,9 @@ pub(crate) trait SegmentKind: Sized + Send + Sync + 'static {
     /// fit the store's `shape`.
     fn open(bytes: Bytes, path: &Path, shape: Shape<'_>) -> Result<Self>;
     /// A new segment `id` holding the given rows of existing segments, in that order.
-    fn encode_rows(id: u64, rows: &[(&Self, usize)], shape: Shape<'_>) -> Self::Encoded;
+    fn encode_rows(id: u64, rows: &[(&Self, usize)], shape: Shape<'_>) -> Result<Self::Encoded>;
     /// Encoded bytes as an in-memory file (for tail blocks).
-    fn in_memory(e: Self::Encoded) -> Bytes;
+    fn in_memory(e: Self::Encoded) -> Result<Bytes>;
     /// Segment id (for the tail: the tail row number of row 0).
     fn id(&self) -> u64;
     /// Rows, live or dead.
@@ -109,12 +109,13 @@ impl SegmentKind for FaceSegment {
         }
         Ok(seg)
     }
-    fn encode_rows(id: u64, rows: &[(&Self, usize)], shape: Shape<'_>) -> Vec<u8> {
-        let rows: Vec<FaceRowIn<'_>> = rows.iter().map(|&(s, r)| FaceRowIn::of(s, r)).collect();
-        face::encode(id, shape.model, shape.dim, &rows)
+    fn encode_rows(id: u64, rows: &[(&Self, usize)], shape: Shape<'_>) -> Result<Vec<u8>> {
+        let mut v = alloc::with_capacity(rows.len(), "segment rows")?;
+        v.extend(rows.iter().map(|&(s, r)| FaceRowIn::of(s, r)));
+        face::encode(id, shape.model, shape.dim, &v)
     }
-    fn in_memory(e: Vec<u8>) -> Bytes {
-        Bytes::copy_from(&e)
+    fn in_memory(e: Vec<u8>) -> Result<Bytes> {
+        Bytes::try_copy_from(&e, "in-memory face segment")
     }
     fn id(&self) -> u64 {
         FaceSegment::id(self)
@@ -146,12 +147,13 @@ impl SegmentKind for FingerSegment {
     fn open(bytes: Bytes, path: &Path, _: Shape<'_>) -> Result<Self> {
         FingerSegment::open(bytes, path)
     }
-    fn encode_rows(id: u64, rows: &[(&Self, usize)], _: Shape<'_>) -> Self::Encoded {
-        let rows: Vec<FingerRowIn<'_>> = rows.iter().map(|&(s, r)| FingerRowIn::of(s, r)).collect();
-        finger::encode(id, &rows)
+    fn encode_rows(id: u64, rows: &[(&Self, usize)], _: Shape<'_>) -> Result<Self::Encoded> {
+        let mut v = alloc::with_capacity(rows.len(), "segment rows")?;
+        v.extend(rows.iter().map(|&(s, r)| FingerRowIn::of(s, r)));
+        finger::encode(id, &v)
     }
-    fn in_memory(e: Self::Encoded) -> Bytes {
-        e.freeze()
+    fn in_memory(e: Self::Encoded) -> Result<Bytes> {
+        Ok(e.freeze())
     }
     fn id(&self) -> u64 {
         FingerSegment::id(self)
