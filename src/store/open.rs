@@ -372,6 +372,7 @@ fn finish(
         None
     };
     Ok(Store {
+        layered: std::sync::OnceLock::new(),
         dir: dir.to_path_buf(),
         fs: opts.fs.clone(),
         code_keys,

@@ -367,10 +367,7 @@ impl Store {
                         for (f, t) in u.fingers.iter().zip(std::mem::take(&mut prepared[i])) {
                             p.put_finger(&loc, &u.id, &f.id, t, f.data.clone());
                         }
-                        p.apply_catalog(CatalogOp::PutUser {
-                            location: loc.clone(),
-                            user: u.clone(),
-                        });
+                        p.apply_catalog(CatalogOp::put_user(loc.clone(), u.clone()));
                     }
                     Op::DeleteUser(id) => {
                         let exists = p
@@ -406,10 +403,9 @@ impl Store {
                             id: id.clone(),
                         });
                     }
-                    Op::UpsertDoor(x) => p.apply_catalog(CatalogOp::PutDoor {
-                        location: loc.clone(),
-                        door: x.clone(),
-                    }),
+                    Op::UpsertDoor(x) => {
+                        p.apply_catalog(CatalogOp::put_door(loc.clone(), x.clone()))
+                    }
                     Op::DeleteDoor(id) => {
                         if !p
                             .catalog()
