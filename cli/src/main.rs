@@ -11,6 +11,7 @@ mod bench_finger;
 mod bench_sync;
 #[cfg(feature = "vision")]
 mod bench_vision;
+mod decide_cmds;
 mod deltas;
 mod demo;
 #[cfg(feature = "vision")]
@@ -79,6 +80,9 @@ enum Cmd {
     /// none does (so scripts can test it), also 1 on errors (with a message on stderr).
     #[command(subcommand)]
     Lookup(LookupCmd),
+    /// May this person pass this door now? Decide from what the readers collected (exit 1 when
+    /// denied, with the reason).
+    Decide(decide_cmds::DecideArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -230,6 +234,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "vision")]
         Cmd::Bench(BenchCmd::Vision(a)) => finish(out, bench_vision::run(&a)),
         Cmd::Demo(a) => finish(out, demo::run(&a, out)),
+        Cmd::Decide(a) => finish(out, decide_cmds::decide(&a)),
     }
 }
 
