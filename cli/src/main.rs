@@ -7,6 +7,7 @@
 
 mod args;
 mod bench;
+mod bench_decide;
 mod bench_finger;
 mod bench_sync;
 #[cfg(feature = "vision")]
@@ -187,6 +188,9 @@ enum BenchCmd {
     Finger(bench_finger::BenchFingerArgs),
     /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
     Sync(bench_sync::BenchSyncArgs),
+    /// The door decision: by card and by code (alone and concurrent), and with a face over a
+    /// large gallery (search vs. decision).
+    Decide(bench_decide::BenchDecideArgs),
     /// Face image to template: per-stage medians on the test photos, the Python onnxruntime
     /// pipeline's stages in the same run, memory, and missed small faces per detector size.
     #[cfg(feature = "vision")]
@@ -231,6 +235,7 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
         Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
         Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
+        Cmd::Bench(BenchCmd::Decide(a)) => finish(out, bench_decide::run(&a, out)),
         #[cfg(feature = "vision")]
         Cmd::Bench(BenchCmd::Vision(a)) => finish(out, bench_vision::run(&a)),
         Cmd::Demo(a) => finish(out, demo::run(&a, out)),
