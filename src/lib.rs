@@ -23,6 +23,7 @@ pub mod finger;
 pub mod fs;
 pub mod ids;
 pub mod index;
+pub mod journal;
 pub mod kernels;
 mod mmap;
 pub mod store;

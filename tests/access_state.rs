@@ -155,3 +155,49 @@ fn duplicate_punches_within_the_window() {
     let d = s.decide("clock", "2026-12-01T08:07:00Z", &p().card("csn:FFFF"));
     assert_eq!(d.punch, None);
 }
+
+#[test]
+fn every_decision_is_in_the_journal_before_it_is_returned() {
+    let s = site();
+    let before = s.store.journal().read(0, 10_000).unwrap().events.len();
+    let made = vec![
+        s.decide("in", T0, &p().card("csn:04A1")),
+        s.decide("in", T1, &p().card("csn:04A1")),
+        s.decide("clock", T1, &p().code("9999")),
+        s.decide("nope", T1, &p().card("csn:FFFF")),
+    ];
+    // Bad input is an error, not a decision: not journaled.
+    assert!(s.store.decide(LOC, "in", Some(at(T2)), &p()).is_err());
+    let page = s.store.journal().read(0, 10_000).unwrap();
+    let decisions: Vec<_> = page.events[before..]
+        .iter()
+        .filter_map(|e| match &e.kind {
+            edgeid::journal::EventKind::Decision(d) => Some((e.utc_micros, d.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decisions.len(), made.len());
+    for ((micros, ev), d) in decisions.iter().zip(&made) {
+        assert_eq!(*ev, edgeid::access::journal_event(d));
+        assert_eq!(*micros, d.at * 1_000_000);
+    }
+    let (_, ev) = &decisions[1];
+    assert_eq!(
+        (ev.granted, ev.reason.as_deref()),
+        (false, Some("anti_passback"))
+    );
+    assert_eq!(ev.anti_passback.as_deref(), Some("denied"));
+    let (_, ev) = &decisions[2];
+    assert!(
+        ev.duress && ev.reason.as_deref() == Some("mode_not_allowed"),
+        "the alarm is raised even when denied"
+    );
+    assert_eq!(ev.factors, vec!["code".to_string()]);
+    // Still there after a reopen.
+    let dir = s._dir.path().to_path_buf();
+    let Site { _dir, store, .. } = s;
+    drop(store);
+    let store = Store::open(&dir, OpenOptions::new().threads(1)).unwrap();
+    let again = store.journal().read(0, 10_000).unwrap();
+    assert_eq!(again.events.len(), page.events.len());
+}

@@ -277,14 +277,21 @@ fn refusals_name_the_place_and_change_nothing() {
         delta("hq", 2, "changes", vec![upsert(c1), upsert(c2)]),
         "card csn:AA01 already belongs to user \"b\"",
     ));
-    let files: Vec<_> = fs.all_bytes();
+    let files = store_bytes(&fs);
+    let last_event = s.journal().stats().last_id;
+    let n = cases.len();
     for (d, want) in cases {
         let e = apply(&s, &d).unwrap_err().to_string();
         assert!(e.contains(want), "{e:?} should contain {want:?}");
         assert_eq!(s.digest("hq").unwrap(), digest);
         assert_eq!(s.snapshot().seq(), seq);
     }
-    assert_eq!(fs.all_bytes(), files, "refused deltas wrote nothing");
+    assert_eq!(store_bytes(&fs), files, "refused deltas wrote nothing");
+    assert_eq!(
+        refusals_after(&s, last_event).len(),
+        n,
+        "each refusal is journaled"
+    );
 }
 
 #[test]

@@ -85,14 +85,17 @@ fn base() -> (edgeid::fs::SimFs, Store) {
 fn refused(s: &Store, fs: &edgeid::fs::SimFs, cases: &[(Vec<u8>, &str)]) {
     let digest = s.digest("hq").unwrap();
     let seq = s.sync_status()[0].sequence;
-    let files = fs.all_bytes();
+    let files = store_bytes(fs);
+    let last_event = s.journal().stats().last_id;
     for (d, want) in cases {
         let e = apply_bytes(s, d).expect_err(want).to_string();
         assert!(e.contains(want), "{e:?} should contain {want:?}");
         assert_eq!(s.digest("hq").unwrap(), digest);
         assert_eq!(s.sync_status()[0].sequence, seq);
     }
-    assert_eq!(fs.all_bytes(), files, "refused deltas wrote nothing");
+    assert_eq!(store_bytes(fs), files, "refused deltas wrote nothing");
+    let journaled = refusals_after(s, last_event).len();
+    assert_eq!(journaled, cases.len(), "each refusal is journaled");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::catalog::{Door, LocationState, UserRecord};
 use crate::error::{Error, Result};
 use crate::index::face::FaceIdentify;
 use crate::index::finger::FingerIdentify;
+use crate::journal::EventKind;
 use crate::store::Store;
 use crate::sync::syntax::{card_key, check_code, plate_key};
 use jiff::Timestamp;
@@ -322,7 +323,8 @@ fn modes(loc: &LocationState, door: &Door, u: &UserRecord, at: Timestamp) -> Res
 impl Store {
     /// May the person who presented `presented` pass `door` of `location` at `at` (default:
     /// now, from the store's clock)? See the `access` module docs for the checks and their
-    /// order. Anti-passback and punch state is durable before this returns.
+    /// order. Anti-passback and punch state, and the decision's event in the journal, are durable
+    /// before this returns.
     ///
     /// Errors are for bad input (nothing presented, a malformed card, code, plate or id, a face
     /// of the wrong dimension) and for failures of the store (its key provider, the state file);
@@ -340,6 +342,24 @@ impl Store {
         self.check_writable()?;
         let at = at.unwrap_or_else(|| self.now());
         let ts = unix(at)?;
+        let d = self.decide_at(location, door, at, ts, presented)?;
+        // Durable in the journal before it is returned.
+        self.journal().append_at(
+            ts.as_microsecond() as i64,
+            EventKind::Decision(super::journal_event(&d)),
+        )?;
+        Ok(d)
+    }
+
+    /// The checks of [`Store::decide`], once the input is checked.
+    fn decide_at(
+        &self,
+        location: &str,
+        door: &str,
+        at: SystemTime,
+        ts: Timestamp,
+        presented: &Presented,
+    ) -> Result<Decision> {
         let now = ts.as_second();
         let mut d = Decision {
             location: location.to_string(),

@@ -26,7 +26,14 @@
 //! the user's code and sets [`Decision::duress`] (whatever the outcome). Factors presented further
 //! apart than [`DecideOptions::second_factor_timeout`] do not combine: only those within it of
 //! the latest one count. Anti-passback and punch state is durable before `decide` returns
-//! ([`state`]).
+//! ([`state`]), and so is the decision itself: every decision is appended to the store's event
+//! journal ([`journal_event`], `crate::journal`) before it is returned (group commit across
+//! concurrent decisions). Bad input (an error, not a decision) is not journaled.
+//!
+//! Anti-passback and the duplicate-punch window keep their own small state file rather than
+//! being rebuilt from the journal's decision events: the journal may drop acknowledged events
+//! (its size bound), and a state file of one entry per user and area is read on the first
+//! decision that needs it, so opening stays as fast as before.
 //!
 //! | file | what |
 //! |---|---|
@@ -47,6 +54,7 @@ pub use antipassback::Passback;
 pub use mode::{Factor, Factors, Mode};
 
 use crate::finger::template::FingerTemplate;
+use crate::journal::DecisionEvent;
 use std::time::{Duration, SystemTime};
 
 /// Face threshold (cosine) of [`DecideOptions::default`]: the `default_threshold` of the
@@ -298,37 +306,9 @@ pub struct Decision {
     pub duplicate_punch: bool,
 }
 
-/// A decision in the journal's terms: the fields of the journal's `DecisionEvent`, made in one
-/// place ([`journal_record`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionRecord {
-    /// Location.
-    pub location: String,
-    /// Door.
-    pub door: String,
-    /// Granted.
-    pub granted: bool,
-    /// Reason code (None when granted).
-    pub reason: Option<String>,
-    /// User.
-    pub user: Option<String>,
-    /// Names of the factors that matched.
-    pub factors: Vec<String>,
-    /// (factor, score, threshold).
-    pub scores: Vec<(String, f32, f32)>,
-    /// Duress.
-    pub duress: bool,
-    /// Anti-passback outcome code.
-    pub anti_passback: Option<String>,
-    /// Punch kind.
-    pub punch: Option<String>,
-    /// Duplicate punch.
-    pub duplicate_punch: bool,
-}
-
-/// The one conversion of a [`Decision`] into what the journal records.
-pub fn journal_record(d: &Decision) -> DecisionRecord {
-    DecisionRecord {
+/// The one conversion of a [`Decision`] into the journal's event (`decide` appends it).
+pub fn journal_event(d: &Decision) -> DecisionEvent {
+    DecisionEvent {
         location: d.location.clone(),
         door: d.door.clone(),
         granted: d.granted,

@@ -3,7 +3,9 @@
 //! manifest names is a leftover of an interrupted checkpoint (or key file write) and is scrubbed on
 //! open.
 
-/// A file of the store, parsed from or formatted to its name.
+use crate::journal::files as journal;
+
+/// A file of the store, parsed from or formatted to its name (relative to the store directory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {
     /// `MANIFEST`: names the live files (see `manifest`).
@@ -32,6 +34,13 @@ pub enum FileKind {
         /// Generation.
         generation: u64,
     },
+    /// `journal/evt-<first id>.log`: a file of the event journal (see `crate::journal`). The
+    /// journal's files live in the `journal/` directory and are the journal's to keep or drop.
+    JournalEvents(u64),
+    /// `journal/ACK`: the journal's acknowledged cursor and id high-water mark.
+    JournalAck,
+    /// `journal/ACK.tmp`: the journal's state file being written.
+    JournalAckTmp,
 }
 
 impl FileKind {
@@ -51,6 +60,11 @@ impl FileKind {
                 segment,
                 generation,
             } => format!("seg-{segment:016x}-{generation:016x}.del"),
+            FileKind::JournalEvents(first) => {
+                format!("{}/{}", crate::journal::DIR, journal::file_name(*first))
+            }
+            FileKind::JournalAck => format!("{}/{}", crate::journal::DIR, journal::ACK),
+            FileKind::JournalAckTmp => format!("{}/{}", crate::journal::DIR, journal::ACK_TMP),
         }
     }
 
@@ -68,6 +82,16 @@ impl FileKind {
             super::keys::FILE => return Some(FileKind::CodeKeys),
             super::keys::TMP => return Some(FileKind::CodeKeysTmp),
             _ => {}
+        }
+        if let Some(j) = name
+            .strip_prefix(crate::journal::DIR)
+            .and_then(|s| s.strip_prefix('/'))
+        {
+            return match j {
+                journal::ACK => Some(FileKind::JournalAck),
+                journal::ACK_TMP => Some(FileKind::JournalAckTmp),
+                _ => journal::parse_name(j).map(FileKind::JournalEvents),
+            };
         }
         if let Some(g) = name
             .strip_prefix("wal-")
@@ -126,10 +150,14 @@ mod tests {
                 segment: 1,
                 generation: 2,
             },
+            FileKind::JournalEvents(7),
+            FileKind::JournalAck,
+            FileKind::JournalAckTmp,
         ] {
             assert_eq!(FileKind::parse(&k.name()), Some(k));
         }
         assert_eq!(FileKind::parse("seg-12.seg"), None);
         assert_eq!(FileKind::parse("notes.txt"), None);
+        assert_eq!(FileKind::parse("journal/notes.txt"), None);
     }
 }

@@ -13,6 +13,7 @@
 //!   finger segments (see `segment::finger`), `seg-<id>-<gen>.del` — the deleted rows of either.
 //! - `catalog-<id>.cat` — the catalog at the last checkpoint.
 //! - `CODE-KEYS` — the locations' code keys, unless a provider keeps them elsewhere (see `keys`).
+//! - `journal/` — the event journal (see [`crate::journal`]), opened with the store.
 //!
 //! Faces and fingers are two indexes kept the same way (segments, deletion files, an in-memory tail
 //! replayed from the log), committed by the same log records and checkpointed by the same manifest
@@ -159,6 +160,8 @@ pub struct Store {
     /// State a layer above keeps for this open store, opaque here: the door decision's
     /// anti-passback and punch state (`access::state`), loaded on its first use.
     layered: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// The event journal (`journal/`), opened with the store.
+    journal: crate::journal::Journal,
     _lock: Box<dyn Send + Sync>,
 }
 
@@ -223,6 +226,25 @@ impl Store {
     /// The search thread pool (None: searches run on the calling thread).
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
         self.pool.as_ref()
+    }
+
+    /// The store's event journal (`<store>/journal/`): decisions, applied and refused deltas,
+    /// clock changes; read and acknowledged by the platform (see [`crate::journal`]).
+    pub fn journal(&self) -> &crate::journal::Journal {
+        &self.journal
+    }
+
+    /// The terminal's clock was set from `from_micros` to `to_micros` (Unix microseconds): a
+    /// `ClockChanged` event, and the time quality of later events (see
+    /// [`crate::journal::Journal::clock_changed`]). Returns the event's id.
+    pub fn clock_changed(
+        &self,
+        from_micros: i64,
+        to_micros: i64,
+        quality: crate::journal::TimeQuality,
+    ) -> Result<u64> {
+        self.check_writable()?;
+        self.journal.clock_changed(from_micros, to_micros, quality)
     }
 
     /// Store directory.

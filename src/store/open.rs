@@ -353,6 +353,9 @@ fn finish(
         });
     }
     let kernels = opts.kernels.unwrap_or_else(Kernels::detect);
+    // The journal, under the writer lock (created on the first open; an older store gets an
+    // empty one).
+    let journal = crate::journal::Journal::open(&dir.join(crate::journal::DIR), opts.journal())?;
     let exited = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
     let pool = if opts.threads > 1 {
         let ex = exited.clone();
@@ -402,6 +405,7 @@ fn finish(
             poisoned: None,
         }),
         opts,
+        journal,
         _lock: Box::new((lock, l.held)),
     })
 }

@@ -29,6 +29,9 @@ pub struct OpenOptions {
     pub(super) clock: Option<Clock>,
     pub(super) max_delta_bytes: usize,
     pub(super) code_keys: Option<Arc<dyn CodeKeys>>,
+    pub(super) journal_max_file_bytes: u64,
+    pub(super) journal_max_files: usize,
+    pub(super) time_zone: Option<jiff::tz::TimeZone>,
 }
 
 impl Default for OpenOptions {
@@ -44,6 +47,9 @@ impl Default for OpenOptions {
             clock: None,
             max_delta_bytes: DEFAULT_MAX_DELTA_BYTES,
             code_keys: None,
+            journal_max_file_bytes: crate::journal::DEFAULT_MAX_FILE_BYTES,
+            journal_max_files: crate::journal::DEFAULT_MAX_FILES,
+            time_zone: None,
         }
     }
 }
@@ -130,6 +136,35 @@ impl OpenOptions {
     pub fn code_keys(mut self, keys: Arc<dyn CodeKeys>) -> Self {
         self.code_keys = Some(keys);
         self
+    }
+    /// The size bound of the event journal: files of `max_file_bytes` each, at most `max_files`
+    /// of them (defaults [`journal::DEFAULT_MAX_FILE_BYTES`] and [`journal::DEFAULT_MAX_FILES`]:
+    /// 512 MiB, about 6 million decisions; see `docs/journal.md` for what happens when it fills).
+    ///
+    /// [`journal::DEFAULT_MAX_FILE_BYTES`]: crate::journal::DEFAULT_MAX_FILE_BYTES
+    /// [`journal::DEFAULT_MAX_FILES`]: crate::journal::DEFAULT_MAX_FILES
+    pub fn journal_bound(mut self, max_file_bytes: u64, max_files: usize) -> Self {
+        self.journal_max_file_bytes = max_file_bytes;
+        self.journal_max_files = max_files;
+        self
+    }
+    /// The terminal's time zone, for the local offset and DST flag of journal events (default:
+    /// the system's, `TZ` or `/etc/localtime`).
+    pub fn time_zone(mut self, tz: jiff::tz::TimeZone) -> Self {
+        self.time_zone = Some(tz);
+        self
+    }
+    /// The options of the store's event journal (in `<store>/journal/`).
+    pub(super) fn journal(&self) -> crate::journal::JournalOptions {
+        crate::journal::JournalOptions {
+            fs: self.fs.clone(),
+            read_only: self.read_only,
+            max_file_bytes: self.journal_max_file_bytes,
+            max_files: self.journal_max_files,
+            clock: self.clock.clone(),
+            time_zone: self.time_zone.clone(),
+            ..Default::default()
+        }
     }
     /// Forces a SIMD kernel (for tests and benchmarks); default: detected.
     pub fn kernels(mut self, k: Kernels) -> Self {

@@ -59,6 +59,8 @@ pub struct Stats {
     /// `erase_deleted`) while its work is still to do: the commits before it are durable, the
     /// work is retried by the next commit or `maintain` (see `Store::maintain`).
     pub maintenance_error: Option<String>,
+    /// The event journal: events kept, acknowledged, lost to the size bound.
+    pub journal: crate::journal::JournalStats,
 }
 
 impl Store {
@@ -105,6 +107,7 @@ impl Store {
             finger_kernel: self.kernels.finger.name,
             files,
             maintenance_error: maintenance,
+            journal: self.journal().stats(),
         }
     }
 }

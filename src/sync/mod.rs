@@ -38,7 +38,11 @@ pub use trust::LocationKeys;
 /// SHA-256 of the empty text.
 pub const EMPTY_DIGEST: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 use crate::error::{Error, Result};
+use crate::journal::{DeltaKind, EventKind};
 use crate::store::Store;
+
+/// Longest refusal message a `DeltaRefused` event keeps (bytes; longer ones are cut).
+const MAX_EVENT_MESSAGE: usize = 4096;
 use delta::{Kind, Op};
 
 /// What happened to an accepted delta.
@@ -166,6 +170,11 @@ impl Store {
     /// requires signatures, or if it carries `signing_keys`. Every such refusal is
     /// [`Refusal::Signature`]; nothing is applied and the sequence does not move. A signed delta
     /// carrying `signing_keys` replaces the location's keys in the same commit.
+    ///
+    /// Every applied delta appends a `DeltaApplied` event to the journal (after its commit is
+    /// durable), every refused one a `DeltaRefused` event (its refusal kind and message; no
+    /// payload); an already-applied one appends nothing. A failure of that append does not undo
+    /// the delta: it poisons the journal, whose later appends report it.
     pub fn apply_signed_delta(
         &self,
         json: &[u8],
@@ -173,6 +182,40 @@ impl Store {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Outcome> {
         self.check_writable()?;
+        let mut location = None;
+        let r = self.apply_signed_delta_inner(json, signature, progress, &mut location);
+        if let Err(Error::Refused(refusal)) = &r {
+            let location = match refusal {
+                Refusal::Gap { location, .. }
+                | Refusal::Conflict { location, .. }
+                | Refusal::Stale { location, .. } => Some(location.clone()),
+                _ => location,
+            };
+            let mut message = refusal.to_string();
+            if message.len() > MAX_EVENT_MESSAGE {
+                let mut end = MAX_EVENT_MESSAGE;
+                while !message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                message.truncate(end);
+            }
+            // See above: a failure here poisons the journal, the refusal is what is returned.
+            let _ = self.journal().append(EventKind::DeltaRefused {
+                location,
+                refusal: refusal.kind().to_string(),
+                message,
+            });
+        }
+        r
+    }
+
+    fn apply_signed_delta_inner(
+        &self,
+        json: &[u8],
+        signature: Option<&[u8]>,
+        progress: &mut dyn FnMut(Progress),
+        location: &mut Option<String>,
+    ) -> Result<Outcome> {
         let limit = self.max_delta_bytes();
         if json.len() > limit {
             return Err(refused(Refusal::TooLarge {
@@ -195,7 +238,7 @@ impl Store {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.apply_delta_once(json, signer.as_ref(), progress)? {
+            match self.apply_delta_once(json, signer.as_ref(), progress, location)? {
                 Some(outcome) => return Ok(outcome),
                 None if attempts < 4 => continue,
                 None => {
@@ -213,6 +256,7 @@ impl Store {
         json: &[u8],
         signer: Option<&signature::PublicKey>,
         progress: &mut dyn FnMut(Progress),
+        location: &mut Option<String>,
     ) -> Result<Option<Outcome>> {
         let snap = self.snapshot();
         let mut buf = json.to_vec();
@@ -241,6 +285,7 @@ impl Store {
         // The copy held plain access codes: wipe it before anything else happens.
         buf.fill(0);
         std::hint::black_box(&buf);
+        location.clone_from(&parsed_at);
         if let Some(e) = failed.into_inner() {
             // The key provider failed. If the location's key changed meanwhile (a rotation, after
             // which a checkpoint let the provider drop the old key), parse again with the new one.
@@ -453,7 +498,23 @@ impl Store {
         if key_changed {
             return Ok(None);
         }
-        Ok(Some(outcome.expect("set by the plan")))
+        let outcome = outcome.expect("set by the plan");
+        if let Outcome::Applied {
+            location, sequence, ..
+        } = &outcome
+        {
+            // The commit is durable: the event follows it (see `apply_signed_delta`).
+            let _ = self.journal().append(EventKind::DeltaApplied {
+                location: location.clone(),
+                sequence: *sequence,
+                kind: match d.kind {
+                    Kind::Full => DeltaKind::Full,
+                    Kind::Changes => DeltaKind::Changes,
+                },
+                hash: d.hash,
+            });
+        }
+        Ok(Some(outcome))
     }
 }
 

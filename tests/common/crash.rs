@@ -256,7 +256,6 @@ impl Sigkill {
     /// For each trial: creates a store in a temporary directory, starts the child on it, kills it,
     /// reopens the store and checks it against `scenario(trial)` (the child runs the same).
     pub fn run<S: Scenario>(&self, scenario: impl Fn(u64) -> S) {
-        let exe = std::env::current_exe().unwrap();
         let mut rng = Rng(self.seed);
         for trial in 0..self.trials {
             let s = scenario(trial);
@@ -264,39 +263,11 @@ impl Sigkill {
             drop(
                 Store::create(dir.path(), MODEL, self.dim, OpenOptions::new().threads(1)).unwrap(),
             );
-            let mut child = Command::new(&exe)
-                .args([
-                    "--exact",
-                    self.child_test,
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_DIR, dir.path())
-                .env(CHILD_TRIAL, trial.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
             let wait_for =
                 self.wait_acks.start + rng.below(self.wait_acks.end - self.wait_acks.start);
-            let mut acked = 0u64;
-            // libtest prints "test NAME ... " before the test body runs, so the first ack shares its line.
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let ack = |line: &str| {
-                line.rsplit_once("ok ")
-                    .map(|(_, n)| n.parse::<u64>().unwrap())
-            };
-            while acked < wait_for {
-                let Some(Ok(line)) = lines.next() else { break };
-                acked = ack(&line).unwrap_or(acked);
-            }
-            // Kill at a random instant inside the following steps.
-            std::thread::sleep(Duration::from_micros(rng.below(self.max_sleep_us)));
-            child.kill().unwrap();
-            child.wait().unwrap();
-            for line in lines.map_while(Result::ok) {
-                acked = ack(&line).unwrap_or(acked);
-            }
+            let sleep_us = rng.below(self.max_sleep_us);
+            let lines = kill_child(self.child_test, dir.path(), trial, wait_for, sleep_us);
+            let acked = lines.iter().filter_map(|l| ack_of(l)).max().unwrap_or(0);
             let store = Store::open(dir.path(), OpenOptions::new().threads(1)).unwrap();
             let got = s.observe(&store);
             // Rebuild the acknowledged state and the one after it.
@@ -315,16 +286,64 @@ impl Sigkill {
     }
 }
 
+/// The number `n` of a line "ok <n>" a child printed (libtest prints "test NAME ... " before the
+/// test body runs, so the first one shares its line).
+pub fn ack_of(line: &str) -> Option<u64> {
+    line.rsplit_once("ok ")
+        .and_then(|(_, n)| n.trim().parse().ok())
+}
+
+/// Starts `child_test` of this test binary on the directory `dir` (trial `trial`, see
+/// [`child_env`]), waits until it printed `wait_for` "ok <n>" lines, waits `sleep_us`
+/// microseconds more, kills it with SIGKILL and returns every line it printed.
+pub fn kill_child(
+    child_test: &str,
+    dir: &Path,
+    trial: u64,
+    wait_for: u64,
+    sleep_us: u64,
+) -> Vec<String> {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_TRIAL, trial.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    let mut oks = 0u64;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while oks < wait_for {
+        let Some(Ok(line)) = lines.next() else { break };
+        oks += u64::from(ack_of(&line).is_some());
+        printed.push(line);
+    }
+    // Kill at a random instant inside the following steps.
+    std::thread::sleep(Duration::from_micros(sleep_us));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    printed.extend(lines.map_while(Result::ok));
+    printed
+}
+
+/// In a child started by [`kill_child`]: its directory and trial; None in any other process.
+pub fn child_env() -> Option<(std::path::PathBuf, u64)> {
+    let dir = std::env::var(CHILD_DIR).ok()?;
+    let trial = std::env::var(CHILD_TRIAL).ok()?.parse().ok()?;
+    Some((dir.into(), trial))
+}
+
 /// The child side of [`Sigkill::run`]: does nothing unless this process was started by it; then
 /// opens the store with `opts`, runs `steps` steps of `scenario(trial)` printing "ok <n>" after the
 /// n-th is acknowledged, and panics if a step fails.
 pub fn sigkill_child<S: Scenario>(scenario: impl FnOnce(u64) -> S, opts: OpenOptions, steps: u64) {
-    let Ok(dir) = std::env::var(CHILD_DIR) else {
+    let Some((dir, trial)) = child_env() else {
         return;
     };
-    let trial: u64 = std::env::var(CHILD_TRIAL).unwrap().parse().unwrap();
     let s = scenario(trial);
-    let store = Store::open(Path::new(&dir), opts).unwrap();
+    let store = Store::open(&dir, opts).unwrap();
     let r = run(&s, &store, steps, |n, _| println!("ok {n}"));
     if let Some(e) = r.error {
         panic!("step {} failed: {e}", r.steps);

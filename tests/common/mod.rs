@@ -13,7 +13,7 @@ use edgeid::fs::SimFs;
 use edgeid::store::Change;
 use edgeid::{OpenOptions, Store};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The tests' one seeded generator (splitmix64): no extra crates, the same data on every machine.
@@ -170,4 +170,25 @@ pub fn apply_model(m: &mut Model, changes: &[Change], dim: usize) -> bool {
     }
     *m = next;
     true
+}
+
+/// The store's files except the event journal (`journal/`), which records refused deltas too:
+/// what "a refused delta wrote nothing" compares.
+pub fn store_bytes(fs: &SimFs) -> Vec<(PathBuf, Vec<u8>)> {
+    fs.all_bytes()
+        .into_iter()
+        .filter(|(p, _)| !p.components().any(|c| c.as_os_str() == "journal"))
+        .collect()
+}
+
+/// The refusal kinds the journal recorded after event `after`, in order.
+pub fn refusals_after(s: &Store, after: u64) -> Vec<String> {
+    let page = s.journal().read(after, 100_000).unwrap();
+    page.events
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            edgeid::journal::EventKind::DeltaRefused { refusal, .. } => Some(refusal),
+            _ => None,
+        })
+        .collect()
 }
