@@ -348,7 +348,7 @@ unsafe fn read_presented(p: *const edgeid_presented) -> FfiResult<Presented> {
 /// answer; a denial is `EDGEID_OK` with `granted` false and a reason. Anti-passback and punch
 /// state is durable before the call returns.
 /// Errors: `EDGEID_ERR_INVALID` for nothing presented or a malformed card, code, plate, id,
-/// punch or fingerprint record, `EDGEID_ERR_DIMENSION` for a face of the wrong dimension,
+/// punch or fingerprint record, a face of the wrong dimension,
 /// `EDGEID_ERR_SIZE` for a wrong `presented->size`, `EDGEID_ERR_READ_ONLY` on a read-only store;
 /// `*decision_out` is then all zero (not granted).
 /// Thread safety: any thread, concurrently with every other call on the store; decisions at
