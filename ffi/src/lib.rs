@@ -56,14 +56,15 @@ pub mod lookup;
 
 pub mod finger;
 
-/// The door decision: appended after the vision functions, so nothing above moved.
-pub mod decide;
 pub mod keys;
 pub mod signed;
 /// Face images to templates (feature `vision`, on by default): appended after the finger
 /// functions, so nothing above moved.
 #[cfg(feature = "vision")]
 pub mod vision;
+
+/// The door decision: appended after the vision functions, so nothing above moved.
+pub mod decide;
 
 pub use decide::{edgeid_decision, edgeid_presented};
 pub use face::{edgeid_batch, edgeid_hit};
