@@ -2,18 +2,17 @@
 //! (p50/p99, alone and with concurrent deciders), and with a face over a large gallery (the face
 //! search alone vs. the whole decision, so the decision's own cost shows).
 //!
-//! The store: `--users` users synchronised by one delta (a card, a code, a right for the door
-//! under a schedule in Europe/Amsterdam that is open all week, so every check runs), each with one
-//! face, and enough further faces committed to reach `--faces` templates. The door offers `card`,
-//! `code` and `face`; it has no anti-passback or punch, so nothing is written per decision (the
-//! event journal is not in this build).
+//! The store: `--faces` users synchronised by deltas, each with one face; the first `--users` also
+//! hold a card, a code and a right for the door under a schedule in Europe/Amsterdam that is open
+//! all week, so every check runs. The door offers `card`,
+//! `code` and `face`; it has no anti-passback or punch, so what each decision writes is its event
+//! in the journal (durable before `decide` returns; concurrent decisions share a group commit).
 
 use crate::bench::{check_dim, percentile, temp_dir};
 use crate::out::{round3, CmdResult, Fail, Out, Report, Text};
 use crate::synth;
 use clap::Args;
 use edgeid::access::{DecideOptions, Presented};
-use edgeid::store::Change;
 use edgeid::{FaceIdentify, OpenOptions, Store};
 use serde::Serialize;
 use serde_json::json;
@@ -22,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 const LOCATION: &str = "bench";
 const DOOR: &str = "front";
-/// Face templates per commit while building the gallery.
-const BATCH: usize = 10_000;
+/// Users per delta while building the gallery.
+const BATCH: usize = 5_000;
 
 #[derive(Args)]
 pub struct BenchDecideArgs {
@@ -95,7 +94,7 @@ pub struct BenchDecide {
 impl Report for BenchDecide {
     fn text(&self, t: &mut Text) {
         t.line(format_args!(
-            "decide at one door, {} users, {}-d faces, {} concurrent deciders (no journal in this build)",
+            "decide at one door, {} users, {}-d faces, {} concurrent deciders",
             self.users, self.dim, self.threads
         ));
         for (name, l) in [("card", &self.card), ("code", &self.code)] {
@@ -207,34 +206,35 @@ pub fn run(a: &BenchDecideArgs, out: Out) -> CmdResult<BenchDecide> {
               "sun": [["00:00", "24:00"]]}, "holidays": ["2026-12-25"]}}),
         json!({"op": "upsert_door", "door": {"id": DOOR, "modes": ["card", "code", "face"]}}),
     ];
-    for i in 0..users {
-        changes.push(
-            json!({"op": "upsert_user", "user": {"id": synth::user_id(i),
-            "cards": [{"format": "csn", "number": card(i)}], "codes": [code(i)],
-            "rights": [{"doors": [DOOR], "schedule": "always"}]}}),
-        );
-    }
-    let delta = json!({"format": "edgeid.delta/1", "location": LOCATION, "sequence": 1, "kind": "full",
-        "code_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "changes": changes});
-    store.apply_delta(&serde_json::to_vec(&delta).expect("json"), &mut |_| {})?;
+    // Every face is a synchronised user's (a platform-managed location takes templates only
+    // from deltas); the first `users` also hold a card, a code and a right.
+    let user = |i: usize| {
+        let emb = synth::gaussian_vec(a.seed, synth::GALLERY + i as u64, dim);
+        let bytes: Vec<u8> = emb.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let mut u = json!({"id": synth::user_id(i),
+            "faces": [{"id": "f", "model": "bench", "embedding": crate::deltas::b64(&bytes)}]});
+        if i < users {
+            u["cards"] = json!([{"format": "csn", "number": card(i)}]);
+            u["codes"] = json!([code(i)]);
+            u["rights"] = json!([{"doors": [DOOR], "schedule": "always"}]);
+        }
+        json!({"op": "upsert_user", "user": u})
+    };
     let pb = out.progress(faces as u64, "gallery");
     let mut start = 0;
-    while start < faces {
+    let mut seq = 1;
+    while start < faces || seq == 1 {
         let count = BATCH.min(faces - start);
-        let batch: Vec<Change> = (start..start + count)
-            .map(|i| Change::PutFace {
-                location: LOCATION.into(),
-                user: if i < users {
-                    synth::user_id(i)
-                } else {
-                    format!("x-{i:07}")
-                },
-                template: "f".into(),
-                embedding: synth::gaussian_vec(a.seed, synth::GALLERY + i as u64, dim),
-            })
-            .collect();
-        store.commit(&batch)?;
+        changes.extend((start..start + count).map(user));
+        let mut delta = json!({"format": "edgeid.delta/1", "location": LOCATION, "sequence": seq,
+            "kind": if seq == 1 { "full" } else { "changes" }, "changes": changes});
+        if seq == 1 {
+            delta["code_key"] = json!("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        }
+        store.apply_delta(&serde_json::to_vec(&delta).expect("json"), &mut |_| {})?;
+        changes = Vec::new();
         start += count;
+        seq += 1;
         pb.inc(count as u64);
     }
     pb.finish_and_clear();
@@ -289,7 +289,7 @@ pub fn run(a: &BenchDecideArgs, out: Out) -> CmdResult<BenchDecide> {
         users: a.users,
         dim,
         threads: a.threads,
-        journal: false,
+        journal: true,
         card: card_l,
         code: code_l,
         face: FaceLatency {
