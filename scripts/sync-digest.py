@@ -42,11 +42,12 @@ def sha256_hex(text):
 
 
 def user_hash(user, key):
-    """Record hash of a user: each access code replaced by HMAC-SHA256(code_key, code) in hex.
-    `"codes": null` (or no `codes`) stays as sent."""
+    """Record hash of a user: each access code (and each duress code, format 2) replaced by
+    HMAC-SHA256(code_key, code) in hex. `"codes": null` (or no `codes`) stays as sent."""
     u = dict(user)
-    if u.get("codes") is not None:
-        u["codes"] = [hmac.new(key, c.encode("utf-8"), hashlib.sha256).hexdigest() for c in u["codes"]]
+    for field in ("codes", "duress_codes"):
+        if u.get(field) is not None:
+            u[field] = [hmac.new(key, c.encode("utf-8"), hashlib.sha256).hexdigest() for c in u[field]]
     return sha256_hex(canon(u))
 
 

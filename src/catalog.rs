@@ -13,7 +13,8 @@
 //! magic `EDGEIDCT`, version `u32`, payload length `u64`, CRC-32C `u32` of the payload, then the
 //! payload (postcard encoding of [`CatalogFile`], then of [`TrustFile`]). Version 3 appends the
 //! trusted signing keys (per location, its Ed25519 public keys and whether it requires
-//! signatures); version 2 names each location's code key by its [`KeyId`] and trusts no signing
+//! signatures); version 4 appends the door-decision settings of delta format 2 ([`AccessFile`]);
+//! version 2 names each location's code key by its [`KeyId`] and trusts no signing
 //! key; version 1 (builds before the keys were kept apart) held the code key itself, and is still
 //! read: [`Catalog::decode`] hands such keys back so the store moves them to its key provider.
 
@@ -89,6 +90,26 @@ pub struct UserRecord {
     pub rights: Vec<Right>,
     /// Hash of the record's canonical form as sent (the digest's input).
     pub hash: Hash,
+    /// What the door decision needs beyond the above (delta format 2): logged and checkpointed
+    /// apart from the record, so the bytes older builds logged keep their meaning.
+    #[serde(skip)]
+    pub access: UserAccess,
+}
+
+/// A user's door-decision settings (delta format `edgeid.delta/2`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserAccess {
+    /// A personal authentication mode that replaces the door's modes (e.g. `card+finger`).
+    pub mode: Option<String>,
+    /// Duress codes as keyed hashes: they open like a code and raise a duress alarm.
+    pub duress_codes: Vec<Hash>,
+}
+
+impl UserAccess {
+    /// Nothing set (what a format-1 delta gives).
+    pub fn is_default(&self) -> bool {
+        *self == UserAccess::default()
+    }
 }
 
 /// A weekly schedule with holidays.
@@ -111,10 +132,74 @@ pub struct Schedule {
 pub struct Door {
     /// Door id.
     pub id: String,
-    /// Modes such as `face`, `card+code`.
+    /// Modes such as `face`, `card+code` (without their schedules: see [`DoorAccess::modes`]).
     pub modes: Vec<String>,
     /// Hash of the canonical form as sent.
     pub hash: Hash,
+    /// The door-decision settings of delta format 2, logged and checkpointed apart (see
+    /// [`UserRecord::access`]).
+    #[serde(skip)]
+    pub access: DoorAccess,
+}
+
+/// A door's door-decision settings beyond its mode names (delta format `edgeid.delta/2`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DoorAccess {
+    /// Schedule ids of the modes, by position in [`Door::modes`] (`None`: the mode is always
+    /// available). Empty when no mode has a schedule.
+    pub mode_schedules: Vec<Option<String>>,
+    /// Anti-passback of an area this door leads into or out of.
+    pub anti_passback: Option<AntiPassback>,
+    /// The time-and-attendance punch a grant at this door records.
+    pub punch: Option<PunchConfig>,
+}
+
+impl DoorAccess {
+    /// Nothing set (what a format-1 delta gives).
+    pub fn is_default(&self) -> bool {
+        *self == DoorAccess::default()
+    }
+}
+
+/// Which way a door leads for anti-passback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// Into the area.
+    Entry,
+    /// Out of the area.
+    Exit,
+}
+
+/// What an anti-passback violation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PassbackKind {
+    /// Deny.
+    Hard,
+    /// Grant and record the violation.
+    Soft,
+}
+
+/// Anti-passback of a door.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AntiPassback {
+    /// Area id (doors of one area share who is inside).
+    pub area: String,
+    /// Entry or exit door of the area.
+    pub direction: Direction,
+    /// Hard or soft.
+    pub kind: PassbackKind,
+    /// Seconds after which a user's last passage no longer counts (None: never).
+    pub reset_after: Option<u64>,
+}
+
+/// A door's time-and-attendance punch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PunchConfig {
+    /// Default punch of a grant here: `check_in`, `check_out`, `break_out`, `break_in`,
+    /// `overtime_in`, `overtime_out` (the terminal may pass another one with the decision).
+    pub kind: String,
+    /// Seconds within which a second punch of the same kind by the same user is a duplicate.
+    pub duplicate_window: u64,
 }
 
 /// Everything the terminal knows of one location.
@@ -240,6 +325,57 @@ pub enum CatalogOp {
         /// The new trust.
         trust: Trust,
     },
+    /// Insert or replace a user with door-decision settings (delta format 2; a user without
+    /// them is logged as [`CatalogOp::PutUser`], as before).
+    PutUserAccess {
+        /// Location id.
+        location: String,
+        /// The record.
+        user: UserRecord,
+        /// Its settings.
+        access: UserAccess,
+    },
+    /// Insert or replace a door with door-decision settings (delta format 2; a door without
+    /// them is logged as [`CatalogOp::PutDoor`], as before).
+    PutDoorAccess {
+        /// Location id.
+        location: String,
+        /// The door.
+        door: Door,
+        /// Its settings.
+        access: DoorAccess,
+    },
+}
+
+impl CatalogOp {
+    /// The op that logs putting `user`: [`CatalogOp::PutUser`] unless it has door-decision
+    /// settings (so a store that never receives format-2 deltas logs what older builds read).
+    pub fn put_user(location: String, user: UserRecord) -> CatalogOp {
+        if user.access.is_default() {
+            CatalogOp::PutUser { location, user }
+        } else {
+            let access = user.access.clone();
+            CatalogOp::PutUserAccess {
+                location,
+                user,
+                access,
+            }
+        }
+    }
+
+    /// The op that logs putting `door` (see [`CatalogOp::put_user`]).
+    pub fn put_door(location: String, door: Door) -> CatalogOp {
+        if door.access.is_default() {
+            CatalogOp::PutDoor { location, door }
+        } else {
+            let access = door.access.clone();
+            CatalogOp::PutDoorAccess {
+                location,
+                door,
+                access,
+            }
+        }
+    }
 }
 
 /// All locations of a store.
@@ -270,7 +406,7 @@ impl LocationState {
         for c in &u.cards {
             drop_own(&mut self.cards, c, &u.id);
         }
-        for c in &u.codes {
+        for c in u.codes.iter().chain(&u.access.duress_codes) {
             drop_own(&mut self.codes, c, &u.id);
         }
         for p in &u.plates {
@@ -281,7 +417,7 @@ impl LocationState {
         for c in &u.cards {
             self.cards.insert(c.clone(), u.id.clone());
         }
-        for c in &u.codes {
+        for c in u.codes.iter().chain(&u.access.duress_codes) {
             self.codes.insert(*c, u.id.clone());
         }
         for p in &u.plates {
@@ -309,6 +445,30 @@ impl Catalog {
                 s.index(user);
                 s.users.insert(user.id.clone(), Arc::new(user.clone()));
                 self.locations.insert(location.clone(), s);
+            }
+            CatalogOp::PutUserAccess {
+                location,
+                user,
+                access,
+            } => {
+                let mut user = user.clone();
+                user.access = access.clone();
+                self.apply(&CatalogOp::PutUser {
+                    location: location.clone(),
+                    user,
+                });
+            }
+            CatalogOp::PutDoorAccess {
+                location,
+                door,
+                access,
+            } => {
+                let mut door = door.clone();
+                door.access = access.clone();
+                self.apply(&CatalogOp::PutDoor {
+                    location: location.clone(),
+                    door,
+                });
             }
             CatalogOp::DeleteUser { location, id } => {
                 let mut s = state(self, location);
@@ -444,6 +604,29 @@ impl Catalog {
                 .collect(),
         };
         payload.extend(postcard::to_allocvec(&trust).expect("trust serialises"));
+        let access = AccessFile {
+            locations: self
+                .locations
+                .iter()
+                .map(|(id, s)| {
+                    (
+                        id.clone(),
+                        s.users
+                            .values()
+                            .filter(|u| !u.access.is_default())
+                            .map(|u| (u.id.clone(), u.access.clone()))
+                            .collect(),
+                        s.doors
+                            .values()
+                            .filter(|d| !d.access.is_default())
+                            .map(|d| (d.id.clone(), d.access.clone()))
+                            .collect(),
+                    )
+                })
+                .filter(|(_, u, d): &(String, Vec<_>, Vec<_>)| !u.is_empty() || !d.is_empty())
+                .collect(),
+        };
+        payload.extend(postcard::to_allocvec(&access).expect("access serialises"));
         let mut out = Vec::with_capacity(payload.len() + 24);
         out.extend_from_slice(CATALOG_MAGIC);
         out.extend_from_slice(&CATALOG_VERSION.to_le_bytes());
@@ -518,6 +701,15 @@ impl Catalog {
         } else {
             rest
         };
+        let mut access = AccessFile::default();
+        let rest = if version >= ACCESS_VERSION {
+            let (a, rest): (AccessFile, _) = postcard::take_from_bytes(rest)
+                .map_err(|e| Error::corrupt(path, format!("catalog door settings: {e}")))?;
+            access = a;
+            rest
+        } else {
+            rest
+        };
         if !rest.is_empty() {
             return Err(Error::corrupt(
                 path,
@@ -543,16 +735,48 @@ impl Catalog {
             s.deltas = l.deltas.into_iter().collect();
             c.locations.insert(l.id, s);
         }
+        for (l, users, doors) in access.locations {
+            let Some(s) = c.locations.get_mut(&l) else {
+                return Err(Error::corrupt(
+                    path,
+                    format!("door settings of an unknown location {l:?}"),
+                ));
+            };
+            for (u, a) in users {
+                let Some(mut rec) = s.users.get(&u).map(|r| (**r).clone()) else {
+                    return Err(Error::corrupt(
+                        path,
+                        format!("door settings of an unknown user {u:?}"),
+                    ));
+                };
+                rec.access = a;
+                s.index(&rec);
+                s.users.insert(u, Arc::new(rec));
+            }
+            for (d, a) in doors {
+                let Some(mut rec) = s.doors.get(&d).map(|r| (**r).clone()) else {
+                    return Err(Error::corrupt(
+                        path,
+                        format!("door settings of an unknown door {d:?}"),
+                    ));
+                };
+                rec.access = a;
+                s.doors.insert(d, Arc::new(rec));
+            }
+        }
         Ok(c)
     }
 }
 
 const CATALOG_MAGIC: &[u8; 8] = b"EDGEIDCT";
-/// Version written: 3. Version 2 named code keys by [`KeyId`] (version 1 held the keys); version 3
-/// appends the signing keys ([`TrustFile`]). Versions 1 and 2 are read (as trusting no key).
-const CATALOG_VERSION: u32 = 3;
+/// Version written: 4. Version 2 named code keys by [`KeyId`] (version 1 held the keys); version 3
+/// appends the signing keys ([`TrustFile`]); version 4 appends the door-decision settings
+/// ([`AccessFile`]). Versions 1 to 3 are read (as trusting no key, with no door settings).
+const CATALOG_VERSION: u32 = 4;
 /// First version with the signing keys.
 const TRUST_VERSION: u32 = 3;
+/// First version with the door-decision settings.
+const ACCESS_VERSION: u32 = 4;
 
 /// The serialised form of the catalog (checkpoint files). `K` is what names a location's code
 /// key: its [`KeyId`] (version 2 on) or, in version 1, the key itself.
@@ -576,4 +800,12 @@ struct LocationFile<K> {
 #[derive(Serialize, Deserialize)]
 pub struct TrustFile {
     locations: Vec<(String, Trust)>,
+}
+
+/// The door-decision settings in a catalog file (version 4 on), after the [`TrustFile`]: per
+/// location, the users and doors that have any (delta format 2), by id.
+#[derive(Default, Serialize, Deserialize)]
+pub struct AccessFile {
+    #[allow(clippy::type_complexity)]
+    locations: Vec<(String, Vec<(String, UserAccess)>, Vec<(String, DoorAccess)>)>,
 }

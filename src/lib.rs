@@ -15,6 +15,7 @@
 //! `store` → `index`, `sync` → this facade (checked by `tests/layers.rs`). See `ARCHITECTURE.md` for
 //! the map of concepts to modules.
 
+pub mod access;
 pub mod catalog;
 pub mod error;
 pub mod face;
@@ -30,6 +31,7 @@ pub mod sync;
 #[cfg(feature = "vision")]
 pub mod vision;
 
+pub use access::{Decision, Presented, Reason};
 pub use error::{Error, Result};
 pub use index::face::{FaceHit, FaceIdentify};
 pub use index::finger::{FingerHit, FingerIdentify};

@@ -252,7 +252,7 @@ fn refusals_name_the_place_and_change_nothing() {
     let short = b64(&[0u8; 4 * (DIM - 1)]);
     let mut cases: Vec<(Vec<u8>, &str)> = vec![
         (b"{not json".to_vec(), "not valid JSON"),
-        (br#"{"format":"edgeid.delta/2","location":"hq","sequence":2,"kind":"changes","changes":[]}"#.to_vec(), "not supported"),
+        (br#"{"format":"edgeid.delta/3","location":"hq","sequence":2,"kind":"changes","changes":[]}"#.to_vec(), "not supported"),
         (delta("hq", 2, "changes", vec![upsert(json!({"id": "b", "faces": [{"id": "f", "model": "m", "embedding": short}]}))]),
          "changes[0].user.faces[0].embedding: expected 32 floats, got 31"),
         (delta("hq", 2, "changes", vec![upsert(json!({"id": "b", "faces": [{"id": "f", "model": "other", "embedding": emb(1)}]}))]),

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Reads a record and prepares the view to enrol or search with.
-fn read_view(
+pub(crate) fn read_view(
     path: &Path,
     r: &ReadArgs,
     position: Option<u8>,

@@ -7,10 +7,12 @@
 
 mod args;
 mod bench;
+mod bench_decide;
 mod bench_finger;
 mod bench_sync;
 #[cfg(feature = "vision")]
 mod bench_vision;
+mod decide_cmds;
 mod deltas;
 mod demo;
 #[cfg(feature = "vision")]
@@ -84,6 +86,9 @@ enum Cmd {
     /// none does (so scripts can test it), also 1 on errors (with a message on stderr).
     #[command(subcommand)]
     Lookup(LookupCmd),
+    /// May this person pass this door now? Decide from what the readers collected (exit 1 when
+    /// denied, with the reason).
+    Decide(decide_cmds::DecideArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -195,6 +200,9 @@ enum BenchCmd {
     Finger(bench_finger::BenchFingerArgs),
     /// Synchronisation: a 10,000-user batch, one user, and a full sync while searches run.
     Sync(bench_sync::BenchSyncArgs),
+    /// The door decision: by card and by code (alone and concurrent), and with a face over a
+    /// large gallery (search vs. decision).
+    Decide(bench_decide::BenchDecideArgs),
     /// Face image to template: per-stage medians on the test photos, the Python onnxruntime
     /// pipeline's stages in the same run, memory, and missed small faces per detector size.
     #[cfg(feature = "vision")]
@@ -243,9 +251,11 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Face(a)) => finish(out, bench::face(&a, out)),
         Cmd::Bench(BenchCmd::Finger(a)) => finish(out, bench_finger::run(&a, out)),
         Cmd::Bench(BenchCmd::Sync(a)) => finish(out, bench_sync::run(&a, out)),
+        Cmd::Bench(BenchCmd::Decide(a)) => finish(out, bench_decide::run(&a, out)),
         #[cfg(feature = "vision")]
         Cmd::Bench(BenchCmd::Vision(a)) => finish(out, bench_vision::run(&a)),
         Cmd::Demo(a) => finish(out, demo::run(&a, out)),
+        Cmd::Decide(a) => finish(out, decide_cmds::decide(&a)),
     }
 }
 

@@ -79,7 +79,7 @@ pub struct AddArgs {
 }
 
 /// The probe or template of a command: from an image (feature `vision`) or an embedding file.
-fn embedding_of(
+pub(crate) fn embedding_of(
     store: &Store,
     file: &Option<PathBuf>,
     #[cfg(feature = "vision")] image: &Option<PathBuf>,

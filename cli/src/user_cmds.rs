@@ -275,17 +275,22 @@ pub fn lookup_card(a: &CardArgs) -> CmdResult<Answer> {
     answer("card", Some(query), found)
 }
 
-pub fn lookup_code(a: &CodeArgs) -> CmdResult<Answer> {
-    let code = if a.code == "-" {
+/// An access code as given: `-` reads it from standard input (one line).
+pub fn code_arg(code: &str) -> Result<String, Fail> {
+    if code == "-" {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| Fail::new(format!("read the access code from standard input: {e}")))?;
-        line.trim_end_matches(['\r', '\n']).to_string()
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
     } else {
-        a.code.clone()
-    };
+        Ok(code.to_string())
+    }
+}
+
+pub fn lookup_code(a: &CodeArgs) -> CmdResult<Answer> {
+    let code = code_arg(&a.code)?;
     let store = open_read_only(&a.scope.store)?;
     // The library's message never quotes the code; neither does the report.
     check_location(&store, a.scope.location.as_deref())?;

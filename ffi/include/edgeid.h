@@ -227,6 +227,141 @@
 #define EDGEID_QUALITY_TOO_BRIGHT 256
 
 /**
+ * Size of `edgeid_decision.mode` (a mode and its NUL).
+ */
+#define EDGEID_MODE_BUF 64
+
+/**
+ * Size of `edgeid_decision.reason_code` and `edgeid_decision.punch`.
+ */
+#define EDGEID_CODE_BUF 32
+
+/**
+ * `edgeid_decision.reason`: granted (no reason).
+ */
+#define EDGEID_REASON_NONE 0
+
+/**
+ * The door is not known at the location.
+ */
+#define EDGEID_REASON_UNKNOWN_DOOR 1
+
+/**
+ * No user holds the card, plate, id or code.
+ */
+#define EDGEID_REASON_UNKNOWN_CREDENTIAL 2
+
+/**
+ * No user's face matches at the threshold.
+ */
+#define EDGEID_REASON_UNKNOWN_FACE 3
+
+/**
+ * No user's fingerprint matches at the threshold.
+ */
+#define EDGEID_REASON_UNKNOWN_FINGER 4
+
+/**
+ * The user is disabled.
+ */
+#define EDGEID_REASON_DISABLED 5
+
+/**
+ * Before the user's validity.
+ */
+#define EDGEID_REASON_NOT_YET_VALID 6
+
+/**
+ * After the user's validity.
+ */
+#define EDGEID_REASON_EXPIRED 7
+
+/**
+ * No right of the user names the door.
+ */
+#define EDGEID_REASON_NO_RIGHT_FOR_DOOR 8
+
+/**
+ * Outside the schedules of the user's rights for the door.
+ */
+#define EDGEID_REASON_OUTSIDE_SCHEDULE 9
+
+/**
+ * A holiday of those schedules.
+ */
+#define EDGEID_REASON_HOLIDAY 10
+
+/**
+ * A mode was begun but not completed (in time).
+ */
+#define EDGEID_REASON_SECOND_FACTOR_MISSING 11
+
+/**
+ * A factor the modes use did not match the user.
+ */
+#define EDGEID_REASON_SECOND_FACTOR_MISMATCH 12
+
+/**
+ * What was presented is no mode offered here now.
+ */
+#define EDGEID_REASON_MODE_NOT_ALLOWED 13
+
+/**
+ * A hard anti-passback violation.
+ */
+#define EDGEID_REASON_ANTI_PASSBACK 14
+
+/**
+ * `edgeid_decision.factors` bit: a face matched.
+ */
+#define EDGEID_FACTOR_FACE 1
+
+/**
+ * A fingerprint matched.
+ */
+#define EDGEID_FACTOR_FINGER 2
+
+/**
+ * A card named the user.
+ */
+#define EDGEID_FACTOR_CARD 4
+
+/**
+ * An access code matched.
+ */
+#define EDGEID_FACTOR_CODE 8
+
+/**
+ * A plate named the user.
+ */
+#define EDGEID_FACTOR_PLATE 16
+
+/**
+ * A typed user id named the user.
+ */
+#define EDGEID_FACTOR_ID 32
+
+/**
+ * `edgeid_decision.anti_passback`: the door has no anti-passback (or it was not reached).
+ */
+#define EDGEID_APB_NONE 0
+
+/**
+ * The passage is in order.
+ */
+#define EDGEID_APB_OK 1
+
+/**
+ * A soft violation: granted and recorded.
+ */
+#define EDGEID_APB_SOFT_VIOLATION 2
+
+/**
+ * A hard violation: denied.
+ */
+#define EDGEID_APB_DENIED 3
+
+/**
  * What a call returned. `EDGEID_OK` is 0; every other value is an error, and the thread's last
  * error message (`edgeid_last_error_message`) then says what was expected and what was found.
  * Values are stable: a code keeps its number forever and new codes are only appended.
@@ -1003,6 +1138,192 @@ typedef struct edgeid_face {
     float total_ms;
 } edgeid_face;
 
+/**
+ * What the readers collected. Zero means "not presented" (NULL pointers) or "default" in every
+ * field, so `edgeid_presented p = { .size = sizeof(edgeid_presented) };` presents nothing.
+ * Strings are UTF-8 with lengths. The `*_at` fields say when a factor was presented (Unix
+ * seconds; 0 = at the decision's time): factors further apart than the second-factor timeout do
+ * not combine. Fields are only ever appended (see ABI rules).
+ */
+typedef struct edgeid_presented {
+    /**
+     * Must be `sizeof(edgeid_presented)`.
+     */
+    uint32_t size;
+    /**
+     * Format of `finger` (`edgeid_finger_format`; `EDGEID_FINGER_FORMAT_DETECT` for ISO/ANSI).
+     */
+    uint32_t finger_format;
+    /**
+     * Second-factor timeout in milliseconds (0 = 10 s).
+     */
+    uint32_t second_factor_timeout_ms;
+    /**
+     * Padding (must be 0).
+     */
+    uint32_t reserved;
+    /**
+     * Face threshold, cosine (0 = the default, 0.30).
+     */
+    double face_threshold;
+    /**
+     * Fingerprint threshold (0 = the built-in calibration's at FMR 1e-4).
+     */
+    double finger_threshold;
+    /**
+     * A face embedding of the store's dimension (NULL: none).
+     */
+    const float *face;
+    /**
+     * Floats at `face`.
+     */
+    size_t face_len;
+    /**
+     * A fingerprint minutiae record (NULL: none).
+     */
+    const uint8_t *finger;
+    /**
+     * Bytes at `finger`.
+     */
+    size_t finger_len;
+    /**
+     * A card: "csn:HEX", "wiegand26:FACILITY:NUMBER" or "wiegand34:FACILITY:NUMBER" (NULL: none).
+     */
+    const char *card;
+    /**
+     * Bytes at `card`.
+     */
+    size_t card_len;
+    /**
+     * An access code, 4..=12 digits (NULL: none).
+     */
+    const char *code;
+    /**
+     * Bytes at `code`.
+     */
+    size_t code_len;
+    /**
+     * A licence plate (NULL: none).
+     */
+    const char *plate;
+    /**
+     * Bytes at `plate`.
+     */
+    size_t plate_len;
+    /**
+     * A typed user id (NULL: none).
+     */
+    const char *user_id;
+    /**
+     * Bytes at `user_id`.
+     */
+    size_t user_id_len;
+    /**
+     * The punch chosen on the terminal ("check_in", "check_out", "break_out", "break_in",
+     * "overtime_in", "overtime_out"; NULL: the door's).
+     */
+    const char *punch;
+    /**
+     * Bytes at `punch`.
+     */
+    size_t punch_len;
+    /**
+     * When the face was presented.
+     */
+    int64_t face_at;
+    /**
+     * When the fingerprint was presented.
+     */
+    int64_t finger_at;
+    /**
+     * When the card was presented.
+     */
+    int64_t card_at;
+    /**
+     * When the code was entered.
+     */
+    int64_t code_at;
+    /**
+     * When the plate was read.
+     */
+    int64_t plate_at;
+    /**
+     * When the user id was typed.
+     */
+    int64_t user_id_at;
+} edgeid_presented;
+
+/**
+ * A decision. Strings are UTF-8, NUL-terminated (lengths for the user id). This struct's layout
+ * never changes within a major version.
+ */
+typedef struct edgeid_decision {
+    /**
+     * Open the door.
+     */
+    bool granted;
+    /**
+     * A duress code was used: raise the alarm (whatever the outcome).
+     */
+    bool duress;
+    /**
+     * The punch is a duplicate within the door's window.
+     */
+    bool duplicate_punch;
+    /**
+     * `EDGEID_REASON_*` (`EDGEID_REASON_NONE` when granted).
+     */
+    uint32_t reason;
+    /**
+     * `EDGEID_FACTOR_*` bits of the factors that matched the user.
+     */
+    uint32_t factors;
+    /**
+     * `EDGEID_APB_*`.
+     */
+    uint32_t anti_passback;
+    /**
+     * When the decision was made (Unix seconds).
+     */
+    int64_t at;
+    /**
+     * Face score (NaN when no face was compared) and its threshold.
+     */
+    float face_score;
+    /**
+     * Threshold the face score was compared with.
+     */
+    float face_threshold;
+    /**
+     * Fingerprint score (NaN when none was compared).
+     */
+    float finger_score;
+    /**
+     * Threshold the fingerprint score was compared with.
+     */
+    float finger_threshold;
+    /**
+     * Length of `user_id` (0: no user known).
+     */
+    size_t user_id_len;
+    /**
+     * The user, once known.
+     */
+    char user_id[EDGEID_ID_BUF];
+    /**
+     * The reason's stable code ("" when granted), e.g. "outside_schedule".
+     */
+    char reason_code[EDGEID_CODE_BUF];
+    /**
+     * The mode that was satisfied ("" when denied).
+     */
+    char mode[EDGEID_MODE_BUF];
+    /**
+     * The punch recorded ("" for none).
+     */
+    char punch[EDGEID_CODE_BUF];
+} edgeid_decision;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1411,7 +1732,9 @@ edgeid_status edgeid_apply_delta(struct edgeid_store *store,
  * (the sequence does not move; send it again later). A cancel during `EDGEID_PROGRESS_VALIDATING`
  * stops the reports at once and takes effect when validation ends; the `EDGEID_PROGRESS_COMMITTING`
  * report is the last chance: after it returns 0 the delta is committed. Everything else (result,
- * other statuses, what the callback may call, thread safety) is as for `edgeid_apply_delta`.
+ * other statuses, what the callback may call) is as for `edgeid_apply_delta`.
+ *
+ * Thread safety: as `edgeid_apply_delta`.
  *
  * # Safety
  * As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (NULL with
@@ -2055,6 +2378,34 @@ edgeid_status edgeid_clock_changed(struct edgeid_store *store,
  */
 edgeid_status edgeid_clock_synced(struct edgeid_store *store,
                                   bool synced);
+
+/**
+ * May the person who presented `*presented` pass `door_id` of `location_id`? `at`: when (Unix
+ * seconds; 0 = now, from the system clock). The checks, their order and the reasons are those of
+ * the library (`docs`: the `access` module): unknown door, credential, enabled, validity, right,
+ * schedule (in its IANA zone, with holidays), mode, anti-passback. `*decision_out` receives the
+ * answer; a denial is `EDGEID_OK` with `granted` false and a reason. Anti-passback and punch
+ * state is durable before the call returns.
+ * Errors: `EDGEID_ERR_INVALID` for nothing presented or a malformed card, code, plate, id,
+ * punch or fingerprint record, a face of the wrong dimension,
+ * `EDGEID_ERR_SIZE` for a wrong `presented->size`, `EDGEID_ERR_READ_ONLY` on a read-only store;
+ * `*decision_out` is then all zero (not granted).
+ * Thread safety: any thread, concurrently with every other call on the store; decisions at
+ * doors with anti-passback or punches are serialised among themselves.
+ *
+ * # Safety
+ * `location_id` and `door_id` must point to their lengths in readable bytes; `presented` to a
+ * readable `edgeid_presented` whose non-NULL pointers point to their lengths in readable
+ * elements; `decision_out` to a writable `edgeid_decision`.
+ */
+edgeid_status edgeid_decide(struct edgeid_store *store,
+                            const char *location_id,
+                            size_t location_id_len,
+                            const char *door_id,
+                            size_t door_id_len,
+                            int64_t at,
+                            const struct edgeid_presented *presented,
+                            struct edgeid_decision *decision_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -17,6 +17,7 @@ use engine::{Change, FingerHit, FingerIdentify};
 use std::ffi::c_char;
 
 mod record;
+pub(crate) use record::record as finger_probe;
 use record::{check_threshold, f32_at_least, record, record_arg};
 
 /// `position` argument: take the finger position from the record (a record with one finger view),

@@ -7,7 +7,7 @@
 //! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
 //! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
 //! changes, batch entries, identify, verify), then [`signed`] (signed deltas, signing keys), then
-//! `vision` (face images to templates, feature `vision`);
+//! `vision` (face images to templates, feature `vision`), then [`decide`] (the door decision);
 //! [`keys`] holds the callbacks of a terminal's own code key keeper (`edgeid_code_keys`, given at
 //! open). Functions appear in the header in that order: the sync and lookup functions, then the
 //! finger functions, then the signed-delta and vision functions came later and were appended, so nothing
@@ -25,6 +25,7 @@
 //! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
 //! | `const uint8_t *` delta and signature, `void *user_data` of `edgeid_apply_delta` / `edgeid_apply_delta_signed`, public keys of `edgeid_signing_key_*` | caller memory, read / passed back during the call only | the caller | the caller |
 //! | `const uint8_t *` fingerprint records (`edgeid_finger_*`, `edgeid_batch_finger_put`) | caller memory, read during the call only (a batch keeps its own prepared template) | the caller | the caller |
+//! | `edgeid_presented` and everything it points to, `edgeid_decision` (`edgeid_decide`) | caller memory, read / written during the call only | the caller | the caller |
 //!
 //! Because a store handle is only a key, a closed or made-up handle is looked up, not dereferenced:
 //! it gives `EDGEID_ERR_CLOSED`, never a crash, and a store stays alive while a call on another
@@ -65,6 +66,10 @@ pub mod vision;
 /// The event journal (appended after the other functions).
 pub mod journal;
 
+/// The door decision: appended after the vision functions, so nothing above moved.
+pub mod decide;
+
+pub use decide::{edgeid_decision, edgeid_presented};
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
 pub use handle::edgeid_store;

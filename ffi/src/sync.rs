@@ -314,7 +314,9 @@ pub unsafe extern "C" fn edgeid_apply_delta(
 /// (the sequence does not move; send it again later). A cancel during `EDGEID_PROGRESS_VALIDATING`
 /// stops the reports at once and takes effect when validation ends; the `EDGEID_PROGRESS_COMMITTING`
 /// report is the last chance: after it returns 0 the delta is committed. Everything else (result,
-/// other statuses, what the callback may call, thread safety) is as for `edgeid_apply_delta`.
+/// other statuses, what the callback may call) is as for `edgeid_apply_delta`.
+///
+/// Thread safety: as `edgeid_apply_delta`.
 ///
 /// # Safety
 /// As `edgeid_apply_delta`; `signature` must point to `signature_len` readable bytes (NULL with

@@ -286,6 +286,15 @@ fn journal_test() {
 }
 
 #[test]
+fn decide_test() {
+    let dir = scratch();
+    let exe = dir.path().join("decide_test");
+    compile("decide_test.c", &exe, Link::Shared);
+    let delta = ffi_dir().join("../testdata/access/door-day.json");
+    run_c_test(Command::new(&exe).arg(dir.path()).arg(delta));
+}
+
+#[test]
 fn code_keys_test() {
     let dir = scratch();
     let exe = dir.path().join("code_keys_test");

@@ -165,6 +165,9 @@ pub struct Store {
     /// What `stats` reports of the writer's state, published by the writer after each commit,
     /// checkpoint and housekeeping so `stats` never waits behind a running commit.
     published: Mutex<Published>,
+    /// State a layer above keeps for this open store, opaque here: the door decision's
+    /// anti-passback and punch state (`access::state`), loaded on its first use.
+    layered: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
     /// The event journal (`journal/`), opened with the store.
     journal: crate::journal::Journal,
     _lock: Box<dyn Send + Sync>,
@@ -265,6 +268,28 @@ impl Store {
     /// Store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Now, from [`OpenOptions::clock`] (the system clock by default).
+    pub fn now(&self) -> std::time::SystemTime {
+        self.opts
+            .clock
+            .as_ref()
+            .map_or_else(std::time::SystemTime::now, |c| c())
+    }
+
+    /// The file system the store writes through.
+    pub(crate) fn fs(&self) -> &dyn Fs {
+        &*self.fs
+    }
+
+    /// The state a layer above keeps for this open store (see the field's docs): made by `init`
+    /// on first use.
+    pub(crate) fn layered<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> &T {
+        self.layered
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref()
+            .expect("one layer keeps state in a store")
     }
 
     /// Publishes the writer's manifest, log length and housekeeping error for [`Store::stats`].

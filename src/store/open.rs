@@ -381,6 +381,7 @@ fn finish(
     let journal = crate::journal::Journal::open(&dir.join(crate::journal::DIR), opts.journal())?;
     let workers = Arc::new(Workers::new(opts.threads)?);
     Ok(Store {
+        layered: std::sync::OnceLock::new(),
         dir: dir.to_path_buf(),
         fs: opts.fs.clone(),
         code_keys,

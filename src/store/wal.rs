@@ -27,6 +27,9 @@
 //! none in its log. The catalog op `SetTrust` (signing keys, appended to `CatalogOp`) came with
 //! signed deltas: a build from before them cannot read a log holding one (it reports the record
 //! as damaged) nor a catalog file of version 3, so such a store is not opened by older builds.
+//! The same holds for `PutUserAccess` and `PutDoorAccess` (door-decision settings of delta format
+//! 2, appended to `CatalogOp`, with catalog file version 4); a store that never received a
+//! format-2 delta logs neither.
 //!
 //! Version 1 is the same, but its catalog ops may be `CatalogOp::LegacyApplied`, which carries a
 //! location's code key itself; version 2 logs only `CatalogOp::Applied`, which names the key by its

@@ -4,7 +4,7 @@
 //! escaped as JSON requires and nothing more (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other
 //! control characters as `\u00xx` with lowercase hex; everything else, non-ASCII included, as
 //! UTF-8); integers in plain decimal; `true`, `false`, `null`. Deltas may hold no other numbers.
-//! Inside a user object, each element of `codes` is replaced by the lowercase hex of
+//! Inside a user object, each element of `codes` (and of `duress_codes`) is replaced by the lowercase hex of
 //! HMAC-SHA256(location code key, code as UTF-8), so no hash ever depends on a plain access code.
 
 use crate::catalog::Hash;
@@ -129,7 +129,7 @@ pub fn write(v: &Value<'_>, rule: Rule<'_>, out: &mut Vec<u8>) -> Result<(), &'s
                 out.push(b':');
                 let x = o.get(*k).expect("key from this object");
                 match (rule, *k, x) {
-                    (Rule::User(key), "codes", Value::Array(codes)) => {
+                    (Rule::User(key), "codes" | "duress_codes", Value::Array(codes)) => {
                         out.push(b'[');
                         for (j, c) in codes.iter().enumerate() {
                             if j > 0 {

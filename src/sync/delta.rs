@@ -17,8 +17,11 @@ use crate::ids::check_id;
 use crate::store::Workers;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
-/// The version this build reads.
+/// The version a platform without door-decision settings sends (still read).
 pub const FORMAT: &str = "edgeid.delta/1";
+/// The version with door-decision settings (door modes with schedules, anti-passback, punches;
+/// a user's personal mode and duress codes): refused inside a format-1 delta.
+pub const FORMAT_2: &str = "edgeid.delta/2";
 
 /// Most changes in one delta (a full synchronisation of a large location is sent in one delta; the
 /// delta's size limit usually binds first).
@@ -81,6 +84,8 @@ pub struct Delta {
     pub hash: Hash,
     /// SHA-256 of the canonical form with codes keyed: what builds before this one remembered.
     pub keyed_hash: Hash,
+    /// Its format version: 1 (`edgeid.delta/1`) or 2 (`edgeid.delta/2`, door-decision settings).
+    pub version: u32,
 }
 
 pub(super) type R<T> = Result<T, Refusal>;
@@ -212,6 +217,8 @@ pub(super) struct Ctx<'k> {
     pub(super) model: &'k str,
     pub(super) dim: usize,
     pub(super) key: Option<&'k dyn CodeMac>,
+    /// The delta's format version (1 or 2).
+    pub(super) version: u32,
 }
 
 /// Parses and validates a delta. `model`/`dim` are the store's; `current_key` keys codes with the
@@ -257,11 +264,15 @@ pub fn parse_on<'k>(
         ],
     )?;
     let format = top.str("format")?;
-    if format != FORMAT {
-        return Err(Refusal::Version(format!(
-            "format {format:?} is not supported (this build reads {FORMAT:?})"
-        )));
-    }
+    let version = match format {
+        FORMAT => 1,
+        FORMAT_2 => 2,
+        _ => {
+            return Err(Refusal::Version(format!(
+                "format {format:?} is not supported (this build reads {FORMAT:?} and {FORMAT_2:?})"
+            )))
+        }
+    };
     let location = id(top.str("location")?, "location", "location")?;
     let sequence = match top.opt("sequence") {
         Some(Value::Static(StaticNode::U64(u))) => *u,
@@ -327,7 +338,12 @@ pub fn parse_on<'k>(
             stored.as_deref()
         }
     };
-    let ctx = Ctx { model, dim, key };
+    let ctx = Ctx {
+        model,
+        dim,
+        key,
+        version,
+    };
     // Required in both kinds: a full without it would silently empty the location. `[]` says so.
     top.req("changes")?;
     let changes = at_most(top.arr("changes")?, MAX_CHANGES, "changes")?;
@@ -352,7 +368,7 @@ pub fn parse_on<'k>(
     let keyed_hash = canonical::hash(&v, Rule::Delta(key)).map_err(non_integer)?;
     let has_codes = ops
         .iter()
-        .any(|op| matches!(op, Op::UpsertUser(u, _, _) if !u.codes.is_empty()));
+        .any(|op| matches!(op, Op::UpsertUser(u, _, _) if !u.codes.is_empty() || !u.access.duress_codes.is_empty()));
     let masked = if has_codes {
         canonical::hash(&v, Rule::Delta(None)).map_err(non_integer)?
     } else {
@@ -370,6 +386,7 @@ pub fn parse_on<'k>(
         signing_keys,
         hash,
         keyed_hash,
+        version,
     })
 }
 
@@ -487,7 +504,7 @@ pub(super) fn parse_change(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         }
         "upsert_door" => {
             let c = Obj::new(v, path, &["op", "door"])?;
-            records::parse_door(c.req("door")?, &c.at("door")).map(Op::UpsertDoor)
+            records::parse_door(c.req("door")?, &c.at("door"), ctx).map(Op::UpsertDoor)
         }
         other => Err(bad(
             join(path, "op"),

@@ -58,7 +58,14 @@ pub fn check(ops: &[Op], before: &LocationState, after: &LocationState) -> Resul
                 return Err(at(i, format!("card {c} already belongs to user {o:?}")));
             }
         }
-        for c in &u.codes {
+        let mut own = std::collections::HashSet::new();
+        for c in u.codes.iter().chain(&u.access.duress_codes) {
+            if !own.insert(c) {
+                return Err(at(
+                    i,
+                    "a duress code is also one of the user's codes".into(),
+                ));
+            }
             if codes.claim(c, &u.id, &before.codes, &touched).is_some() {
                 return Err(at(
                     i,
@@ -85,11 +92,39 @@ pub fn check(ops: &[Op], before: &LocationState, after: &LocationState) -> Resul
             }
         }
     }
-    // A deleted schedule may still be named by a user the delta did not touch.
+    // A door's mode schedules (delta format 2) exist at the location too.
+    for (i, op) in ops.iter().enumerate() {
+        let Op::UpsertDoor(d) = op else { continue };
+        for (j, sc) in d.access.mode_schedules.iter().enumerate() {
+            if let Some(sc) = sc {
+                if !after.schedules.contains_key(sc) {
+                    return Err(Refusal::Invalid {
+                        path: format!("changes[{i}].door.modes[{j}].schedule"),
+                        message: format!("unknown schedule {sc:?}"),
+                    });
+                }
+            }
+        }
+    }
+    // A deleted schedule may still be named by a user (or a door) the delta did not touch.
     for (i, op) in ops.iter().enumerate() {
         let Op::DeleteSchedule(id) = op else { continue };
         if after.schedules.contains_key(id) {
             continue; // upserted again later in the delta
+        }
+        if let Some(d) = after.doors.values().find(|d| {
+            d.access
+                .mode_schedules
+                .iter()
+                .any(|s| s.as_deref() == Some(id.as_str()))
+        }) {
+            return Err(at(
+                i,
+                format!(
+                    "schedule {id:?} is still used by a mode of door {:?} (change the door in the same delta)",
+                    d.id
+                ),
+            ));
         }
         if let Some(u) = after.users.values().find(|u| {
             u.rights

@@ -41,10 +41,7 @@ pub(super) fn plan_op(
             for (f, t) in u.fingers.iter().zip(prepared) {
                 p.put_finger(loc, &u.id, &f.id, t, f.data.clone());
             }
-            p.apply_catalog(CatalogOp::PutUser {
-                location: loc.to_string(),
-                user: u.clone(),
-            });
+            p.apply_catalog(CatalogOp::put_user(loc.to_string(), u.clone()));
         }
         Op::DeleteUser(id) => {
             let exists = p
@@ -80,10 +77,7 @@ pub(super) fn plan_op(
                 id: id.clone(),
             });
         }
-        Op::UpsertDoor(x) => p.apply_catalog(CatalogOp::PutDoor {
-            location: loc.to_string(),
-            door: x.clone(),
-        }),
+        Op::UpsertDoor(x) => p.apply_catalog(CatalogOp::put_door(loc.to_string(), x.clone())),
         Op::DeleteDoor(id) => {
             if !p
                 .catalog()

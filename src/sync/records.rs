@@ -7,12 +7,32 @@ use super::syntax::{self as syn, card_key, check_code, plate_key, timestamp};
 use super::{
     MAX_CREDENTIALS_PER_USER, MAX_FACES_PER_USER, MAX_FINGERS_PER_USER, MAX_RIGHTS_PER_USER,
 };
-use crate::catalog::{Door, FingerRecord, Right, Schedule, UserRecord};
+use crate::catalog::{
+    AntiPassback, Direction, Door, DoorAccess, FingerRecord, PassbackKind, PunchConfig, Right,
+    Schedule, UserAccess, UserRecord,
+};
 use crate::face::normalize;
 use crate::ids::check_name;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
-const DOOR_FACTORS: &[&str] = &["face", "finger", "card", "code", "plate"];
+/// Longest anti-passback reset and duplicate-punch window, in seconds (a year).
+const MAX_SECONDS: u64 = 366 * 86_400;
+
+/// Refuses a field of delta format 2 inside a format-1 delta.
+fn needs_v2(o: &Obj<'_, '_>, field: &str, ctx: &Ctx<'_>) -> R<()> {
+    if ctx.version < 2 && o.opt(field).is_some() {
+        return Err(bad(
+            o.at(field),
+            "unknown field in format edgeid.delta/1 (door-decision settings need \"format\": \"edgeid.delta/2\")",
+        ));
+    }
+    Ok(())
+}
+
+fn mode(s: &str, path: &str) -> R<String> {
+    syn::mode(s).map_err(|m| bad(path, m))?;
+    Ok(s.to_string())
+}
 
 fn time(v: Option<&str>, path: &str) -> R<Option<i64>> {
     v.map(|s| timestamp(s).map_err(|m| bad(path, m)))
@@ -39,8 +59,16 @@ pub(super) fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
             "codes",
             "plates",
             "rights",
+            "mode",
+            "duress_codes",
         ],
     )?;
+    needs_v2(&u, "mode", ctx)?;
+    needs_v2(&u, "duress_codes", ctx)?;
+    let personal_mode = u
+        .opt_str("mode")?
+        .map(|m| mode(m, &u.at("mode")))
+        .transpose()?;
     let uid = id(u.str("id")?, "user", &u.at("id"))?;
     let name = u.opt_str("name")?.map(str::to_string);
     if let Some(n) = &name {
@@ -197,6 +225,30 @@ pub(super) fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
         }
         codes.push(h);
     }
+    let mut duress_codes = Vec::new();
+    for (i, c) in at_most(
+        u.arr("duress_codes")?,
+        MAX_CREDENTIALS_PER_USER,
+        &u.at("duress_codes"),
+    )?
+    .iter()
+    .enumerate()
+    {
+        let p = format!("{}[{i}]", u.at("duress_codes"));
+        let s = as_str(c, &p)?;
+        check_code(s).map_err(|m| bad(&p, m))?;
+        let key = ctx.key.ok_or_else(|| {
+            bad(
+                &p,
+                "the location has no code key yet: send a full synchronisation with code_key first",
+            )
+        })?;
+        let h = key.code_hash(s);
+        if codes.contains(&h) || duress_codes.contains(&h) {
+            return Err(bad(&p, "code appears twice"));
+        }
+        duress_codes.push(h);
+    }
     let mut plates = Vec::new();
     for (i, c) in at_most(u.arr("plates")?, MAX_CREDENTIALS_PER_USER, &u.at("plates"))?
         .iter()
@@ -253,6 +305,10 @@ pub(super) fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
             plates,
             rights,
             hash,
+            access: UserAccess {
+                mode: personal_mode,
+                duress_codes,
+            },
         },
         faces,
         Vec::new(),
@@ -303,27 +359,120 @@ pub(super) fn parse_schedule(v: &Value<'_>, path: &str) -> R<Schedule> {
     })
 }
 
-pub(super) fn parse_door(v: &Value<'_>, path: &str) -> R<Door> {
-    let d = Obj::new(v, path, &["id", "modes"])?;
+pub(super) fn parse_door(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Door> {
+    let d = Obj::new(v, path, &["id", "modes", "anti_passback", "punch"])?;
+    needs_v2(&d, "anti_passback", ctx)?;
+    needs_v2(&d, "punch", ctx)?;
     let did = id(d.str("id")?, "door", &d.at("id"))?;
     let mut modes = Vec::new();
+    let mut mode_schedules = Vec::new();
     for (i, m) in d.arr("modes")?.iter().enumerate() {
         let p = format!("{}[{i}]", d.at("modes"));
-        let m = as_str(m, &p)?;
-        if m.split('+').any(|f| !DOOR_FACTORS.contains(&f)) {
-            return Err(bad(
-                &p,
-                format!(
-                    "mode {m:?}: factors are {} joined by '+'",
-                    DOOR_FACTORS.join(", ")
-                ),
-            ));
+        match m {
+            Value::Object(_) if ctx.version >= 2 => {
+                let o = Obj::new(m, &p, &["mode", "schedule"])?;
+                modes.push(mode(o.str("mode")?, &o.at("mode"))?);
+                mode_schedules.push(
+                    o.opt_str("schedule")?
+                        .map(|s| id(s, "schedule", &o.at("schedule")))
+                        .transpose()?,
+                );
+            }
+            Value::Object(_) => {
+                return Err(bad(
+                    &p,
+                    "a mode with a schedule needs \"format\": \"edgeid.delta/2\"",
+                ))
+            }
+            _ => {
+                modes.push(mode(as_str(m, &p)?, &p)?);
+                mode_schedules.push(None);
+            }
         }
-        modes.push(m.to_string());
     }
+    if mode_schedules.iter().all(Option::is_none) {
+        mode_schedules.clear();
+    }
+    let anti_passback = match d.opt("anti_passback") {
+        None => None,
+        Some(a) => {
+            let p = d.at("anti_passback");
+            let a = Obj::new(a, &p, &["area", "direction", "kind", "reset_after"])?;
+            let area = id(a.str("area")?, "area", &a.at("area"))?;
+            let direction = match a.str("direction")? {
+                "entry" => Direction::Entry,
+                "exit" => Direction::Exit,
+                o => {
+                    return Err(bad(
+                        a.at("direction"),
+                        format!("expected \"entry\" or \"exit\", got {o:?}"),
+                    ))
+                }
+            };
+            let kind = match a.str("kind")? {
+                "hard" => PassbackKind::Hard,
+                "soft" => PassbackKind::Soft,
+                o => {
+                    return Err(bad(
+                        a.at("kind"),
+                        format!("expected \"hard\" or \"soft\", got {o:?}"),
+                    ))
+                }
+            };
+            let reset_after = a
+                .opt("reset_after")
+                .map(|x| seconds(x, &a.at("reset_after")))
+                .transpose()?;
+            Some(AntiPassback {
+                area,
+                direction,
+                kind,
+                reset_after,
+            })
+        }
+    };
+    let punch = match d.opt("punch") {
+        None => None,
+        Some(x) => {
+            let p = d.at("punch");
+            let o = Obj::new(x, &p, &["kind", "duplicate_window"])?;
+            let kind = o.str("kind")?;
+            if !syn::PUNCHES.contains(&kind) {
+                return Err(bad(
+                    o.at("kind"),
+                    format!(
+                        "unknown punch {kind:?} (known: {})",
+                        syn::PUNCHES.join(", ")
+                    ),
+                ));
+            }
+            let duplicate_window = o
+                .opt("duplicate_window")
+                .map(|x| seconds(x, &o.at("duplicate_window")))
+                .transpose()?
+                .unwrap_or(0);
+            Some(PunchConfig {
+                kind: kind.to_string(),
+                duplicate_window,
+            })
+        }
+    };
     Ok(Door {
         id: did,
         modes,
         hash: canonical::hash(v, Rule::Plain).map_err(|w| bad(path, format!("holds {w}")))?,
+        access: DoorAccess {
+            mode_schedules,
+            anti_passback,
+            punch,
+        },
     })
+}
+
+fn seconds(v: &Value<'_>, path: &str) -> R<u64> {
+    let s = as_u64(v, path)?;
+    if s > MAX_SECONDS {
+        return Err(bad(path, format!("at most {MAX_SECONDS} seconds, got {s}")));
+    }
+    Ok(s)
 }

@@ -395,6 +395,7 @@ impl Store {
                 model: &model,
                 dim,
                 key,
+                version: d.version,
             };
             // A sequence already applied: read it through for its hash only.
             let resend = state.deltas.contains_key(&d.sequence);
@@ -518,6 +519,7 @@ impl Store {
                 signing_keys: None,
                 hash,
                 keyed_hash,
+                version: d.version,
             };
             if resend {
                 if state

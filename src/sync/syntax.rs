@@ -190,6 +190,54 @@ pub fn hhmm(s: &str) -> Result<u16, String> {
     Err(format!("expected HH:MM (00:00..=24:00), got {s:?}"))
 }
 
+/// The factors of an authentication mode.
+pub const FACTORS: &[&str] = &["face", "finger", "card", "code", "plate", "id"];
+
+/// Checks an authentication mode (`docs/sync-protocol.md`, "Authentication modes"): steps joined
+/// by `+`, each step one factor or alternatives joined by `|` (`card+face|code`: a card, then a
+/// face or a code); factors from [`FACTORS`], each at most once in a mode; `id` (a typed user id)
+/// never alone in a step's alternatives and never the whole mode (it names the user and proves
+/// nothing).
+pub fn mode(m: &str) -> Result<(), String> {
+    let err = |why: &str| {
+        format!(
+            "mode {m:?}: {why} (factors {} joined by '+', alternatives by '|')",
+            FACTORS.join(", ")
+        )
+    };
+    let mut seen = Vec::new();
+    let steps: Vec<&str> = m.split('+').collect();
+    for step in &steps {
+        let alts: Vec<&str> = step.split('|').collect();
+        for f in &alts {
+            if !FACTORS.contains(f) {
+                return Err(err(&format!("unknown factor {f:?}")));
+            }
+            if seen.contains(f) {
+                return Err(err(&format!("{f} appears twice")));
+            }
+            seen.push(f);
+            if *f == "id" && alts.len() > 1 {
+                return Err(err("id cannot be an alternative"));
+            }
+        }
+    }
+    if steps == ["id"] {
+        return Err(err("id alone proves nothing"));
+    }
+    Ok(())
+}
+
+/// The time-and-attendance punches.
+pub const PUNCHES: &[&str] = &[
+    "check_in",
+    "check_out",
+    "break_out",
+    "break_in",
+    "overtime_in",
+    "overtime_out",
+];
+
 /// A calendar date `YYYY-MM-DD` (a holiday).
 pub fn date(s: &str) -> Result<(), String> {
     let b = s.as_bytes();

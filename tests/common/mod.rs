@@ -3,6 +3,7 @@
 //! fingerprint test data ([`finger`]).
 #![allow(dead_code)]
 
+pub mod access;
 pub mod crash;
 pub mod deltas;
 pub mod finger;

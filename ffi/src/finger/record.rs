@@ -96,7 +96,7 @@ pub(super) unsafe fn record_arg<'a>(
 ///
 /// # Safety
 /// A non-NULL `ptr` must point to `len` readable bytes.
-pub(super) unsafe fn record(
+pub(crate) unsafe fn record(
     what: &str,
     ptr: *const u8,
     len: usize,
