@@ -2,7 +2,8 @@
 # A door across a day (and a night, and a holiday), with `edgeid decide`: a store is created, the
 # platform's delta testdata/access/door-day.json is applied (format edgeid.delta/2: schedules in
 # Europe/Amsterdam, doors with modes, anti-passback and a punch, four people), and people present
-# cards, faces and codes. Each line is the terminal's answer.
+# cards, faces and codes. Each line is the terminal's answer; at the end the platform reads the
+# event journal and acknowledges it.
 #
 #   EDGEID=target/release/edgeid sh scripts/demo-door.sh
 #
@@ -42,3 +43,13 @@ step "Sun 25 Oct 02:30 CEST (summer time), Dia on the night shift" --door front 
 step "Sun 25 Oct 02:30 CET (the same wall time an hour later), Dia" --door front --at 2026-10-25T02:30:00+01:00 --card csn:0D04
 step "Sun 25 Oct 06:30 CET, Dia after her shift" --door front --at 2026-10-25T06:30:00+01:00 --card csn:0D04
 step "Wed 2 Dec 08:00, Ann types her duress code" --door front --at 2026-12-02T08:00:00+01:00 --code 7531
+
+# The platform comes back: it reads the journal (every decision above, and the applied delta),
+# acknowledges what it read, and the next read after that cursor is empty.
+printf '%s\n' "== The platform reads the journal"
+"$EDGEID" events read --store "$STORE" > "$WORK/events.txt"
+cat "$WORK/events.txt"
+cursor=$(sed -n 's/^cursor \([0-9][0-9]*\)$/\1/p' "$WORK/events.txt")
+printf '%s\n' "== The platform acknowledges up to $cursor"
+"$EDGEID" events ack --store "$STORE" "$cursor"
+"$EDGEID" events read --store "$STORE" --after "$cursor"

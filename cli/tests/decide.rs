@@ -49,7 +49,21 @@ fn the_door_demo_runs_and_every_answer_is_right() {
     );
     assert!(out.contains("punch: check_in (duplicate)"), "{out}");
     assert!(out.contains("DURESS"), "{out}");
-    assert_eq!(out.matches("== ").count(), answers.len());
+    // Then the platform reads the journal (the delta and every decision, denials with their
+    // reasons), acknowledges it, and finds nothing after the cursor.
+    assert_eq!(out.matches("== ").count(), answers.len() + 2);
+    assert!(
+        out.contains(" delta_applied hq-amsterdam sequence 1"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches(" decision hq-amsterdam/").count(),
+        answers.len(),
+        "{out}"
+    );
+    assert!(out.contains("ben denied (expired)"), "{out}");
+    assert!(out.contains("acknowledged up to 16"), "{out}");
+    assert!(out.trim_end().ends_with("cursor 16"), "{out}");
 }
 
 fn store_with_demo(dir: &Path) -> String {
