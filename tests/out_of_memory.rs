@@ -85,7 +85,14 @@ fn main() {
     let mut failures = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let opts = || OpenOptions::new().threads(1).checkpoint_rows(100_000);
+    // The logged path (log, in-memory tail, checkpoint): the batch must not take the bulk path,
+    // which writes segments directly and would leave the checkpoint nothing to build.
+    let opts = || {
+        OpenOptions::new()
+            .threads(1)
+            .checkpoint_rows(100_000)
+            .bulk_rows(usize::MAX)
+    };
     let store = Store::create(&path, MODEL, DIM, opts()).unwrap();
     let mut rng = Rng(3);
     let batch: Vec<Change> = (0..BATCH)
