@@ -85,6 +85,8 @@ fn opts() -> edgeid_open_options {
         threads: 1,
         flags: 0,
         code_keys: std::ptr::null(),
+        log: None,
+        log_user_data: std::ptr::null_mut(),
     }
 }
 
