@@ -78,6 +78,11 @@ fn copy_dir(from: &Path, to: &Path) -> Vec<PathBuf> {
     for e in std::fs::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");
         let dst = to.join(e.file_name());
+        if e.path().is_dir() {
+            // The event journal (`journal/`): its files are damaged too.
+            files.extend(copy_dir(&e.path(), &dst));
+            continue;
+        }
         std::fs::copy(e.path(), &dst).expect("copy");
         if e.file_name() != "LOCK" {
             files.push(dst);
