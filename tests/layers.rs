@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("ids", 1),
     ("mmap", 1),
     ("kernels", 1),
+    ("priority", 1),
     ("face", 2),
     ("finger", 2),
     ("catalog", 2),

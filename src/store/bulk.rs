@@ -83,8 +83,9 @@ pub(crate) struct Stager {
     piece_bytes: usize,
     /// Pieces encoded at once.
     parallel: usize,
-    /// The store's threads, which encode the pieces.
-    workers: Arc<Workers>,
+    /// Threads that encode the pieces: the store's size, at a lower priority and apart from the
+    /// search threads (`Workers::background`), joined when the stager is dropped.
+    workers: Workers,
     /// Next file id (taken from the manifest's `next_id`; the writer keeps it even on failure).
     pub(super) next_id: u64,
     faces: Pieces<FaceRow>,
@@ -115,7 +116,7 @@ impl Drop for Stager {
 }
 
 impl Stager {
-    pub(super) fn new(store: &Store, next_id: u64) -> Stager {
+    pub(super) fn new(store: &Store, next_id: u64) -> Result<Stager> {
         let snap = store.snapshot();
         let parallel = store.opts.threads.max(1);
         // A quarter of the budget for pieces being filled and encoded (each piece exists twice
@@ -123,14 +124,14 @@ impl Stager {
         // the plan's maps.
         let piece_bytes =
             (store.opts.memory_budget / 8 / parallel).min(store.opts.max_segment_bytes);
-        Stager {
+        Ok(Stager {
             fs: store.fs.clone(),
             dir: store.dir.clone(),
             model: snap.model.clone(),
             dim: snap.dim,
             piece_bytes,
             parallel,
-            workers: store.workers.clone(),
+            workers: store.workers.background()?,
             next_id,
             faces: Pieces::default(),
             fingers: Pieces::default(),
@@ -142,7 +143,12 @@ impl Stager {
             keep: false,
             error: None,
             rows: 0,
-        }
+        })
+    }
+
+    /// The threads that encode the pieces (lower priority, apart from the search threads).
+    pub(super) fn workers(&self) -> &Workers {
+        &self.workers
     }
 
     /// Whether `r` is a row of a segment this stager wrote or is filling.

@@ -184,7 +184,9 @@ impl Store {
             ops: Vec::new(),
             catalog: snap.catalog.clone(),
             done: Committed::default(),
-            stage: bulk.then(|| Stager::new(self, w.manifest.next_id)),
+            stage: bulk
+                .then(|| Stager::new(self, w.manifest.next_id))
+                .transpose()?,
             catalog_ops: 0,
         };
         let planned = plan(&mut p);

@@ -3,6 +3,7 @@
 use super::bulk::Stager;
 use super::segment::{finger, locate};
 use super::wal::{RowRef, WalOp};
+use super::workers::Workers;
 use super::{key, Committed, Key, Snapshot};
 use crate::catalog::{Catalog, CatalogOp};
 use crate::finger::enroll::Prepared;
@@ -105,6 +106,12 @@ impl<'a> Keyed<'a> {
 }
 
 impl Planner<'_> {
+    /// The threads for heavy work that may wait while searches run: on the bulk path the
+    /// stager's lower-priority threads (`Workers::background`), otherwise none (use the store's).
+    pub(crate) fn background(&self) -> Option<&Workers> {
+        self.stage.as_ref().map(|s| s.workers())
+    }
+
     /// The catalog as the plan has changed it so far.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog

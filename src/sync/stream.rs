@@ -418,7 +418,10 @@ impl Store {
                                   piece: &mut Vec<Op>,
                                   first: usize|
              -> Result<()> {
-                delta::prepare_fingers(self.workers(), piece, first).map_err(refused)?;
+                // Preparation is the heavy part of a fingerprint: on the bulk path's
+                // lower-priority threads, so searches keep the store's own.
+                let workers = p.background().unwrap_or(self.workers());
+                delta::prepare_fingers(workers, piece, first).map_err(refused)?;
                 let n = piece.len();
                 for (j, mut op) in piece.drain(..).enumerate() {
                     let prepared = match &mut op {
