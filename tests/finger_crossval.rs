@@ -96,3 +96,32 @@ fn fnmr_at_fmr_allows_at_most_the_target_share_of_impostors() {
     // FMR 1e-4: none may: threshold just above 0.999.
     assert!((fnmr_at_fmr(&gen, &imp, 1e-4) - 2.0 / 3.0).abs() < 1e-12);
 }
+
+#[test]
+fn reference_rows_name_a_database_for_one_extractor_or_a_set_for_any() {
+    // Two sets of two templates of one finger and one of another, in a root named `r`.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("r");
+    let src = data().join("fvc2002/DB1_B/mindtct");
+    for ex in ["mindtct", "secugen"] {
+        let d = root.join("DB1_B").join(ex);
+        std::fs::create_dir_all(&d).unwrap();
+        for t in ["101_1", "101_2", "102_1"] {
+            std::fs::copy(src.join(format!("{t}.iso")), d.join(format!("{t}.iso"))).unwrap();
+        }
+    }
+    let tsv = "db\tprobe\tgallery\tscore\n\
+               r/DB1_B\t101_1\t101_2\t40\n\
+               r/DB1_B\t101_1\t102_1\t4\n\
+               r/DB1_B/mindtct\t101_1\t101_2\t99\n\
+               r/DB1_B/secugen\t101_1\t101_2\t30\n\
+               r/DB1_B/secugen\t101_2\t102_1\t3\n";
+    let sets = load_sets(&root, Some((tsv, "mindtct")), None).unwrap();
+    let by = |n: &str| sets.iter().find(|s| s.name == n).unwrap().reference.clone();
+    // The database's rows win for the named extractor; the set's rows serve the other.
+    assert_eq!(by("DB1_B/mindtct"), Some((vec![40.0], vec![4.0])));
+    assert_eq!(by("DB1_B/secugen"), Some((vec![30.0], vec![3.0])));
+    // Named for another extractor, the database's rows belong to no set here.
+    let sets = load_sets(&root, Some((tsv, "other")), None).unwrap();
+    assert_eq!(sets[0].reference, Some((vec![99.0], Vec::new())));
+}

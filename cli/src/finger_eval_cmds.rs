@@ -230,11 +230,11 @@ pub struct CrossvalArgs {
     /// Root of the sets: every ROOT/<db>/<extractor> directory is one set (e.g.
     /// testdata/fingerprint/fvc2002).
     root: PathBuf,
-    /// Reference scores on the same pairs (TSV: db, probe, gallery, score). Default:
-    /// ROOT/bozorth3_scores.tsv when present.
+    /// Reference scores on the same pairs (TSV: db, probe, gallery, score), one file or more.
+    /// Default: ROOT/bozorth3_scores.tsv and ROOT/bozorth3_nbis-py_scores.tsv, those present.
     #[arg(long, value_name = "TSV")]
-    reference: Option<PathBuf>,
-    /// The extractor whose sets the reference scores belong to.
+    reference: Vec<PathBuf>,
+    /// The extractor whose sets the reference rows named by database alone belong to.
     #[arg(long, default_value = "mindtct")]
     reference_extractor: String,
     /// Seed of the distorted conditions.
@@ -381,17 +381,30 @@ impl Report for CrossvalReport {
 
 pub fn crossval_cmd(a: &CrossvalArgs) -> CmdResult<CrossvalReport> {
     check_dir(&a.root)?;
-    let ref_file = a
-        .reference
-        .clone()
-        .or_else(|| Some(a.root.join("bozorth3_scores.tsv")).filter(|f| f.is_file()));
-    let text = match &ref_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .map_err(|e| Fail::new(format!("read {}: {e}", f.display())))?,
-        ),
-        None => None,
+    let files: Vec<PathBuf> = if a.reference.is_empty() {
+        ["bozorth3_scores.tsv", "bozorth3_nbis-py_scores.tsv"]
+            .iter()
+            .map(|f| a.root.join(f))
+            .filter(|f| f.is_file())
+            .collect()
+    } else {
+        a.reference.clone()
     };
+    // One table: the first file's header, then every file's rows.
+    let mut text: Option<String> = None;
+    for f in &files {
+        let t = std::fs::read_to_string(f)
+            .map_err(|e| Fail::new(format!("read {}: {e}", f.display())))?;
+        match &mut text {
+            None => text = Some(t),
+            Some(all) => {
+                if !all.ends_with('\n') {
+                    all.push('\n');
+                }
+                all.push_str(t.split_once('\n').map_or("", |(_, rows)| rows));
+            }
+        }
+    }
     let sets = crossval::load_sets(
         &a.root,
         text.as_deref().map(|t| (t, a.reference_extractor.as_str())),

@@ -35,8 +35,8 @@ pub struct Set {
 }
 
 /// Loads every `<db>/<extractor>` set under `root` (sorted). When `reference` is given as (TSV
-/// text, extractor), its scores (db column `<root name>/<db>`) are attached to that extractor's
-/// sets. `limit` keeps the first templates of each set (by name) for a cheap run.
+/// text, extractor), its scores are attached to the sets they name: db column `<root name>/<db>`
+/// for that extractor's sets, `<root name>/<db>/<extractor>` for any set. `limit` keeps the first templates of each set (by name) for a cheap run.
 pub fn load_sets(
     root: &Path,
     reference: Option<(&str, &str)>,
@@ -64,8 +64,16 @@ pub fn load_sets(
                 templates.truncate(n);
             }
             let reference = match reference {
-                Some((tsv, e)) if e == ex_name && limit.is_none() => {
-                    let r = reference_scores(tsv, &format!("{root_name}/{db_name}"))?;
+                Some((tsv, e)) if limit.is_none() => {
+                    // Rows named by the database alone belong to extractor `e`; rows named by
+                    // database and extractor to that set. The first kind wins where both exist.
+                    let mut r = (Vec::new(), Vec::new());
+                    if e == ex_name {
+                        r = reference_scores(tsv, &format!("{root_name}/{db_name}"))?;
+                    }
+                    if r.0.is_empty() {
+                        r = reference_scores(tsv, &format!("{root_name}/{db_name}/{ex_name}"))?;
+                    }
                     (!r.0.is_empty()).then_some(r)
                 }
                 _ => None,
