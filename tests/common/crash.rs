@@ -92,6 +92,26 @@ pub fn run<S: Scenario>(
     }
 }
 
+/// Reopens a store from the disk a power loss left (`opts` name it) and checks it: it holds the
+/// state of the run's last acknowledged step or of the step in flight, and passes the scenario's
+/// own checks. `at` names the trial in failures.
+fn recover<S: Scenario>(
+    s: &S,
+    opts: OpenOptions,
+    r: &Run<S::State>,
+    at: &str,
+) -> (Store, S::State) {
+    let store = open_sim(opts).unwrap_or_else(|e| panic!("{at}: reopen failed: {e}"));
+    let got = s.observe(&store);
+    assert!(
+        got == r.acked || r.in_flight.as_ref() == Some(&got),
+        "{at}: state is neither the acknowledged one (after {} steps) nor the one in flight",
+        r.steps
+    );
+    s.check_recovered(&store, &got, at);
+    (store, got)
+}
+
 /// Power loss at every sync point of a scenario, on a simulated disk.
 pub struct PowerLoss<'a> {
     /// Options of a store on the simulated disk (see [`on_sim`]).
@@ -152,15 +172,7 @@ impl PowerLoss<'_> {
                     format!("sync point {point} seed {k}")
                 };
                 let lost = fs.power_loss(point * self.seed_stride + k);
-                let store = open_sim((self.opts)(&lost))
-                    .unwrap_or_else(|e| panic!("{at}: reopen failed: {e}"));
-                let got = s.observe(&store);
-                assert!(
-                    got == r.acked || r.in_flight.as_ref() == Some(&got),
-                    "{at}: state is neither the acknowledged one (after {} steps) nor the one in flight",
-                    r.steps
-                );
-                s.check_recovered(&store, &got, &at);
+                let (store, got) = recover(s, (self.opts)(&lost), &r, &at);
                 then(store, &lost, &got, &at);
                 trials += 1;
             }
@@ -214,15 +226,7 @@ impl EveryOp<'_> {
                 for k in 0..self.seeds {
                     let at = format!("op {op} of {ops}, {tear:?} seed {k}");
                     let lost = fs.power_loss_with(op * 1000 + k, tear);
-                    let store = open_sim((self.opts)(&lost))
-                        .unwrap_or_else(|e| panic!("{at}: reopen failed: {e}"));
-                    let got = s.observe(&store);
-                    assert!(
-                        got == r.acked || r.in_flight.as_ref() == Some(&got),
-                        "{at}: state is neither the acknowledged one (after {} steps) nor the one in flight",
-                        r.steps
-                    );
-                    s.check_recovered(&store, &got, &at);
+                    let (store, got) = recover(s, (self.opts)(&lost), &r, &at);
                     then(store, &got, &at);
                     trials += 1;
                 }
