@@ -246,6 +246,10 @@ pub struct CrossvalArgs {
     /// Skip the distorted conditions.
     #[arg(long)]
     no_conditions: bool,
+    /// Only these of the candidates (indices into the full list, comma-separated; a narrower,
+    /// cheaper run). Default: all.
+    #[arg(long, value_delimiter = ',', value_name = "I,J,...")]
+    candidates: Vec<usize>,
 }
 
 /// `finger crossval`.
@@ -415,11 +419,29 @@ pub fn crossval_cmd(a: &CrossvalArgs) -> CmdResult<CrossvalReport> {
     } else {
         Condition::ALL.to_vec()
     };
-    let cv: CrossVal = crossval::crossval(&sets, &crossval::candidates(), &conditions, a.seed);
+    let all = crossval::candidates();
+    let picked: Vec<usize> = if a.candidates.is_empty() {
+        (0..all.len()).collect()
+    } else {
+        a.candidates.clone()
+    };
+    if let Some(&bad) = picked.iter().find(|&&i| i >= all.len()) {
+        return Err(Fail::new(format!(
+            "--candidates: no candidate {bad} (there are {}: 0..{})",
+            all.len(),
+            all.len() - 1
+        )));
+    }
+    let chosen: Vec<_> = picked.iter().map(|&i| all[i]).collect();
+    let cv: CrossVal = crossval::crossval(&sets, &chosen, &conditions, a.seed);
     Ok(CrossvalReport {
         root: a.root.clone(),
         seed: a.seed,
-        candidates: cv.candidates.iter().map(|c| format!("{c:?}")).collect(),
+        candidates: picked
+            .iter()
+            .zip(&cv.candidates)
+            .map(|(i, c)| format!("candidate {i} of the full list: {c:?}"))
+            .collect(),
         folds: cv
             .folds
             .iter()

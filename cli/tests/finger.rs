@@ -194,6 +194,30 @@ fn crossval_and_distort_run_on_the_test_data() {
     assert_eq!(folds.len(), 8);
     assert!(folds.iter().all(|f| f["train_impostors"] == 7 * 64));
     assert!(v["worst_eer"].as_f64().unwrap() >= v["mean_eer"].as_f64().unwrap());
+    // A narrower run over chosen candidates; an index past the list is refused.
+    let one = json(&[
+        "finger",
+        "crossval",
+        root.to_str().unwrap(),
+        "--limit",
+        "16",
+        "--no-conditions",
+        "--candidates",
+        "0,9",
+    ]);
+    assert_eq!(one["candidates"].as_array().unwrap().len(), 2);
+    assert!(one["candidates"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("candidate 9 of the full list"));
+    let e = fails(&[
+        "finger",
+        "crossval",
+        root.to_str().unwrap(),
+        "--candidates",
+        "0,999",
+    ]);
+    assert!(e.contains("no candidate 999"), "{e}");
 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rot");

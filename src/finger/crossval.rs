@@ -109,8 +109,11 @@ fn sorted_dirs(p: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 /// The candidate parameters the folds choose among: the LSS-R score alone (index 0, the matcher
-/// as it ships), its fusion with the global score at a few weights and tolerances, the
-/// distortion-tolerant compatibility, and both.
+/// as it ships), its fusion with the global score at a few weights and tolerances (1..=5), the
+/// distortion-tolerant compatibility (6, 13, 14) and with the fusion (7), n_P over the overlap at
+/// a few μ and margins (8..=12, 22, 23), the relaxation's support over the overlap (15, 16), a
+/// larger n_P ceiling (17..=20), low-quality minutiae left out (24..=27), ranking by relaxed λ
+/// (28, 29). Indices are stable: new candidates are appended.
 pub fn candidates() -> Vec<Params> {
     let d = Params::DEFAULT;
     let fused = |fusion, tol_slope| Params {
@@ -132,6 +135,104 @@ pub fn candidates() -> Vec<Params> {
         Params {
             rho1_growth: 0.25,
             ..fused(0.25, 0.15)
+        },
+        // n_P over the minutiae in the overlap, at a few μ (8..12).
+        Params {
+            np_overlap_mu: 12.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 20.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 25.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 16.0,
+            margin: 30.0,
+            ..d
+        },
+        // Distortion-tolerant ρ1 at other strengths (13, 14).
+        Params {
+            rho1_growth: 0.1,
+            ..d
+        },
+        Params {
+            rho1_growth: 0.5,
+            ..d
+        },
+        // The relaxation's support divided by the overlap (15), and with n_P over it (16).
+        Params {
+            relax_overlap: true,
+            ..d
+        },
+        Params {
+            relax_overlap: true,
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        // A larger n_P ceiling (17, 18), with n_P over the overlap (19, 20); n_P over the overlap
+        // with the distortion-tolerant ρ1 (21); finer μ (22, 23).
+        Params { max_np: 14, ..d },
+        Params { max_np: 16, ..d },
+        Params {
+            max_np: 14,
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        Params {
+            max_np: 16,
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        Params {
+            rho1_growth: 0.25,
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 14.0,
+            ..d
+        },
+        Params {
+            np_overlap_mu: 18.0,
+            ..d
+        },
+        // Low-quality minutiae left out of the consolidation (24..26), with n_P over the overlap
+        // (27).
+        Params {
+            min_quality: 10,
+            ..d
+        },
+        Params {
+            min_quality: 15,
+            ..d
+        },
+        Params {
+            min_quality: 25,
+            ..d
+        },
+        Params {
+            min_quality: 15,
+            np_overlap_mu: 16.0,
+            ..d
+        },
+        // The pairs of highest relaxed λ scored instead of the most efficient (28), with n_P over
+        // the overlap (29).
+        Params {
+            rank_relaxed: true,
+            ..d
+        },
+        Params {
+            rank_relaxed: true,
+            np_overlap_mu: 16.0,
+            ..d
         },
     ]
 }

@@ -7,7 +7,7 @@
 //! | [`codec`] | ISO/IEC 19794-2:2005, ANSI/INCITS 378-2004, ISO/IEC 19794-2:2011, ISO card normal/compact: detect, parse (strict/lenient), write, convert |
 //! | [`enroll`] | which view of a record is enrolled, [`enroll::prepare`] |
 //! | [`template`] | [`FingerTemplate`] / [`TemplateRef`]: the prepared, byte-serialisable form the matcher compares (fixed layout, 8-byte aligned, zero-copy from a mapped file) |
-//! | [`mcc`] | Minutia Cylinder-Code: cylinder construction, local matching, LSS-R consolidation and [`compare`]; the global consolidation stage measured by the cross-validation ([`mcc::Params`], off by default) |
+//! | [`mcc`] | Minutia Cylinder-Code: cylinder construction, local matching, LSS-R consolidation and [`compare`]; the global consolidation stage and the LSS-R options measured by the cross-validation ([`mcc::Params`], off by default) |
 //! | [`calibration`] | FMR → threshold ([`calibration::threshold_for_fmr`]) |
 //! | [`prefilter`] | fixed-length summaries and their weighted popcount score for 1:N |
 //! | [`gallery`] | [`FingerGallery`]: insert/remove, identify (per-user fusion), verify |

@@ -3,6 +3,7 @@
 
 use std::f32::consts::{PI, TAU};
 
+use super::global::overlap;
 use super::local::{adiff, Cand, QBUCKETS};
 use super::*;
 use crate::finger::mathx::{sigmoid, Table};
@@ -59,8 +60,9 @@ pub(super) fn lssr(
     sorted: &mut Vec<Cand>,
     t: &Tables,
     pairs: &mut Pairs,
-    rho1_growth: f32,
+    p: &Params,
 ) -> f32 {
+    let rho1_growth = p.rho1_growth;
     let n_min = a.n_cyl().min(b.n_cyl());
     let nr = n_min.min(NR_MAX);
     pairs.n = 0;
@@ -94,6 +96,16 @@ pub(super) fn lssr(
         let q = usize::from(c.q);
         sorted[usize::from(start[q])] = c;
         start[q] += 1;
+    }
+    if p.min_quality > 0 {
+        // Minutiae of known quality below the floor take no part in the consolidation.
+        let low = |q: u8| q > 0 && q < p.min_quality;
+        for (k, pt) in a.points().iter().enumerate().take(MAX_MINUTIAE) {
+            used_a[k] = low(pt.quality);
+        }
+        for (k, pt) in b.points().iter().enumerate().take(MAX_MINUTIAE) {
+            used_b[k] = low(pt.quality);
+        }
     }
     for c in sorted.iter() {
         let (iu, ju) = (usize::from(c.i), usize::from(c.j));
@@ -180,60 +192,96 @@ pub(super) fn lssr(
             push(ki, ti, r12 * t.z3.get(1.0 - cos_k));
         }
     }
-    // Relaxation.
-    let mut lam = [0f32; NR_MAX];
-    let mut next = [0f32; NR_MAX];
-    for (ti, p) in sel.iter().enumerate() {
-        lam[ti] = p.0;
-    }
-    let denom = if m > 1 { (m - 1) as f32 } else { 1.0 };
-    let wr = W_R;
-    for _ in 0..N_REL {
-        for ti in 0..m {
-            let n = nnz[ti] as usize;
-            let mut acc = 0.0;
-            for (&k, &r) in rk[ti][..n].iter().zip(&rv[ti][..n]) {
-                acc += r * lam[k as usize];
-            }
-            next[ti] = wr * lam[ti] + (1.0 - wr) * acc / denom;
-        }
-        lam[..m].copy_from_slice(&next[..m]);
-    }
-    // Efficiency ε = λ_final / λ_initial; average λ_final of the n_P most efficient pairs.
+    // Relaxation, then the most efficient pairs. With `relax_overlap`, a second pass divides the
+    // support by the overlap's minutiae (under the first pass's alignment) instead of m − 1.
+    let mut denom = if m > 1 { (m - 1) as f32 } else { 1.0 };
+    let max_np = p.max_np.clamp(MIN_NP, MAX_NP_PARAM);
+    let np_of = |n: usize, mu: f32| {
+        MIN_NP + (sigmoid(n as f32, mu, TAU_P) * (max_np - MIN_NP) as f32).round() as usize
+    };
+    let np_templates = if max_np == MAX_NP {
+        t.np[n_min.min(MAX_MINUTIAE)]
+    } else {
+        np_of(n_min, MU_P)
+    };
+    let mut n_ov = None;
+    let passes = if p.relax_overlap { 2 } else { 1 };
     let mut eff: [(f32, f32, u8); NR_MAX] = [(0.0, 0.0, 0); NR_MAX];
-    for ti in 0..m {
-        eff[ti] = (lam[ti] / sel[ti].0, lam[ti], ti as u8);
+    let mut top_n = 0;
+    for pass in 0..passes {
+        if pass == 1 {
+            let n = *n_ov.get_or_insert_with(|| {
+                overlap(a.points(), b.points(), &pairs.pairs[..pairs.n], p.margin)
+            });
+            denom = denom.min((n.max(2) - 1) as f32);
+        }
+        let mut lam = [0f32; NR_MAX];
+        let mut next = [0f32; NR_MAX];
+        for (ti, pr) in sel.iter().enumerate() {
+            lam[ti] = pr.0;
+        }
+        let wr = W_R;
+        for _ in 0..N_REL {
+            for ti in 0..m {
+                let n = nnz[ti] as usize;
+                let mut acc = 0.0;
+                for (&k, &r) in rk[ti][..n].iter().zip(&rv[ti][..n]) {
+                    acc += r * lam[k as usize];
+                }
+                next[ti] = wr * lam[ti] + (1.0 - wr) * acc / denom;
+            }
+            lam[..m].copy_from_slice(&next[..m]);
+        }
+        // Efficiency ε = λ_final / λ_initial; average λ_final of the n_P most efficient pairs.
+        for ti in 0..m {
+            let e = if p.rank_relaxed {
+                lam[ti]
+            } else {
+                lam[ti] / sel[ti].0
+            };
+            eff[ti] = (e, lam[ti], ti as u8);
+        }
+        let eff = &mut eff[..m];
+        let top = np_templates.min(m);
+        // Only the `top` most efficient are needed (then in descending order, as they are summed).
+        // Ties are common (every pair without a compatible one keeps ε = wR^N_REL), so they are
+        // broken by selection order (higher initial λ first): a total order, the same result
+        // however sorted.
+        let by_eff =
+            |x: &(f32, f32, u8), y: &(f32, f32, u8)| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2));
+        if top < m {
+            eff.select_nth_unstable_by(top, by_eff);
+        }
+        let top = &mut eff[..top];
+        top.sort_unstable_by(by_eff);
+        pairs.n = top.len();
+        for (k, e) in top.iter().enumerate() {
+            let (_, i, j) = sel[usize::from(e.2)];
+            pairs.pairs[k] = (i, j, e.1);
+        }
+        top_n = top.len();
     }
-    let eff = &mut eff[..m];
-    let np = t.np[n_min.min(MAX_MINUTIAE)];
-    let top = np.min(m);
-    // Only the `top` most efficient are needed (then in descending order, as they are summed).
-    // Ties are common (every pair without a compatible one keeps ε = wR^N_REL), so they are broken
-    // by selection order (higher initial λ first): a total order, the same result however sorted.
-    let by_eff = |x: &(f32, f32, u8), y: &(f32, f32, u8)| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2));
-    if top < m {
-        eff.select_nth_unstable_by(top, by_eff);
-    }
-    let top = &mut eff[..top];
-    top.sort_unstable_by(by_eff);
-    pairs.n = top.len();
-    for (k, e) in top.iter().enumerate() {
-        let (_, i, j) = sel[usize::from(e.2)];
-        pairs.pairs[k] = (i, j, e.1);
-    }
-    let sum: f32 = top.iter().map(|e| e.1).sum();
+    let np = if p.np_overlap_mu > 0.0 {
+        let n = *n_ov.get_or_insert_with(|| {
+            overlap(a.points(), b.points(), &pairs.pairs[..pairs.n], p.margin)
+        });
+        np_of(n, p.np_overlap_mu).min(np_templates)
+    } else {
+        np_templates
+    };
+    let sum: f32 = eff[..top_n].iter().take(np).map(|e| e.1).sum();
     sum / np as f32
 }
 
 /// The pairs behind an LSS-R score: (minutia of A, minutia of B, relaxed λ), most efficient first.
 pub(super) struct Pairs {
-    pub(super) pairs: [(u8, u8, f32); MAX_NP],
+    pub(super) pairs: [(u8, u8, f32); MAX_NP_PARAM],
     pub(super) n: usize,
 }
 
 impl Pairs {
     pub(super) const EMPTY: Pairs = Pairs {
-        pairs: [(0, 0, 0.0); MAX_NP],
+        pairs: [(0, 0, 0.0); MAX_NP_PARAM],
         n: 0,
     };
 }

@@ -33,16 +33,23 @@ pub(super) fn fuse(
     (local.powf(1.0 - p.fusion) * g.powf(p.fusion)).clamp(0.0, 1.0)
 }
 
-/// The global score in [0, 1] of `pa` against `pb` aligned by `pairs` (index in A, index in B,
-/// weight).
-pub(super) fn global_score(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)], p: &Params) -> f32 {
-    if pairs.len() < 2 {
-        return 0.0;
-    }
+/// A's minutiae carried into B's frame by the rigid alignment the pairs fix.
+struct Aligned {
+    /// A's minutiae (at most [`MAX_MINUTIAE`]) in B's frame.
+    ta: [(f32, f32); MAX_MINUTIAE],
+    /// Their count.
+    na: usize,
+    /// The rotation (u16 angle code).
+    rot: u16,
+    /// The pairs' weighted centre in B.
+    cb: (f32, f32),
+}
+
+/// The alignment of `pa` onto B by `pairs` (index in A, index in B, weight): rotation by the
+/// weighted circular mean of the pairs' direction differences, translation by their weighted
+/// centres.
+fn align(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)]) -> Aligned {
     let na = pa.len().min(MAX_MINUTIAE);
-    let nb = pb.len().min(MAX_MINUTIAE);
-    // Rotation: the weighted circular mean of the pairs' direction differences; translation: the
-    // pairs' weighted centres.
     let (mut sw, mut ss, mut sc) = (0f32, 0f32, 0f32);
     let (mut cax, mut cay, mut cbx, mut cby) = (0f32, 0f32, 0f32, 0f32);
     for &(i, j, w) in pairs {
@@ -67,7 +74,58 @@ pub(super) fn global_score(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)], 
         let (dx, dy) = (q.x - cax, q.y - cay);
         *t = (c * dx - s * dy + cbx, s * dx + c * dy + cby);
     }
-    let ta = &ta[..na];
+    Aligned {
+        ta,
+        na,
+        rot,
+        cb: (cbx, cby),
+    }
+}
+
+/// Minutiae inside the overlap: (A's within B's convex hull, B's within A's), both enlarged by
+/// `margin`, A's minutiae `ta` already in B's frame.
+fn overlap_counts(ta: &[(f32, f32)], pb: &[Point], margin: f32) -> (usize, usize) {
+    let nb = pb.len().min(MAX_MINUTIAE);
+    let mut pts_b = [(0f32, 0f32); MAX_MINUTIAE];
+    for (t, q) in pts_b.iter_mut().zip(&pb[..nb]) {
+        *t = (q.x, q.y);
+    }
+    let mut hull = [(0f32, 0f32); 2 * MAX_MINUTIAE + 1];
+    let hb = convex_hull(&pts_b[..nb], &mut hull);
+    let in_b = ta
+        .iter()
+        .filter(|&&(x, y)| inside(&hull[..hb], x, y, margin))
+        .count();
+    let ha = convex_hull(ta, &mut hull);
+    let in_a = pts_b[..nb]
+        .iter()
+        .filter(|&&(x, y)| inside(&hull[..ha], x, y, margin))
+        .count();
+    (in_b, in_a)
+}
+
+/// The fewer of the two overlap counts ([`overlap_counts`]) under the alignment `pairs` fix; with
+/// fewer than 2 pairs (no alignment), the fewer of the two minutia counts.
+pub(super) fn overlap(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)], margin: f32) -> usize {
+    let (na, nb) = (pa.len().min(MAX_MINUTIAE), pb.len().min(MAX_MINUTIAE));
+    if pairs.len() < 2 {
+        return na.min(nb);
+    }
+    let al = align(pa, pb, pairs);
+    let (in_b, in_a) = overlap_counts(&al.ta[..al.na], pb, margin);
+    in_b.min(in_a)
+}
+
+/// The global score in [0, 1] of `pa` against `pb` aligned by `pairs` (index in A, index in B,
+/// weight).
+pub(super) fn global_score(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)], p: &Params) -> f32 {
+    if pairs.len() < 2 {
+        return 0.0;
+    }
+    let nb = pb.len().min(MAX_MINUTIAE);
+    let al = align(pa, pb, pairs);
+    let (rot, (cbx, cby)) = (al.rot, al.cb);
+    let ta = &al.ta[..al.na];
     // Candidate pairs within the growing tolerance, nearest (relative to it) first.
     let mut cand = [(0f32, 0u8, 0u8); MAX_CAND];
     let mut m = 0;
@@ -100,22 +158,7 @@ pub(super) fn global_score(pa: &[Point], pb: &[Point], pairs: &[(u8, u8, f32)], 
             paired += 1;
         }
     }
-    // Minutiae inside the overlap: each side's within the other's convex hull (enlarged).
-    let mut pts_b = [(0f32, 0f32); MAX_MINUTIAE];
-    for (t, q) in pts_b.iter_mut().zip(&pb[..nb]) {
-        *t = (q.x, q.y);
-    }
-    let mut hull = [(0f32, 0f32); 2 * MAX_MINUTIAE + 1];
-    let hb = convex_hull(&pts_b[..nb], &mut hull);
-    let in_b = ta
-        .iter()
-        .filter(|&&(x, y)| inside(&hull[..hb], x, y, p.margin))
-        .count();
-    let ha = convex_hull(ta, &mut hull);
-    let in_a = pts_b[..nb]
-        .iter()
-        .filter(|&&(x, y)| inside(&hull[..ha], x, y, p.margin))
-        .count();
+    let (in_b, in_a) = overlap_counts(ta, pb, p.margin);
     let m0 = p.min_overlap as f32;
     let den = (in_b as f32).max(m0) * (in_a as f32).max(m0);
     ((paired * paired) as f32 / den).min(1.0)

@@ -155,7 +155,7 @@ pub(crate) fn compare_params(
             }
         }
         let mut pairs = Pairs::EMPTY;
-        let local = lssr(a, b, &s.cand, &mut s.sorted, t, &mut pairs, p.rho1_growth);
+        let local = lssr(a, b, &s.cand, &mut s.sorted, t, &mut pairs, p);
         fuse(local, a, b, &pairs, p)
     })
 }

@@ -7,6 +7,7 @@
 //! | `hull.rs` | the minutiae's convex hull and the cell validity test against it |
 //! | `local.rs` | local similarities of cylinder pairs by popcount, with the global rotation estimate |
 //! | `consolidation.rs` | LSS-R: greedy one-to-one pairs, relaxation by geometric compatibility, the score |
+//! | `global.rs` | the rigid alignment the LSS-R pairs fix, the overlap counts, the global score (options of [`Params`]) |
 //! | `tests.rs` | the reference construction the fast one must match bit for bit |
 //!
 //! See the module docs of [`crate::finger`] for the reasoning and the parameters.
@@ -92,6 +93,8 @@ pub const N_REL: usize = 5;
 pub const MIN_NP: usize = 4;
 /// See [`MIN_NP`].
 pub const MAX_NP: usize = 12;
+/// Largest [`Params::max_np`] (larger values are clamped to it).
+pub const MAX_NP_PARAM: usize = 20;
 /// See [`MIN_NP`].
 pub const MU_P: f32 = 20.0;
 /// See [`MIN_NP`].
@@ -100,7 +103,9 @@ pub const TAU_P: f32 = 0.4;
 const CELL: f32 = 2.0 * R / NS as f32;
 
 /// Consolidation parameters that change scores but not prepared templates (so no template version
-/// is tied to them): the fusion of the LSS-R score with the global one (`global.rs`).
+/// is tied to them): the fusion of the LSS-R score with the global one (`global.rs`) and options of
+/// LSS-R itself, measured by the cross-validation ([`crate::finger::crossval::candidates`]).
+/// [`Params::DEFAULT`] is the matcher as shipped; every option is off in it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     /// Weight of the global score in the geometric-mean fusion `local^(1−w) · global^w`; 0 is the
@@ -117,6 +122,25 @@ pub struct Params {
     /// Distortion-tolerant pair compatibility: the relaxation's distance difference |dA − dB| is
     /// divided by `1 + κ (dA + dB) / 200` (κ this value; 0: the plain difference).
     pub rho1_growth: f32,
+    /// Small overlap: when set, LSS-R's pair count n_P is taken over the minutiae in the overlap
+    /// (the fewer of A's inside B's convex hull and B's inside A's, after the alignment the most
+    /// efficient pairs fix; `margin` applies) instead of the templates' cylinder counts, with this
+    /// value as the logistic's μ (the templates' n_P, from [`MU_P`], stays the upper bound).
+    /// 0: off.
+    pub np_overlap_mu: f32,
+    /// Small overlap: relax a second time with the support divided by the minutiae in the
+    /// overlap (as for `np_overlap_mu`, under the first pass's alignment) less one, when fewer
+    /// than the m − 1 other pairs, so pairs confined to a small overlap are not diluted.
+    pub relax_overlap: bool,
+    /// The largest pair count n_P (the logistic's upper end; [`MAX_NP`] as shipped, at most
+    /// [`MAX_NP_PARAM`]).
+    pub max_np: usize,
+    /// Minutiae whose reported quality is known (not 0) and below this take no part in the
+    /// consolidation (they still shape their neighbours' cylinders); 0: all take part.
+    pub min_quality: u8,
+    /// Score the n_P pairs of highest relaxed λ instead of the most efficient (relaxed / initial
+    /// λ, MCC's choice).
+    pub rank_relaxed: bool,
 }
 
 impl Params {
@@ -128,6 +152,11 @@ impl Params {
         margin: 10.0,
         min_overlap: 10,
         rho1_growth: 0.0,
+        np_overlap_mu: 0.0,
+        relax_overlap: false,
+        max_np: MAX_NP,
+        min_quality: 0,
+        rank_relaxed: false,
     };
 }
 
