@@ -1785,7 +1785,9 @@ edgeid_status edgeid_sync_status(struct edgeid_store *store,
  * The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
  * digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
  * NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
- * never received a delta.
+ * never received a delta (or the id is mistyped); `digest_out` then holds the digest of an empty
+ * location (SHA-256 of the empty text, `e3b0c442...`), which is what that location holds and
+ * what `edgeid sync digest` prints for it.
  * Thread safety: as `edgeid_sync_status`.
  *
  * # Safety

@@ -535,7 +535,9 @@ pub unsafe extern "C" fn edgeid_sync_status(
 /// The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
 /// digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
 /// NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
-/// never received a delta.
+/// never received a delta (or the id is mistyped); `digest_out` then holds the digest of an empty
+/// location (SHA-256 of the empty text, `e3b0c442...`), which is what that location holds and
+/// what `edgeid sync digest` prints for it.
 /// Thread safety: as `edgeid_sync_status`.
 ///
 /// # Safety
@@ -556,12 +558,16 @@ pub unsafe extern "C" fn edgeid_digest(
                 args::out_array("digest_out", digest_out, EDGEID_DIGEST_BUF)?,
             )
         };
-        let digest = s.digest(location)?;
+        let (digest, never) = match s.digest(location) {
+            Ok(d) => (d, None),
+            Err(e @ Error::NotFound(_)) => (engine::sync::EMPTY_DIGEST.to_string(), Some(e)),
+            Err(e) => return Err(e.into()),
+        };
         let buf: [c_char; EDGEID_DIGEST_BUF] = fill(&digest);
         for (o, c) in out.iter_mut().zip(buf) {
             o.write(c);
         }
-        Ok(())
+        never.map_or(Ok(()), |e| Err(e.into()))
     })
 }
 
