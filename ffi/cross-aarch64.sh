@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds libedgeid and the C example for aarch64 (ARM terminals) on x86-64 and runs them
 # under qemu-user: the example end to end (faces, then the example sync deltas), and the C API
-# test programs (api_test, sync_test, finger_test).
+# test programs (api_test, sync_test, finger_test, stream_test).
 #
 #   ffi/cross-aarch64.sh [PREFIX]        (default PREFIX: target/aarch64-stage)
 #   ARCH=armv7 ffi/cross-aarch64.sh [PREFIX]   the same for 32-bit ARMv7 (Cortex-A7) terminals:
@@ -71,7 +71,7 @@ mkdir -p "$build"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ffi/examples" CC="$gnu-gcc" O="$build" all
 
 # 3. The C API test programs, cross-compiled and linked statically against libedgeid.a.
-for t in api_test sync_test finger_test; do
+for t in api_test sync_test finger_test stream_test; do
     "$gnu-gcc" -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 \
         -I "$prefix/include" -I "$ffi/tests/c" "$ffi/tests/c/$t.c" -o "$build/$t" \
         "$prefix/lib/libedgeid.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
@@ -107,9 +107,10 @@ for exe in terminal terminal-static; do
     case "$out" in *"applied: hq-amsterdam sequence 41"*) ;;
         *) echo "cross-aarch64: $exe did not apply the delta" >&2; exit 1 ;; esac
 done
-mkdir "$work/api" "$work/sync" "$work/finger"
+mkdir "$work/api" "$work/sync" "$work/finger" "$work/stream"
 run "$build/api_test" "$work/api"
 run "$build/finger_test" "$work/finger" "$root/testdata/fingerprint"
 # No concurrency phase here (EDGEID_TEST_ONE_THREAD): threads hang under qemu-user.
 run "$build/sync_test" "$work/sync" "$root/testdata/sync" 0
+run "$build/stream_test" "$work/stream" "$root/testdata/sync"
 echo "cross-aarch64: $arch ok"

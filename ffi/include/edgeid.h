@@ -1324,6 +1324,18 @@ typedef struct edgeid_decision {
     char punch[EDGEID_CODE_BUF];
 } edgeid_decision;
 
+/**
+ * Read callback of `edgeid_apply_delta_stream`: writes the next bytes of the delta to
+ * `buf` (room for `cap` bytes, `cap` > 0) and returns how many it wrote (1..=`cap`), 0 at the
+ * end of the delta, or a negative value on an error (the apply then fails with `EDGEID_ERR_IO`
+ * and nothing of the delta is applied). `user_data` is the pointer given to
+ * `edgeid_apply_delta_stream`, unchanged. Called on the thread that called it, before it returns;
+ * it may block (e.g. on a socket), but while it does other writes to the store wait.
+ */
+typedef ptrdiff_t (*edgeid_read_fn)(void *user_data,
+                                    uint8_t *buf,
+                                    size_t cap);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1773,7 +1785,9 @@ edgeid_status edgeid_sync_status(struct edgeid_store *store,
  * The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
  * digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
  * NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
- * never received a delta.
+ * never received a delta (or the id is mistyped); `digest_out` then holds the digest of an empty
+ * location (SHA-256 of the empty text, `e3b0c442...`), which is what that location holds and
+ * what `edgeid sync digest` prints for it.
  * Thread safety: as `edgeid_sync_status`.
  *
  * # Safety
@@ -2406,6 +2420,66 @@ edgeid_status edgeid_decide(struct edgeid_store *store,
                             int64_t at,
                             const struct edgeid_presented *presented,
                             struct edgeid_decision *decision_out);
+
+/**
+ * Applies one synchronisation delta read from the file at `path`, of any size, in bounded memory
+ * (`edgeid_open_options` has no limit for it: `max_delta_bytes` does not apply; the store's
+ * memory budget sizes the pieces it is read in). Validated, then committed atomically and
+ * durably, or nothing: as `edgeid_apply_delta`, whose result, statuses and refusals it shares.
+ *
+ * `path`/`path_len`: the file, UTF-8, not NUL-terminated. The delta's `changes` must be its last
+ * member (as the platform writes it; otherwise `EDGEID_ERR_REFUSED`, `EDGEID_REFUSAL_INVALID`),
+ * and it must be unsigned (a location that requires signed deltas refuses it with
+ * `EDGEID_REFUSAL_SIGNATURE`: a signature covers the exact bytes, which are never all held; use
+ * `edgeid_apply_delta_signed` there). A file that cannot be opened or read gives `EDGEID_ERR_IO`
+ * (outcome `EDGEID_OUTCOME_NONE`), with the path in the message.
+ *
+ * `progress` (may be NULL) is called with `user_data`; a non-zero return cancels the apply:
+ * `EDGEID_ERR_CANCELLED`, outcome `EDGEID_OUTCOME_NONE`, nothing of the delta applied. The order
+ * of the reports differs from `edgeid_apply_delta`: `EDGEID_PROGRESS_COMMITTING` comes first
+ * (once, `done == total == 0`, when the delta's header is valid and its sequence is next; the
+ * changes are then read and staged under the store's writer lock), then
+ * `EDGEID_PROGRESS_VALIDATING` with `done` changes read and `total` 0 (unknown), as the changes
+ * are read. The last report comes after the whole file was read, before anything is committed:
+ * every report is a chance to cancel. What the callback may call is as for `edgeid_apply_delta`.
+ *
+ * Thread safety: any thread. Applies, commits and maintenance on one store are serialised (a
+ * slow disk delays other writes, never searches); identify, verify, stats, sync status, digest
+ * and lookups on other threads run concurrently and see the store before or after the delta.
+ *
+ * # Safety
+ * `path` must point to `path_len` readable bytes; `progress`, if not NULL, must be a function of
+ * this type that is safe to call with `user_data`; `result` must point to a writable
+ * `edgeid_apply_result` whose `size` field is initialised.
+ */
+edgeid_status edgeid_apply_delta_file(struct edgeid_store *store,
+                                      const char *path,
+                                      size_t path_len,
+                                      edgeid_progress_cancel_fn progress,
+                                      void *user_data,
+                                      struct edgeid_apply_result *result);
+
+/**
+ * `edgeid_apply_delta_file` with the delta's bytes coming from `read` instead of a file (e.g. a
+ * socket or a decompressor): `read` is called with `user_data` until it returns 0 (see
+ * `edgeid_read_fn`); it may return any number of bytes at a time. `progress` (may be NULL) is
+ * called with the same `user_data`. A negative return of `read`, or more bytes than `cap`, gives
+ * `EDGEID_ERR_IO` and nothing applied. Everything else (the delta's form, progress and cancel,
+ * result, statuses) is as for `edgeid_apply_delta_file`.
+ *
+ * Thread safety: as `edgeid_apply_delta_file`; `read` runs on the calling thread.
+ *
+ * # Safety
+ * `read` must be a function of this type that is safe to call with `user_data` and a buffer of
+ * `cap` writable bytes; `progress`, if not NULL, a function of its type safe to call with
+ * `user_data`; `result` must point to a writable `edgeid_apply_result` whose `size` field is
+ * initialised.
+ */
+edgeid_status edgeid_apply_delta_stream(struct edgeid_store *store,
+                                        edgeid_read_fn read,
+                                        edgeid_progress_cancel_fn progress,
+                                        void *user_data,
+                                        struct edgeid_apply_result *result);
 
 #ifdef __cplusplus
 }  // extern "C"

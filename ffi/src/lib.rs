@@ -7,7 +7,8 @@
 //! verify), [`info`] (version, kernel, error messages), [`sync`] (deltas, sync status, digests),
 //! [`lookup`] (card / code / plate lookups) and [`finger`] (fingerprint compare, calibration,
 //! changes, batch entries, identify, verify), then [`signed`] (signed deltas, signing keys), then
-//! `vision` (face images to templates, feature `vision`), then [`decide`] (the door decision);
+//! `vision` (face images to templates, feature `vision`), then [`decide`] (the door decision),
+//! then [`stream`] (deltas of any size from a file or a read callback);
 //! [`keys`] holds the callbacks of a terminal's own code key keeper (`edgeid_code_keys`, given at
 //! open). Functions appear in the header in that order: the sync and lookup functions, then the
 //! finger functions, then the signed-delta and vision functions came later and were appended, so nothing
@@ -24,6 +25,7 @@
 //! | `const char *` from `edgeid_version`, `edgeid_kernel_name`, `edgeid_status_str` | `'static` C strings | the library | never |
 //! | `edgeid_hit`, `edgeid_finger_hit`, `edgeid_stats`, `edgeid_apply_result`, `edgeid_location_status`, `edgeid_user_ref`, digest and message buffers | caller memory, written during the call | the caller | the caller |
 //! | `const uint8_t *` delta and signature, `void *user_data` of `edgeid_apply_delta` / `edgeid_apply_delta_signed`, public keys of `edgeid_signing_key_*` | caller memory, read / passed back during the call only | the caller | the caller |
+//! | path, `edgeid_read_fn` and `void *user_data` of `edgeid_apply_delta_file` / `edgeid_apply_delta_stream`; the read callback's buffer | caller memory and functions, used during the call only; the buffer is the library's, lent to `read` for one call | the caller (the buffer: the library) | the caller (the buffer: the library) |
 //! | `const uint8_t *` fingerprint records (`edgeid_finger_*`, `edgeid_batch_finger_put`) | caller memory, read during the call only (a batch keeps its own prepared template) | the caller | the caller |
 //! | `edgeid_presented` and everything it points to, `edgeid_decision` (`edgeid_decide`) | caller memory, read / written during the call only | the caller | the caller |
 //!
@@ -69,6 +71,9 @@ pub mod journal;
 /// The door decision: appended after the vision functions, so nothing above moved.
 pub mod decide;
 
+/// Streamed deltas from a file or a read callback: appended after the door decision.
+pub mod stream;
+
 pub use decide::{edgeid_decision, edgeid_presented};
 pub use face::{edgeid_batch, edgeid_hit};
 pub use finger::{edgeid_finger_format, edgeid_finger_hit};
@@ -76,6 +81,7 @@ pub use handle::edgeid_store;
 pub use keys::edgeid_code_keys;
 pub use status::edgeid_status;
 pub use store::{edgeid_open_options, edgeid_stats};
+pub use stream::edgeid_read_fn;
 pub use sync::{edgeid_apply_result, edgeid_location_status, edgeid_user_ref};
 #[cfg(feature = "vision")]
 pub use vision::{edgeid_face, edgeid_vision};

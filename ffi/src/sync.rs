@@ -5,10 +5,11 @@ use crate::args::{self, fill};
 use crate::face::EDGEID_ID_BUF;
 use crate::handle::{self, edgeid_store};
 use crate::status::edgeid_status::{self, *};
-use crate::status::Failure;
+use crate::status::{Failure, FfiResult};
 use engine::sync::{LocationStatus, Outcome, Progress, Refusal, UserRef};
-use engine::Error;
+use engine::{Error, Store};
 use std::ffi::{c_char, c_int, c_void};
+use std::ops::ControlFlow;
 
 /// Size of a digest buffer: 64 lowercase hex digits (SHA-256) plus a NUL.
 pub const EDGEID_DIGEST_BUF: usize = 65;
@@ -367,6 +368,41 @@ pub(crate) unsafe fn apply(
     user_data: *mut c_void,
     result: *mut edgeid_apply_result,
 ) -> edgeid_status {
+    let run = |s: &Store, report: &mut dyn FnMut(Progress) -> ControlFlow<()>| {
+        // SAFETY: header contract of `delta`.
+        let bytes = unsafe { args::slice("delta", delta, delta_len) }?;
+        let envelope = match signature {
+            // SAFETY: header contract of `signature`.
+            Some((p, n)) => Some(unsafe { args::slice("signature", p, n) }?),
+            None => None,
+        };
+        Ok(s.apply_delta_cancellable(bytes, envelope, report))
+    };
+    // SAFETY: the contracts of `store`, `progress`, `cancellable`, `user_data` and `result` are
+    // this function's caller's.
+    unsafe { apply_with(func, store, progress, cancellable, user_data, result, run) }
+}
+
+/// What every apply export shares: checks `result` and writes outcome NONE into it, runs `run`
+/// (argument checks, then the apply itself) with a progress reporter that calls `progress` and
+/// `cancellable` (either may be NULL) with `user_data`, and writes the outcome or refusal.
+///
+/// # Safety
+/// `progress` and `cancellable`, if not NULL, must be safe to call with `user_data`; `result` must
+/// point to a writable `edgeid_apply_result` whose `size` field is initialised.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn apply_with(
+    func: &str,
+    store: *mut edgeid_store,
+    progress: edgeid_progress_fn,
+    cancellable: edgeid_progress_cancel_fn,
+    user_data: *mut c_void,
+    result: *mut edgeid_apply_result,
+    run: impl FnOnce(
+        &Store,
+        &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> FfiResult<engine::Result<Outcome>>,
+) -> edgeid_status {
     use edgeid_apply_outcome::*;
     use edgeid_refusal::*;
     handle::with_store(func, store, |s| {
@@ -392,13 +428,6 @@ pub(crate) unsafe fn apply(
             0,
             0,
         ))?;
-        // SAFETY: header contract of `delta`.
-        let bytes = unsafe { args::slice("delta", delta, delta_len) }?;
-        let envelope = match signature {
-            // SAFETY: header contract of `signature`.
-            Some((p, n)) => Some(unsafe { args::slice("signature", p, n) }?),
-            None => None,
-        };
         let mut total = 0;
         let mut report = |p: Progress| {
             let (stage, done) = match p {
@@ -414,14 +443,14 @@ pub(crate) unsafe fn apply(
                 unsafe { f(user_data, stage, done, total) };
             }
             if let Some(f) = cancellable {
-                // SAFETY: as above, for `edgeid_apply_delta_cancellable`'s `progress`.
+                // SAFETY: as above, for the cancelling exports' `progress`.
                 if unsafe { f(user_data, stage, done, total) } != 0 {
-                    return std::ops::ControlFlow::Break(());
+                    return ControlFlow::Break(());
                 }
             }
-            std::ops::ControlFlow::Continue(())
+            ControlFlow::Continue(())
         };
-        match s.apply_delta_cancellable(bytes, envelope, &mut report) {
+        match run(s, &mut report)? {
             Ok(Outcome::Applied {
                 location,
                 sequence,
@@ -506,7 +535,9 @@ pub unsafe extern "C" fn edgeid_sync_status(
 /// The digest of a location (see docs/sync-protocol.md, "The digest"): equal to the platform's
 /// digest of what it sent iff the store holds exactly that. Writes 64 lowercase hex digits and a
 /// NUL to `digest_out` (`EDGEID_DIGEST_BUF` bytes). `EDGEID_ERR_NOT_FOUND` if the location has
-/// never received a delta.
+/// never received a delta (or the id is mistyped); `digest_out` then holds the digest of an empty
+/// location (SHA-256 of the empty text, `e3b0c442...`), which is what that location holds and
+/// what `edgeid sync digest` prints for it.
 /// Thread safety: as `edgeid_sync_status`.
 ///
 /// # Safety
@@ -527,12 +558,16 @@ pub unsafe extern "C" fn edgeid_digest(
                 args::out_array("digest_out", digest_out, EDGEID_DIGEST_BUF)?,
             )
         };
-        let digest = s.digest(location)?;
+        let (digest, never) = match s.digest(location) {
+            Ok(d) => (d, None),
+            Err(e @ Error::NotFound(_)) => (engine::sync::EMPTY_DIGEST.to_string(), Some(e)),
+            Err(e) => return Err(e.into()),
+        };
         let buf: [c_char; EDGEID_DIGEST_BUF] = fill(&digest);
         for (o, c) in out.iter_mut().zip(buf) {
             o.write(c);
         }
-        Ok(())
+        never.map_or(Ok(()), |e| Err(e.into()))
     })
 }
 

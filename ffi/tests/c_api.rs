@@ -278,6 +278,14 @@ fn sync_test() {
 }
 
 #[test]
+fn stream_test() {
+    let dir = scratch();
+    let exe = dir.path().join("stream_test");
+    compile("stream_test.c", &exe, Link::Shared);
+    run_c_test(Command::new(&exe).arg(dir.path()).arg(sync_testdata()));
+}
+
+#[test]
 fn journal_test() {
     let dir = scratch();
     let exe = dir.path().join("journal_test");
@@ -374,6 +382,11 @@ fn valgrind_finds_no_errors_or_leaks() {
         data.as_os_str(),
         OsStr::new("10"),
     ]);
+    let stream = dir.path().join("stream_test");
+    compile("stream_test.c", &stream, Link::Shared);
+    let stream_dir = dir.path().join("stream");
+    std::fs::create_dir(&stream_dir).unwrap();
+    valgrind(&[stream.as_os_str(), stream_dir.as_os_str(), data.as_os_str()]);
     let keys_dir = dir.path().join("keys");
     std::fs::create_dir(&keys_dir).unwrap();
     valgrind(&[keys.as_os_str(), keys_dir.as_os_str()]);

@@ -16,13 +16,14 @@ use edgeid_ffi::lookup::{
     edgeid_check_code, edgeid_lookup_card, edgeid_lookup_code, edgeid_lookup_plate,
 };
 use edgeid_ffi::store::{edgeid_close, edgeid_create, edgeid_store_stats};
+use edgeid_ffi::stream::edgeid_apply_delta_stream;
 use edgeid_ffi::sync::{edgeid_apply_delta, edgeid_digest, edgeid_sync_status};
 use edgeid_ffi::{
     edgeid_apply_result, edgeid_finger_hit, edgeid_hit, edgeid_location_status,
     edgeid_open_options, edgeid_stats, edgeid_status, edgeid_store, edgeid_user_ref,
 };
 use libfuzzer_sys::fuzz_target;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::OnceLock;
 
 const DIM: usize = 512;
@@ -140,6 +141,50 @@ fn apply(store: *mut edgeid_store, delta: &[u8]) -> (edgeid_status, edgeid_apply
     (st, r)
 }
 
+/// The bytes `edgeid_apply_delta_stream` reads: `data`, handed out at most `step` bytes a time.
+struct Feed<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+/// Read callback over a [`Feed`].
+///
+/// # Safety
+/// `user_data` is a `Feed`; `buf` has room for `cap` bytes.
+unsafe extern "C" fn feed(user_data: *mut c_void, buf: *mut u8, cap: usize) -> isize {
+    // SAFETY: the caller's contract.
+    let f = unsafe { &mut *user_data.cast::<Feed<'_>>() };
+    let n = f.data.len().min(f.step).min(cap);
+    // SAFETY: `buf` has room for `cap` >= `n` bytes; `data` holds at least `n`.
+    unsafe { std::ptr::copy_nonoverlapping(f.data.as_ptr(), buf, n) };
+    f.data = &f.data[n..];
+    n as isize
+}
+
+/// [`apply`] through `edgeid_apply_delta_stream`, read `step` bytes at a time.
+fn apply_streamed(
+    store: *mut edgeid_store,
+    delta: &[u8],
+    step: usize,
+) -> (edgeid_status, edgeid_apply_result) {
+    // SAFETY: as in `apply`.
+    let mut r: edgeid_apply_result = unsafe { std::mem::zeroed() };
+    r.size = std::mem::size_of::<edgeid_apply_result>() as u32;
+    let mut f = Feed { data: delta, step };
+    // SAFETY: `feed` reads the `Feed` passed as user data, which outlives the call; `r` is
+    // writable.
+    let st = unsafe {
+        edgeid_apply_delta_stream(
+            store,
+            Some(feed),
+            None,
+            (&mut f as *mut Feed<'_>).cast(),
+            &mut r,
+        )
+    };
+    (st, r)
+}
+
 /// The store every query runs on: the example deltas of testdata/sync (users with faces, a
 /// fingerprint, cards, codes, plates), applied through the C API once per process.
 fn golden() -> *mut edgeid_store {
@@ -251,7 +296,14 @@ fuzz_target!(|data: &[u8]| {
             // A delta off the wire, applied to a fresh store.
             let tmp = tempdir();
             let fresh = create(&tmp.path().join("store"));
-            let (st, r) = apply(fresh, inp.rest());
+            // Bit 6 of the op: the same bytes as a stream, read in pieces of 1..=256 bytes.
+            let streamed = op & 0x40 != 0;
+            let (st, r) = if streamed {
+                let step = usize::from(inp.u8()) + 1;
+                apply_streamed(fresh, inp.rest(), step)
+            } else {
+                apply(fresh, inp.rest())
+            };
             check_status(st, "apply_delta");
             if st == edgeid_status::EDGEID_OK {
                 check_id(&r.location_id, r.location_id_len, "apply_delta");
@@ -269,6 +321,14 @@ fuzz_target!(|data: &[u8]| {
             // SAFETY: the array holds `cap` entries; `n` is writable.
             let st = unsafe { edgeid_sync_status(fresh, statuses.as_mut_ptr(), 4, &mut n) };
             check_status(st, "sync_status");
+            if streamed
+                && r.outcome != edgeid_ffi::sync::edgeid_apply_outcome::EDGEID_OUTCOME_APPLIED
+            {
+                assert_eq!(
+                    n, 0,
+                    "a streamed delta that was not applied changed the store"
+                );
+            }
             for s in &statuses[..n.min(4)] {
                 check_id(&s.location_id, s.location_id_len, "sync_status");
                 let mut digest = [0 as c_char; 65];

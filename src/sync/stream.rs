@@ -28,6 +28,7 @@ use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
+use std::ops::ControlFlow;
 
 /// Most bytes of a streamed delta's members before `changes`.
 pub const MAX_HEADER: usize = 1 << 20;
@@ -342,6 +343,23 @@ impl Store {
         reader: &mut dyn Read,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Outcome> {
+        self.apply_delta_reader_cancellable(reader, &mut |p| {
+            progress(p);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Store::apply_delta_reader`] with a progress callback that may cancel: returning
+    /// `ControlFlow::Break(())` from any report stops the apply with [`Error::Cancelled`] and
+    /// nothing of the delta applied. Here [`Progress::Committing`] comes first (once the header's
+    /// sequence is checked; the changes are then read and staged under the writer lock) and the
+    /// last [`Progress::Validating`] report comes after the whole stream was read: nothing is
+    /// committed before it returns, so every report is a chance to cancel.
+    pub fn apply_delta_reader_cancellable(
+        &self,
+        reader: &mut dyn Read,
+        progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    ) -> Result<Outcome> {
         self.check_writable()?;
         let mut sc = Scanner {
             src: reader,
@@ -401,7 +419,9 @@ impl Store {
             let resend = state.deltas.contains_key(&d.sequence);
             if !resend {
                 sequence_rule(&d, state.seq).map_err(refused)?;
-                progress(Progress::Committing);
+                if progress(Progress::Committing).is_break() {
+                    return Err(Error::Cancelled);
+                }
             }
             if d.kind == Kind::Full && !resend {
                 p.apply_catalog(CatalogOp::Reset {
@@ -441,10 +461,13 @@ impl Store {
                     plan::plan_op(p, &loc, first + j, &mut op, prepared)?;
                     kept.push(op);
                 }
-                progress(Progress::Validating {
+                let report = progress(Progress::Validating {
                     done: first + n,
                     total: 0,
                 });
+                if report.is_break() {
+                    return Err(Error::Cancelled);
+                }
                 // Between pieces, searches running beside the apply get the CPU first.
                 std::thread::yield_now();
                 Ok(())
