@@ -20,8 +20,9 @@ pub fn code_hash(key: &Hash, code: &str) -> Hash {
 }
 
 /// What keys access codes for a delta being read: the key a full delta brings (a [`Hash`]), or
-/// the location's key held by the store's key provider (which never hands the key out).
-pub trait CodeMac {
+/// the location's key held by the store's key provider (which never hands the key out). `Sync`:
+/// a streamed delta's changes are checked and put in canonical form on the store's threads.
+pub trait CodeMac: Sync {
     /// HMAC-SHA256(key, code as UTF-8).
     fn code_hash(&self, code: &str) -> Hash;
 }

@@ -24,7 +24,7 @@ use super::{code_key_id, end_state, plan, refused, sequence_rule, syntax, trust}
 use super::{Outcome, Progress, ProviderMac, Refusal, MAX_CHANGES};
 use crate::catalog::{CatalogOp, Trust};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Workers};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
@@ -98,35 +98,55 @@ impl Scanner<'_> {
 
     /// The bytes of the next value (an object, array, string or scalar), at most `max` of them.
     fn value(&mut self, max: usize, path: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.value_into(&mut out, max, path)?;
+        Ok(out)
+    }
+
+    /// [`Scanner::value`] into `out` (cleared first, its capacity reused). The contents of strings
+    /// (most of a delta: base64 of templates) are skipped with `memchr`, not byte by byte.
+    fn value_into(&mut self, out: &mut Vec<u8>, max: usize, path: &str) -> Result<()> {
+        out.clear();
         let first = self
             .peek()?
             .ok_or_else(|| parse_error("the delta ends in the middle"))?;
         let scalar = !matches!(first, b'{' | b'[' | b'"');
-        let mut out = Vec::new();
         let (mut depth, mut in_str, mut esc) = (0i64, false, false);
         loop {
             let chunk = &self.buf[self.pos..];
             let mut end = None;
-            for (i, &c) in chunk.iter().enumerate() {
+            let mut i = 0;
+            while i < chunk.len() {
+                let c = chunk[i];
                 if scalar {
                     if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                         end = Some(i);
                         break;
                     }
+                    i += 1;
                     continue;
                 }
                 if in_str {
                     if esc {
                         esc = false;
-                    } else if c == b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    // Jump to the next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        None => break,
+                        Some(j) => i += j,
+                    }
+                    if chunk[i] == b'\\' {
                         esc = true;
-                    } else if c == b'"' {
+                    } else {
                         in_str = false;
                         if depth == 0 {
                             end = Some(i + 1);
                             break;
                         }
                     }
+                    i += 1;
                     continue;
                 }
                 match c {
@@ -141,6 +161,7 @@ impl Scanner<'_> {
                     }
                     _ => {}
                 }
+                i += 1;
             }
             let take = end.unwrap_or(chunk.len());
             if out.len() + take > max {
@@ -152,11 +173,11 @@ impl Scanner<'_> {
             out.extend_from_slice(&chunk[..take]);
             self.pos += take;
             if end.is_some() {
-                return Ok(out);
+                return Ok(());
             }
             if !self.fill()? {
                 return if scalar {
-                    Ok(out)
+                    Ok(())
                 } else {
                     Err(parse_error("the delta ends in the middle"))
                 };
@@ -262,7 +283,6 @@ struct Hashes {
     keyed: Sha256,
     masked: Option<Sha256>,
     n: usize,
-    out: Vec<u8>,
 }
 
 impl Hashes {
@@ -273,7 +293,6 @@ impl Hashes {
             keyed,
             masked: None,
             n: 0,
-            out: Vec::with_capacity(8192),
         }
     }
     fn both(&mut self, b: &[u8]) {
@@ -282,37 +301,21 @@ impl Hashes {
             m.update(b);
         }
     }
-    /// Feeds one change; `codes`: it holds access codes.
-    fn change(
-        &mut self,
-        v: &simd_json::BorrowedValue<'_>,
-        key: Option<&dyn CodeMac>,
-        codes: bool,
-    ) -> R<()> {
-        let non_integer = |w| {
-            bad(
-                "",
-                format!("the delta holds {w}; only integers are allowed"),
-            )
-        };
+    /// Feeds one change in canonical form (`keyed`: codes keyed); `masked`: the form with codes
+    /// masked, when the change holds access codes.
+    fn change(&mut self, keyed: &[u8], masked: Option<&[u8]>) {
         if self.n > 0 {
             self.both(b",");
         }
         self.n += 1;
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        canonical::write(v, Rule::Delta(key), &mut out).map_err(non_integer)?;
-        if !codes {
-            self.both(&out);
-        } else {
-            let masked = self.masked.get_or_insert_with(|| self.keyed.clone());
-            self.keyed.update(&out);
-            out.clear();
-            canonical::write(v, Rule::Delta(None), &mut out).map_err(non_integer)?;
-            masked.update(&out);
+        match masked {
+            None => self.both(keyed),
+            Some(m) => {
+                let mh = self.masked.get_or_insert_with(|| self.keyed.clone());
+                mh.update(m);
+                self.keyed.update(keyed);
+            }
         }
-        self.out = out;
-        Ok(())
     }
     /// Closes the hashes with the other members (`rest`: the canonical header after its empty
     /// `changes`) and returns (the delta's `hash`, its `keyed_hash`).
@@ -328,6 +331,137 @@ impl Hashes {
         hash[..16].copy_from_slice(&masked[..16]);
         hash[16..].copy_from_slice(&keyed[..16]);
         (hash, keyed)
+    }
+}
+
+/// Most changes checked in one batch.
+const MAX_BATCH: usize = 4096;
+
+/// Changes cut out of the stream on the caller's thread, then parsed, checked and put in
+/// canonical form together on the store's threads ([`Batch::check`]); the caller then feeds the
+/// canonical forms to the hashes in stream order and plans the changes. The slots (and their
+/// buffers) are reused from batch to batch.
+#[derive(Default)]
+struct Batch {
+    slots: Vec<Slot>,
+    /// Slots in use.
+    n: usize,
+    /// JSON bytes in the slots in use.
+    bytes: usize,
+}
+
+/// One change of a batch.
+#[derive(Default)]
+struct Slot {
+    /// The change's JSON as cut from the stream (wiped once parsed: it may hold access codes).
+    json: Vec<u8>,
+    /// Its length before it was parsed.
+    json_len: usize,
+    /// Canonical form, codes keyed.
+    canon: Vec<u8>,
+    /// Canonical form, codes masked (when the change holds codes).
+    masked: Vec<u8>,
+    /// The change and whether it holds access codes, or why it is refused.
+    out: Option<R<(Op, bool)>>,
+}
+
+/// Buffers above this capacity are released after a batch (one large change must not keep its
+/// size in every slot it passed through).
+const KEEP_CAPACITY: usize = 64 << 10;
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    /// A cleared slot for the next change.
+    fn next_slot(&mut self) -> &mut Slot {
+        if self.n == self.slots.len() {
+            self.slots.push(Slot::default());
+        }
+        self.n += 1;
+        &mut self.slots[self.n - 1]
+    }
+
+    /// Parses and checks every change (the first is `changes[first]`) on `workers`.
+    fn check(&mut self, workers: &Workers, first: usize, ctx: &Ctx<'_>, kind: Kind) {
+        let slots = &mut self.slots[..self.n];
+        workers.install(|parallel| {
+            if parallel && slots.len() > 1 {
+                use rayon::prelude::*;
+                slots
+                    .par_iter_mut()
+                    .enumerate()
+                    .for_each(|(j, s)| s.check(first + j, ctx, kind));
+            } else {
+                for (j, s) in slots.iter_mut().enumerate() {
+                    s.check(first + j, ctx, kind);
+                }
+            }
+        });
+    }
+
+    /// The slots in use, checked.
+    fn checked(&mut self) -> &mut [Slot] {
+        &mut self.slots[..self.n]
+    }
+
+    /// Empties the batch for the next changes.
+    fn clear(&mut self) {
+        for s in &mut self.slots[..self.n] {
+            s.out = None;
+            for b in [&mut s.json, &mut s.canon, &mut s.masked] {
+                b.clear();
+                if b.capacity() > KEEP_CAPACITY {
+                    *b = Vec::new();
+                }
+            }
+        }
+        self.n = 0;
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Batch {
+    /// Changes cut but never parsed (a refusal came first) may hold plain access codes.
+    fn drop(&mut self) {
+        for s in &mut self.slots {
+            s.json.fill(0);
+            std::hint::black_box(&s.json);
+        }
+    }
+}
+
+impl Slot {
+    /// Parses and checks the change `changes[at]` and writes its canonical forms.
+    fn check(&mut self, at: usize, ctx: &Ctx<'_>, kind: Kind) {
+        let path = format!("changes[{at}]");
+        self.json_len = self.json.len();
+        let (canon, masked) = (&mut self.canon, &mut self.masked);
+        let r = (|| -> R<(Op, bool)> {
+            let v = parse_value(&mut self.json, &path)?;
+            let op = delta::parse_change(&v, &path, ctx)?;
+            delta::full_refuses_deletes(kind, &op, &path)?;
+            let codes = matches!(&op, Op::UpsertUser(u, _, _)
+                if !u.codes.is_empty() || !u.access.duress_codes.is_empty());
+            let non_integer = |w| {
+                bad(
+                    "",
+                    format!("the delta holds {w}; only integers are allowed"),
+                )
+            };
+            canon.clear();
+            canonical::write(&v, Rule::Delta(ctx.key), canon).map_err(non_integer)?;
+            if codes {
+                masked.clear();
+                canonical::write(&v, Rule::Delta(None), masked).map_err(non_integer)?;
+            }
+            Ok((op, codes))
+        })();
+        // The element held plain access codes: wiped before anything else.
+        self.json.fill(0);
+        std::hint::black_box(&self.json);
+        self.out = Some(r);
     }
 }
 
@@ -372,7 +506,9 @@ impl Store {
         let (model, dim) = (snap.model().to_string(), snap.dim());
         drop(snap);
         let piece_limit = (self.memory_budget() / 8).max(1 << 20);
-        let failed = std::cell::RefCell::new(None);
+        // A batch's JSON, its canonical form and its parsed changes: under half a piece.
+        let batch_limit = piece_limit / 6;
+        let failed = std::sync::Mutex::new(None);
         let mut outcome = None;
         self.commit_plan_as(true, |p| {
             let loc = d.location.clone();
@@ -446,15 +582,40 @@ impl Store {
                 std::thread::yield_now();
                 Ok(())
             };
+            let mut batch = Batch::default();
+            let mut end_batch = |batch: &mut Batch,
+                                 p: &mut crate::store::Planner<'_>,
+                                 i: &mut usize|
+             -> Result<()> {
+                batch.check(self.workers(), *i, &ctx, d.kind);
+                for slot in batch.checked() {
+                    let (op, codes) = slot.out.take().expect("checked").map_err(refused)?;
+                    hashes.change(&slot.canon, codes.then_some(&slot.masked[..]));
+                    *i += 1;
+                    if resend {
+                        continue;
+                    }
+                    piece_cost += cost(&op, slot.json_len);
+                    piece.push(op);
+                    if piece_cost >= piece_limit {
+                        plan_piece(p, &mut piece, first)?;
+                        first = *i;
+                        piece_cost = 0;
+                    }
+                }
+                batch.clear();
+                Ok(())
+            };
             if has_changes {
                 sc.expect(b'[', "changes must be an array")?;
                 loop {
+                    let seen = i + batch.len();
                     match sc.peek()? {
-                        Some(b']') if i == 0 => {
+                        Some(b']') if seen == 0 => {
                             sc.pos += 1;
                             break;
                         }
-                        _ if i == 0 => {}
+                        _ if seen == 0 => {}
                         Some(b',') => sc.pos += 1,
                         Some(b']') => {
                             sc.pos += 1;
@@ -462,38 +623,21 @@ impl Store {
                         }
                         _ => return Err(parse_error("expected ',' or ']' in changes")),
                     }
-                    let path = format!("changes[{i}]");
-                    if i >= MAX_CHANGES {
+                    if seen >= MAX_CHANGES {
                         return Err(refused(bad(
                             "changes",
                             format!("at most {MAX_CHANGES} elements"),
                         )));
                     }
-                    let mut bytes = sc.value(MAX_STREAMED_CHANGE, &path)?;
-                    let r = (|| -> R<Op> {
-                        let v = parse_value(&mut bytes, &path)?;
-                        let op = delta::parse_change(&v, &path, &ctx)?;
-                        delta::full_refuses_deletes(d.kind, &op, &path)?;
-                        let codes = matches!(&op, Op::UpsertUser(u, _, _) if !u.codes.is_empty());
-                        hashes.change(&v, key, codes)?;
-                        Ok(op)
-                    })();
-                    // The element held plain access codes: wiped before anything else.
-                    bytes.fill(0);
-                    std::hint::black_box(&bytes);
-                    let op = r.map_err(refused)?;
-                    i += 1;
-                    if resend {
-                        continue;
-                    }
-                    piece_cost += cost(&op, bytes.len());
-                    piece.push(op);
-                    if piece_cost >= piece_limit {
-                        plan_piece(p, &mut piece, first)?;
-                        first = i;
-                        piece_cost = 0;
+                    let slot = batch.next_slot();
+                    let path = format!("changes[{seen}]");
+                    sc.value_into(&mut slot.json, MAX_STREAMED_CHANGE, &path)?;
+                    batch.bytes += slot.json.len();
+                    if batch.bytes >= batch_limit || batch.len() >= MAX_BATCH {
+                        end_batch(&mut batch, p, &mut i)?;
                     }
                 }
+                end_batch(&mut batch, p, &mut i)?;
                 if sc.peek()? != Some(b'}') {
                     return Err(refused(bad(
                         "changes",
@@ -506,7 +650,7 @@ impl Store {
                 return Err(parse_error("bytes after the delta"));
             }
             plan_piece(p, &mut piece, first)?;
-            if let Some(e) = failed.borrow_mut().take() {
+            if let Some(e) = failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 return Err(e);
             }
             let (hash, keyed_hash) = hashes.finish(&rest);
