@@ -65,6 +65,19 @@ fn round(x: f32) -> f32 {
     ((x.abs() + 0.5) as i32) as f32 * x.signum()
 }
 
+/// `round(x).clamp(-lim, lim)` for an integer `lim` below 2^22, bit for bit, without the
+/// saturating float-to-int conversion (which keeps loops scalar): clamping first changes nothing
+/// (rounding is monotone and keeps integers), and below 2^22 the truncation of `|x| + 0.5` is its
+/// round-to-nearest through 2^23, less one where that went up. NaN stays NaN.
+#[inline(always)]
+fn round_clamped(x: f32, lim: f32) -> f32 {
+    const M: f32 = 8_388_608.0; // 2^23
+    let t = x.clamp(-lim, lim).abs() + 0.5;
+    let r = (t + M) - M;
+    let r = if r > t { r - 1.0 } else { r };
+    r.copysign(x)
+}
+
 /// Whether `v` lies in the quantisation cells of its int8 `codes` (stored as `c + 128`) at `scale`:
 /// every component within half a step of `scale * c`, as [`quantize`] leaves it (plus f32 rounding
 /// of `v / scale`). A stored template that fails this is damaged: its vector, code or scale was
@@ -97,6 +110,7 @@ pub fn round_up_f32(x: f64) -> f32 {
 }
 
 /// Quantises `v` to int8 codes with per-vector scale; `stride >= v.len()` pads the codes.
+/// (Templates are finite: NaN components give codes but no meaningful bounds.)
 pub fn quantize(v: &[f32], stride: usize) -> Quantized {
     let scale = scale8(max_abs(v));
     let mut codes = vec![128u8; stride];
@@ -175,7 +189,7 @@ fn scale8(max: f32) -> f32 {
 /// The int8 codes (`c + 128`) of `v` at `scale` into `out` (vectorises).
 fn codes8(v: &[f32], scale: f32, out: &mut [u8]) {
     for (o, &x) in out.iter_mut().zip(v) {
-        *o = (round(x / scale).clamp(-127.0, 127.0) as i32 + 128) as u8;
+        *o = (round_clamped(x / scale, 127.0) + 128.0) as u8;
     }
 }
 
@@ -197,7 +211,7 @@ fn scale4(v: &[f32], max: f32) -> f32 {
     let mut err = [0f32; L];
     for &x in v {
         for k in 0..L {
-            let c = round(x * inv[k]).clamp(-7.0, 7.0);
+            let c = round_clamped(x * inv[k], 7.0);
             let e = x - scale[k] * c;
             err[k] += e * e;
         }
@@ -214,7 +228,7 @@ fn scale4(v: &[f32], max: f32) -> f32 {
 /// The 4-bit code values (-7..=7) of `v` at `scale` into `out` (vectorises).
 fn codes4(v: &[f32], scale: f32, out: &mut [i8]) {
     for (o, &x) in out.iter_mut().zip(v) {
-        *o = round(x / scale).clamp(-7.0, 7.0) as i8;
+        *o = round_clamped(x / scale, 7.0) as i8;
     }
 }
 
@@ -410,6 +424,42 @@ mod tests {
             code_norm: round_up_f32(f64::from(scale) * cnorm2.sqrt() * (1.0 + 1e-9)),
             residual: round_up_f32(err2.sqrt() * (1.0 + 1e-9)),
         }
+    }
+
+    #[test]
+    fn round_clamped_is_round_then_clamp() {
+        let mut ys: Vec<f32> = (-600..=600).map(|i| i as f32 * 0.25).collect();
+        ys.extend([
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            1e9,
+            -1e9,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ]);
+        ys.extend((0..2000).map(|i| (i as f32 * 0.618_034).sin() * 140.0));
+        for lim in [7.0, 127.0] {
+            for &y in &ys {
+                for y in [
+                    y,
+                    f32::from_bits(y.to_bits() + 1),
+                    f32::from_bits(y.to_bits().saturating_sub(1)),
+                ] {
+                    if y.is_nan() {
+                        continue;
+                    }
+                    let want = round(y).clamp(-lim, lim);
+                    assert_eq!(
+                        round_clamped(y, lim).to_bits(),
+                        want.to_bits(),
+                        "{y} at {lim}"
+                    );
+                }
+            }
+        }
+        assert!(round_clamped(f32::NAN, 7.0).is_nan());
     }
 
     #[test]
