@@ -85,6 +85,17 @@ fn fdatasync_mb_s(dir: &Path) -> f64 {
     best
 }
 
+/// CPU seconds the process has used, all threads, user and system (`/proc/self/stat`, Linux's
+/// 100 ticks per second): a per-face cost that holds on a loaded machine, where the rate does not.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of the line (utime, stime); `after` starts at field 3.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let users = env("EDGEID_BENCH_USERS", 100_000);
     let runs = env("EDGEID_BENCH_RUNS", 3);
@@ -104,9 +115,10 @@ fn main() {
         let store = Store::create(&store_dir, "bench", DIM, OpenOptions::new()).unwrap();
         let mut reader =
             std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&delta).unwrap());
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_s());
         let outcome = store.apply_delta_reader(&mut reader, &mut |_| {}).unwrap();
         let s = t.elapsed().as_secs_f64();
+        let cpu = cpu_s() - cpu;
         assert!(matches!(outcome, Outcome::Applied { changes, .. } if changes == users));
         assert_eq!(store.stats().faces.live, users);
         drop(store);
@@ -114,9 +126,10 @@ fn main() {
         let rate = users as f64 / s;
         best = best.max(rate);
         println!(
-            "run {run}: {:.0} faces/s ({:.0} MB/s of delta, {s:.2} s)",
+            "run {run}: {:.0} faces/s ({:.0} MB/s of delta, {s:.2} s); CPU {:.1} us per face",
             rate,
-            bytes as f64 / 1e6 / s
+            bytes as f64 / 1e6 / s,
+            cpu * 1e6 / users as f64
         );
     }
     let mb_s = fdatasync_mb_s(dir.path());

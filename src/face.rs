@@ -14,6 +14,11 @@ pub const DIM_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
 ///
 /// Refuses a wrong dimension, NaN or infinite components, and the zero vector (which has no direction).
 pub fn normalize(embedding: &[f32], dim: usize) -> Result<Vec<f32>> {
+    normalize_owned(embedding.to_vec(), dim)
+}
+
+/// [`normalize`] in place: the same checks and the same bits, without a second vector.
+pub fn normalize_owned(mut embedding: Vec<f32>, dim: usize) -> Result<Vec<f32>> {
     if embedding.len() != dim {
         return Err(Error::Invalid(format!(
             "expected {dim} floats, got {}",
@@ -36,10 +41,10 @@ pub fn normalize(embedding: &[f32], dim: usize) -> Result<Vec<f32>> {
             "zero vector has no direction and cannot be a template".into(),
         ));
     }
-    Ok(embedding
-        .iter()
-        .map(|&v| (f64::from(v) / norm) as f32)
-        .collect())
+    for v in &mut embedding {
+        *v = (f64::from(*v) / norm) as f32;
+    }
+    Ok(embedding)
 }
 
 /// The int8 code of a vector and the terms that bound its error.
