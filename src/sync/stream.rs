@@ -40,6 +40,8 @@ const CHUNK: usize = 64 << 10;
 /// Cuts JSON values out of a byte stream.
 struct Scanner<'r> {
     src: &'r mut dyn Read,
+    /// Elements of `changes` cut so far.
+    changes: usize,
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
@@ -337,12 +339,69 @@ impl Hashes {
 /// Most changes checked in one batch.
 const MAX_BATCH: usize = 4096;
 
+/// Cuts the next changes out of the stream into `b` (empty, numbered on from the changes read
+/// before), up to `limit` bytes or [`MAX_BATCH`] changes; false once `changes` is closed.
+fn read_batch(sc: &mut Scanner<'_>, b: &mut Batch, limit: usize) -> Result<bool> {
+    loop {
+        let seen = sc.changes;
+        match sc.peek()? {
+            Some(b']') => {
+                sc.pos += 1;
+                return Ok(false);
+            }
+            _ if seen == 0 => {}
+            Some(b',') => sc.pos += 1,
+            _ => return Err(parse_error("expected ',' or ']' in changes")),
+        }
+        if seen >= MAX_CHANGES {
+            return Err(refused(bad(
+                "changes",
+                format!("at most {MAX_CHANGES} elements"),
+            )));
+        }
+        if b.len() == 0 {
+            b.first = seen;
+        }
+        let slot = b.next_slot();
+        let path = format!("changes[{seen}]");
+        if let Err(e) = sc.value_into(&mut slot.json, MAX_STREAMED_CHANGE, &path) {
+            // Not a whole change: out of the batch (and wiped, it may hold codes).
+            slot.json.fill(0);
+            slot.json.clear();
+            b.n -= 1;
+            return Err(e);
+        }
+        sc.changes += 1;
+        b.bytes += slot.json.len();
+        if b.bytes >= limit || b.len() >= MAX_BATCH {
+            return Ok(true);
+        }
+    }
+}
+
+/// Runs `job` on the store's threads while `body` runs on this one; returns `body`'s result once
+/// both are done (both on this thread, `job` first, when the store has no threads).
+fn beside<R>(workers: &Workers, job: impl FnOnce() + Send, body: impl FnOnce() -> R) -> R {
+    match workers.pool() {
+        Some(pool) => pool.in_place_scope(|s| {
+            s.spawn(|_| job());
+            body()
+        }),
+        None => {
+            job();
+            body()
+        }
+    }
+}
+
 /// Changes cut out of the stream on the caller's thread, then parsed, checked and put in
 /// canonical form together on the store's threads ([`Batch::check`]); the caller then feeds the
 /// canonical forms to the hashes in stream order and plans the changes. The slots (and their
 /// buffers) are reused from batch to batch.
 #[derive(Default)]
 struct Batch {
+    /// Index of its first change in `changes`.
+    first: usize,
     slots: Vec<Slot>,
     /// Slots in use.
     n: usize,
@@ -383,8 +442,9 @@ impl Batch {
         &mut self.slots[self.n - 1]
     }
 
-    /// Parses and checks every change (the first is `changes[first]`) on `workers`.
-    fn check(&mut self, workers: &Workers, first: usize, ctx: &Ctx<'_>, kind: Kind) {
+    /// Parses and checks every change on `workers`.
+    fn check(&mut self, workers: &Workers, ctx: &Ctx<'_>, kind: Kind) {
+        let first = self.first;
         let slots = &mut self.slots[..self.n];
         workers.install(|parallel| {
             if parallel && slots.len() > 1 {
@@ -479,6 +539,7 @@ impl Store {
         self.check_writable()?;
         let mut sc = Scanner {
             src: reader,
+            changes: 0,
             buf: Vec::with_capacity(2 * CHUNK),
             pos: 0,
             eof: false,
@@ -582,12 +643,11 @@ impl Store {
                 std::thread::yield_now();
                 Ok(())
             };
-            let mut batch = Batch::default();
+            // Feeds a checked batch to the hashes and plans it, in stream order.
             let mut end_batch = |batch: &mut Batch,
                                  p: &mut crate::store::Planner<'_>,
                                  i: &mut usize|
              -> Result<()> {
-                batch.check(self.workers(), *i, &ctx, d.kind);
                 for slot in batch.checked() {
                     let (op, codes) = slot.out.take().expect("checked").map_err(refused)?;
                     hashes.change(&slot.canon, codes.then_some(&slot.masked[..]));
@@ -608,36 +668,54 @@ impl Store {
             };
             if has_changes {
                 sc.expect(b'[', "changes must be an array")?;
+                // Three batches in flight: the store's threads check one while this thread plans
+                // the one checked before it and reads the next (see `Batch`). A refusal is
+                // reported in stream order: a reading error only once the changes before it
+                // are planned.
+                let (mut reading, mut spare) = (Batch::default(), Batch::default());
+                let mut checked: Option<Batch> = None;
+                let mut read_error = None;
+                let mut more = true;
+                let mut read = |sc: &mut Scanner<'_>, b: &mut Batch, more: &mut bool| {
+                    if !*more || read_error.is_some() {
+                        return;
+                    }
+                    match read_batch(sc, b, batch_limit) {
+                        Ok(m) => *more = m,
+                        Err(e) => read_error = Some(e),
+                    }
+                };
+                read(&mut sc, &mut reading, &mut more);
                 loop {
-                    let seen = i + batch.len();
-                    match sc.peek()? {
-                        Some(b']') if seen == 0 => {
-                            sc.pos += 1;
-                            break;
-                        }
-                        _ if seen == 0 => {}
-                        Some(b',') => sc.pos += 1,
-                        Some(b']') => {
-                            sc.pos += 1;
-                            break;
-                        }
-                        _ => return Err(parse_error("expected ',' or ']' in changes")),
+                    let mut checking = std::mem::replace(&mut reading, std::mem::take(&mut spare));
+                    if checking.len() == 0 && checked.is_none() {
+                        break;
                     }
-                    if seen >= MAX_CHANGES {
-                        return Err(refused(bad(
-                            "changes",
-                            format!("at most {MAX_CHANGES} elements"),
-                        )));
+                    let (workers, ctx, kind) = (self.workers(), &ctx, d.kind);
+                    let planned = beside(
+                        workers,
+                        || checking.check(workers, ctx, kind),
+                        || -> Result<()> {
+                            if let Some(c) = &mut checked {
+                                end_batch(c, p, &mut i)?;
+                            }
+                            read(&mut sc, &mut reading, &mut more);
+                            Ok(())
+                        },
+                    );
+                    planned?;
+                    if let Some(mut c) = checked.take() {
+                        c.clear();
+                        spare = c;
                     }
-                    let slot = batch.next_slot();
-                    let path = format!("changes[{seen}]");
-                    sc.value_into(&mut slot.json, MAX_STREAMED_CHANGE, &path)?;
-                    batch.bytes += slot.json.len();
-                    if batch.bytes >= batch_limit || batch.len() >= MAX_BATCH {
-                        end_batch(&mut batch, p, &mut i)?;
+                    if checking.len() > 0 {
+                        checked = Some(checking);
                     }
                 }
-                end_batch(&mut batch, p, &mut i)?;
+                drop(read);
+                if let Some(e) = read_error {
+                    return Err(e);
+                }
                 if sc.peek()? != Some(b'}') {
                     return Err(refused(bad(
                         "changes",
