@@ -712,7 +712,6 @@ impl Store {
                         checked = Some(checking);
                     }
                 }
-                drop(read);
                 if let Some(e) = read_error {
                     return Err(e);
                 }
