@@ -23,6 +23,7 @@ mod end_state;
 mod plan;
 mod query;
 mod records;
+mod scanner;
 pub mod signature;
 mod stream;
 pub mod syntax;
