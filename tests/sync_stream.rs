@@ -241,3 +241,36 @@ fn the_bulk_path_runs_on_lower_priority_threads_of_its_own() {
     let lower = (base + 10).min(19);
     assert!(during.iter().all(|t| t.1 == lower), "{during:?}");
 }
+
+/// A user with duress codes only: the masked hash masks them (as a whole delta's does), so the
+/// same delta whole and streamed is each other's re-send.
+#[test]
+fn duress_codes_alone_are_masked_in_the_streamed_hash() {
+    use common::deltas::{delta, face, upsert};
+    let mut d: Value = serde_json::from_slice(&delta(
+        "hq",
+        1,
+        "full",
+        Some(9),
+        vec![
+            upsert(serde_json::json!({"id": "ana", "faces": [face("f1", 1)]})),
+            upsert(serde_json::json!({"id": "bo", "duress_codes": ["90210"]})),
+        ],
+    ))
+    .unwrap();
+    d["format"] = "edgeid.delta/2".into();
+    let d = serde_json::to_vec(&d).unwrap();
+    let (_a, whole) = temp_store(DIM, OpenOptions::new());
+    let (_b, streamed) = temp_store(DIM, tiny(OpenOptions::new()));
+    whole.apply_delta(&d, &mut |_| {}).unwrap();
+    streamed
+        .apply_delta_reader(&mut &changes_last(&d)[..], &mut |_| {})
+        .unwrap();
+    let again = whole
+        .apply_delta_reader(&mut &changes_last(&d)[..], &mut |_| {})
+        .unwrap();
+    assert!(matches!(again, Outcome::AlreadyApplied { .. }), "{again:?}");
+    let again = streamed.apply_delta(&d, &mut |_| {}).unwrap();
+    assert!(matches!(again, Outcome::AlreadyApplied { .. }), "{again:?}");
+    assert!(view(&whole) == view(&streamed));
+}

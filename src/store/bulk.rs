@@ -85,7 +85,7 @@ pub(crate) struct Stager {
     parallel: usize,
     /// Threads that encode the pieces: the store's size, at a lower priority and apart from the
     /// search threads (`Workers::background`), joined when the stager is dropped.
-    workers: Workers,
+    workers: Arc<Workers>,
     /// Next file id (taken from the manifest's `next_id`; the writer keeps it even on failure).
     pub(super) next_id: u64,
     faces: Pieces<FaceRow>,
@@ -131,7 +131,7 @@ impl Stager {
             dim: snap.dim,
             piece_bytes,
             parallel,
-            workers: store.workers.background()?,
+            workers: Arc::new(store.workers.background()?),
             next_id,
             faces: Pieces::default(),
             fingers: Pieces::default(),
@@ -147,7 +147,7 @@ impl Stager {
     }
 
     /// The threads that encode the pieces (lower priority, apart from the search threads).
-    pub(super) fn workers(&self) -> &Workers {
+    pub(super) fn workers(&self) -> &Arc<Workers> {
         &self.workers
     }
 

@@ -20,8 +20,9 @@ pub fn code_hash(key: &Hash, code: &str) -> Hash {
 }
 
 /// What keys access codes for a delta being read: the key a full delta brings (a [`Hash`]), or
-/// the location's key held by the store's key provider (which never hands the key out).
-pub trait CodeMac {
+/// the location's key held by the store's key provider (which never hands the key out). `Sync`:
+/// a streamed delta's changes are checked and put in canonical form on the store's threads.
+pub trait CodeMac: Sync {
     /// HMAC-SHA256(key, code as UTF-8).
     fn code_hash(&self, code: &str) -> Hash;
 }
@@ -45,8 +46,11 @@ pub fn hex(h: &[u8]) -> String {
 fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let b = s.as_bytes();
-    // Most strings (ids, base64 of templates) need no escape: one pass the compiler vectorises.
-    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+    // Most strings (ids, base64 of templates) need no escape: one branch-free pass the compiler
+    // vectorises (`all` would stop at each byte to test for an early exit).
+    if b.iter()
+        .fold(true, |ok, &c| ok & (c >= 0x20) & (c != b'"') & (c != b'\\'))
+    {
         out.extend_from_slice(b);
         out.push(b'"');
         return;

@@ -23,6 +23,7 @@ mod end_state;
 mod plan;
 mod query;
 mod records;
+mod scanner;
 pub mod signature;
 mod stream;
 pub mod syntax;
@@ -120,7 +121,8 @@ fn refused(r: Refusal) -> Error {
 struct ProviderMac<'a> {
     keys: &'a dyn crate::store::keys::CodeKeys,
     id: KeyId,
-    failed: &'a std::cell::RefCell<Option<Error>>,
+    /// A mutex, not a cell: a streamed delta keys codes on the store's threads.
+    failed: &'a std::sync::Mutex<Option<Error>>,
 }
 
 impl canonical::CodeMac for ProviderMac<'_> {
@@ -128,7 +130,10 @@ impl canonical::CodeMac for ProviderMac<'_> {
         match self.keys.mac(&self.id, code.as_bytes()) {
             Ok(h) => h,
             Err(e) => {
-                self.failed.borrow_mut().get_or_insert(e);
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
                 [0; 32]
             }
         }
@@ -305,7 +310,7 @@ impl Store {
         let mut buf = crate::error::alloc::copy(json, "delta copy")?;
         let mut parse_key = None;
         let mut parsed_at = None;
-        let failed = std::cell::RefCell::new(None);
+        let failed = std::sync::Mutex::new(None);
         let keys = self.code_keys();
         let d = delta::parse_on(
             self.workers(),
@@ -334,7 +339,7 @@ impl Store {
         buf.fill(0);
         std::hint::black_box(&buf);
         location.clone_from(&parsed_at);
-        if let Some(e) = failed.into_inner() {
+        if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
             // The key provider failed. If the location's key changed meanwhile (a rotation, after
             // which a checkpoint let the provider drop the old key), parse again with the new one.
             let now = parsed_at.and_then(|l| {

@@ -11,7 +11,7 @@ use crate::catalog::{
     AntiPassback, Direction, Door, DoorAccess, FingerRecord, PassbackKind, PunchConfig, Right,
     Schedule, UserAccess, UserRecord,
 };
-use crate::face::normalize;
+use crate::face::normalize_owned;
 use crate::ids::check_name;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
@@ -117,7 +117,9 @@ pub(super) fn parse_user(v: &Value<'_>, path: &str, ctx: &Ctx<'_>) -> R<Op> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let v = normalize(&floats, ctx.dim).map_err(|e| bad(f.at("embedding"), invalid_text(e)))?;
+        drop(b);
+        let v = normalize_owned(floats, ctx.dim)
+            .map_err(|e| bad(f.at("embedding"), invalid_text(e)))?;
         if faces.iter().any(|(x, _): &(String, Vec<f32>)| *x == fid) {
             return Err(bad(
                 f.at("id"),

@@ -32,7 +32,7 @@
 //! [`SEGMENT_VERSION`] and adds a fixture under `testdata/formats/`.
 
 use crate::error::{alloc, Error, Result};
-use crate::face::{dims4, quantize, quantize4};
+use crate::face::{dims4, quantize_both};
 use crate::ids::MAX_MODEL_LEN;
 use crate::mmap::Bytes;
 use bytemuck::{Pod, Zeroable};
@@ -199,12 +199,11 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) 
             codes4[i * half..(i + 1) * half]
                 .copy_from_slice(&src.codes4()[sr * half..(sr + 1) * half]);
         } else {
-            let q = quantize(r.vector, stride);
+            let (q, q4) = quantize_both(r.vector, stride, 2 * half);
             params[i] = q.scale;
             params[n + i] = q.code_norm;
             params[2 * n + i] = q.residual;
             codes[i * stride..(i + 1) * stride].copy_from_slice(&q.codes);
-            let q4 = quantize4(r.vector, 2 * half);
             params4[i] = q4.scale;
             params4[n + i] = q4.code_norm;
             params4[2 * n + i] = q4.residual;
