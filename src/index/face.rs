@@ -60,6 +60,8 @@ const BLOCK: usize = 256;
 /// search threads (below that, waking a second thread costs more than it saves: measured at 10k).
 const CHUNK: usize = 32_768;
 const PARALLEL_MIN: usize = 65_536;
+/// Ranges a parallel scan is cut into per thread (see `identify`).
+const RANGES_PER_THREAD: usize = 8;
 
 /// One identified user.
 #[derive(Debug, Clone, PartialEq)]
@@ -385,7 +387,12 @@ pub fn identify(
         threshold: (req.threshold as f32) - SLACK,
     };
     let threads = pool.map_or(1, |p| p.current_num_threads());
-    let chunk = (snap.face_rows() / threads).div_ceil(BLOCK).max(1) * BLOCK;
+    // Several ranges per thread, of equal size: a thread that finishes first (its core was free)
+    // steals the ranges of one whose core is busy with other work, instead of waiting for it.
+    let chunk = (snap.face_rows() / (threads * RANGES_PER_THREAD))
+        .div_ceil(BLOCK)
+        .max(1)
+        * BLOCK;
     let chunk = chunk.clamp(4 * BLOCK, CHUNK);
     let mut ranges = Vec::new();
     for (si, s) in snap.faces.iter().enumerate() {
