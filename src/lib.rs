@@ -26,7 +26,6 @@ pub mod index;
 pub mod journal;
 pub mod kernels;
 mod mmap;
-mod priority;
 pub mod store;
 pub mod sync;
 #[cfg(feature = "vision")]

@@ -11,7 +11,6 @@ const LAYERS: &[(&str, u32)] = &[
     ("ids", 1),
     ("mmap", 1),
     ("kernels", 1),
-    ("priority", 1),
     ("face", 2),
     ("finger", 2),
     ("catalog", 2),

@@ -201,47 +201,6 @@ fn rng_probe(q: u64, vectors: &[Vec<f32>]) -> Vec<f32> {
     rng.near(&vectors[i], 0.3)
 }
 
-/// Names and nice values of this process's threads whose name starts with `prefix`.
-#[cfg(target_os = "linux")]
-fn threads_named(prefix: &str) -> Vec<(String, i32)> {
-    let mut found = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-        if !comm.starts_with(prefix) || stat.is_empty() {
-            continue;
-        }
-        // The nice value is the 19th field; the command name (field 2) ends at the last ')'.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let nice = rest.split(' ').nth(16).unwrap().parse().unwrap();
-        found.push((comm.trim().to_string(), nice));
-    }
-    found
-}
-
-/// The bulk path encodes and prepares on threads of its own, below the priority of the store's
-/// search threads (`src/priority.rs`), so a search never waits for a piece being encoded and the
-/// scheduler prefers it; `tests/threads.rs` shows these threads end with the apply.
-#[cfg(target_os = "linux")]
-#[test]
-fn the_bulk_path_runs_on_lower_priority_threads_of_its_own() {
-    let (_d, store) = temp_store(DIM, tiny(OpenOptions::new().threads(2)));
-    let mut during = Vec::new();
-    let d = changes_last(&realistic()[0]);
-    store
-        .apply_delta_reader(&mut &d[..], &mut |_| {
-            during.extend(threads_named("edgeid-bulk"));
-        })
-        .unwrap();
-    let search = threads_named("edgeid-worker");
-    assert!(!search.is_empty(), "the store's search threads");
-    let base = search[0].1;
-    assert!(search.iter().all(|t| t.1 == base), "{search:?}");
-    assert!(!during.is_empty(), "bulk threads ran during the apply");
-    let lower = (base + 10).min(19);
-    assert!(during.iter().all(|t| t.1 == lower), "{during:?}");
-}
-
 /// A user with duress codes only: the masked hash masks them (as a whole delta's does), so the
 /// same delta whole and streamed is each other's re-send.
 #[test]

@@ -83,8 +83,7 @@ pub(crate) struct Stager {
     piece_bytes: usize,
     /// Pieces encoded at once.
     parallel: usize,
-    /// Threads that encode the pieces: the store's size, at a lower priority and apart from the
-    /// search threads (`Workers::background`), joined when the stager is dropped.
+    /// The store's threads, which encode the pieces.
     workers: Arc<Workers>,
     /// Next file id (taken from the manifest's `next_id`; the writer keeps it even on failure).
     pub(super) next_id: u64,
@@ -116,7 +115,7 @@ impl Drop for Stager {
 }
 
 impl Stager {
-    pub(super) fn new(store: &Store, next_id: u64) -> Result<Stager> {
+    pub(super) fn new(store: &Store, next_id: u64) -> Stager {
         let snap = store.snapshot();
         let parallel = store.opts.threads.max(1);
         // A quarter of the budget for pieces being filled and encoded (each piece exists twice
@@ -124,14 +123,14 @@ impl Stager {
         // the plan's maps.
         let piece_bytes =
             (store.opts.memory_budget / 8 / parallel).min(store.opts.max_segment_bytes);
-        Ok(Stager {
+        Stager {
             fs: store.fs.clone(),
             dir: store.dir.clone(),
             model: snap.model.clone(),
             dim: snap.dim,
             piece_bytes,
             parallel,
-            workers: Arc::new(store.workers.background()?),
+            workers: store.workers.clone(),
             next_id,
             faces: Pieces::default(),
             fingers: Pieces::default(),
@@ -143,12 +142,7 @@ impl Stager {
             keep: false,
             error: None,
             rows: 0,
-        })
-    }
-
-    /// The threads that encode the pieces (lower priority, apart from the search threads).
-    pub(super) fn workers(&self) -> &Arc<Workers> {
-        &self.workers
+        }
     }
 
     /// Whether `r` is a row of a segment this stager wrote or is filling.

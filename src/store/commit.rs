@@ -184,9 +184,7 @@ impl Store {
             ops: Vec::new(),
             catalog: snap.catalog.clone(),
             done: Committed::default(),
-            stage: bulk
-                .then(|| Stager::new(self, w.manifest.next_id))
-                .transpose()?,
+            stage: bulk.then(|| Stager::new(self, w.manifest.next_id)),
             catalog_ops: 0,
         };
         let planned = plan(&mut p);

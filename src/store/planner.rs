@@ -3,13 +3,11 @@
 use super::bulk::Stager;
 use super::segment::{finger, locate};
 use super::wal::{RowRef, WalOp};
-use super::workers::Workers;
 use super::{key, Committed, Key, Snapshot};
 use crate::catalog::{Catalog, CatalogOp};
 use crate::finger::enroll::Prepared;
 use crate::finger::template::VERSION as TEMPLATE_VERSION;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// What a commit is going to do, decided under the writer lock against the current state: face and
 /// finger changes resolved to physical rows, and catalog changes applied to a working copy (so a plan
@@ -107,13 +105,6 @@ impl<'a> Keyed<'a> {
 }
 
 impl Planner<'_> {
-    /// The threads for heavy work that may wait while searches run: on the bulk path the
-    /// stager's lower-priority threads (`Workers::background`), otherwise none (use the store's).
-    /// Shared, so the plan can go on changing while they work.
-    pub(crate) fn background(&self) -> Option<Arc<Workers>> {
-        self.stage.as_ref().map(|s| s.workers().clone())
-    }
-
     /// The catalog as the plan has changed it so far.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog

@@ -40,19 +40,6 @@ impl std::fmt::Debug for Workers {
 impl Workers {
     /// Starts `threads` threads (none for `threads <= 1`).
     pub fn new(threads: usize) -> Result<Workers> {
-        Workers::start(threads, "edgeid-worker", false)
-    }
-
-    /// Starts as many threads as this store has, at a lower priority (`crate::priority`), for
-    /// work that may wait while searches run: a bulk synchronisation's encoding. They are not
-    /// the store's search threads, so a search never queues behind a piece being encoded, and
-    /// the scheduler prefers a search whenever both want a core. Dropping the result joins them;
-    /// with `threads = 1` none is started and the work runs on the caller's thread.
-    pub fn background(&self) -> Result<Workers> {
-        Workers::start(self.threads(), "edgeid-bulk", true)
-    }
-
-    fn start(threads: usize, prefix: &'static str, lower: bool) -> Result<Workers> {
         let handles: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
         if threads <= 1 {
             return Ok(Workers {
@@ -65,12 +52,9 @@ impl Workers {
         let built = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .spawn_handler(move |t| {
-                let name = format!("{prefix}-{}", t.index());
+                let name = format!("edgeid-worker-{}", t.index());
                 let h = std::thread::Builder::new().name(name).spawn(move || {
                     WORKER_OF.with(|w| w.set(id));
-                    if lower {
-                        crate::priority::lower_current_thread();
-                    }
                     t.run()
                 })?;
                 keep.lock().unwrap_or_else(|e| e.into_inner()).push(h);

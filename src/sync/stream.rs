@@ -486,11 +486,7 @@ impl Store {
                                   piece: &mut Vec<Op>,
                                   first: usize|
              -> Result<()> {
-                // Preparation is the heavy part of a fingerprint: on the bulk path's
-                // lower-priority threads, so searches keep the store's own.
-                let bg = p.background();
-                let workers = bg.as_deref().unwrap_or(self.workers());
-                delta::prepare_fingers(workers, piece, first).map_err(refused)?;
+                delta::prepare_fingers(self.workers(), piece, first).map_err(refused)?;
                 let n = piece.len();
                 for (j, mut op) in piece.drain(..).enumerate() {
                     let prepared = match &mut op {
@@ -554,10 +550,7 @@ impl Store {
                 let mut checked: Option<Batch> = None;
                 let mut read_error = None;
                 let mut more = true;
-                // Checked on the bulk path's lower-priority threads, apart from the searches'
-                // (`Workers::background`), when the plan has them.
-                let bg = p.background();
-                let workers = bg.as_deref().unwrap_or(self.workers());
+                let workers = self.workers();
                 let mut read = |sc: &mut Scanner<'_>, b: &mut Batch, more: &mut bool| {
                     if !*more || read_error.is_some() {
                         return;
