@@ -557,6 +557,7 @@ pub fn verify(
 impl Store {
     /// 1:N identification over the current snapshot (see [`identify`]).
     pub fn identify_face(&self, req: &FaceIdentify<'_>) -> Result<Vec<FaceHit>> {
+        let _search = self.workers().searching();
         identify(&self.snapshot(), self.kernels(), self.pool(), req)
     }
 

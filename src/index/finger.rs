@@ -310,6 +310,7 @@ pub fn verify(
 impl Store {
     /// Fingerprint 1:N identification over the current snapshot (see [`identify`]).
     pub fn identify_finger(&self, req: &FingerIdentify<'_>) -> Result<Vec<FingerHit>> {
+        let _search = self.workers().searching();
         identify(&self.snapshot(), self.kernels(), self.pool(), req)
     }
 

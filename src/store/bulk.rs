@@ -220,7 +220,7 @@ impl Stager {
                     from: None,
                 })
                 .collect();
-            face::encode(id, &model, dim, &rows)
+            face::encode_giving_way(id, &model, dim, &rows, &|| self.workers.give_way())
         });
         drop(pieces);
         for (id, bytes) in encoded {
@@ -360,13 +360,13 @@ fn put<R>(
 
 /// Encodes pieces into segment images on all threads: the bulk path's only parallel loop
 /// (quantisation of faces, layout of fingerprints), kept in one place so it runs where the
-/// store's parallel work runs.
+/// store's parallel work runs, as background work that gives way to searches.
 fn encode_pieces<R: Sync, E: Send>(
     workers: &Workers,
     pieces: &[(u64, Vec<R>)],
     encode: impl Fn(u64, &[R]) -> E + Sync + Send,
 ) -> Vec<(u64, E)> {
-    workers.map(pieces, 2, |(id, rows)| (*id, encode(*id, rows)))
+    workers.background_map(pieces, |(id, rows)| (*id, encode(*id, rows)))
 }
 
 /// The segments a stager wrote, as a snapshot lists them.

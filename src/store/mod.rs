@@ -98,7 +98,7 @@ pub use segment::{FaceRowIn, FaceSegment, FingerRowIn, FingerSegment};
 pub use snapshot::Snapshot;
 pub use stats::{IndexStats, Stats};
 pub use wal::RowRef;
-pub use workers::Workers;
+pub use workers::{Searching, Workers};
 
 pub(crate) use planner::Planner;
 pub(crate) use segment::SegState;

@@ -454,7 +454,7 @@ pub(super) fn prepare_fingers(workers: &Workers, ops: &mut [Op], first: usize) -
             _ => Vec::new(),
         })
         .collect();
-    let prepared: Vec<R<Prepared>> = workers.map(&jobs, 2, |&(i, j)| {
+    let prepared: Vec<R<Prepared>> = workers.background_map(&jobs, |&(i, j)| {
         let Op::UpsertUser(u, _, _) = &ops[i] else {
             unreachable!("jobs name user ops")
         };

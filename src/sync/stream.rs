@@ -294,22 +294,12 @@ impl Batch {
         &mut self.slots[self.n - 1]
     }
 
-    /// Parses and checks every change on `workers`.
+    /// Parses and checks every change on `workers`, as background work (it gives way to
+    /// searches between two changes).
     fn check(&mut self, workers: &Workers, ctx: &Ctx<'_>, kind: Kind) {
         let first = self.first;
-        let slots = &mut self.slots[..self.n];
-        workers.install(|parallel| {
-            if parallel && slots.len() > 1 {
-                use rayon::prelude::*;
-                slots
-                    .par_iter_mut()
-                    .enumerate()
-                    .for_each(|(j, s)| s.check(first + j, ctx, kind));
-            } else {
-                for (j, s) in slots.iter_mut().enumerate() {
-                    s.check(first + j, ctx, kind);
-                }
-            }
+        workers.background_each(&mut self.slots[..self.n], |j, s| {
+            s.check(first + j, ctx, kind)
         });
     }
 

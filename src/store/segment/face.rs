@@ -142,12 +142,27 @@ pub fn row_bytes(dim: usize, location: &str, user: &str, template: &str) -> usiz
         + template.len()
 }
 
+/// Rows quantised between two pauses of [`encode_giving_way`] (about 50 µs at 512-d).
+pub const PAUSE_ROWS: usize = 64;
+
 fn align64(n: usize) -> usize {
     n.div_ceil(64) * 64
 }
 
 /// Encodes rows into the bytes of a segment file. Deterministic: the same rows give the same bytes.
 pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) -> Result<Vec<u8>> {
+    encode_giving_way(segment_id, model, dim, rows, &|| {})
+}
+
+/// [`encode`] calling `pause` every [`PAUSE_ROWS`] rows quantised: background encoding gives way
+/// to searches there (`Workers::give_way`).
+pub fn encode_giving_way(
+    segment_id: u64,
+    model: &str,
+    dim: usize,
+    rows: &[FaceRowIn<'_>],
+    pause: &dyn Fn(),
+) -> Result<Vec<u8>> {
     let stride = code_stride(dim);
     let mut users: Vec<(u32, &str)> = Vec::new();
     let mut user_ix: HashMap<(&str, &str), u32> = HashMap::new();
@@ -189,6 +204,9 @@ pub fn encode(segment_id: u64, model: &str, dim: usize, rows: &[FaceRowIn<'_>]) 
     let mut vectors = alloc::with_capacity(n * dim, what)?;
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.vector.len(), dim, "segment row of wrong dimension");
+        if i % PAUSE_ROWS == PAUSE_ROWS - 1 {
+            pause();
+        }
         if let Some((src, sr)) = r.from.filter(|(src, _)| src.dim() == dim) {
             let (s8, c8, r8) = src.params();
             let (s4, c4, r4) = src.params4();
