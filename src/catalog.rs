@@ -434,17 +434,23 @@ impl Catalog {
 
     /// Applies one op. Ops are validated before they are logged, so this cannot fail.
     pub fn apply(&mut self, op: &CatalogOp) {
-        let state =
-            |c: &mut Catalog, l: &str| c.locations.entry(l.to_string()).or_default().clone();
+        // The location's state is changed in place: a copy taken out and put back would share
+        // every node of its maps with the original, so each insert would copy its whole path
+        // (a full synchronisation of 100,000 users spent a quarter of its planning there).
+        fn state<'c>(c: &'c mut Catalog, l: &str) -> &'c mut LocationState {
+            if !c.locations.contains_key(l) {
+                c.locations.insert(l.to_string(), LocationState::default());
+            }
+            c.locations.get_mut(l).expect("inserted above")
+        }
         match op {
             CatalogOp::PutUser { location, user } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 if let Some(old) = s.users.get(&user.id).cloned() {
                     s.unindex(&old);
                 }
                 s.index(user);
                 s.users.insert(user.id.clone(), Arc::new(user.clone()));
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::PutUserAccess {
                 location,
@@ -471,42 +477,36 @@ impl Catalog {
                 });
             }
             CatalogOp::DeleteUser { location, id } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 if let Some(old) = s.users.remove(id) {
                     s.unindex(&old);
                 }
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::PutSchedule { location, schedule } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 s.schedules
                     .insert(schedule.id.clone(), Arc::new(schedule.clone()));
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::DeleteSchedule { location, id } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 s.schedules.remove(id);
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::PutDoor { location, door } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 s.doors.insert(door.id.clone(), Arc::new(door.clone()));
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::DeleteDoor { location, id } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 s.doors.remove(id);
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::Reset { location } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 s.users = Default::default();
                 s.cards = Default::default();
                 s.codes = Default::default();
                 s.plates = Default::default();
                 s.schedules = Default::default();
                 s.doors = Default::default();
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::LegacyApplied {
                 location,
@@ -525,7 +525,7 @@ impl Catalog {
                 delta_hash,
                 code_key_id,
             } => {
-                let mut s = state(self, location);
+                let s = state(self, location);
                 if *seq <= s.seq {
                     // A full synchronisation restarting the numbering of a location at the end
                     // of the sequence range: the sequences remembered so far mean nothing now.
@@ -556,7 +556,6 @@ impl Catalog {
                 if let Some(k) = code_key_id {
                     s.code_key_id = Some(*k);
                 }
-                self.locations.insert(location.clone(), s);
             }
             CatalogOp::SetTrust { location, trust } => {
                 if *trust == Trust::default() {

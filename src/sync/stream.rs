@@ -13,9 +13,10 @@
 //! in stream order and the other members close it.
 //!
 //! Speed (issue 12): changes are cut out of the stream (`scanner`) into batches; the store's
-//! threads parse, check and write the canonical form of a batch's changes in parallel while this
-//! thread feeds the previous batch's canonical bytes to the hashes, in order, plans its changes
-//! and reads the next batch (three batches in flight, each under a sixth of a piece). Refusals
+//! threads parse, check and write the canonical form of a batch's changes in parallel, then feed
+//! those canonical bytes to the hashes in order, while this thread plans the previous batch's
+//! changes and reads the next batch (three batches in flight, each under a sixth of a piece).
+//! That work is background work: it gives way to searches between two changes (`Workers`). Refusals
 //! are still reported in stream order: the first bad change, or a reading error only once every
 //! change before it was planned. `cargo bench --bench bulk` measures the rate.
 //!
@@ -303,6 +304,17 @@ impl Batch {
         });
     }
 
+    /// Feeds the checked changes' canonical forms to the hashes, in order, giving way to
+    /// searches between two (this runs on the store's threads, beside the planning of the batch
+    /// before). A refused change feeds what it has: the delta is refused, its hashes unused.
+    fn hash(&self, workers: &Workers, hashes: &mut Hashes) {
+        for slot in &self.slots[..self.n] {
+            let codes = matches!(&slot.out, Some(Ok((_, true))));
+            hashes.change(&slot.canon, codes.then_some(&slot.masked[..]));
+            workers.give_way();
+        }
+    }
+
     /// The slots in use, checked.
     fn checked(&mut self) -> &mut [Slot] {
         &mut self.slots[..self.n]
@@ -507,14 +519,13 @@ impl Store {
                 std::thread::yield_now();
                 Ok(())
             };
-            // Feeds a checked batch to the hashes and plans it, in stream order.
+            // Plans a checked batch (already fed to the hashes), in stream order.
             let mut end_batch = |batch: &mut Batch,
                                  p: &mut crate::store::Planner<'_>,
                                  i: &mut usize|
              -> Result<()> {
                 for slot in batch.checked() {
-                    let (op, codes) = slot.out.take().expect("checked").map_err(refused)?;
-                    hashes.change(&slot.canon, codes.then_some(&slot.masked[..]));
+                    let (op, _) = slot.out.take().expect("checked").map_err(refused)?;
                     *i += 1;
                     if resend {
                         continue;
@@ -556,10 +567,13 @@ impl Store {
                     if checking.len() == 0 && checked.is_none() {
                         break;
                     }
-                    let (ctx, kind) = (&ctx, d.kind);
+                    let (ctx, kind, h) = (&ctx, d.kind, &mut hashes);
                     let planned = beside(
                         workers,
-                        || checking.check(workers, ctx, kind),
+                        || {
+                            checking.check(workers, ctx, kind);
+                            checking.hash(workers, h);
+                        },
                         || -> Result<()> {
                             if let Some(c) = &mut checked {
                                 end_batch(c, p, &mut i)?;
