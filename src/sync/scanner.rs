@@ -74,13 +74,19 @@ impl Scanner<'_> {
     /// The bytes of the next value (an object, array, string or scalar), at most `max` of them.
     pub(super) fn value(&mut self, max: usize, path: &str) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        self.value_into(&mut out, max, path)?;
+        self.value_into(&mut out, max, &path)?;
         Ok(out)
     }
 
     /// [`Scanner::value`] into `out` (cleared first, its capacity reused). The contents of strings
     /// (most of a delta: base64 of templates) are skipped with `memchr`, not byte by byte.
-    pub(super) fn value_into(&mut self, out: &mut Vec<u8>, max: usize, path: &str) -> Result<()> {
+    /// `path` names the value in a refusal (formatted only then: this runs once per change).
+    pub(super) fn value_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        max: usize,
+        path: &dyn std::fmt::Display,
+    ) -> Result<()> {
         out.clear();
         let first = self
             .peek()?
@@ -141,7 +147,7 @@ impl Scanner<'_> {
             let take = end.unwrap_or(chunk.len());
             if out.len() + take > max {
                 return Err(refused(bad(
-                    path,
+                    path.to_string(),
                     format!("more than {max} bytes (the most a streamed delta's element may hold)"),
                 )));
             }

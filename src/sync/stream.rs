@@ -216,7 +216,7 @@ fn read_batch(sc: &mut Scanner<'_>, b: &mut Batch, limit: usize) -> Result<bool>
             b.first = seen;
         }
         let slot = b.next_slot();
-        let path = format!("changes[{seen}]");
+        let path = format_args!("changes[{seen}]");
         if let Err(e) = sc.value_into(&mut slot.json, MAX_STREAMED_CHANGE, &path) {
             // Not a whole change: out of the batch (and wiped, it may hold codes).
             slot.json.fill(0);
