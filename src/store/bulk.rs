@@ -13,8 +13,7 @@
 //! `piece_bytes` (from [`OpenOptions::memory_budget`](super::OpenOptions::memory_budget), and
 //! never above [`OpenOptions::max_segment_bytes`](super::OpenOptions::max_segment_bytes)); a full
 //! set of pieces (one per thread) is quantised and encoded in parallel ([`encode_pieces`], the
-//! only parallel loop of the path; face pieces are encoded while the next set is filled) and
-//! each piece is written as a segment file (`seg-<id>.seg`,
+//! only parallel loop of the path) and each piece is written as a segment file (`seg-<id>.seg`,
 //! `fng-<id>.fsg`), fsynced, mapped and dropped from memory. Staged files are named by no manifest
 //! yet: a crash leaves them as leftovers, which opening scrubs like those of an interrupted
 //! checkpoint, and a plan that fails (a refused delta) scrubs them at once (the stager's `Drop`).
@@ -57,9 +56,6 @@ struct FingerRow {
     format: Format,
     source: Vec<u8>,
 }
-
-/// Face segment images being encoded on the store's threads (`Err`: the encoding panicked).
-type Encoding = std::sync::mpsc::Receiver<std::result::Result<Vec<(u64, Result<Vec<u8>>)>, ()>>;
 
 /// Pieces of one index being filled: the open piece (its segment id, rows, bytes) and full ones
 /// waiting to be encoded together.
@@ -104,18 +100,12 @@ pub(crate) struct Stager {
     keep: bool,
     /// The first error met while writing a piece (the plan goes on; the commit reports it).
     error: Option<Error>,
-    /// Face pieces being encoded on the store's threads (see `flush_faces`).
-    encoding: Option<Encoding>,
     /// Templates staged.
     pub(super) rows: usize,
 }
 
 impl Drop for Stager {
     fn drop(&mut self) {
-        // Pieces still being encoded are waited for: their memory is the budget's.
-        if let Some(rx) = self.encoding.take() {
-            let _ = rx.recv();
-        }
         if !self.keep {
             for p in &self.files {
                 let _ = self.fs.scrub_remove(p);
@@ -128,11 +118,11 @@ impl Stager {
     pub(super) fn new(store: &Store, next_id: u64) -> Stager {
         let snap = store.snapshot();
         let parallel = store.opts.threads.max(1);
-        // A quarter of the budget for pieces: one set being filled while the one before it is
-        // encoded, and each encoded piece exists twice (its rows and its file image); the rest
-        // is for the delta being read and the plan's maps.
+        // A quarter of the budget for pieces being filled and encoded (each piece exists twice
+        // while encoding: its rows and its file image); the rest is for the delta being read and
+        // the plan's maps.
         let piece_bytes =
-            (store.opts.memory_budget / 12 / parallel).min(store.opts.max_segment_bytes);
+            (store.opts.memory_budget / 8 / parallel).min(store.opts.max_segment_bytes);
         Stager {
             fs: store.fs.clone(),
             dir: store.dir.clone(),
@@ -151,7 +141,6 @@ impl Stager {
             files: Vec::new(),
             keep: false,
             error: None,
-            encoding: None,
             rows: 0,
         }
     }
@@ -213,60 +202,31 @@ impl Stager {
         r
     }
 
-    /// Encodes the full face pieces and writes them. With a pool the encoding (quantisation, the
-    /// bulk path's largest cost on the store's threads) runs there while the plan goes on, and
-    /// its segments are written at the next flush or at `finish`: one set of pieces is being
-    /// filled while the previous one is encoded.
+    /// Encodes the full face pieces (on the store's threads, giving way to searches) and
+    /// writes them. Encoding them there while this thread filled the next set was tried and
+    /// measured slower (13,800 against 24,500 faces/s, `edgeid bench sync`): the encoding then
+    /// competes with the checks of the next batch for the same threads.
     fn flush_faces(&mut self) {
         let pieces = std::mem::take(&mut self.faces.full);
-        self.write_encoded_faces();
         if pieces.is_empty() || self.error.is_some() {
             return;
         }
         let (model, dim, workers) = (self.model.clone(), self.dim, self.workers.clone());
-        let encode = move || {
-            encode_pieces(&workers, &pieces, |id, rows| {
-                let rows: Vec<FaceRowIn<'_>> = rows
-                    .iter()
-                    .map(|r| FaceRowIn {
-                        location: &r.key.0,
-                        user: &r.key.1,
-                        template: &r.key.2,
-                        vector: &r.vector,
-                        from: None,
-                    })
-                    .collect();
-                face::encode_giving_way(id, &model, dim, &rows, &|| workers.give_way())
-            })
-        };
-        match self.workers.pool() {
-            Some(pool) => {
-                let (tx, rx) = std::sync::mpsc::channel();
-                pool.spawn(move || {
-                    // A panic in a spawned job would abort the process: it becomes an error.
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(encode));
-                    let _ = tx.send(r.map_err(|_| ()));
-                });
-                self.encoding = Some(rx);
-            }
-            None => {
-                let encoded = encode();
-                self.write_faces(encoded);
-            }
-        }
-    }
-
-    /// Waits for the face pieces being encoded (if any) and writes them.
-    fn write_encoded_faces(&mut self) {
-        if let Some(rx) = self.encoding.take() {
-            match rx.recv() {
-                Ok(Ok(encoded)) => self.write_faces(encoded),
-                _ => {
-                    self.error
-                        .get_or_insert(Error::Invalid("encoding a face segment failed".into()));
-                }
-            }
-        }
+        let encoded = encode_pieces(&workers, &pieces, |id, rows| {
+            let rows: Vec<FaceRowIn<'_>> = rows
+                .iter()
+                .map(|r| FaceRowIn {
+                    location: &r.key.0,
+                    user: &r.key.1,
+                    template: &r.key.2,
+                    vector: &r.vector,
+                    from: None,
+                })
+                .collect();
+            face::encode_giving_way(id, &model, dim, &rows, &|| workers.give_way())
+        });
+        drop(pieces);
+        self.write_faces(encoded);
     }
 
     /// Writes encoded face segments (fsynced) and maps them.
@@ -352,7 +312,6 @@ impl Stager {
             .full
             .extend(self.fingers.open.take().map(|(id, rows, _)| (id, rows)));
         self.flush_faces();
-        self.write_encoded_faces();
         self.flush_fingers();
         if let Some(e) = self.error.take() {
             return Err(e);

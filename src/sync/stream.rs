@@ -515,7 +515,9 @@ impl Store {
                 if report.is_break() {
                     return Err(Error::Cancelled);
                 }
-                // Between pieces, searches running beside the apply get the CPU first.
+                // Between pieces, searches running beside the apply get the CPU first, and the
+                // memory the piece freed goes back to the system.
+                crate::error::alloc::release_free();
                 std::thread::yield_now();
                 Ok(())
             };
