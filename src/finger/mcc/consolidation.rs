@@ -9,10 +9,14 @@ use super::*;
 use crate::finger::mathx::{sigmoid, Table};
 use crate::finger::template::TemplateRef;
 
+/// Length of [`Tables::sqrt`]: a power of two above every popcount of a cylinder.
+pub(super) const SQRT_LEN: usize = (CYL_WORDS * 64 + 1).next_power_of_two();
+
 /// Lookup tables for the comparison.
 pub(super) struct Tables {
-    /// sqrt of popcounts.
-    pub(super) sqrt: Vec<f32>,
+    /// sqrt of popcounts (those above `CYL_WORDS · 64` unused: the length is the power of two
+    /// that lets an index be masked instead of bounds-checked).
+    pub(super) sqrt: [f32; SQRT_LEN],
     /// ρ1 over the distance difference (px).
     pub(super) z1: Table<256>,
     /// ρ2 over the direction difference (rad).
@@ -38,7 +42,7 @@ pub(super) fn tables() -> &'static Tables {
         // Z(v) = 1e-4 where τ (v − μ) = ln(1e4 − 1).
         let cut = |mu: f32, tau: f32| mu + (1e4f32 - 1.0).ln() / -tau;
         Tables {
-            sqrt: (0..=(CYL_WORDS * 64)).map(|i| (i as f32).sqrt()).collect(),
+            sqrt: std::array::from_fn(|i| (i as f32).sqrt()),
             z1: Table::new(24.0, |d| sigmoid(d, MU_RHO1, TAU_RHO1)),
             z2: Table::new(PI, |d| sigmoid(d, MU_RHO2, TAU_RHO2)),
             z3: Table::new(0.5, |omc| {
@@ -69,9 +73,12 @@ pub(super) fn lssr(
     if cand.is_empty() {
         return 0.0;
     }
-    // Top pairs by local similarity, each minutia used at most once (greedy).
-    let mut used_a = [false; MAX_MINUTIAE];
-    let mut used_b = [false; MAX_MINUTIAE];
+    // Top pairs by local similarity, each minutia used at most once (greedy). The minutiae used
+    // are bits of one word per side (MAX_MINUTIAE = 64), so the greedy pass has no branch on
+    // them.
+    const { assert!(MAX_MINUTIAE <= 64) };
+    let mut used_a = 0u64;
+    let mut used_b = 0u64;
     let mut sel: [(f32, u8, u8); NR_MAX] = [(0.0, 0, 0); NR_MAX];
     let mut m = 0;
     // Bucket sort by λ quantised to 1/1024 (descending; ties in matrix order), then greedy.
@@ -101,21 +108,19 @@ pub(super) fn lssr(
         // Minutiae of known quality below the floor take no part in the consolidation.
         let low = |q: u8| q > 0 && q < p.min_quality;
         for (k, pt) in a.points().iter().enumerate().take(MAX_MINUTIAE) {
-            used_a[k] = low(pt.quality);
+            used_a |= u64::from(low(pt.quality)) << k;
         }
         for (k, pt) in b.points().iter().enumerate().take(MAX_MINUTIAE) {
-            used_b[k] = low(pt.quality);
+            used_b |= u64::from(low(pt.quality)) << k;
         }
     }
     for c in sorted.iter() {
-        let (iu, ju) = (usize::from(c.i), usize::from(c.j));
-        if used_a[iu] || used_b[ju] {
-            continue;
-        }
-        used_a[iu] = true;
-        used_b[ju] = true;
+        // Every pair is written to the next slot, which only a pair of two unused minutiae keeps.
+        let free = !((used_a >> c.i) | (used_b >> c.j)) & 1;
         sel[m] = (c.lam, c.i, c.j);
-        m += 1;
+        used_a |= free << c.i;
+        used_b |= free << c.j;
+        m += free as usize;
         if m == nr {
             break;
         }
@@ -154,11 +159,17 @@ pub(super) fn lssr(
         }
     };
     for ti in 0..m {
+        // The pairs after t within the direction difference, listed without a branch (most pairs
+        // of a non-mated comparison fail it, unpredictably).
+        let mut ks = [0u8; NR_MAX];
+        let mut nk = 0;
         for ki in ti + 1..m {
+            ks[nk] = ki as u8;
+            nk += usize::from(adiff(dang[ki], dang[ti]) <= d2_max);
+        }
+        for &ki in &ks[..nk] {
+            let ki = usize::from(ki);
             let d2 = adiff(dang[ki], dang[ti]);
-            if d2 > d2_max {
-                continue;
-            }
             let (dxa, dya) = (ax[ki] - ax[ti], ay[ki] - ay[ti]);
             let (dxb, dyb) = (bx[ki] - bx[ti], by[ki] - by[ti]);
             let la = (dxa * dxa + dya * dya).sqrt();

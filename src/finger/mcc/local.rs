@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::f32::consts::TAU;
 
-use super::consolidation::{lssr, tables, Pairs};
+use super::consolidation::{lssr, tables, Pairs, SQRT_LEN};
 use super::global::fuse;
 use super::*;
 use crate::finger::template::TemplateRef;
@@ -21,18 +21,19 @@ pub(super) struct Cand {
 
 /// Per-thread scratch space, so a comparison allocates nothing.
 pub(super) struct Scratch {
+    /// Candidate pairs (λ > 0), the first `n` of `MAX_MINUTIAE²` slots: a row writes every pair
+    /// into the next slot and advances past those with λ > 0 (no branch on λ).
     pub(super) cand: Vec<Cand>,
-    /// Counts of the rotation-sample rows against all of B (`MAX_MINUTIAE` per row).
-    pub(super) rows: Vec<Counts>,
+    /// λ of the rotation-sample rows against all of B (`MAX_MINUTIAE` per row).
+    pub(super) rows: Vec<f32>,
     /// The candidates in descending λ order.
     pub(super) sorted: Vec<Cand>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
-
-        cand: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
-        rows: vec![Counts::default(); ROT_SAMPLES * MAX_MINUTIAE],
+        cand: vec![Cand::default(); MAX_MINUTIAE * MAX_MINUTIAE],
+        rows: vec![0.0; ROT_SAMPLES * MAX_MINUTIAE],
         sorted: Vec::with_capacity(MAX_MINUTIAE * MAX_MINUTIAE),
     });
 }
@@ -46,6 +47,22 @@ pub(super) fn adiff(a: u16, b: u16) -> u16 {
 /// Compares two prepared templates with the given pair kernel. Score in [0, 1].
 pub(crate) fn compare_with(a: &TemplateRef<'_>, b: &TemplateRef<'_>, kernel: PairFn) -> f32 {
     compare_params(a, b, kernel, &Params::DEFAULT)
+}
+
+/// The local similarity λ of a counted cylinder pair: 0 where the pair has too few commonly valid
+/// cells (or no value bit), else `1 − √nx / (√na + √nb)`, computed either way and selected (no
+/// branch).
+#[inline(always)]
+fn lambda(c: &Counts, sqrt: &[f32; SQRT_LEN], min_common: u32) -> f32 {
+    // Counts are at most CYL_WORDS · 64 < SQRT_LEN: the masks only spare the bounds checks.
+    let v = 1.0
+        - sqrt[c.nx as usize & (SQRT_LEN - 1)]
+            / (sqrt[c.na as usize & (SQRT_LEN - 1)] + sqrt[c.nb as usize & (SQRT_LEN - 1)]);
+    if c.common < min_common || c.na + c.nb == 0 {
+        0.0
+    } else {
+        v
+    }
 }
 
 /// [`compare_with`] with the given consolidation parameters.
@@ -65,17 +82,9 @@ pub(crate) fn compare_params(
     let dtheta_max = (DELTA_THETA / TAU * 65536.0) as u16;
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        s.cand.clear();
         let mut idx = [0u8; MAX_MINUTIAE];
         let mut counts = [Counts::default(); MAX_MINUTIAE];
         let bcyl = b.cylinders();
-        let lambda = |c: &Counts| {
-            if c.common < min_common || c.na + c.nb == 0 {
-                0.0
-            } else {
-                1.0 - t.sqrt[c.nx as usize] / (t.sqrt[c.na as usize] + t.sqrt[c.nb as usize])
-            }
-        };
         // Global rotation estimate: the best match of up to ROT_SAMPLES cylinders of A among all of
         // B's votes for its direction difference; the direction check below is relative to it.
         let mut all_idx = [0u8; MAX_MINUTIAE];
@@ -84,14 +93,16 @@ pub(crate) fn compare_params(
         }
         let mut votes = [0f32; ROT_BINS];
         let step = na.div_ceil(ROT_SAMPLES).max(1);
-        // The sampled rows are kept whole: the pass below takes its direction-checked subset.
+        // The sampled rows' λ are kept whole: the pass below takes its direction-checked subset.
         let rows = &mut s.rows;
         for (r, i) in (0..na).step_by(step).enumerate() {
             let row = &mut rows[r * MAX_MINUTIAE..r * MAX_MINUTIAE + nb];
-            kernel(a.cylinder(i), bcyl, &all_idx[..nb], row);
+            kernel(a.cylinder(i), bcyl, &all_idx[..nb], &mut counts[..nb]);
+            for (l, c) in row.iter_mut().zip(&counts[..nb]) {
+                *l = lambda(c, &t.sqrt, min_common);
+            }
             let (mut best, mut bj) = (0.0, 0);
-            for (j, c) in row.iter().enumerate() {
-                let l = lambda(c);
+            for (j, &l) in row.iter().enumerate() {
                 if l > best {
                     best = l;
                     bj = j;
@@ -127,35 +138,55 @@ pub(crate) fn compare_params(
         for (j, x) in bang[..nb].iter_mut().enumerate() {
             *x = b.point(j).angle;
         }
+        let cand = &mut s.cand[..MAX_MINUTIAE * MAX_MINUTIAE];
+        let mut nc = 0;
+        let nb_mask = u64::MAX >> (64 - nb);
         for i in 0..na {
             let ta = a.point(i).angle.wrapping_add(rot);
-            let mut n = 0;
-            for (j, &bj) in bang[..nb].iter().enumerate() {
-                idx[n] = j as u8;
-                n += usize::from(adiff(ta, bj) <= dtheta_max);
+            // B's minutiae within the direction difference as the bits of one word: the tests
+            // over all MAX_MINUTIAE slots (a loop that vectorises), each 8 bytes of 0/1 gathered
+            // into 8 bits by a multiply (bit k ← byte k), then the set bits listed in order.
+            let mut pass = [0u8; MAX_MINUTIAE];
+            for (p, &bj) in pass.iter_mut().zip(&bang) {
+                *p = u8::from(adiff(ta, bj) <= dtheta_max);
             }
+            let mut mask = 0u64;
+            for (k, ch) in pass.chunks_exact(8).enumerate() {
+                let bytes = u64::from_le_bytes(ch.try_into().expect("8 bytes"));
+                mask |= (bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+            }
+            mask &= nb_mask;
+            let mut n = 0;
+            while mask != 0 {
+                idx[n] = mask.trailing_zeros() as u8;
+                n += 1;
+                mask &= mask - 1;
+            }
+            // Every pair is written to the next slot, which only those with λ > 0 keep (at most
+            // MAX_MINUTIAE per row and MAX_MINUTIAE rows, so the slot exists).
+            let mut keep = |l: f32, j: u8| {
+                cand[nc] = Cand {
+                    lam: l,
+                    q: qbucket(l) as u16,
+                    i: i as u8,
+                    j,
+                };
+                nc += usize::from(l > 0.0);
+            };
             if i % step == 0 {
                 let row = &rows[(i / step) * MAX_MINUTIAE..];
-                for (c, &j) in counts[..n].iter_mut().zip(&idx[..n]) {
-                    *c = row[usize::from(j)];
+                for &j in &idx[..n] {
+                    keep(row[usize::from(j)], j);
                 }
             } else {
                 kernel(a.cylinder(i), bcyl, &idx[..n], &mut counts[..n]);
-            }
-            for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
-                let lam = lambda(c);
-                if lam > 0.0 {
-                    s.cand.push(Cand {
-                        lam,
-                        q: qbucket(lam) as u16,
-                        i: i as u8,
-                        j,
-                    });
+                for (c, &j) in counts[..n].iter().zip(&idx[..n]) {
+                    keep(lambda(c, &t.sqrt, min_common), j);
                 }
             }
         }
         let mut pairs = Pairs::EMPTY;
-        let local = lssr(a, b, &s.cand, &mut s.sorted, t, &mut pairs, p);
+        let local = lssr(a, b, &s.cand[..nc], &mut s.sorted, t, &mut pairs, p);
         fuse(local, a, b, &pairs, p)
     })
 }
@@ -176,12 +207,11 @@ pub(super) fn cells_in_circle() -> usize {
 
 pub(super) const QBUCKETS: usize = 1024;
 
-/// Bucket of λ ∈ (0, 1] in descending order (bucket 0 holds the highest).
+/// Bucket of λ ∈ (0, 1] in descending order (bucket 0 holds the highest). Any other λ (0, for a
+/// pair that is not a candidate) gets some bucket in 0..=QBUCKETS.
 #[inline]
 pub(super) fn qbucket(l: f32) -> usize {
-    debug_assert!(l > 0.0 && l <= 1.0);
-    // SAFETY: λ is in (0, 1] (a candidate has λ > 0, and λ = 1 − a ratio of non-negative terms), so
-    // λ · QBUCKETS is finite and in (0, QBUCKETS], representable as u32.
-    let k = unsafe { (l * QBUCKETS as f32).to_int_unchecked::<u32>() } as usize;
+    // Truncation toward zero (saturating: NaN and negatives give 0).
+    let k = (l * QBUCKETS as f32) as u32 as usize;
     QBUCKETS - k.min(QBUCKETS)
 }
