@@ -436,7 +436,7 @@ impl Catalog {
     pub fn apply(&mut self, op: &CatalogOp) {
         // The location's state is changed in place: a copy taken out and put back would share
         // every node of its maps with the original, so each insert would copy its whole path
-        // (a full synchronisation of 100,000 users spent a quarter of its planning there).
+        // (23 % of the applying thread's samples in `perf record` of `cargo bench --bench bulk`).
         fn state<'c>(c: &'c mut Catalog, l: &str) -> &'c mut LocationState {
             if !c.locations.contains_key(l) {
                 c.locations.insert(l.to_string(), LocationState::default());

@@ -153,8 +153,9 @@ pub mod alloc {
     /// Hands the allocator's free memory back to the system (glibc only; nothing elsewhere).
     /// glibc keeps what a thread frees in that thread's arena for reuse; a bulk load calls this
     /// between pieces, because with the pieces' buffers passing through several threads that
-    /// retention, not live data, took its anonymous memory 5–20 MB over the budget (112 MB with
-    /// two arenas, 133–150 MB with the default count, `edgeid bench sync`).
+    /// retention, not live data, took its anonymous memory 5–22 MB over the 128 MB budget
+    /// (`full_sync_peak_anon_mb` of `edgeid bench sync`: 133–150 MB with glibc's default arena
+    /// count, 111 MB with `MALLOC_ARENA_MAX=2`, 105–116 MB with this call).
     pub fn release_free() {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: `malloc_trim` takes the allocator's own locks and only returns free pages of

@@ -204,15 +204,16 @@ impl Stager {
 
     /// Encodes the full face pieces (on the store's threads, giving way to searches) and
     /// writes them. Encoding them there while this thread filled the next set was tried and
-    /// measured slower (13,800 against 24,500 faces/s, `edgeid bench sync`): the encoding then
-    /// competes with the checks of the next batch for the same threads.
+    /// measured slower (`bulk_faces_per_s` 13,846 against 24,467 in one pair of `edgeid bench
+    /// sync` runs), presumably because the encoding then competes with the next batch's checks
+    /// for the same threads.
     fn flush_faces(&mut self) {
         let pieces = std::mem::take(&mut self.faces.full);
         if pieces.is_empty() || self.error.is_some() {
             return;
         }
-        let (model, dim, workers) = (self.model.clone(), self.dim, self.workers.clone());
-        let encoded = encode_pieces(&workers, &pieces, |id, rows| {
+        let (model, dim, workers) = (self.model.clone(), self.dim, &self.workers);
+        let encoded = encode_pieces(workers, &pieces, |id, rows| {
             let rows: Vec<FaceRowIn<'_>> = rows
                 .iter()
                 .map(|r| FaceRowIn {
@@ -226,11 +227,6 @@ impl Stager {
             face::encode_giving_way(id, &model, dim, &rows, &|| workers.give_way())
         });
         drop(pieces);
-        self.write_faces(encoded);
-    }
-
-    /// Writes encoded face segments (fsynced) and maps them.
-    fn write_faces(&mut self, encoded: Vec<(u64, Result<Vec<u8>>)>) {
         for (id, bytes) in encoded {
             let r = bytes.and_then(|bytes| {
                 self.write(FileKind::FaceSegment(id), &bytes, |b, p| {

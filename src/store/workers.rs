@@ -18,13 +18,13 @@
 //! Searches come first. A door waits on a search; nobody waits on a synchronisation's next
 //! millisecond. Searches and background work (a bulk delta's checks, fingerprint preparation,
 //! segment encoding) share these threads, and a rayon pool runs what it was given to the end: a
-//! search queued behind a batch of background work would wait for all of it (36x its idle p99
-//! during a full synchronisation). So searches announce themselves ([`Workers::searching`]) and
+//! search queued behind a batch of background work would wait for all of it (34x its idle p99
+//! during a full synchronisation, README). So searches announce themselves ([`Workers::searching`]) and
 //! background work runs through [`Workers::background_map`] / [`Workers::background_each`]: one
 //! task per thread, each taking items from a shared counter (nothing of it waits in a queue where
 //! it could be picked before a search), and between two items [`Workers::give_way`] runs the
-//! pending search work on that thread. A search therefore waits at most one item (tens to a few
-//! hundred microseconds), not a batch.
+//! pending search work on that thread. A search therefore waits for at most one item on each
+//! thread, not for a batch.
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;

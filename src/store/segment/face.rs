@@ -142,7 +142,7 @@ pub fn row_bytes(dim: usize, location: &str, user: &str, template: &str) -> usiz
         + template.len()
 }
 
-/// Rows quantised between two pauses of [`encode_giving_way`] (about 50 µs at 512-d).
+/// Rows quantised between two pauses of [`encode_giving_way`].
 pub const PAUSE_ROWS: usize = 64;
 
 fn align64(n: usize) -> usize {
